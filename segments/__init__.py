@@ -1,0 +1,1 @@
+"""Segments: the rule language, the Japanese age/grade calendar, and rule evaluation."""
