@@ -1,0 +1,34 @@
+"""The web process: `gunicorn 'bot.app:create_app()'`."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+
+from bot.db import database_answers
+from bot.settings import Settings
+from bot.wiring import Wiring, wire
+
+
+def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -> Flask:
+    """Build the Flask app; refuses to start without secrets or with an invalid config."""
+    if wiring is None:
+        from bot.logs import configure_logging
+
+        settings = settings or Settings.from_env()
+        configure_logging(settings.log_level)
+        wiring = wire(settings)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = wiring.settings.secret_key.get_secret_value()
+    app.extensions["todoku"] = wiring
+
+    from bot.webhook import blueprint as webhook_blueprint
+
+    app.register_blueprint(webhook_blueprint)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        """200 when the database answers, 503 otherwise."""
+        ok = database_answers(wiring.engine)
+        return jsonify(status="ok" if ok else "database unavailable"), 200 if ok else 503
+
+    return app

@@ -1,0 +1,189 @@
+"""The `todoku` command line: parse, call a service, print, exit code.
+
+Exit codes: 0 success, 1 user error (the message says what to do), 2 usage error.
+Human output goes to stdout, diagnostics to stderr, `--json` prints one document.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.errors import NotAvailableYet, TodokuError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Todoku (届く): LINE segment delivery of municipal subsidy programs."""
+
+
+def _wiring(*, demo: bool = False, need_secrets: bool = False):
+    """Build the process wiring; settings and config errors become exit code 1."""
+    from bot.logs import configure_logging
+    from bot.settings import Settings
+    from bot.wiring import wire
+
+    settings = Settings.from_env(demo=demo or not need_secrets)
+    configure_logging(settings.log_level)
+    return wire(settings)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The staff configuration (TODOKU_CONFIG, default ./config)."""
+
+
+@config_group.command("check")
+def config_check() -> None:
+    """Validate the configuration and report every problem (exit 1 if any)."""
+    import os
+
+    from bot.config import config_check_command
+
+    sys.exit(config_check_command(os.environ.get("TODOKU_CONFIG") or "config"))
+
+
+@cli.command("plan")
+@click.option("--at", "at", help="ISO date-time to plan from (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def plan(at: str | None, as_json: bool) -> None:
+    """Each campaign's coming slots and the audience size if it fired now."""
+    raise NotAvailableYet("plan")
+
+
+@cli.command("audience")
+@click.argument("target")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="day (default: today)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def audience(target: str, on, as_json: bool) -> None:
+    """Who matches a program or campaign (count and LINE user ids)."""
+    from bot.audience import audience_command
+
+    wiring = _wiring()
+    day = on.date() if on else wiring.clock.now().date()
+    sys.exit(audience_command(wiring, target, day, as_json))
+
+
+@cli.command("send")
+@click.argument("campaign")
+@click.option("--dry-run", is_flag=True, help="show what would be sent")
+def send(campaign: str, dry_run: bool) -> None:
+    """Run a campaign slot now (staff's manual trigger)."""
+    raise NotAvailableYet("send")
+
+
+@cli.command("scheduler")
+def scheduler() -> None:
+    """The clock process (exactly one active per deployment)."""
+    raise NotAvailableYet("scheduler")
+
+
+@cli.group("residents")
+def residents_group() -> None:
+    """Resident data."""
+
+
+@residents_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+def residents_import(path: str) -> None:
+    """Bulk-load residents from JSON Lines (all or nothing)."""
+    from bot.residents_import import import_command
+
+    sys.exit(import_command(_wiring(), path))
+
+
+@cli.command("kpi")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def kpi(as_json: bool) -> None:
+    """The KPI figures the dashboard shows."""
+    from bot.kpi import kpi_command
+
+    sys.exit(kpi_command(_wiring(), as_json))
+
+
+@cli.group("staff")
+def staff_group() -> None:
+    """Staff logins for the dashboard."""
+
+
+@staff_group.command("add")
+@click.argument("name")
+def staff_add(name: str) -> None:
+    """Create a staff login (the password is asked, never taken from the command line)."""
+    raise NotAvailableYet("staff add")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to the newest schema."""
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    from bot.settings import Settings
+
+    settings = Settings.from_env(demo=True)  # needs only DATABASE_URL
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    click.echo(f"database is up to date ({engine.url.render_as_string(hide_password=True)})")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web process for development (production: gunicorn, see Procfile)."""
+    from bot.app import create_app
+
+    create_app().run(host=host, port=port, threaded=True)
+
+
+@cli.command("linesim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8100, show_default=True, type=int)
+@click.option("--webhook", default="http://127.0.0.1:8000/callback", show_default=True)
+def linesim(host: str, port: int, webhook: str) -> None:
+    """Run the local LINE platform; it posts residents' events to the bot's webhook."""
+    from linesim.server import serve as serve_sim
+
+    from bot.settings import Settings
+
+    settings = Settings.from_env(demo=True)
+    serve_sim(
+        host=host,
+        port=port,
+        webhook_url=webhook,
+        channel_secret=settings.channel_secret.get_secret_value(),
+        access_token=settings.channel_access_token.get_secret_value(),
+    )
+
+
+@cli.command("demo")
+@click.option("--port", default=8000, show_default=True, type=int, help="bot web port")
+@click.option("--sim-port", default=8100, show_default=True, type=int, help="linesim port")
+def demo(port: int, sim_port: int) -> None:
+    """Everything at once on SQLite and linesim, with sample residents; prints the URLs."""
+    from bot.demo import run_demo
+
+    run_demo(port=port, sim_port=sim_port)
+
+
+def main() -> None:
+    """Entry point: map Todoku's errors to messages and exit codes."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except TodokuError as exc:  # SettingsError, UserError, ConfigError, ...
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

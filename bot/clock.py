@@ -1,0 +1,44 @@
+"""The clock port: the shell reads time here so the core can take `now` as an argument."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current moment, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """Real time, in Asia/Tokyo."""
+
+    def now(self) -> datetime:
+        """The current moment in Asia/Tokyo."""
+        return datetime.now(TOKYO)
+
+
+class FixedClock:
+    """A clock for tests and previews that moves only when told."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware datetime")
+        self._at = at
+
+    def now(self) -> datetime:
+        """The moment this clock is set to."""
+        return self._at
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward."""
+        self._at += delta
+
+    def set(self, at: datetime) -> None:
+        """Jump to another moment."""
+        self._at = at

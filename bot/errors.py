@@ -1,0 +1,67 @@
+"""Todoku's exceptions: one documented tree, each carrying the data the edge needs.
+
+    TodokuError
+    ├── SettingsError(variable, message)      an environment variable is missing or invalid
+    ├── WebhookRejected(reason, status)       a webhook request that is not a valid LINE webhook
+    ├── UserError(message)                    a CLI user error (exit 1), e.g. an unknown campaign
+    │   └── NotAvailableYet(command)          a contract command whose feature is not built yet
+    └── SendError                             a Messaging API call failed
+        ├── RetryableSendError                500, timeout, rate limit: retry with the same key
+        └── PermanentSendError                4xx other than a rate limit: do not retry
+
+ConfigError (the staff configuration is invalid; carries every Problem) lives beside the
+loader in bot.config. Only the edges (webhook route, CLI, process start-up) turn these
+into HTTP statuses or exit codes.
+"""
+
+from __future__ import annotations
+
+
+class TodokuError(Exception):
+    """Base of every error Todoku raises on purpose."""
+
+
+class SettingsError(TodokuError):
+    """An environment variable is missing or invalid."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+        self.message = message
+
+
+class WebhookRejected(TodokuError):
+    """A request to /callback that is not a valid, signed LINE webhook."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class UserError(TodokuError):
+    """A command-line user error: the message says what to do (exit code 1)."""
+
+
+class NotAvailableYet(UserError):
+    """A command of the contract whose feature is not built yet."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"`todoku {command}` is not yet available in this version of Todoku.")
+        self.command = command
+
+
+class SendError(TodokuError):
+    """A Messaging API call failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableSendError(SendError):
+    """A failure worth retrying with the same X-Line-Retry-Key (500, timeout, rate limit)."""
+
+
+class PermanentSendError(SendError):
+    """A failure that a retry cannot fix (bad request, monthly quota reached, ...)."""

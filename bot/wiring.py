@@ -1,0 +1,54 @@
+"""The composition root: turns Settings into the engine, sessions, LINE client, clock, config.
+
+Web, scheduler, CLI and tests all call `wire()`; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.db import make_engine, make_session_factory
+from bot.settings import Settings
+
+
+@dataclass
+class Wiring:
+    """Everything a process needs, built once from Settings."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    config_holder: object = field(repr=False)
+
+    @property
+    def config(self):
+        """The current valid staff configuration (re-read when the files change)."""
+        return self.config_holder.current()
+
+    @cached_property
+    def line(self):
+        """The LINE Messaging API adapter (built on first use)."""
+        from bot.line import LineGateway
+
+        return LineGateway(self.settings)
+
+
+def wire(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Wiring:
+    """Build the process's parts; an invalid configuration raises ConfigError (fatal)."""
+    from bot.config import ConfigHolder
+
+    engine = engine or make_engine(settings.database_url)
+    holder = ConfigHolder(settings.config_dir)
+    return Wiring(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        clock=clock or SystemClock(),
+        config_holder=holder,
+    )

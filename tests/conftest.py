@@ -1,0 +1,136 @@
+"""Fixtures that build real things: databases (SQLite and PostgreSQL), app, clients.
+
+Every test that asks for `engine` (or anything built on it) runs twice: on SQLite and on
+a real PostgreSQL server — a throwaway cluster started from the installed binaries, or
+the server named by TODOKU_TEST_PG_URL. Tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bot.clock import TOKYO, FixedClock
+from bot.db import make_engine
+from bot.migrate import upgrade
+from bot.models import Base
+from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY, Settings
+from tests.pgcluster import PgCluster, find_bindir
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CONFIG = REPO / "config"
+# Today in the project's calendar: a day inside 令和8年度 when several sample programs are open.
+DEFAULT_NOW = datetime(2026, 11, 22, 10, 0, tzinfo=TOKYO)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of a PostgreSQL server for this test session."""
+    if os.environ.get("TODOKU_TEST_PG_URL"):
+        yield os.environ["TODOKU_TEST_PG_URL"]
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are required in CI (apt-get install postgresql)")
+        pytest.skip("PostgreSQL server binaries are not installed")
+    cluster = PgCluster(bindir)
+    url = cluster.start()
+    yield url
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """The database backend under test."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _migrated(backend, request, tmp_path_factory) -> Engine:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'todoku.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(engine)  # the real migrations, not create_all: they are under test too
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(_migrated) -> Engine:
+    """A migrated database, emptied after the test."""
+    yield _migrated
+    empty_tables(_migrated)
+
+
+def empty_tables(engine: Engine) -> None:
+    """Delete every row of every Todoku table."""
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock that stands still at DEFAULT_NOW until a test moves it."""
+    return FixedClock(DEFAULT_NOW)
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    """Settings for tests: demo secrets, the sample configuration."""
+    values = {
+        "database_url": database_url,
+        "config_dir": SAMPLE_CONFIG,
+        "channel_secret": DEMO_CHANNEL_SECRET,
+        "channel_access_token": DEMO_ACCESS_TOKEN,
+        "secret_key": DEMO_SECRET_KEY,
+        # Nothing listens on port 9: a test that forgets linesim fails fast, never reaches LINE.
+        "line_api_base": "http://127.0.0.1:9",
+        "line_api_data_base": "http://127.0.0.1:9",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(engine) -> Settings:
+    """Settings bound to the test database."""
+    return make_settings(engine.url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+def wiring(settings, engine, clock):
+    """The composition root, sharing the test engine and clock."""
+    from bot.wiring import wire
+
+    return wire(settings, clock=clock, engine=engine)
+
+
+@pytest.fixture
+def app(wiring):
+    """The Flask app built by the real factory."""
+    from bot.app import create_app
+
+    app = create_app(wiring=wiring)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the web process."""
+    return app.test_client()
