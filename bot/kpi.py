@@ -81,8 +81,11 @@ def kpi_command(wiring, as_json: bool) -> int:
     rows = [
         ("登録者数 (registrations)", figures.registrations, figures.registrations_target),
         ("友だち数 (followers)", figures.followers, None),
-        ("配信した制度数 (programs distributed)", figures.programs_distributed,
-         figures.programs_distributed_target),
+        (
+            "配信した制度数 (programs distributed)",
+            figures.programs_distributed,
+            figures.programs_distributed_target,
+        ),
         ("削除 (deletions)", figures.deletions, None),
         ("ブロック (unfollows)", figures.unfollows, None),
     ]

@@ -57,7 +57,9 @@ class LineGateway:
             self.api.push_message_with_http_info, request, kind="push", retry_key=retry_key
         )
 
-    def multicast(self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str) -> str:
+    def multicast(
+        self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
+    ) -> str:
         """Send the same messages to ≤500 users; returns LINE's request id."""
         request = MulticastRequest(to=list(user_ids), messages=list(messages))
         return self._call(

@@ -99,7 +99,9 @@ def _claim(session, event_id: str, event_type: str) -> None:
     # Only this insert's IntegrityError means "seen before"; one raised by a handler is a
     # real error and must surface (500, so LINE redelivers and we try again).
     session.add(
-        WebhookEvent(webhook_event_id=event_id, event_type=event_type, received_at=datetime.now(UTC))
+        WebhookEvent(
+            webhook_event_id=event_id, event_type=event_type, received_at=datetime.now(UTC)
+        )
     )
     try:
         session.flush()

@@ -36,7 +36,9 @@ def pg_url():
     bindir = find_bindir()
     if bindir is None:
         if os.environ.get("CI"):
-            pytest.fail("PostgreSQL server binaries are required in CI (apt-get install postgresql)")
+            pytest.fail(
+                "PostgreSQL server binaries are required in CI (apt-get install postgresql)"
+            )
         pytest.skip("PostgreSQL server binaries are not installed")
     cluster = PgCluster(bindir)
     url = cluster.start()

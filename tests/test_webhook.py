@@ -114,7 +114,9 @@ def test_healthz_answers_when_database_is_up(client):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 event_like = st.fixed_dictionaries(
@@ -138,7 +140,9 @@ hostile_bodies = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=hostile_bodies, signed=st.booleans())
 def test_hostile_bodies_never_cause_a_500(client, body, signed):
     """Random bodies, signed or not, get 200 or 400 — never a server error."""

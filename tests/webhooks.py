@@ -20,8 +20,9 @@ def sign(body: str | bytes, secret: str = DEMO_CHANNEL_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
 
 
-def event(kind: str, user_id: str, *, event_id: str | None = None, redelivery: bool = False,
-          **extra) -> dict:
+def event(
+    kind: str, user_id: str, *, event_id: str | None = None, redelivery: bool = False, **extra
+) -> dict:
     """One webhook event with every property LINE sends."""
     body = {
         "type": kind,
@@ -41,8 +42,12 @@ def event(kind: str, user_id: str, *, event_id: str | None = None, redelivery: b
 
 def text_event(user_id: str, text: str, **kw) -> dict:
     """A text message from a resident."""
-    message = {"id": str(secrets.randbelow(10**17)), "type": "text", "text": text,
-               "quoteToken": secrets.token_hex(8)}
+    message = {
+        "id": str(secrets.randbelow(10**17)),
+        "type": "text",
+        "text": text,
+        "quoteToken": secrets.token_hex(8),
+    }
     return event("message", user_id, message=message, **kw)
 
 
