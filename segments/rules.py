@@ -34,12 +34,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-GRADES: tuple[str, ...] = (
-    "未就学", "小1", "小2", "小3", "小4", "小5", "小6",
-    "中1", "中2", "中3", "高1", "高2", "高3", "その他",
-)  # fmt: skip
+from segments.calendar import GRADES
 
 Count = Annotated[int, Field(ge=0)]
+# An upper limit keeps birth-date arithmetic inside the calendar (no year 0).
+Years = Annotated[int, Field(ge=0, le=150)]
 
 
 def _known(kind: str, context_key: str) -> Callable[[str, ValidationInfo], str]:
@@ -116,12 +115,13 @@ class AgeRange(_Bounded):
     """A child's age range inside a `child` rule."""
 
     KEY = "age"
+    min: Years | None = None
+    max: Years | None = None
 
 
-class AgeRule(_Bounded):
+class AgeRule(AgeRange):
     """`age: {min, max, on}` — the resident's age on `on` (default: send day)."""
 
-    KEY = "age"
     on: dt.date | None = None
 
 
