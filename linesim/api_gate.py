@@ -7,6 +7,7 @@ records the request for `/_sim/requests`.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import uuid
@@ -61,10 +62,8 @@ def drop_connection() -> bool:
     sock = request.environ.get("werkzeug.socket")
     if sock is None:
         return False
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from linesim.api_gate import json_body, line_error, refuse, sim
-from linesim.validation import validate_messages, validate_send
+from linesim.validation import validate_send
 
 bp = Blueprint("messages", __name__, url_prefix="/v2/bot/message")
 

@@ -106,7 +106,7 @@ def check_image_url(problems, path: str, url) -> None:
 def _box(box: dict, path: str) -> list[Problem]:
     problems: list[Problem] = []
     if box.get("layout") not in LAYOUTS:
-        problems.append(Problem(f"{path}.layout", "must be one of [horizontal, vertical, baseline]"))
+        problems.append(Problem(f"{path}.layout", f"must be one of [{', '.join(LAYOUTS)}]"))
     contents = box.get("contents")
     if not isinstance(contents, list):
         problems.append(Problem(f"{path}.contents", "must be specified"))

@@ -71,6 +71,8 @@ def start_in_thread(channel_secret: str, access_token: str, webhook_url: str | N
     """Start linesim on a free port (port 0) in a daemon thread; returns it running."""
     app = create_app(channel_secret, access_token, webhook_url, **options)
     server = _server(app, host, port, quiet)
-    thread = threading.Thread(target=server.serve_forever, name="linesim", daemon=True)
+    # A short poll interval makes stop() quick (tests start and stop many sims).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="linesim", daemon=True)
     thread.start()
     return RunningSim(app, server, thread)

@@ -175,7 +175,7 @@ def validate_rich_menu(body) -> list[Problem]:
     check_length(problems, "chatBarText", body.get("chatBarText"), 14, required=True, minimum=1)
     areas = body.get("areas")
     if not isinstance(areas, list) or len(areas) > 20:
-        return problems + [Problem("areas", "Size must be between 0 and 20")]
+        return [*problems, Problem("areas", "Size must be between 0 and 20")]
     for i, area in enumerate(areas):
         problems += _area(area, f"areas[{i}]", width, height)
     return problems or sdk_problems("richmenu", body)
