@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, request
 from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhooks import Event, UnknownEvent
+from linebot.v3.webhooks import Event
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import SendError, WebhookRejected
@@ -35,6 +35,7 @@ def callback() -> Response:
     except WebhookRejected as exc:
         log.info("webhook_rejected", reason=exc.reason, status=exc.status)
         return Response(exc.reason + "\n", status=exc.status, mimetype="text/plain")
+    wiring.refresh_config()
     for event in events:
         handle_event(wiring, event)
     return Response("OK\n", mimetype="text/plain")
@@ -68,7 +69,7 @@ def handle_event(wiring: Wiring, event: Event) -> None:
     """Handle one event exactly once and send its replies after commit."""
     event_id = getattr(event, "webhook_event_id", None)
     handler = handler_for(event)
-    if handler is None or not event_id or isinstance(event, UnknownEvent):
+    if handler is None or not event_id:
         log.info("webhook_event_ignored", event_type=_event_type(event), event_id=event_id)
         return
     session = wiring.session_factory()

@@ -28,8 +28,12 @@ class Wiring:
 
     @property
     def config(self):
-        """The current valid staff configuration (re-read when the files change)."""
-        return self.config_holder.current()
+        """The last valid staff configuration (see `refresh_config`)."""
+        return self.config_holder.config
+
+    def refresh_config(self) -> None:
+        """Pick up edited configuration files; a broken edit is logged and ignored."""
+        self.config_holder.reload_if_changed()
 
     @cached_property
     def line(self):

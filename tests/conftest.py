@@ -8,11 +8,14 @@ the server named by TODOKU_TEST_PG_URL. Tables are emptied after each test.
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from werkzeug.serving import make_server
 
 from bot.clock import TOKYO, FixedClock
 from bot.db import make_engine
@@ -136,3 +139,54 @@ def app(wiring):
 def client(app):
     """A test client for the web process."""
     return app.test_client()
+
+
+@dataclass
+class LiveBot:
+    """The bot's web app served over real HTTP in a thread."""
+
+    url: str
+    wiring: object
+    app: object
+
+
+@pytest.fixture
+def linesim_server():
+    """linesim (the local LINE platform) serving in a thread on a free port."""
+    from linesim.server import start_in_thread
+
+    running = start_in_thread(DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN, None)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def live_bot(engine, clock, linesim_server) -> LiveBot:
+    """The bot on a free port, talking to linesim through the real line-bot-sdk client."""
+    from bot.app import create_app
+    from bot.wiring import wire
+
+    settings = make_settings(
+        engine.url.render_as_string(hide_password=False),
+        line_api_base=linesim_server.url,
+        line_api_data_base=linesim_server.url,
+    )
+    wiring = wire(settings, clock=clock, engine=engine)
+    app = create_app(wiring=wiring)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-bot", daemon=True)
+    thread.start()
+    yield LiveBot(f"http://127.0.0.1:{server.server_port}", wiring, app)
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def sim(linesim_server, live_bot):
+    """A linesim client whose residents' events go to the live bot's webhook."""
+    from linesim.client import SimClient
+
+    client = SimClient(linesim_server.url)
+    client.set_webhook(f"{live_bot.url}/callback")
+    return client

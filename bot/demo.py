@@ -1,0 +1,156 @@
+"""`todoku demo`: the bot on SQLite beside linesim, with sample residents already registered."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bot.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
+
+DEMO_DB = Path("var") / "demo.db"
+
+
+@dataclass(frozen=True)
+class SampleResident:
+    """A fictional resident for the demo and staff training."""
+
+    name: str
+    birth_date: date | None
+    district: str | None
+    household_size: int | None
+    children: tuple[date, ...] = ()
+    pregnant: bool | None = False
+    single_parent: bool | None = False
+    interests: tuple[str, ...] = ()
+
+
+SAMPLE_RESIDENTS = (
+    SampleResident(
+        "村山 ハナ（78歳・一人暮らし）",
+        date(1948, 5, 3),
+        "楯岡",
+        1,
+        interests=("高齢者", "健康・福祉"),
+    ),
+    SampleResident("西郷 健一（66歳）", date(1960, 4, 2), "西郷", 2, interests=("高齢者",)),
+    SampleResident(
+        "大久保 さくら（子育て中）",
+        date(1991, 8, 20),
+        "大久保",
+        4,
+        children=(date(2020, 6, 1), date(2024, 1, 15)),
+        interests=("子育て",),
+    ),
+    SampleResident(
+        "冨本 みどり（妊娠中）",
+        date(1996, 2, 29),
+        "冨本",
+        2,
+        pregnant=True,
+        interests=("子育て", "健康・福祉"),
+    ),
+    SampleResident(
+        "戸沢 ゆう（ひとり親）",
+        date(1988, 11, 30),
+        "戸沢",
+        2,
+        children=(date(2019, 9, 9),),
+        single_parent=True,
+        interests=("子育て", "住まい"),
+    ),
+    SampleResident(
+        "袖崎 たろう（答えない項目あり）", None, "袖崎", None, pregnant=None, single_parent=None
+    ),
+)
+
+
+def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
+    """Start linesim and the bot, register the sample residents, print the URLs, serve."""
+    from bot.app import create_app
+    from bot.logs import configure_logging
+    from bot.migrate import upgrade
+    from bot.settings import Settings
+    from bot.wiring import wire
+    from linesim.client import SimClient
+    from linesim.server import start_in_thread
+
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DB}")
+    env["LINE_API_BASE"] = env["LINE_API_DATA_BASE"] = f"http://127.0.0.1:{sim_port}"
+    if env["DATABASE_URL"] == f"sqlite:///{DEMO_DB}":
+        DEMO_DB.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)  # a fresh demo every time
+    settings = Settings.from_env(env, demo=True)
+    configure_logging("WARNING")
+    wiring = wire(settings)
+    upgrade(wiring.engine)
+    bot_url = f"http://127.0.0.1:{port}"
+    sim = start_in_thread(
+        settings.channel_secret.get_secret_value(),
+        settings.channel_access_token.get_secret_value(),
+        f"{bot_url}/callback",
+        port=sim_port,
+    )
+    server = make_server("127.0.0.1", port, create_app(wiring=wiring), threaded=True)
+    threading.Thread(target=server.serve_forever, name="bot", daemon=True).start()
+    _prepare_platform(wiring)
+    register_samples(wiring, SimClient(sim.url))
+    print(
+        f"\nTodoku demo is running.\n  chat page (linesim): {sim.url}/\n"
+        f"  bot webhook:         {bot_url}/callback\n  health:              {bot_url}/healthz\n"
+        "Press Ctrl+C to stop.",
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+        sim.stop()
+
+
+def _prepare_platform(wiring) -> None:
+    """Create the rich menu (when the registration feature provides it)."""
+    try:
+        from bot.richmenu import ensure_rich_menu
+    except ImportError:
+        return
+    ensure_rich_menu(wiring)
+
+
+def register_samples(wiring, sim) -> list[str]:
+    """Create the sample residents in linesim, let them follow, and store their answers."""
+    user_ids = []
+    for sample in SAMPLE_RESIDENTS:
+        user_id = sim.create_user(sample.name)
+        sim.follow(user_id)  # the bot creates the resident through its real webhook
+        with wiring.session_factory() as session, session.begin():
+            resident = session.scalar(select(Resident).where(Resident.line_user_id == user_id))
+            _apply(session, resident, sample, wiring.clock.now())
+        user_ids.append(user_id)
+    return user_ids
+
+
+def _apply(session, resident: Resident, sample: SampleResident, now) -> None:
+    resident.dialog = None
+    resident.consented_at = resident.registered_at = now
+    resident.birth_date = sample.birth_date
+    resident.district = sample.district
+    resident.household_size = sample.household_size
+    resident.pregnant = sample.pregnant
+    resident.single_parent = sample.single_parent
+    resident.children_answered = True
+    resident.children = [ResidentChild(birth_date=d) for d in sample.children]
+    resident.interests = [ResidentInterest(topic=t) for t in sample.interests]
+    session.add_all(
+        [
+            ResidentActivity(kind="consent", occurred_at=now),
+            ResidentActivity(kind="registered", occurred_at=now),
+        ]
+    )

@@ -1,0 +1,129 @@
+"""Settings, migrations, CLI exit codes and the KPI command of the foundation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bot.errors import SettingsError
+from bot.models import Base, Resident, ResidentActivity
+from bot.settings import Settings
+from tests.conftest import REPO, SAMPLE_CONFIG
+
+TODOKU = [sys.executable, "-m", "bot"]
+
+
+def run_todoku(*args: str, env: dict | None = None, cwd: Path = REPO):
+    """Run the real `todoku` command line in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*TODOKU, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120
+    )
+
+
+def test_missing_secret_names_the_variable():
+    """Outside the demo, a missing secret stops start-up and names the variable."""
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"LINE_CHANNEL_SECRET": "s", "TODOKU_SECRET_KEY": "k"})
+    assert info.value.variable == "LINE_CHANNEL_ACCESS_TOKEN"
+
+
+def test_demo_settings_need_no_secrets():
+    """`todoku demo` starts without a LINE channel."""
+    settings = Settings.from_env({}, demo=True)
+    assert settings.channel_secret.get_secret_value()
+    assert settings.database_url == "sqlite:///todoku.db"
+
+
+def test_secrets_are_not_shown_in_settings_repr():
+    """Secrets never appear when settings are printed or logged."""
+    settings = Settings.from_env(
+        {
+            "LINE_CHANNEL_SECRET": "very-secret",
+            "LINE_CHANNEL_ACCESS_TOKEN": "tok-123",
+            "TODOKU_SECRET_KEY": "key-456",
+        }
+    )
+    assert "very-secret" not in repr(settings) and "tok-123" not in repr(settings)
+
+
+def test_web_process_refuses_to_start_without_secrets(tmp_path):
+    """gunicorn's factory call fails with the variable's name when secrets are missing."""
+    code = "from bot.app import create_app; create_app()"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=60
+    )
+    assert result.returncode != 0
+    assert "LINE_CHANNEL_SECRET" in result.stderr
+
+
+def test_migrations_match_the_models(engine):
+    """The Alembic head creates exactly the schema the models describe."""
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_db_upgrade_creates_the_schema(tmp_path):
+    """`todoku db upgrade` on an empty SQLite file creates every table."""
+    db = tmp_path / "fresh.db"
+    result = run_todoku("db", "upgrade", env={"DATABASE_URL": f"sqlite:///{db}"})
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    names = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master")}
+    assert {"residents", "resident_children", "webhook_events", "deliveries"} <= names
+
+
+@pytest.mark.parametrize("args", [["plan"], ["send", "x"], ["scheduler"], ["staff", "add", "a"]])
+def test_commands_of_later_issues_say_not_yet_available(args):
+    """Contract commands not built yet answer clearly with exit code 1."""
+    result = run_todoku(*args, env={"TODOKU_CONFIG": str(SAMPLE_CONFIG)})
+    assert result.returncode == 1
+    assert "not yet available" in result.stderr
+
+
+def test_unknown_option_is_a_usage_error():
+    """A usage error exits with code 2."""
+    result = run_todoku("kpi", "--no-such-option")
+    assert result.returncode == 2
+
+
+def test_kpi_json_counts_followers_and_registrations(wiring, engine, capsys):
+    """`todoku kpi --json` counts followers, registrations, deletions and unfollows."""
+    from bot.kpi import kpi_command
+
+    now = wiring.clock.now()
+    with wiring.session_factory() as s, s.begin():
+        s.add_all(
+            [
+                Resident(line_user_id="U" + "1" * 32, following=True),
+                Resident(
+                    line_user_id="U" + "2" * 32, following=True, consented_at=now, registered_at=now
+                ),
+                Resident(
+                    line_user_id="U" + "3" * 32,
+                    following=False,
+                    consented_at=now,
+                    registered_at=now,
+                ),
+                ResidentActivity(kind="deleted", occurred_at=now),
+                ResidentActivity(kind="unfollow", occurred_at=now),
+            ]
+        )
+    assert kpi_command(wiring, as_json=True) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["followers"] == 2
+    assert figures["registrations"] == 1
+    assert figures["programs_distributed"] == 0
+    assert figures["deletions"] == 1 and figures["unfollows"] == 1
+    assert figures["registrations_target"] == 5500
