@@ -60,7 +60,7 @@ def test_text_sticker_postback_and_unfollow_events(sim, bot):
     sim.sticker(user)
     sim.postback(user, "birth", {"date": "1990-05-01"})
     sim.unfollow(user)
-    follow, text, sticker, postback, unfollow = bot.events
+    _follow, text, sticker, postback, unfollow = bot.events
     assert isinstance(text, MessageEvent) and text.message.text == "相談したい"
     assert isinstance(sticker.message, StickerMessageContent)
     assert sticker.message.sticker_resource_type == "STATIC"
