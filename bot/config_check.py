@@ -55,14 +55,14 @@ class Checker:
         try:
             return model.model_validate(data, context=context)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
+            for error in _without_typo_echoes(exc.errors(include_url=False)):
                 self.problems.append(_problem(doc, model, prefix, error))
             return None
 
     def section(self, doc: YamlDoc, name: str) -> list[Any]:
         """The list under the file's single top-level key (e.g. `programs`)."""
         data = doc.data
-        if doc.file not in {p.file for p in self.problems} and not isinstance(data, dict):
+        if doc.readable and not isinstance(data, dict):
             self.add(
                 doc,
                 (),
@@ -95,9 +95,12 @@ def check(folder: str | Path) -> tuple[Config | None, list[Problem]]:
     muni = _municipality(run, muni_doc)
     context = _context(muni, muni_doc.data)
     programs = _items(run, programs_doc, "programs", Program, context)
-    known_ids = {item.get("id") for item in _raw(programs_doc, "programs")}
+    known_ids = {
+        i for item in _raw(programs_doc, "programs") if isinstance(i := item.get("id"), str)
+    }
     campaigns = _items(run, campaigns_doc, "campaigns", Campaign, context)
-    _check_references(run, campaigns_doc, known_ids)
+    if programs_doc.readable:
+        _check_references(run, campaigns_doc, known_ids)
     if muni is not None:
         _check_slots(run, campaigns_doc, campaigns, {p.id: p for p in programs.values()}, muni)
     if run.problems or muni is None:
@@ -113,8 +116,8 @@ def check(folder: str | Path) -> tuple[Config | None, list[Problem]]:
 
 
 def _municipality(run: Checker, doc: YamlDoc) -> MunicipalityFile | None:
-    if doc.data is None and any(p.file == doc.file for p in run.problems):
-        return None  # missing or unreadable: already reported
+    if not doc.readable:
+        return None  # already reported
     return run.validate(MunicipalityFile, doc, (), doc.data, {})
 
 
@@ -166,12 +169,12 @@ def _raw(doc: YamlDoc, name: str) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
-def _check_references(run: Checker, doc: YamlDoc, program_ids: set[Any]) -> None:
+def _check_references(run: Checker, doc: YamlDoc, program_ids: set[str]) -> None:
     """Every campaign names a program id that programs.yaml defines."""
     for index, item in enumerate(_raw(doc, "campaigns")):
         target = item.get("program")
         if isinstance(target, str) and target not in program_ids:
-            known = sorted(i for i in program_ids if isinstance(i, str))
+            known = sorted(program_ids)
             hint = difflib.get_close_matches(target, known, n=1)
             run.add(
                 doc,
@@ -224,6 +227,24 @@ def _problem(
         message = f"{error['msg']} (got {_show(error['input'])})"
         expected = next((v for k, v in _EXPECTED.items() if kind.startswith(k)), "")
     return Problem(doc.file, line, dotted(path), message, expected)
+
+
+def _without_typo_echoes(errors: list[Any]) -> list[Any]:
+    """Drop a `missing` key explained by a misspelt key beside it: one mistake, one problem."""
+    typos = [
+        (tuple(e["loc"][:-1]), str(e["loc"][-1]))
+        for e in errors
+        if e["type"] == "extra_forbidden" and e["loc"]
+    ]
+
+    def echo(error: Any) -> bool:
+        if error["type"] != "missing" or not error["loc"]:
+            return False
+        parent = tuple(error["loc"][:-1])
+        near = [key for where, key in typos if where == parent]
+        return bool(difflib.get_close_matches(str(error["loc"][-1]), near, n=1))
+
+    return [e for e in errors if not echo(e)]
 
 
 def _show(value: Any) -> str:

@@ -20,6 +20,7 @@ from bot.config_problems import PathPart, Problem, dotted
 # file from exhausting the stack.
 MAX_DEPTH = 40
 _INT = "tag:yaml.org,2002:int"
+_PLAIN = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _FLOAT = "tag:yaml.org,2002:float"
 
 
@@ -37,6 +38,7 @@ class YamlDoc:
 
     file: str
     data: Any = None
+    readable: bool = True  # False: missing or not YAML, so other files cannot rely on it
     lines: dict[tuple[PathPart, ...], int] = field(default_factory=dict)
 
     def line_of(self, path: Sequence[PathPart]) -> int | None:
@@ -76,13 +78,26 @@ def read_yaml(path: Path) -> tuple[YamlDoc, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        doc.readable = False
         return doc, [Problem(doc.file, None, "", "file is missing", f"create {path.name}")]
     except (OSError, UnicodeDecodeError) as exc:
-        return doc, [
-            Problem(doc.file, None, "", f"cannot read the file ({exc})", "save it as UTF-8")
-        ]
-    loader = yaml.SafeLoader(text)
+        doc.readable = False
+        return doc, [Problem(doc.file, None, "", f"cannot read the file ({exc})", _UTF8_HINT)]
     problems: list[Problem] = []
+    fatal = _parse(doc, text, problems)
+    if fatal is not None:
+        doc.readable, doc.data = False, None
+        problems.append(fatal)
+    return doc, problems
+
+
+def _parse(doc: YamlDoc, text: str, problems: list[Problem]) -> Problem | None:
+    """Fill `doc` from `text`; the problem that stopped reading, if any."""
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character, found before parsing
+        line = text.count("\n", 0, exc.position) + 1
+        return Problem(doc.file, line, "", f"character {exc.character!r} is not allowed", _CHARS)
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -91,19 +106,21 @@ def read_yaml(path: Path) -> tuple[YamlDoc, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
-        problems.append(Problem(doc.file, line, "", f"YAML syntax error: {what}", _SYNTAX_HINT))
+        return Problem(doc.file, line, "", f"YAML syntax error: {what}", _SYNTAX_HINT)
     except yaml.YAMLError as exc:
-        problems.append(Problem(doc.file, None, "", f"YAML syntax error: {exc}", _SYNTAX_HINT))
+        return Problem(doc.file, None, "", f"YAML syntax error: {exc}", _SYNTAX_HINT)
     except RecursionError:
-        problems.append(Problem(doc.file, None, "", "the file is nested too deeply", _SYNTAX_HINT))
+        return Problem(doc.file, None, "", "the file is nested too deeply", _SYNTAX_HINT)
     except _Stop as stop:
-        problems.append(stop.problem)
+        return stop.problem
     finally:
         loader.dispose()
-    return doc, problems
+    return None
 
 
 _SYNTAX_HINT = "check indentation, colons and quotes on this line and the one before"
+_UTF8_HINT = "save it as UTF-8 text"
+_CHARS = "delete it (it may have come from copying and pasting)"
 
 
 class _Builder:
@@ -139,6 +156,16 @@ class _Builder:
                 )
             )
         self.seen.add(id(node))
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN:
+            raise _Stop(
+                Problem(
+                    self.doc.file,
+                    line,
+                    dotted(path),
+                    f"YAML tag {node.tag!r} is not supported",
+                    "remove the tag (the word starting with !)",
+                )
+            )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
