@@ -7,6 +7,7 @@
   let current = null;      // selected resident id
   let lastView = "";       // last rendered JSON, to skip identical re-renders
   let menuOpen = null;     // rich menu shown or collapsed (null: follow `selected`)
+  const VIA = {reply: "応答", push: "プッシュ", multicast: "マルチキャスト", broadcast: "一斉配信"};
 
   async function api(method, path, body) {
     const res = await fetch(path, {
@@ -76,7 +77,7 @@
         row.appendChild(el("div", "avatar", "市"));
         const col = el("div", "col");
         col.appendChild(message(entry.message, doAction));
-        col.appendChild(el("div", "meta", `${entry.via} · ${entry.at.slice(11, 16)}`));
+        col.appendChild(el("div", "meta", `${VIA[entry.via] || entry.via} · ${entry.at.slice(11, 16)}`));
         row.appendChild(col);
         box.appendChild(row);
       } else if (entry.kind === "follow" || entry.kind === "unfollow") {

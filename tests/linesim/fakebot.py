@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Flask, abort, request
 from linebot.v3 import WebhookParser
@@ -71,7 +72,9 @@ def answer(event) -> list:
         if data == "show=notice":
             return [notice()]
         if data == "birth":
-            return [TextMessage(text=f"生年月日: {params.get('date')}")]
+            again = QuickReply(items=[QuickReplyItem(action=PostbackAction(
+                label="お知らせを見る", data="show=notice", display_text="お知らせを見る"))])
+            return [TextMessage(text=f"生年月日: {params.get('date')}", quick_reply=again)]
         if data == "notice=detail":
             return [TextMessage(text="詳細: 中学生以下のお子さんがいる世帯が対象です。")]
     return []
@@ -87,6 +90,7 @@ class FakeBot:
         self.events: list = []
         self.fail_next = 0  # answer this many webhooks with 500 (before replying)
         self.reply = True
+        self.delay_next = 0.0  # sleep this long before answering the next webhook
         app = Flask("fakebot")
         app.post("/callback")(self.callback)
         self.server = make_server("127.0.0.1", 0, app, threaded=True,
@@ -109,6 +113,9 @@ class FakeBot:
             abort(400)
         self.bodies.append(body)
         self.events.extend(events)
+        if self.delay_next:
+            delay, self.delay_next = self.delay_next, 0.0
+            time.sleep(delay)
         if self.fail_next:
             self.fail_next -= 1
             return "failing on purpose", 500

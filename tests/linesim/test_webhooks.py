@@ -150,3 +150,23 @@ def test_signature_and_ulid_helpers():
     assert sign("secret", "{}") == "dzJZAsrKgS3CWXM6rNBGtzgXNyx3e42VtAJkdHRRbhM="
     assert new_ulid(1) < new_ulid(2**40)
     assert ULID.match(new_ulid(1_700_000_000_000))
+
+
+def test_a_bot_that_times_out_gets_the_event_again(bot):
+    """No answer within webhook_timeout counts as a failure and is redelivered."""
+    from linesim.client import SimClient
+    from linesim.server import start_in_thread
+    from tests.linesim.conftest import SECRET, TOKEN
+
+    slow = start_in_thread(SECRET, TOKEN, bot.webhook_url, webhook_timeout=0.3,
+                           redelivery_attempts=1)
+    try:
+        client = SimClient(slow.url)
+        bot.reply = False
+        bot.delay_next = 0.6
+        user = client.create_user("遅いボット")
+        result = client.follow(user)
+        assert [a["error"] for a in result["webhook"]["attempts"]] == ["request_timeout", None]
+        assert result["webhook"]["status"] == 200
+    finally:
+        slow.stop()
