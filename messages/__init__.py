@@ -1,5 +1,61 @@
 """Pure message builders: resident-facing text and LINE message models, no I/O."""
 
-from messages.texts import build_welcome
+from messages.conversation import (
+    build_delete_confirm,
+    build_finished,
+    build_help,
+    build_not_registered,
+    build_note,
+    build_paused,
+    build_start_again,
+    build_welcome,
+)
+from messages.dates import both_calendars, seireki, wareki
+from messages.menu import MENU_ITEMS, build_rich_menu
+from messages.postback import decode, encode
+from messages.programs import MAX_BUBBLES, build_program_list, program_bubble
+from messages.questions import (
+    MAX_HOUSEHOLD,
+    PARENT_MIN_AGE,
+    STEPS,
+    Ask,
+    build_question,
+    earliest_birth,
+    earliest_child_birth,
+    years_before,
+)
+from messages.review import build_review, describe
+from messages.texts import TEXTS, say
 
-__all__ = ["build_welcome"]
+__all__ = [
+    "MAX_BUBBLES",
+    "MAX_HOUSEHOLD",
+    "MENU_ITEMS",
+    "PARENT_MIN_AGE",
+    "STEPS",
+    "TEXTS",
+    "Ask",
+    "both_calendars",
+    "build_delete_confirm",
+    "build_finished",
+    "build_help",
+    "build_not_registered",
+    "build_note",
+    "build_paused",
+    "build_program_list",
+    "build_question",
+    "build_review",
+    "build_rich_menu",
+    "build_start_again",
+    "build_welcome",
+    "decode",
+    "describe",
+    "earliest_birth",
+    "earliest_child_birth",
+    "encode",
+    "program_bubble",
+    "say",
+    "seireki",
+    "wareki",
+    "years_before",
+]
