@@ -67,7 +67,8 @@ def create_rich_menu():
     if problems:
         return refuse(problems)
     menu_id = "richmenu-" + secrets.token_hex(16)
-    sim().state.rich_menus[menu_id] = {"richMenuId": menu_id, **body, "_image": None}
+    with sim().state.lock:
+        sim().state.rich_menus[menu_id] = {"richMenuId": menu_id, **body, "_image": None}
     return jsonify({"richMenuId": menu_id})
 
 
@@ -129,7 +130,8 @@ def upload_rich_menu_image(menu_id: str):
     if request.mimetype == "image/png" and _png_size(data) != (
             menu["size"]["width"], menu["size"]["height"]):
         return line_error(400, "Image size must match with the rich menu size")
-    menu["_image"], menu["_image_type"] = data, request.mimetype
+    with sim().state.lock:
+        menu["_image"], menu["_image_type"] = data, request.mimetype
     return jsonify({})
 
 
