@@ -138,8 +138,11 @@ def db_upgrade() -> None:
 def serve(host: str, port: int) -> None:
     """Run the web process for development (production: gunicorn, see Procfile)."""
     from bot.app import create_app
+    from bot.startup import prepare_line_platform
 
-    create_app().run(host=host, port=port, threaded=True)
+    app = create_app()
+    prepare_line_platform(app.extensions["todoku"])
+    app.run(host=host, port=port, threaded=True)
 
 
 @cli.command("linesim")

@@ -76,6 +76,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     from bot.logs import configure_logging
     from bot.migrate import upgrade
     from bot.settings import Settings
+    from bot.startup import prepare_line_platform
     from bot.wiring import wire
     from linesim.client import SimClient
     from linesim.server import start_in_thread
@@ -100,7 +101,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     )
     server = make_server("127.0.0.1", port, create_app(wiring=wiring), threaded=True)
     threading.Thread(target=server.serve_forever, name="bot", daemon=True).start()
-    _prepare_platform(wiring)
+    prepare_line_platform(wiring)
     register_samples(wiring, SimClient(sim.url))
     print(
         f"\nTodoku demo is running.\n  chat page (linesim): {sim.url}/\n"
@@ -113,15 +114,6 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     except KeyboardInterrupt:
         server.shutdown()
         sim.stop()
-
-
-def _prepare_platform(wiring) -> None:
-    """Create the rich menu (when the registration feature provides it)."""
-    try:
-        from bot.richmenu import ensure_rich_menu
-    except ImportError:
-        return
-    ensure_rich_menu(wiring)
 
 
 def register_samples(wiring, sim) -> list[str]:

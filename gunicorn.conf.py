@@ -1,0 +1,21 @@
+"""gunicorn settings for the web process (`gunicorn -c gunicorn.conf.py 'bot.app:create_app()'`)."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = 2
+# LINE gives up on a webhook after 2 seconds; a worker stuck much longer is broken.
+timeout = 30
+accesslog = "-"
+# Never log query strings: click tokens and ids could appear there.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+
+
+def when_ready(server):
+    """Once per deployment start (in the master, not in every worker): set up the rich menu."""
+    from bot.settings import Settings
+    from bot.startup import prepare_line_platform
+    from bot.wiring import wire
+
+    prepare_line_platform(wire(Settings.from_env()))
