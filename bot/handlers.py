@@ -1,18 +1,31 @@
-"""Webhook event handlers, dispatched by event type. Handlers return replies; the route sends."""
+"""Webhook event handlers, dispatched by event type. Handlers return replies; the route sends.
+
+Postbacks are dispatched a second time, by their `a` field (see messages.postback).
+Nothing here logs a resident's answers.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from linebot.v3.messaging import Message
-from linebot.v3.webhooks import Event, FollowEvent, UnfollowEvent
+from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent, UnfollowEvent
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import dialog, registration
 from bot.models import Resident, ResidentActivity
-from messages import build_welcome
+from messages import (
+    build_help,
+    build_not_registered,
+    build_note,
+    build_start_again,
+    build_welcome,
+    decode,
+)
 
 
 @dataclass
@@ -40,15 +53,18 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     """A resident added (or unblocked) the account: create or restore them and welcome them."""
     user_id = event.source.user_id
     resident = find_resident(ctx.session, user_id)
-    if resident is None:
-        resident = Resident(line_user_id=user_id, following=True, followed_at=ctx.now)
-        ctx.session.add(resident)
-    else:
-        resident.following = True
-        resident.followed_at = ctx.now
-        resident.unfollowed_at = None
     ctx.record("follow")
-    return [build_welcome(ctx.wiring.config.municipality.name)]
+    if resident is None:
+        # Only the LINE user id is stored before consent.
+        ctx.session.add(Resident(line_user_id=user_id, following=True, followed_at=ctx.now))
+        return build_welcome(ctx.wiring.config.municipality.name)
+    resident.following = True
+    resident.followed_at = ctx.now
+    resident.unfollowed_at = None
+    if resident.consented_at is None:
+        return build_welcome(ctx.wiring.config.municipality.name)
+    # Back within the retention time: the answers are still here; nothing is asked again.
+    return [build_note("welcome_back"), *registration.resume(ctx, resident)]
 
 
 def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
@@ -61,9 +77,63 @@ def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
     return []
 
 
+def on_message(ctx: HandlerContext, event: MessageEvent) -> list[Message]:
+    """Text, stickers, photos...: the bot takes answers only by buttons, and says so kindly."""
+    resident = find_resident(ctx.session, event.source.user_id)
+    if resident is None:
+        return [build_start_again()]
+    if resident.consented_at is None:
+        return [build_not_registered()]
+    return registration.resume(ctx, resident, note="use_buttons") or [build_help()]
+
+
+def on_postback(ctx: HandlerContext, event: PostbackEvent) -> list[Message]:
+    """A button or the date picker: dispatch by the postback's action."""
+    fields = decode(event.postback.data)
+    resident = find_resident(ctx.session, event.source.user_id)
+    action = POSTBACKS.get(fields.get("a", ""))
+    if action is None:
+        return registration.resume(ctx, resident) if resident else []
+    return action(ctx, resident, fields, event)
+
+
+def _answer(ctx, resident, fields, event) -> list[Message]:
+    if resident is None:
+        return [build_start_again()]
+    if not dialog.in_progress(resident):
+        # A button of a question that is no longer open (finished, or another device).
+        return [dialog.review(ctx, resident)] if resident.consented_at else [
+            build_not_registered()]  # fmt: skip
+    return dialog.answer(ctx, resident, fields, _picked_date(event))
+
+
+def _picked_date(event: PostbackEvent) -> dt.date | None:
+    """The date picker's date (YYYY-MM-DD, a local date: the picker has no time zone)."""
+    params = event.postback.params or {}
+    raw = params.get("date") if isinstance(params, dict) else None
+    try:
+        return dt.date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+POSTBACKS: dict[str, Callable[..., list[Message]]] = {
+    "consent": lambda ctx, r, f, e: registration.consent(ctx, r, e.source.user_id),
+    "later": lambda ctx, r, f, e: registration.later(ctx, r),
+    "ans": _answer,
+    "skip": _answer,
+    "done": _answer,
+    "page": _answer,
+    "menu": lambda ctx, r, f, e: registration.menu(ctx, r, f.get("v")),
+    "edit": lambda ctx, r, f, e: registration.edit(ctx, r, f.get("q")),
+    "delete": lambda ctx, r, f, e: registration.delete(ctx, r, f.get("v")),
+}
+
 HANDLERS: dict[type, Handler] = {
     FollowEvent: on_follow,
     UnfollowEvent: on_unfollow,
+    MessageEvent: on_message,
+    PostbackEvent: on_postback,
 }
 
 

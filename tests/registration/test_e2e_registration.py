@@ -1,0 +1,150 @@
+"""A whole registration, an edit and a deletion through linesim's signed webhooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from bot.models import Resident, ResidentActivity
+from tests.registration.chat import Chat, texts
+
+
+def resident_row(live_bot, user_id: str) -> Resident | None:
+    with live_bot.wiring.session_factory() as s:
+        resident = s.scalar(select(Resident).where(Resident.line_user_id == user_id))
+        if resident is not None:
+            _ = list(resident.children), list(resident.interests)  # load before close
+        return resident
+
+
+def activity(live_bot, kind: str) -> int:
+    with live_bot.wiring.session_factory() as s:
+        return s.scalar(select(func.count()).where(ResidentActivity.kind == kind)) or 0
+
+
+def test_follow_welcomes_and_stores_only_the_user_id(sim, live_bot):
+    """Follow: a welcome, the privacy note, consent buttons; no answers stored yet."""
+    chat = Chat(sim)
+    shown = chat.follow()
+    assert "村山市" in texts(shown) and "消し方" in texts(shown)
+    assert chat.labels() == ["同意して登録する", "あとで"]
+    row = resident_row(live_bot, chat.user_id)
+    assert row.consented_at is None and row.birth_date is None and row.dialog is None
+    sim.assert_no_problems()
+
+
+def test_resident_with_children_registers_by_taps_alone(sim, live_bot):
+    """Every question answered by taps; the answers land in the database."""
+    chat = Chat(sim)
+    chat.follow()
+    assert "（1/7）" in texts(chat.tap("同意して登録する"))
+    chat.tap("生まれた日を選ぶ", date="1990-06-15")
+    assert "（2/7）" in chat.last()["text"]
+    chat.tap("楯岡")
+    chat.tap("4人")
+    chat.tap("生まれた日を選ぶ", date="2019-05-10")
+    assert "1人登録しました" in chat.last()["text"]
+    chat.tap("もう1人いる", date="2022-01-20")
+    chat.tap("これで全部")
+    chat.tap("いいえ")  # pregnant
+    chat.tap("はい")  # single parent
+    chat.tap("子育て")
+    chat.tap("防災")
+    chat.tap("✓防災")  # changed their mind
+    assert "登録ができました" in texts(chat.tap("完了"))
+    row = resident_row(live_bot, chat.user_id)
+    assert row.birth_date == dt.date(1990, 6, 15) and row.district == "楯岡"
+    assert row.household_size == 4 and row.pregnant is False and row.single_parent is True
+    assert [c.birth_date for c in row.children] == [dt.date(2019, 5, 10), dt.date(2022, 1, 20)]
+    assert row.children_answered is True
+    assert [i.topic for i in row.interests] == ["子育て"]
+    assert row.consented_at is not None and row.registered_at is not None
+    sim.assert_no_problems()
+
+
+def test_resident_without_children_finishes_in_ten_taps_or_fewer(sim, live_bot):
+    """Consent to 完了 for a resident with no children takes at most 10 taps."""
+    chat = Chat(sim)
+    chat.follow()
+    chat.tap("同意して登録する")
+    chat.tap("生まれた日を選ぶ", date="1958-07-03")
+    chat.tap("大倉")
+    chat.tap("2人")
+    chat.tap("いない")
+    chat.tap("いいえ")  # pregnant; ひとり親 is not asked of someone without children
+    chat.tap("高齢者")
+    finished = chat.tap("完了")
+    assert "登録ができました" in texts(finished)
+    assert chat.taps <= 10
+    row = resident_row(live_bot, chat.user_id)
+    assert row.children == [] and row.children_answered is True and row.single_parent is None
+    sim.assert_no_problems()
+
+
+def test_skipping_everything_stores_nothing(sim, live_bot):
+    """答えない on every question: registered, with every answer NULL (not given)."""
+    chat = Chat(sim)
+    chat.follow()
+    chat.tap("同意して登録する")
+    while "答えない" in chat.labels():
+        chat.tap("答えない")
+    assert "登録ができました" in chat.last()["text"]
+    row = resident_row(live_bot, chat.user_id)
+    assert (row.birth_date, row.district, row.household_size, row.pregnant,
+            row.single_parent) == (None,) * 5  # fmt: skip
+    assert row.children_answered is False and row.interests == []
+    assert row.registered_at is not None
+    sim.assert_no_problems()
+
+
+def register_quickly(chat: Chat) -> None:
+    """A short registration used by other tests: born 1958, 大倉, 2 people, no children."""
+    chat.follow()
+    chat.tap("同意して登録する")
+    chat.tap("生まれた日を選ぶ", date="1958-07-03")
+    chat.tap("大倉")
+    chat.tap("2人")
+    chat.tap("いない")
+    chat.tap("いいえ")
+    chat.tap("高齢者")
+    chat.tap("完了")
+
+
+def test_review_then_edit_one_answer(sim, live_bot):
+    """確認・変更 shows every answer; 変更 asks only that question and shows the review again."""
+    chat = Chat(sim)
+    register_quickly(chat)
+    review = chat.menu("review")
+    shown = texts(review)
+    assert "昭和33年7月3日（1958年7月3日）" in shown and "大倉" in shown and "2人" in shown
+    change = next(m for m in review if m["type"] == "flex")
+    question = chat.tap("変更", message=_nth_change(change, "地区"))
+    assert "地区" in texts(question) and "（" not in question[-1]["text"][:3]
+    again = chat.tap("楯岡")
+    assert "変更しました" in texts(again) and "楯岡" in texts(again)
+    assert resident_row(live_bot, chat.user_id).district == "楯岡"
+    sim.assert_no_problems()
+
+
+def _nth_change(flex: dict, field: str) -> dict:
+    """The review row for `field` (so that tapping 変更 hits that row's button)."""
+    for row in flex["contents"]["body"]["contents"]:
+        if row.get("type") == "box" and field in str(row):
+            return row
+    raise AssertionError(field)
+
+
+def test_delete_asks_once_then_removes_everything(sim, live_bot):
+    """登録情報の削除 → 削除する: the row is gone, an anonymous 'deleted' count remains."""
+    chat = Chat(sim)
+    register_quickly(chat)
+    confirm = chat.menu("delete")
+    assert "元には戻せません" in texts(confirm)
+    assert "削除をやめました" in texts(chat.tap("やめる"))
+    assert resident_row(live_bot, chat.user_id) is not None
+    chat.menu("delete")
+    assert "削除しました" in texts(chat.tap("削除する"))
+    assert resident_row(live_bot, chat.user_id) is None
+    assert activity(live_bot, "deleted") == 1
+    sim.assert_no_problems()
