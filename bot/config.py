@@ -13,18 +13,7 @@ from pathlib import Path
 
 from bot.config_bundle import Config, PlannedSlot, slot_moment
 from bot.config_check import check
-from bot.config_models import (
-    TOKYO,
-    Campaign,
-    Delivery,
-    KpiTargets,
-    Municipality,
-    Period,
-    Program,
-    SendSlot,
-    Target,
-    Window,
-)
+from bot.config_models import TOKYO, Delivery, KpiTargets, Municipality, Target, Window
 from bot.config_problems import (
     FILES,
     ConfigError,
@@ -32,6 +21,7 @@ from bot.config_problems import (
     format_problems,
     problems_json,
 )
+from bot.config_programs import Campaign, Period, Program, SendSlot
 
 __all__ = [
     "FILES",

@@ -7,15 +7,8 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.config_models import (
-    TOKYO,
-    Campaign,
-    Delivery,
-    KpiTargets,
-    Municipality,
-    Program,
-    SendSlot,
-)
+from bot.config_models import TOKYO, Delivery, KpiTargets, Municipality
+from bot.config_programs import Campaign, Program, SendSlot
 
 
 class PlannedSlot(NamedTuple):

@@ -5,29 +5,18 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from bot.config_bundle import Config, slot_moment
-from bot.config_models import Campaign, MunicipalityFile, Program
+from bot.config_explain import EXPECTED, problem_from_error, without_typo_echoes
+from bot.config_models import MunicipalityFile
 from bot.config_problems import PathPart, Problem, dotted, sort_problems
+from bot.config_programs import Campaign, Program
 from bot.config_yaml import YamlDoc, read_yaml
 
 M = TypeVar("M", bound=BaseModel)
-
-# What a value of a given pydantic error type should look like, in staff's terms.
-_EXPECTED = {
-    "datetime": "a local date and time like 2026-05-01 10:00",
-    "date": "a date like 2026-04-01",
-    "int": "a whole number",
-    "bool": "true or false",
-    "string": "text (quote it if it looks like a number or a date)",
-    "list": "a list: [a, b] or one '- item' per line",
-    "dict": "a mapping of `key: value` lines",
-    "model": "a mapping of `key: value` lines",
-    "time": 'a time like "10:00"',
-}
 
 
 @dataclass
@@ -55,8 +44,8 @@ class Checker:
         try:
             return model.model_validate(data, context=context)
         except ValidationError as exc:
-            for error in _without_typo_echoes(exc.errors(include_url=False)):
-                self.problems.append(_problem(doc, model, prefix, error))
+            for error in without_typo_echoes(exc.errors(include_url=False)):
+                self.problems.append(problem_from_error(doc, model, prefix, error))
             return None
 
     def section(self, doc: YamlDoc, name: str) -> list[Any]:
@@ -78,7 +67,7 @@ class Checker:
         if name not in data:
             self.add(doc, (name,), f"required key '{name}' is missing", f"add {name}:")
         elif not isinstance(items, list):
-            self.add(doc, (name,), f"{name} must be a list", _EXPECTED["list"])
+            self.add(doc, (name,), f"{name} must be a list", EXPECTED["list"])
             return []
         return items or []
 
@@ -146,6 +135,7 @@ def _items(
         built = run.validate(model, doc, (name, index), item, context)
         if built is not None:
             valid[index] = built
+        _check_empty_rules(run, doc, (name, index), item)
         item_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(item_id, str):
             continue
@@ -162,6 +152,19 @@ def _items(
         else:
             first_at[item_id] = index
     return valid
+
+
+def _check_empty_rules(run: Checker, doc: YamlDoc, where: tuple[PathPart, ...], item: Any) -> None:
+    # `eligible:` with nothing after it is YAML null. The models read null as "no rule",
+    # i.e. every resident; from a file it is more likely a half-finished edit.
+    for key in ("eligible", "audience"):
+        if isinstance(item, dict) and key in item and item[key] is None:
+            run.add(
+                doc,
+                (*where, key),
+                "the rule is empty",
+                "write a rule below it, or remove the key to mean every registered resident",
+            )
 
 
 def _raw(doc: YamlDoc, name: str) -> list[dict[str, Any]]:
@@ -209,72 +212,3 @@ def _check_slots(
                     f"period of '{program.id}' ({period.opens} to {period.closes})",
                     "choose a moment between opens and closes (inclusive)",
                 )
-
-
-def _problem(
-    doc: YamlDoc, model: type[BaseModel], prefix: tuple[PathPart, ...], error: Any
-) -> Problem:
-    """Turn one pydantic error into a Problem at the right line of the file."""
-    path, line = doc.locate((*prefix, *error["loc"]))
-    kind, loc = error["type"], tuple(error["loc"])
-    if kind == "missing":
-        message, expected = f"required key '{path[-1]}' is missing", f"add {path[-1]}:"
-    elif kind == "extra_forbidden":
-        message, expected = f"unknown key '{path[-1]}'", _valid_keys(model, loc)
-    elif "; " in error["msg"]:
-        message, _, expected = error["msg"].partition("; ")
-    else:
-        message = f"{error['msg']} (got {_show(error['input'])})"
-        expected = next((v for k, v in _EXPECTED.items() if kind.startswith(k)), "")
-    return Problem(doc.file, line, dotted(path), message, expected)
-
-
-def _without_typo_echoes(errors: list[Any]) -> list[Any]:
-    """Drop a `missing` key explained by a misspelt key beside it: one mistake, one problem."""
-    typos = [
-        (tuple(e["loc"][:-1]), str(e["loc"][-1]))
-        for e in errors
-        if e["type"] == "extra_forbidden" and e["loc"]
-    ]
-
-    def echo(error: Any) -> bool:
-        if error["type"] != "missing" or not error["loc"]:
-            return False
-        parent = tuple(error["loc"][:-1])
-        near = [key for where, key in typos if where == parent]
-        return bool(difflib.get_close_matches(str(error["loc"][-1]), near, n=1))
-
-    return [e for e in errors if not echo(e)]
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return "a mapping" if isinstance(value, dict) else "a list"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _valid_keys(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
-    """The keys allowed where an unknown key was found, with a guess at the intended one."""
-    current: type[BaseModel] | None = model
-    for part in loc[:-1]:
-        if isinstance(part, str) and current is not None:
-            info = current.model_fields.get(part)
-            current = _model_in(info.annotation) if info else None
-    if current is None:
-        return "remove it or check its spelling"
-    fields = list(current.model_fields)
-    guess = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-    hint = f"did you mean '{guess[0]}'? " if guess else ""
-    return f"{hint}valid keys: {', '.join(fields)}"
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The model class inside an annotation such as `Target | None` or `list[SendSlot]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None

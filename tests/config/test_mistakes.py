@@ -312,3 +312,11 @@ def test_the_json_report(write_config, capsys):
             "expected": "create campaigns.yaml",
         }
     ]
+
+
+def test_an_empty_rule_is_not_read_as_everyone(write_config):
+    """`eligible:` with nothing under it is a half-finished edit, not "every resident"."""
+    programs = edit(PROGRAMS, "    eligible:\n" + ELIGIBLE_AGE, "    eligible:")
+    problem = only_problem(write_config(programs=programs))
+    assert (problem.key, problem.line) == ("programs[0].eligible", line_of(programs, "eligible:"))
+    assert problem.message == "the rule is empty"
