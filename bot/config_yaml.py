@@ -134,43 +134,26 @@ class _Builder:
         """Build the value of `node` found at `path`."""
         line = node.start_mark.line + 1
         self.doc.lines.setdefault(path, line)
-        if len(path) > MAX_DEPTH:
-            raise _Stop(
-                Problem(
-                    self.doc.file,
-                    line,
-                    dotted(path),
-                    "nested too deeply",
-                    f"at most {MAX_DEPTH} levels",
-                )
-            )
-        if id(node) in self.seen:
-            # Aliases (*name) reuse a node; expanding them invites exponential files.
-            raise _Stop(
-                Problem(
-                    self.doc.file,
-                    line,
-                    dotted(path),
-                    "anchors and aliases (&name, *name) are not supported",
-                    "write the values out",
-                )
-            )
+        refusal = self._refusal(node, path)
+        if refusal is not None:
+            raise _Stop(Problem(self.doc.file, line, dotted(path), *refusal))
         self.seen.add(id(node))
-        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN:
-            raise _Stop(
-                Problem(
-                    self.doc.file,
-                    line,
-                    dotted(path),
-                    f"YAML tag {node.tag!r} is not supported",
-                    "remove the tag (the word starting with !)",
-                )
-            )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
+
+    def _refusal(self, node: yaml.Node, path: tuple[PathPart, ...]) -> tuple[str, str] | None:
+        """Why this node cannot be read at all (message, what to do), if it cannot."""
+        if len(path) > MAX_DEPTH:
+            return "nested too deeply", f"at most {MAX_DEPTH} levels"
+        if id(node) in self.seen:
+            # Aliases (*name) reuse a node; expanding them invites exponential files.
+            return "anchors and aliases (&name, *name) are not supported", "write the values out"
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN:
+            return f"YAML tag {node.tag!r} is not supported", "remove the tag (the word with !)"
+        return None
 
     def _mapping(self, node: yaml.MappingNode, path: tuple[PathPart, ...]) -> dict[str, Any]:
         result: dict[str, Any] = {}
