@@ -123,6 +123,8 @@
     const grid = el("div", "richmenu");
     grid.style.aspectRatio = `${menu.size.width} / ${menu.size.height}`;
     if (menu.imageUrl) {
+      // As in LINE, the uploaded image is the menu; the cells only make its areas tappable.
+      grid.classList.add("with-image");
       const img = el("img", "richmenu-image");
       img.src = menu.imageUrl;
       img.alt = menu.name;
