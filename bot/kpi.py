@@ -23,6 +23,7 @@ class KpiFigures:
     consented: int
     deletions: int
     unfollows: int
+    purged: int
     fiscal_year: int
     registrations_target: int | None
     programs_distributed_target: int | None
@@ -60,6 +61,7 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
         consented=count(consented, following),
         deletions=activity("deleted"),
         unfollows=activity("unfollow"),
+        purged=activity("purged"),
         fiscal_year=fy_start.year,
         registrations_target=_target(kpi, "registrations"),
         programs_distributed_target=_target(kpi, "programs_distributed"),
@@ -88,6 +90,7 @@ def kpi_command(wiring, as_json: bool) -> int:
         ),
         ("削除 (deletions)", figures.deletions, None),
         ("ブロック (unfollows)", figures.unfollows, None),
+        ("ブロック後の自動削除 (purged)", figures.purged, None),
     ]
     print(f"{figures.fiscal_year}年度")
     for label, value, target in rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 TEXTS: dict[str, str] = {
     # welcome and consent
     "welcome": (
-        "{city}のLINEアカウントです。友だち追加ありがとうございます。\n"
+        "{city}のLINE公式アカウントです。友だち追加ありがとうございます。\n"
         "このアカウントは、あなたが使える補助金や助成のお知らせを、"
         "申し込みの時期に合わせてお届けします。"
     ),
