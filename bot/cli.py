@@ -35,13 +35,15 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-def config_check() -> None:
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def config_check(as_json: bool) -> None:
     """Validate the configuration and report every problem (exit 1 if any)."""
     import os
 
     from bot.config import config_check_command
 
-    sys.exit(config_check_command(os.environ.get("TODOKU_CONFIG") or "config"))
+    folder = os.environ.get("TODOKU_CONFIG") or "config"
+    sys.exit(config_check_command(folder, as_json=as_json))
 
 
 @cli.command("plan")
@@ -151,9 +153,8 @@ def serve(host: str, port: int) -> None:
 @click.option("--webhook", default="http://127.0.0.1:8000/callback", show_default=True)
 def linesim(host: str, port: int, webhook: str) -> None:
     """Run the local LINE platform; it posts residents' events to the bot's webhook."""
-    from linesim.server import serve as serve_sim
-
     from bot.settings import Settings
+    from linesim.server import serve as serve_sim
 
     settings = Settings.from_env(demo=True)
     serve_sim(

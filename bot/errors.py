@@ -2,6 +2,8 @@
 
     TodokuError
     ├── SettingsError(variable, message)      an environment variable is missing or invalid
+    ├── ConfigError(problems)                 the staff configuration is invalid; carries every
+    │                                         Problem(file, line, key, message, expected)
     ├── WebhookRejected(reason, status)       a webhook request that is not a valid LINE webhook
     ├── UserError(message)                    a CLI user error (exit 1), e.g. an unknown campaign
     │   └── NotAvailableYet(command)          a contract command whose feature is not built yet
@@ -9,9 +11,8 @@
         ├── RetryableSendError                500, timeout, rate limit: retry with the same key
         └── PermanentSendError                4xx other than a rate limit: do not retry
 
-ConfigError (the staff configuration is invalid; carries every Problem) lives beside the
-loader in bot.config. Only the edges (webhook route, CLI, process start-up) turn these
-into HTTP statuses or exit codes.
+ConfigError lives beside the loader (bot.config_problems). Only the edges (webhook
+route, CLI, process start-up) turn these into HTTP statuses or exit codes.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ def test_follow_through_linesim_creates_resident_and_welcomes(sim, live_bot):
     """A simulated resident adds the account and sees the bot's welcome in their chat."""
     user = sim.create_user("村山 花子")
     answer = sim.follow(user)
-    assert answer["webhook_status"] == 200, answer
+    assert answer["webhook"]["status"] == 200, answer
     received = sim.messages(user)
     assert received, "the resident got no welcome"
     assert "公式アカウント" in str(received[0])
