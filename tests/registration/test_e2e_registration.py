@@ -148,3 +148,24 @@ def test_delete_asks_once_then_removes_everything(sim, live_bot):
     assert resident_row(live_bot, chat.user_id) is None
     assert activity(live_bot, "deleted") == 1
     sim.assert_no_problems()
+
+
+def test_editing_children_and_topics_replaces_the_old_answers(sim, live_bot):
+    """変更 of children asks them afresh; 変更 of topics starts from the current choice."""
+    chat = Chat(sim)
+    register_quickly(chat)  # no children, topic 高齢者
+    review = next(m for m in chat.menu("review") if m["type"] == "flex")
+    chat.tap("変更", message=_nth_change(review, "お子さん"))
+    chat.tap("生まれた日を選ぶ", date="2020-02-29")
+    changed = chat.tap("これで全部")
+    assert "変更しました" in texts(changed)
+    review = next(m for m in changed if m["type"] == "flex")
+    assert "令和2年2月29日（2020年2月29日）" in texts([review])
+    chat.tap("変更", message=_nth_change(review, "知りたい分野"))
+    assert "✓高齢者" in chat.labels()
+    chat.tap("防災")
+    chat.tap("完了")
+    row = resident_row(live_bot, chat.user_id)
+    assert [c.birth_date for c in row.children] == [dt.date(2020, 2, 29)]
+    assert {i.topic for i in row.interests} == {"防災", "高齢者"}
+    sim.assert_no_problems()
