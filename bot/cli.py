@@ -77,8 +77,10 @@ def send(campaign: str, dry_run: bool) -> None:
 
 @cli.command("scheduler")
 def scheduler() -> None:
-    """The clock process (exactly one active per deployment)."""
-    raise NotAvailableYet("scheduler")
+    """The clock process: housekeeping now; campaign slots come with the dispatcher."""
+    from bot.scheduler import run_scheduler
+
+    run_scheduler(_wiring(need_secrets=True))
 
 
 @cli.group("residents")
@@ -93,6 +95,14 @@ def residents_import(path: str) -> None:
     from bot.residents_import import import_command
 
     sys.exit(import_command(_wiring(), path))
+
+
+@residents_group.command("purge")
+def residents_purge() -> None:
+    """Delete the answers of residents who blocked the account past the retention time."""
+    from bot.purge import purge_command
+
+    sys.exit(purge_command(_wiring()))
 
 
 @cli.command("kpi")
