@@ -102,8 +102,14 @@ def delete(ctx, resident: Resident | None, value: str | None) -> list[Message]:
     if value != "yes":
         return [build_note("delete_cancelled"), *resume(ctx, resident)]
     # Children, interests and program answers go with the row (ON DELETE CASCADE);
-    # deliveries keep their counts with resident_id set to NULL.
+    # deliveries keep their counts with resident_id set to NULL, so no past notice can
+    # be tied back to the person.
+    line_user_id, followed_at = resident.line_user_id, resident.followed_at
     ctx.session.delete(resident)
+    ctx.session.flush()
+    # They still follow the account: keep exactly what a new follower has before consent
+    # (the LINE user id), so the follower count stays true and they can register again.
+    ctx.session.add(Resident(line_user_id=line_user_id, following=True, followed_at=followed_at))
     ctx.record("deleted")
     return [build_note("deleted")]
 

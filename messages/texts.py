@@ -97,7 +97,7 @@ TEXTS: dict[str, str] = {
     "no": "いいえ",
     "none_chosen": "選んでいません",
     "paused_note": "いまは、お知らせの配信を止めています。",
-    "not_registered": "まだ登録していません。登録すると、あなたに合うお知らせが届きます。",
+    "not_registered": "いまは登録されていません。登録すると、あなたに合うお知らせが届きます。",
     "finish_first": "先に、いまの質問に答えて登録を終わらせてください。あとで直せます。",
     # programs
     "programs_alt": "いま申し込める制度が{count}件あります。",

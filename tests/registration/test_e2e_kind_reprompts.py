@@ -73,7 +73,7 @@ def test_a_postback_after_deletion_offers_to_start_again(sim, live_bot):
     chat.menu("delete")
     chat.tap("削除する")
     reply = chat.tap("変更", message=next(m for m in review if m["type"] == "flex"))
-    assert "もう削除されています" in texts(reply)
+    assert "いまは登録されていません" in texts(reply)
     assert chat.labels() == ["同意して登録する", "あとで"]
     assert "（1/7）" in texts(chat.tap("同意して登録する"))
     assert resident_row(live_bot, chat.user_id).consented_at is not None

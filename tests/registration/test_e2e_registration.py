@@ -136,7 +136,7 @@ def _nth_change(flex: dict, field: str) -> dict:
 
 
 def test_delete_asks_once_then_removes_everything(sim, live_bot):
-    """登録情報の削除 → 削除する: the row is gone, an anonymous 'deleted' count remains."""
+    """登録情報の削除 → 削除する: every answer is gone, only the follower's LINE id remains."""
     chat = Chat(sim)
     register_quickly(chat)
     confirm = chat.menu("delete")
@@ -145,7 +145,12 @@ def test_delete_asks_once_then_removes_everything(sim, live_bot):
     assert resident_row(live_bot, chat.user_id) is not None
     chat.menu("delete")
     assert "削除しました" in texts(chat.tap("削除する"))
-    assert resident_row(live_bot, chat.user_id) is None
+    row = resident_row(live_bot, chat.user_id)
+    # Still a friend of the account, so still a follower — but nothing else is kept.
+    assert row.following is True
+    assert (row.consented_at, row.registered_at, row.birth_date, row.district) == (None,) * 4
+    assert (row.household_size, row.pregnant, row.single_parent, row.dialog) == (None,) * 4
+    assert row.children == [] and row.interests == []
     assert activity(live_bot, "deleted") == 1
     sim.assert_no_problems()
 

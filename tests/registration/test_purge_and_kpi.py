@@ -87,7 +87,8 @@ def test_kpi_counts_after_scripted_registrations(sim, live_bot, capsys):
     capsys.readouterr()  # drop the log lines written so far; keep only the command's JSON
     assert kpi_command(wiring, as_json=True) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["followers"] == 3  # registered, halfway, follower
+    # registered, deleted (still a friend of the account), halfway, follower
+    assert figures["followers"] == 4
     assert figures["registrations"] == 1  # consented, answered, still following
     assert figures["consented"] == 2
     assert (figures["deletions"], figures["unfollows"], figures["purged"]) == (1, 1, 1)
