@@ -94,6 +94,13 @@ def advance(ctx, resident: Resident) -> list[Message]:
         return [build_note("changed"), review(ctx, resident)]
     queue = list(state["queue"])
     total = state["total"]
+    if "children" in queue and resident.household_size == 1:
+        # Living alone: no child lives with them, and the city's child programs concern
+        # children in the household — so the answer is known; don't ask for it.
+        resident.children = []
+        resident.children_answered = True
+        queue.remove("children")
+        total -= 1
     if "single_parent" in queue and resident.children_answered and not resident.children:
         # ひとり親 means raising children alone: not asked of someone who said they have none.
         queue.remove("single_parent")
