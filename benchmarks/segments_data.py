@@ -1,0 +1,84 @@
+"""Synthetic residents for the segment benchmark: a Murayama-like population as JSON Lines.
+
+Shape (Murayama City: about 40% aged 65 and over, eight districts):
+* adults 16–100, 40% aged 65+, an old age pyramid;
+* children in about a fifth of households (1–4 children, ages fitting the parent);
+* each answer skipped with probability 10% (independently), births on 29 February included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+DISTRICTS = ["楯岡", "西郷", "大久保", "冨本", "戸沢", "袖崎", "大倉", "富並"]
+DISTRICT_WEIGHTS = [38, 12, 12, 10, 8, 7, 6, 7]
+TOPICS = ["子育て", "高齢者", "健康・福祉", "住まい", "仕事・産業", "防災", "イベント"]
+# (lowest age, highest age, share of residents): 40% are 65 or older.
+AGE_BANDS = [(16, 29, 10), (30, 39, 10), (40, 49, 12), (50, 64, 28), (65, 74, 21), (75, 100, 19)]
+SKIP = 0.10
+
+
+def _birth(rng: random.Random, age: int, today: dt.date) -> dt.date:
+    return today - dt.timedelta(days=age * 365 + rng.randrange(365))
+
+
+def _children(rng: random.Random, age: int, today: dt.date) -> list[dict]:
+    # About a fifth of all households: 45% of residents aged 22–55 have children at home.
+    if not 22 <= age <= 55 or rng.random() > 0.45:
+        return []
+    count = rng.choices([1, 2, 3, 4], [40, 40, 15, 5])[0]
+    oldest = min(age - 20, 22)
+    return [
+        {"birth_date": _birth(rng, rng.randint(0, oldest), today).isoformat()}
+        for _ in range(count)
+    ]
+
+
+def _interests(rng: random.Random, age: int, has_children: bool) -> list[str]:
+    chances = dict.fromkeys(TOPICS, 0.2)
+    chances["高齢者"] = 0.6 if age >= 60 else 0.05
+    chances["子育て"] = 0.7 if has_children else 0.05
+    return [t for t in TOPICS if rng.random() < chances[t]]
+
+
+def resident(rng: random.Random, today: dt.date) -> dict:
+    """One resident line (contracts.md), with about 10% of each answer skipped."""
+    low, high, _ = rng.choices(AGE_BANDS, [b[2] for b in AGE_BANDS])[0]
+    age = rng.randint(low, high)
+    children = _children(rng, age, today)
+    partner = rng.random() < (0.5 if age >= 75 else 0.7)
+    single_parent = bool(children) and not partner and rng.random() < 0.6
+    line = {
+        "line_user_id": f"U{rng.getrandbits(128):032x}",
+        "birth_date": _birth(rng, age, today).isoformat(),
+        "district": rng.choices(DISTRICTS, DISTRICT_WEIGHTS)[0],
+        "household_size": 1 + partner + len(children) + (rng.random() < 0.15),
+        "pregnant": 20 <= age <= 44 and rng.random() < 0.03,
+        "single_parent": single_parent,
+        "children": children,
+        "interests": _interests(rng, age, bool(children)),
+    }
+    for key in ("birth_date", "district", "household_size", "pregnant", "single_parent"):
+        if rng.random() < SKIP:
+            line[key] = None
+    if rng.random() < SKIP:
+        line["children"] = None
+    return line
+
+
+def residents(count: int, today: dt.date, seed: int = 2026) -> Iterator[dict]:
+    """`count` residents, the same ones for the same seed."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield resident(rng, today)
+
+
+def write_jsonl(path: Path, count: int, today: dt.date) -> None:
+    """Write `count` residents to `path`, one JSON object per line."""
+    with path.open("w", encoding="utf-8") as f:
+        for line in residents(count, today):
+            f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
