@@ -136,7 +136,9 @@ class CampaignRun(Base):
     campaign_id: Mapped[str] = mapped_column(String(80))
     program_id: Mapped[str] = mapped_column(String(80))
     slot_at: Mapped[datetime] = mapped_column(Timestamp)
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|done|expired
+    reminder: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -155,13 +157,71 @@ class Delivery(Base):
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("residents.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # pending → sending → sent | failed; deferred (over max_per_week) → pending later;
+    # skipped (e.g. paused or no longer eligible when its turn came). `reason` says why.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     reason: Mapped[str | None] = mapped_column(Text)
-    batch_key: Mapped[str | None] = mapped_column(String(36), index=True)
+    batch_key: Mapped[str | None] = mapped_column(
+        ForeignKey("send_batches.key", ondelete="SET NULL"), index=True
+    )
+    defer_until: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     __table_args__ = (UniqueConstraint("run_id", "resident_id", name="uq_deliveries_run_resident"),)
+
+
+class SendBatch(Base):
+    """One multicast request: its X-Line-Retry-Key is stored before the HTTP call."""
+
+    __tablename__ = "send_batches"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)  # the retry key (UUID)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_runs.id", ondelete="CASCADE"), index=True
+    )
+    # pending → sent | failed | unknown (outcome not knowable: key older than LINE's 24 h)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Click(Base):
+    """A tap on a notice's link (GET /r/<token>); anonymous: per campaign run, not per person."""
+
+    __tablename__ = "clicks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id", ondelete="SET NULL"))
+    campaign_id: Mapped[str | None] = mapped_column(String(80))
+    program_id: Mapped[str] = mapped_column(String(80))
+    link: Mapped[str] = mapped_column(String(20))  # "homepage" or "apply"
+    clicked_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class SchedulerLease(Base):
+    """Who the active scheduler is: one row, renewed while alive, taken over when it expires."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class AuditEntry(Base):
+    """Who did what, when (staff logins, test sends, manual sends, exports). No resident data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class ProgramResponse(Base):
