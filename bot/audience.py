@@ -171,7 +171,7 @@ def _spool_ids(engine: Any, rules: list[Any], on: dt.date, out: Any, as_json: bo
     with engine.connect() as conn:
         for rows in stream(conn, eligible_residents(rules, on)):
             if as_json:
-                out.write(("," if count else "") + ",".join(json.dumps(u) for _, u in rows))
+                out.write((", " if count else "") + ", ".join(json.dumps(u) for _, u in rows))
             else:
                 out.writelines(f"{u}\n" for _, u in rows)
             count += len(rows)
