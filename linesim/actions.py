@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from linesim.graphemes import grapheme_count
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -41,7 +43,7 @@ def text_length(value: str) -> int:
 
 
 def check_length(problems, path: str, value, maximum: int, *, required=False, minimum=0,
-                 utf16=False):
+                 utf16=False, graphemes=False):
     """Append a problem if `value` is missing (when required), not a string or too long."""
     if value is None:
         if required:
@@ -50,9 +52,15 @@ def check_length(problems, path: str, value, maximum: int, *, required=False, mi
     if not isinstance(value, str):
         problems.append(Problem(path, "must be a string"))
         return
-    # Message text is counted in UTF-16 units; labels and action fields in grapheme
-    # clusters, for which code points are a close, dependency-free stand-in.
-    length = text_length(value) if utf16 else len(value)
+    # LINE counts message text in UTF-16 units and labels, action and template texts in
+    # grapheme clusters (developers.line.biz "text-character-count"); other fields
+    # (ids, data, URIs) are plain characters, as the SDK's own models count them.
+    if utf16:
+        length = text_length(value)
+    elif graphemes:
+        length = grapheme_count(value)
+    else:
+        length = len(value)
     if not minimum <= length <= maximum:
         problems.append(Problem(path, f"Length must be between {minimum} and {maximum}"))
 
@@ -67,7 +75,7 @@ def validate_action(action, path: str, *, label_max: int, label_required: bool,
         return [Problem(f"{path}.type", f"must be one of [{', '.join(allowed)}]")]
     problems: list[Problem] = []
     check_length(problems, f"{path}.label", action.get("label"), label_max,
-                 required=label_required, minimum=1 if label_required else 0)
+                 required=label_required, minimum=1 if label_required else 0, graphemes=True)
     CHECKS.get(kind, lambda a, p, out: None)(action, path, problems)
     return problems
 
@@ -75,7 +83,7 @@ def validate_action(action, path: str, *, label_max: int, label_required: bool,
 def _postback(action, path, problems):
     check_length(problems, f"{path}.data", action.get("data"), DATA_MAX, required=True)
     for key in ("displayText", "text", "fillInText"):
-        check_length(problems, f"{path}.{key}", action.get(key), DATA_MAX)
+        check_length(problems, f"{path}.{key}", action.get(key), DATA_MAX, graphemes=True)
     if action.get("displayText") is not None and action.get("text") is not None:
         problems.append(Problem(f"{path}.text", "cannot be used with displayText"))
     option = action.get("inputOption")
@@ -85,7 +93,8 @@ def _postback(action, path, problems):
 
 
 def _message(action, path, problems):
-    check_length(problems, f"{path}.text", action.get("text"), DATA_MAX, required=True, minimum=1)
+    check_length(problems, f"{path}.text", action.get("text"), DATA_MAX, required=True, minimum=1,
+                 graphemes=True)
 
 
 def check_uri(problems, path: str, uri, *, required=True) -> None:

@@ -10,6 +10,7 @@ import re
 
 from linebot.v3.messaging import (
     BroadcastRequest,
+    Message,
     MulticastRequest,
     NarrowcastRequest,
     PushMessageRequest,
@@ -34,7 +35,7 @@ QUICK_REPLY_ACTIONS = ("postback", "message", "uri", "datetimepicker", "camera",
 SDK_MODELS = {
     "reply": ReplyMessageRequest, "push": PushMessageRequest, "multicast": MulticastRequest,
     "broadcast": BroadcastRequest, "narrowcast": NarrowcastRequest,
-    "validate": ValidateMessageRequest, "richmenu": RichMenuRequest,
+    "validate": ValidateMessageRequest, "richmenu": RichMenuRequest, "message": Message,
 }
 
 
@@ -99,7 +100,11 @@ def validate_message(message, path: str) -> list[Problem]:
     sender = message.get("sender")
     if isinstance(sender, dict):
         check_length(problems, f"{path}.sender.name", sender.get("name"), 20)
-    return problems
+        if "line" in str(sender.get("name") or "").lower():
+            problems.append(Problem(f"{path}.sender.name", "must not contain 'LINE'"))
+    # The SDK's own model catches what the walk above does not know; `validate_messages`
+    # alone (used to check message builders without a request) gets its checks too.
+    return problems or sdk_problems("message", message, path)
 
 
 def _quick_reply(quick, path: str) -> list[Problem]:
@@ -108,6 +113,8 @@ def _quick_reply(quick, path: str) -> list[Problem]:
         return [Problem(f"{path}.items", f"Size must be between 1 and {MAX_QUICK_REPLY}")]
     problems: list[Problem] = []
     for i, item in enumerate(items):
+        if isinstance(item, dict) and item.get("type") != "action":
+            problems.append(Problem(f"{path}.items[{i}].type", "must be action"))
         action = item.get("action") if isinstance(item, dict) else None
         problems += validate_action(action, f"{path}.items[{i}].action", label_max=20,
                                     label_required=True, allowed=QUICK_REPLY_ACTIONS)
@@ -196,7 +203,7 @@ def _area(area, path: str, width, height) -> list[Problem]:
     return problems
 
 
-def sdk_problems(kind: str, body: dict) -> list[Problem]:
+def sdk_problems(kind: str, body: dict, path: str = "") -> list[Problem]:
     """Deserialize with the SDK's model; anything it refuses is a problem too."""
     try:
         SDK_MODELS[kind].from_dict(body)
@@ -205,7 +212,8 @@ def sdk_problems(kind: str, body: dict) -> list[Problem]:
         if callable(errors):
             # The SDK validates nested models on their own, so `loc` is relative to the
             # innermost model; our own walker above gives full paths for LINE's limits.
-            return [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in errors()]
-        return [Problem("", str(exc).splitlines()[0][:300])]
+            return [Problem(".".join([path, *(str(p) for p in e["loc"])]).lstrip("."),
+                            e["msg"]) for e in errors()]
+        return [Problem(path, str(exc).splitlines()[0][:300])]
     return []
 

@@ -131,8 +131,10 @@
       grid.appendChild(img);
     }
     menu.areas.forEach((a, i) => {
-      const b = el("button", "richmenu-cell", actionLabel(a.action, `エリア${i + 1}`));
+      const label = actionLabel(a.action, `エリア${i + 1}`);
+      const b = el("button", "richmenu-cell", label);
       b.type = "button";
+      b.title = label;  // the image carries the text; hover and screen readers get the label
       Object.assign(b.style, {
         left: `${(100 * a.bounds.x) / menu.size.width}%`,
         top: `${(100 * a.bounds.y) / menu.size.height}%`,
@@ -151,7 +153,10 @@
       text = hook.status ? `ボットの応答: ${hook.status}` : `ボットの応答なし（${hook.error}）`;
       if (hook.attempts.length > 1) text += `（再送 ${hook.attempts.length - 1} 回）`;
     }
+    const late = hook && hook.attempts.some((a) => a.late);
+    if (late) text += "（応答が 2 秒を超えました。実際の LINE ではタイムアウト扱いです）";
     $("webhook-status").textContent = text;
+    $("webhook-status").classList.toggle("late", !!late);
   }
 
   async function act(path, body) {

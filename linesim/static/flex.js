@@ -30,7 +30,29 @@ const LineRender = (() => {
     node.classList.add("tappable");
     node.dataset.actionType = action.type;
     node.addEventListener("click", (ev) => { ev.stopPropagation(); onAction(action); });
+    if (node.tagName !== "BUTTON") {
+      // Tappable text, images and bubbles are reachable by Tab and work with Enter/Space.
+      node.tabIndex = 0;
+      node.setAttribute("role", "button");
+      if (action.label) node.setAttribute("aria-label", action.label);
+      node.addEventListener("keydown", (ev) => {
+        if (ev.key !== "Enter" && ev.key !== " ") return;
+        ev.preventDefault();
+        ev.stopPropagation();
+        onAction(action);
+      });
+    }
     return node;
+  }
+
+  function picture(url, alt, cls) {
+    // Offline (training rooms) the image may not load: show what it is instead.
+    const img = el("img", cls);
+    img.alt = alt;
+    img.src = url || "";
+    img.loading = "lazy";
+    img.addEventListener("error", () => img.replaceWith(el("span", "img-missing", `［${alt}］`)));
+    return img;
   }
 
   function text(c, onAction) {
@@ -68,10 +90,7 @@ const LineRender = (() => {
 
   function image(c, onAction) {
     const wrap = el("div", "f-image size-" + (c.size || "md"));
-    const img = el("img");
-    img.alt = c.altText || "画像";
-    img.src = c.url || "";
-    img.loading = "lazy";
+    const img = picture(c.url, c.altText || "画像");
     img.style.objectFit = c.aspectMode === "cover" ? "cover" : "contain";
     if (c.aspectRatio) wrap.style.aspectRatio = c.aspectRatio.replace(":", " / ");
     wrap.appendChild(img);
@@ -103,7 +122,7 @@ const LineRender = (() => {
       case "text": node = text(c, onAction); break;
       case "button": node = button(c, onAction); break;
       case "image": node = image(c, onAction); break;
-      case "icon": node = el("span", "f-icon", "●"); break;
+      case "icon": node = picture(c.url, "アイコン", "f-icon"); break;
       case "separator":
         node = el("hr", "f-separator");
         if (c.color) node.style.borderColor = c.color;
@@ -112,8 +131,10 @@ const LineRender = (() => {
       case "spacer": node = el("div", "f-spacer"); break;
       default: node = el("div", "f-unknown", `[${c.type}]`);
     }
-    // LINE's default flex: 1 inside horizontal/baseline boxes, 0 inside vertical ones.
-    const flex = c.flex !== undefined ? c.flex : (parentLayout === "vertical" ? 0 : 1);
+    // LINE's default flex: 1 inside horizontal/baseline boxes, 0 inside vertical ones;
+    // icons and fillers-with-no-flex keep their own size.
+    const flex = c.flex !== undefined ? c.flex
+      : (parentLayout === "vertical" || c.type === "icon" ? 0 : 1);
     node.style.flex = `${flex} ${flex} ${flex ? "0" : "auto"}`;
     if (c.margin) node.style[parentLayout === "vertical" ? "marginTop" : "marginLeft"] = px(c.margin, SPACING);
     if (c.gravity === "center") node.style.alignSelf = "center";

@@ -217,3 +217,30 @@ def test_validate_endpoint_checks_without_sending(running):
     assert (ok.status_code, ok.json()) == (200, {})
     assert bad.status_code == 400
     assert bad.json()["details"][0]["property"] == "messages[0].text"
+
+
+def test_concurrent_multicasts_deliver_each_message_exactly_once(running, api, sim):
+    """40 multicasts at once (half of them retries of the same key) deliver each batch once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    users = [sim.create_user(f"住民{i}") for i in range(5)]
+    for user in users:
+        sim.follow(user)
+    keys = [str(uuid.uuid4()) for _ in range(20)]
+
+    def send(i: int) -> int:
+        request = MulticastRequest(to=users, messages=hello(f"お知らせ{i % 20}"))
+        try:
+            return api.multicast_with_http_info(request, x_line_retry_key=keys[i % 20]).status_code
+        except ApiException as exc:
+            return exc.status
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(send, range(40)))
+    assert sorted(statuses) == [200] * 20 + [409] * 20
+    for user in users:
+        texts = [m["message"]["text"] for m in sim.messages(user)]
+        assert sorted(texts) == sorted(f"お知らせ{i}" for i in range(20))
+    seqs = [m["seq"] for user in users for m in sim.messages(user)]
+    assert len(set(seqs)) == len(seqs) == 100
+    assert api.get_message_quota_consumption().total_usage == 100

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
 from linesim.client import SimClient
+from linesim.validation import validate_messages
 from tests.linesim.conftest import TOKEN
 
 USER = "U" + "a" * 32
@@ -66,6 +69,13 @@ def menu(**changes) -> tuple[str, dict]:
 
 
 BUTTON_PATH = "messages[0].contents.footer.contents[0].action"
+FAMILY = "👨\u200d👩\u200d👧"  # one grapheme cluster, five code points
+
+
+def box_of(*components) -> dict:
+    """A bubble whose body is a vertical box of these components."""
+    return {"type": "bubble",
+            "body": {"type": "box", "layout": "vertical", "contents": list(components)}}
 CASES = {
     "more than 5 messages": (push(*[text()] * 6), "messages"),
     "text over 5,000 UTF-16 units": (push(text("🍎" * 2500 + "a")), "messages[0].text"),
@@ -103,6 +113,42 @@ CASES = {
     "picker initial after max": (push(text(quickReply=quick(
         picker(initial="2030-01-01", max="2026-12-31")))),
         "messages[0].quickReply.items[0].action.initial"),
+    "unknown flex component": (push(flex(box_of({"type": "texty", "text": "x"}))),
+                               "messages[0].contents.body.contents[0].type"),
+    "button style typo": (push(flex(box_of({"type": "button", "style": "primery",
+                                            "action": postback()}))),
+                          "messages[0].contents.body.contents[0].style"),
+    "misspelt flex property": (push(flex(box_of({"type": "text", "text": "x",
+                                                 "colour": "#ff0000"}))),
+                               "messages[0].contents.body.contents[0].colour"),
+    "colour not hex": (push(flex(box_of({"type": "text", "text": "x", "color": "red"}))),
+                       "messages[0].contents.body.contents[0].color"),
+    "text size not a keyword": (push(flex(box_of({"type": "text", "text": "x",
+                                                  "size": "huge"}))),
+                                "messages[0].contents.body.contents[0].size"),
+    "bubble without blocks": (push(flex({"type": "bubble"})), "messages[0].contents"),
+    "text as hero": (push(flex({"type": "bubble", "hero": {"type": "text", "text": "x"}})),
+                     "messages[0].contents.hero.type"),
+    "span outside a text": (push(flex(box_of({"type": "span", "text": "x"}))),
+                            "messages[0].contents.body.contents[0].type"),
+    "icon outside a baseline box": (push(flex(box_of({"type": "icon",
+                                                      "url": "https://e.jp/i.png"}))),
+                                    "messages[0].contents.body.contents[0].type"),
+    "richmenuswitch in quick reply": (push(text(quickReply=quick({
+        "type": "richmenuswitch", "label": "切替", "richMenuAliasId": "a", "data": "x"}))),
+        "messages[0].quickReply.items[0].action.type"),
+    "quick reply item not an action": (push(text(quickReply={"items": [
+        {"type": "button", "action": postback()}]})), "messages[0].quickReply.items[0].type"),
+    "javascript: uri": (push(flex(button({"type": "uri", "label": "HP",
+                                          "uri": "javascript:alert(1)"}))),
+                        f"{BUTTON_PATH}.uri"),
+    "quick reply label of 21 emoji": (push(text(quickReply=quick(postback(label=FAMILY * 21)))),
+                                      "messages[0].quickReply.items[0].action.label"),
+    "quick reply postback data over 300": (push(text(quickReply=quick(postback(data="x" * 301)))),
+                                           "messages[0].quickReply.items[0].action.data"),
+    "picker min after max": (push(text(quickReply=quick(
+        picker(min="2026-12-31", max="2026-01-01")))),
+        "messages[0].quickReply.items[0].action.min"),
     "rich menu chatBarText over 14": (menu(chatBarText="あ" * 15), "chatBarText"),
     "rich menu too narrow": (menu(size={"width": 700, "height": 843}), "size"),
     "rich menu label over 20": (menu(areas=[{
@@ -159,3 +205,58 @@ def test_body_over_2_mb_is_413(running):
     """LINE refuses request bodies over 2 MB with 413."""
     response = call(running.url, *push(text("a" * (2 * 1024 * 1024 + 10))))
     assert response.status_code == 413
+
+
+def test_labels_count_grapheme_clusters_not_code_points(running):
+    """A 20-character label made of family emoji (ZWJ sequences) is within LINE's limit."""
+    response = call(running.url, "/v2/bot/message/validate/push", {"messages": [
+        text(quickReply=quick(postback(label=FAMILY * 20)))]})
+    assert (response.status_code, response.json()) == (200, {})
+
+
+def test_every_flex_component_the_bot_may_use_is_accepted(running):
+    """box, text with spans, baseline icon, button, separator, filler, image: all valid."""
+    bubble = {"type": "bubble",
+              "hero": {"type": "image", "url": "https://e.jp/a.png", "size": "full"},
+              "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
+                  {"type": "text", "contents": [{"type": "span", "text": "期限 "},
+                                                {"type": "span", "text": "12月20日",
+                                                 "weight": "bold", "color": "#D00000"}]},
+                  {"type": "box", "layout": "baseline", "contents": [
+                      {"type": "icon", "url": "https://e.jp/i.png"},
+                      {"type": "text", "text": "楯岡", "size": "12px"}]},
+                  {"type": "separator", "margin": "md"},
+                  {"type": "box", "layout": "horizontal", "contents": [],
+                   "backgroundColor": "#EEEEEE", "height": "4px"},
+                  {"type": "box", "layout": "horizontal", "contents": [
+                      {"type": "filler"}, {"type": "text", "text": "右寄せ", "flex": 0}]}]},
+              "footer": {"type": "box", "layout": "vertical", "contents": [
+                  {"type": "button", "style": "primary", "height": "sm", "action": postback()}]},
+              "styles": {"footer": {"separator": True}}}
+    response = call(running.url, "/v2/bot/message/validate/push",
+                    {"messages": [flex(bubble)]})
+    assert (response.status_code, response.json()) == (200, {})
+
+
+def sized_bubble(size: int) -> dict:
+    """A bubble whose compact UTF-8 JSON is exactly `size` bytes."""
+    bubble = box_of({"type": "text", "text": ""})
+    base = len(json.dumps(bubble, ensure_ascii=False, separators=(",", ":")).encode())
+    bubble["body"]["contents"][0]["text"] = "a" * (size - base)
+    return bubble
+
+
+def test_bubble_size_is_counted_in_bytes_of_minified_json(running):
+    """30,000 bytes of compact UTF-8 JSON is accepted; one byte more is refused."""
+    url = "/v2/bot/message/validate/push"
+    at_limit = call(running.url, url, {"messages": [flex(sized_bubble(30_000))]})
+    over = call(running.url, url, {"messages": [flex(sized_bubble(30_001))]})
+    assert at_limit.status_code == 200, at_limit.text
+    assert over.status_code == 400
+    assert over.json()["details"][0]["message"] == "bubble JSON must be at most 30KB"
+
+
+def test_validate_messages_alone_also_applies_the_sdk_models():
+    """Message builders checked without a request still meet the SDK's own model checks."""
+    problems = validate_messages([{"type": "text", "text": "x", "emojis": "not a list"}])
+    assert problems and problems[0].property.startswith("messages[0]")

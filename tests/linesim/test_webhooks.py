@@ -170,3 +170,63 @@ def test_a_bot_that_times_out_gets_the_event_again(bot):
         assert result["webhook"]["status"] == 200
     finally:
         slow.stop()
+
+
+def test_an_answer_slower_than_line_allows_is_flagged_late(bot):
+    """With a longer test timeout the slow answer is not redelivered, but it is marked late."""
+    from linesim.client import SimClient
+    from linesim.server import start_in_thread
+    from tests.linesim.conftest import SECRET, TOKEN
+
+    patient = start_in_thread(SECRET, TOKEN, bot.webhook_url, webhook_timeout=10)
+    try:
+        client = SimClient(patient.url)
+        bot.reply = False  # the fake bot's API client points at the other linesim
+        bot.delay_next = 2.2
+        user = client.create_user("コールドスタート")
+        [attempt] = client.follow(user)["webhook"]["attempts"]
+        assert (attempt["status"], attempt["late"]) == (200, True)
+        assert len(bot.bodies) == 1
+        [attempt] = client.text(user, "2回目は速い")["webhook"]["attempts"]
+        assert attempt["late"] is False
+    finally:
+        patient.stop()
+
+
+def test_todoku_linesim_command_serves_and_posts_to_the_given_webhook(bot, tmp_path):
+    """`todoku linesim --port P --webhook URL` serves the API and signs events for that URL."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from linesim.client import SimClient, SimError
+    from tests.linesim.conftest import SECRET, TOKEN
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    todoku = Path(sys.executable).with_name("todoku")
+    env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN}
+    process = subprocess.Popen([str(todoku), "linesim", "--port", str(port),
+                                "--webhook", bot.webhook_url], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = SimClient(f"http://127.0.0.1:{port}", timeout=5)
+        for _ in range(100):
+            try:
+                client.users()
+                break
+            except (SimError, OSError):
+                time.sleep(0.1)
+        bot.reply = False  # the fake bot's API client points at the fixture's linesim
+        user = client.create_user("コマンド")
+        assert client.follow(user)["webhook"]["status"] == 200  # signature verified by the SDK
+        assert isinstance(bot.events[-1], FollowEvent)
+        assert bot.events[-1].source.user_id == user
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"http://127.0.0.1:{port}/" in output
