@@ -155,7 +155,9 @@ def linesim_server():
     """linesim (the local LINE platform) serving in a thread on a free port."""
     from linesim.server import start_in_thread
 
-    running = start_in_thread(DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN, None)
+    # LINE gives up after 2 s; tests allow 10 s so a cold PostgreSQL connection on a busy
+    # CI machine does not cause a redelivery. linesim marks slow answers `late` anyway.
+    running = start_in_thread(DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN, None, webhook_timeout=10)
     yield running
     running.stop()
 
