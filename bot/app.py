@@ -21,9 +21,15 @@ def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -
     app.config["SECRET_KEY"] = wiring.settings.secret_key.get_secret_value()
     app.extensions["todoku"] = wiring
 
+    from flask_wtf.csrf import CSRFProtect
+
+    from bot.admin import init_admin
     from bot.webhook import blueprint as webhook_blueprint
 
     app.register_blueprint(webhook_blueprint)
+    # Every form needs a CSRF token; the webhook is exempt: its signature is its protection.
+    CSRFProtect(app).exempt(webhook_blueprint)
+    init_admin(app)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

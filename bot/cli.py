@@ -123,7 +123,15 @@ def staff_group() -> None:
 @click.argument("name")
 def staff_add(name: str) -> None:
     """Create a staff login (the password is asked, never taken from the command line)."""
-    raise NotAvailableYet("staff add")
+    from bot.staff import staff_add_command
+
+    wiring = _wiring()
+    password = click.prompt(
+        "パスワード（12文字以上）",
+        hide_input=True,
+        confirmation_prompt="パスワード（確認のため、もう一度）",
+    )
+    sys.exit(staff_add_command(wiring, name, password))
 
 
 @cli.group("db")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
+from itertools import pairwise
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import TOKYO
-from bot.models import Delivery, Resident, ResidentActivity
+from bot.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,190 @@ def kpi_command(wiring, as_json: bool) -> int:
     for label, value, target in rows:
         print(f"  {label}: {value}" + (f" / 目標 {target}" if target else ""))
     return 0
+
+
+# --- Figures per month and per campaign, for the dashboard and its CSV exports -------------
+#
+# Months are Asia/Tokyo calendar months. Every query compares timestamps with aware
+# Asia/Tokyo bounds: exact on PostgreSQL (timestamptz); on SQLite, which stores wall-clock
+# text without an offset, it matches because Todoku writes times from its clock (Tokyo).
+
+DELIVERY_STATUSES = ("sent", "deferred", "failed", "skipped", "pending", "sending")
+ACTIVITY_KINDS = ("follow", "unfollow", "consent", "registered", "deleted", "purged")
+CLICK_LINKS = ("homepage", "apply")
+
+
+def fiscal_months(year: int) -> list[date]:
+    """The first day of each month of fiscal year `year` (April to March)."""
+    return [date(year + (m < 4), m, 1) for m in (*range(4, 13), 1, 2, 3)]
+
+
+def month_bounds(year: int) -> list[datetime]:
+    """13 moments: the start of each month of the fiscal year, then the start of the next."""
+    starts = [*fiscal_months(year), date(year + 1, 4, 1)]
+    return [datetime.combine(day, time(), TOKYO) for day in starts]
+
+
+def as_tokyo(moment: datetime) -> datetime:
+    """An aware Asia/Tokyo datetime (SQLite hands back naive Tokyo wall-clock time)."""
+    return moment.replace(tzinfo=TOKYO) if moment.tzinfo is None else moment.astimezone(TOKYO)
+
+
+def _per_month(column, bounds: list[datetime]) -> list:
+    # One SUM(CASE ...) per month: a single pass over the rows, the same SQL on both back
+    # ends (no dialect-specific date_trunc/strftime, no time-zone conversion in SQL).
+    return [
+        func.coalesce(func.sum(case((and_(column >= lo, column < hi), 1), else_=0)), 0)
+        for lo, hi in pairwise(bounds)
+    ]
+
+
+def _in_year(column, bounds: list[datetime]):
+    return and_(column >= bounds[0], column < bounds[-1])
+
+
+def monthly_activity(session: Session, year: int) -> dict[str, list[int]]:
+    """Anonymous facts per kind and month (follow, unfollow, registered, deleted, ...)."""
+    bounds = month_bounds(year)
+    at = ResidentActivity.occurred_at
+    query = (
+        select(ResidentActivity.kind, *_per_month(at, bounds))
+        .where(_in_year(at, bounds))
+        .group_by(ResidentActivity.kind)
+    )
+    counts = {kind: [0] * 12 for kind in ACTIVITY_KINDS}
+    for kind, *months in session.execute(query):
+        counts[kind] = [int(n) for n in months]
+    return counts
+
+
+def monthly_sent(session: Session, year: int) -> list[int]:
+    """Notices delivered (status sent) per month, by the moment they were sent."""
+    bounds = month_bounds(year)
+    query = select(*_per_month(Delivery.sent_at, bounds)).where(
+        Delivery.status == "sent", _in_year(Delivery.sent_at, bounds)
+    )
+    return [int(n) for n in session.execute(query).one()]
+
+
+def monthly_clicks(session: Session, year: int) -> dict[str, list[int]]:
+    """Taps on notices' links per link kind ('homepage', 'apply') and month."""
+    bounds = month_bounds(year)
+    query = (
+        select(Click.link, *_per_month(Click.clicked_at, bounds))
+        .where(_in_year(Click.clicked_at, bounds))
+        .group_by(Click.link)
+    )
+    counts = {link: [0] * 12 for link in CLICK_LINKS}
+    for link, *months in session.execute(query):
+        counts[link] = [int(n) for n in months]
+    return counts
+
+
+def programs_first_sent(session: Session, year: int) -> dict[str, datetime]:
+    """Each program with a notice delivered in the fiscal year, and when the first went out."""
+    bounds = month_bounds(year)
+    query = (
+        select(Delivery.program_id, func.min(Delivery.sent_at))
+        .where(Delivery.status == "sent", _in_year(Delivery.sent_at, bounds))
+        .group_by(Delivery.program_id)
+    )
+    return {program: as_tokyo(first) for program, first in session.execute(query)}
+
+
+def _registered_now():
+    return (
+        Resident.following.is_(True)
+        & Resident.consented_at.is_not(None)
+        & Resident.registered_at.is_not(None)
+    )
+
+
+def registrations_by_month_end(session: Session, year: int) -> list[int]:
+    """Of today's registrations, how many had registered by the end of each month."""
+    # Counted from residents, not from activity: it then ends at exactly the headline
+    # figure, and residents loaded by `residents import` (no activity rows) are included.
+    ends = month_bounds(year)[1:]
+    at = Resident.registered_at
+    columns = [func.coalesce(func.sum(case((at < end, 1), else_=0)), 0) for end in ends]
+    row = session.execute(select(*columns).where(_registered_now())).one()
+    return [int(n) for n in row]
+
+
+def registrations_by_district(session: Session) -> list[tuple[str | None, int]]:
+    """Today's registrations per district (None: not answered), largest first."""
+    query = (
+        select(Resident.district, func.count())
+        .where(_registered_now())
+        .group_by(Resident.district)
+        .order_by(func.count().desc(), Resident.district)
+    )
+    return [(district, int(n)) for district, n in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """One campaign run with its deliveries per status and its clicks per link."""
+
+    run_id: int
+    campaign_id: str
+    program_id: str
+    slot_at: datetime
+    status: str
+    reminder: bool
+    deliveries: dict[str, int]
+    clicks: dict[str, int]
+
+
+_RUN_COLUMNS = (
+    CampaignRun.id,
+    CampaignRun.campaign_id,
+    CampaignRun.program_id,
+    CampaignRun.slot_at,
+    CampaignRun.status,
+    CampaignRun.reminder,
+)
+
+
+def campaign_runs(session: Session, year: int) -> list[RunFigures]:
+    """Every campaign run with a slot in the fiscal year, oldest first, with its counts."""
+    bounds = month_bounds(year)
+    per_status = [
+        func.coalesce(func.sum(case((Delivery.status == s, 1), else_=0)), 0)
+        for s in DELIVERY_STATUSES
+    ]
+    run = CampaignRun
+    query = (
+        select(*_RUN_COLUMNS, *per_status)
+        .outerjoin(Delivery, Delivery.run_id == run.id)
+        .where(_in_year(run.slot_at, bounds))
+        .group_by(*_RUN_COLUMNS)
+        .order_by(run.slot_at, run.id)
+    )
+    rows = session.execute(query).all()
+    clicks = _clicks_per_run(session, [row[0] for row in rows])
+    return [
+        RunFigures(
+            *row[:3],
+            slot_at=as_tokyo(row[3]),
+            status=row[4],
+            reminder=row[5],
+            deliveries=dict(zip(DELIVERY_STATUSES, map(int, row[6:]), strict=True)),
+            clicks=clicks.get(row[0], dict.fromkeys(CLICK_LINKS, 0)),
+        )
+        for row in rows
+    ]
+
+
+def _clicks_per_run(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
+    if not run_ids:
+        return {}
+    query = (
+        select(Click.run_id, Click.link, func.count())
+        .where(Click.run_id.in_(run_ids))
+        .group_by(Click.run_id, Click.link)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for run_id, link, n in session.execute(query):
+        found.setdefault(run_id, dict.fromkeys(CLICK_LINKS, 0))[link] = int(n)
+    return found

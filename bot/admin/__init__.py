@@ -1,0 +1,72 @@
+"""The staff dashboard under /admin: login, KPI page, charts and CSV exports.
+
+Every page but the login form needs a logged-in staff member; every response is
+uncacheable and carries a strict Content-Security-Policy (the pages need no script).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Flask, Response, g, redirect, request, session, url_for
+
+from bot.staff import staff_exists
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Staff pages load only their own stylesheet and chart images; nothing may frame them.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# A chart is an SVG opened as an image: pygal puts its style inside the file, and an
+# image can run no script, so inline style is the only thing allowed there.
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+PUBLIC_ENDPOINTS = {"admin.login"}
+SESSION_HOURS = 8  # one working day; then the signed cookie is refused and staff log in again
+
+
+def init_admin(app: Flask) -> None:
+    """Register the dashboard on `app` and make its session cookie safe."""
+    from bot.admin.auth import LoginLimiter
+
+    wiring = app.extensions["todoku"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=wiring.settings.public_url.lower().startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+    )
+    app.extensions["todoku_login_limiter"] = LoginLimiter()
+    app.register_blueprint(blueprint)
+
+
+@blueprint.before_request
+def require_login() -> Response | None:
+    """Send anyone not logged in to the login form, remembering the page they wanted."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    from bot.admin.auth import current_wiring
+
+    staff_id, name = session.get("staff_id"), session.get("staff_name")
+    if staff_id is not None and name:
+        with current_wiring().session_factory() as db:
+            if staff_exists(db, staff_id, name):
+                g.staff_name = name
+                return None
+        session.clear()  # the login was removed: this cookie no longer counts
+    return redirect(url_for("admin.login", next=request.path))
+
+
+@blueprint.after_request
+def protect(response: Response) -> Response:
+    """No caching of staff pages anywhere; a strict CSP; no framing, no sniffing."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+from bot.admin import auth, views  # noqa: E402,F401  (route modules register on `blueprint`)

@@ -1,0 +1,76 @@
+"""CSV files for the yearly report: UTF-8 with a BOM, so Excel in Japan opens them as is."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from bot.admin.report import RUN_STATUS, CampaignLine, Month, suppressed
+
+BOM = "\ufeff"
+KPI_HEADER = (
+    "年月",
+    "新規友だち",
+    "ブロック",
+    "登録完了",
+    "削除",
+    "配信件数",
+    "配信した制度数（累計）",
+    "通知からのHP訪問",
+    "申込フォームへの移動",
+)
+CAMPAIGN_HEADER = (
+    "配信計画",
+    "制度",
+    "送信枠",
+    "状態",
+    "送信済み",
+    "保留（週の上限）",
+    "失敗",
+    "送信せず",
+    "通知からのHP訪問",
+    "申込フォームへの移動",
+)
+
+
+def _csv(header: tuple[str, ...], rows) -> str:
+    # csv ends lines with CRLF, as Excel expects.
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return BOM + out.getvalue()
+
+
+def _text(value: str) -> str:
+    # A cell starting with = + - @ would run as a formula in Excel (CSV injection).
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _cell(value: int | None) -> str | int:
+    return "" if value is None else value  # months not yet begun stay empty, not 0
+
+
+def kpi_csv(months: list[Month]) -> str:
+    """One row per month of the fiscal year, with a Japanese header row."""
+    rows = []
+    for m in months:
+        values = (m.follows, m.unfollows, m.registered, m.deleted, m.sent,
+                  m.programs_cumulative, m.homepage, m.apply)  # fmt: skip
+        rows.append((m.label, *(_cell(v) for v in values)))
+    return _csv(KPI_HEADER, rows)
+
+
+def campaigns_csv(lines: list[CampaignLine]) -> str:
+    """One row per campaign run of the fiscal year; counts of 1 to 9 become「10未満」."""
+    rows = []
+    for line in lines:
+        for run in line.runs:
+            counts = [run.deliveries[s] for s in ("sent", "deferred", "failed", "skipped")]
+            counts += [run.clicks["homepage"], run.clicks["apply"]]
+            rows.append((
+                _text(line.campaign_id), _text(line.program_name),
+                run.slot_at.strftime("%Y-%m-%d %H:%M"), RUN_STATUS.get(run.status, run.status),
+                *(suppressed(n) for n in counts),
+            ))  # fmt: skip
+    return _csv(CAMPAIGN_HEADER, rows)

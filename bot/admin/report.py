@@ -1,0 +1,193 @@
+"""The dashboard's figures: KPI progress, months of the fiscal year, campaigns (no SQL here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from bot import kpi
+
+# Counts of 1 to 9 in a breakdown (by district, by campaign) are shown as this: in a small
+# city such a count can point at a person. LINE itself hides audiences under 20.
+SMALL = "10未満"
+DAYS_PER_MONTH = 365.25 / 12
+RUN_STATUS = {"running": "送信中", "done": "完了", "expired": "期限切れ"}
+
+
+def suppressed(count: int) -> int | str:
+    """A count in a breakdown, or「10未満」for 1 to 9 (for CSV: numbers stay numbers)."""
+    return SMALL if 1 <= count <= 9 else count
+
+
+def shown(count: int) -> str:
+    """A count in a breakdown for the page: 1 to 9 as「10未満」, others with thousands commas."""
+    value = suppressed(count)
+    return value if isinstance(value, str) else f"{value:,}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A figure against its target and deadline."""
+
+    value: int
+    target: int
+    by: date | None
+    per_month_needed: int | None  # None: reached, or the deadline has passed
+
+    @property
+    def percent(self) -> int:
+        """Share of the target reached, in whole percent (at most 100)."""
+        return min(100, self.value * 100 // self.target) if self.target else 100
+
+    @property
+    def remaining(self) -> int:
+        """How many are still missing (0 when reached)."""
+        return max(0, self.target - self.value)
+
+
+def progress(value: int, target, today: date) -> Progress | None:
+    """Progress toward a config Target (target, by); None when no target is configured."""
+    if target is None:
+        return None
+    remaining = max(0, target.target - value)
+    months_left = (target.by - today).days / DAYS_PER_MONTH
+    needed = math.ceil(remaining / months_left) if remaining and months_left > 0 else None
+    return Progress(value, target.target, target.by, needed)
+
+
+@dataclass(frozen=True)
+class Month:
+    """One month of the fiscal year; figures are None for months not yet begun."""
+
+    first_day: date
+    started: bool
+    follows: int | None
+    unfollows: int | None
+    registered: int | None
+    deleted: int | None
+    sent: int | None
+    programs_cumulative: int | None
+    homepage: int | None
+    apply: int | None
+    registrations_cumulative: int | None
+
+    @property
+    def label(self) -> str:
+        """「2026年4月」."""
+        return f"{self.first_day.year}年{self.first_day.month}月"
+
+
+def months(session: Session, year: int, today: date) -> list[Month]:
+    """Every month of fiscal year `year` with its counts."""
+    activity = kpi.monthly_activity(session, year)
+    sent = kpi.monthly_sent(session, year)
+    clicks = kpi.monthly_clicks(session, year)
+    first_sent = sorted(kpi.programs_first_sent(session, year).values())
+    cumulative = kpi.registrations_by_month_end(session, year)
+    rows = []
+    for i, first_day in enumerate(kpi.fiscal_months(year)):
+        started = first_day <= today
+        end = kpi.month_bounds(year)[i + 1]
+
+        def value(n, started=started):
+            return n if started else None
+
+        rows.append(Month(
+            first_day, started,
+            value(activity["follow"][i]), value(activity["unfollow"][i]),
+            value(activity["registered"][i]), value(activity["deleted"][i]), value(sent[i]),
+            value(sum(1 for at in first_sent if at < end)),
+            value(clicks["homepage"][i]), value(clicks["apply"][i]), value(cumulative[i]),
+        ))  # fmt: skip
+    return rows
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    """A campaign with its program, next slot and runs this fiscal year."""
+
+    campaign_id: str
+    program_name: str
+    next_slot: datetime | None
+    runs: list[kpi.RunFigures]
+
+    def total(self, status: str) -> int:
+        """Deliveries with `status` over all runs."""
+        return sum(run.deliveries[status] for run in self.runs)
+
+    def clicks(self, link: str) -> int:
+        """Clicks on `link` over all runs."""
+        return sum(run.clicks[link] for run in self.runs)
+
+
+def campaigns(session: Session, config, year: int, now: datetime) -> list[CampaignLine]:
+    """Configured campaigns in file order, then campaigns that only past runs still name."""
+    runs = kpi.campaign_runs(session, year)
+    lines = []
+    for campaign in config.campaigns:
+        coming = [at for at in config.slot_times(campaign) if at >= now]
+        lines.append(CampaignLine(
+            campaign.id, program_name(config, campaign.program), coming[0] if coming else None,
+            [run for run in runs if run.campaign_id == campaign.id],
+        ))  # fmt: skip
+    known = {c.id for c in config.campaigns}
+    for gone in dict.fromkeys(run.campaign_id for run in runs if run.campaign_id not in known):
+        mine = [run for run in runs if run.campaign_id == gone]
+        lines.append(CampaignLine(gone, program_name(config, mine[0].program_id), None, mine))
+    return lines
+
+
+def program_name(config, program_id: str) -> str:
+    """The program's name from the configuration, or its id if it was removed since."""
+    try:
+        return config.program(program_id).name
+    except KeyError:
+        return program_id
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the KPI page shows."""
+
+    now: datetime
+    fiscal_year: int
+    figures: kpi.KpiFigures
+    registrations: Progress | None
+    programs: Progress | None
+    programs_sent: list[tuple[str, datetime]]  # (program name, first delivery) this year
+    visits_target: int | None
+    this_month: Month
+    last_month: Month | None
+    months: list[Month]
+    districts: list[tuple[str, int]]
+    campaigns: list[CampaignLine]
+
+
+def dashboard(session: Session, config, now: datetime) -> Dashboard:
+    """Gather the KPI page's figures at `now` (Asia/Tokyo)."""
+    figures = kpi.compute_kpis(session, now, config)
+    today = now.astimezone(kpi.TOKYO).date()
+    year = figures.fiscal_year
+    rows = months(session, year, today)
+    index = (today.month - 4) % 12
+    first_sent = kpi.programs_first_sent(session, year)
+    districts = [(d or "未回答", n) for d, n in kpi.registrations_by_district(session)]
+    return Dashboard(
+        now=now,
+        fiscal_year=year,
+        figures=figures,
+        registrations=progress(figures.registrations, config.kpi.registrations, today),
+        programs=progress(figures.programs_distributed, config.kpi.programs_distributed, today),
+        programs_sent=sorted(
+            ((program_name(config, p), at) for p, at in first_sent.items()), key=lambda x: x[1]
+        ),
+        visits_target=config.kpi.homepage_visits_per_month,
+        this_month=rows[index],
+        last_month=rows[index - 1] if index else None,
+        months=rows,
+        districts=districts,
+        campaigns=campaigns(session, config, year, now),
+    )
