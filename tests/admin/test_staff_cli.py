@@ -1,0 +1,56 @@
+"""`todoku staff add NAME`: the password is asked twice, hidden, never taken from arguments."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.models import AuditEntry, StaffUser
+from bot.staff import authenticate
+from tests.conftest import SAMPLE_CONFIG
+
+TODOKU = Path(sys.executable).with_name("todoku")
+
+
+def todoku(engine, *args: str, stdin: str) -> subprocess.CompletedProcess:
+    """Run the real `todoku` command with `stdin` typed in, detached from any terminal."""
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+           "TODOKU_CONFIG": str(SAMPLE_CONFIG), "TODOKU_LOG_LEVEL": "WARNING"}  # fmt: skip
+    # A new session has no controlling terminal, so the hidden prompt reads stdin.
+    return subprocess.run([str(TODOKU), *args], input=stdin, env=env, capture_output=True,
+                          text=True, timeout=60, start_new_session=True)  # fmt: skip
+
+
+def test_staff_add_asks_twice_and_creates_a_login(engine, wiring):
+    """The password typed twice becomes an Argon2id hash; the creation is audited."""
+    password = "kozakura-no-saku-koro"
+    done = todoku(engine, "staff", "add", "佐藤 花子", stdin=f"{password}\n{password}\n")
+    assert done.returncode == 0, done.stderr
+    assert "職員「佐藤 花子」を登録しました" in done.stdout
+    assert password not in done.stdout + done.stderr
+    with wiring.session_factory() as s:
+        user = s.scalars(select(StaffUser)).one()
+        assert user.password_hash.startswith("$argon2id$")
+        assert authenticate(s, "佐藤 花子", password) is not None
+        entry = s.scalars(select(AuditEntry)).one()
+    assert (entry.actor, entry.action) == ("佐藤 花子", "staff_added")
+
+
+def test_staff_add_refuses_weak_passwords_taken_names_and_arguments(engine, wiring):
+    """Too short: exit 1 saying 12 characters; a taken name: exit 1; --password: usage error."""
+    short = todoku(engine, "staff", "add", "tanaka", stdin="short-pass\nshort-pass\n")
+    assert short.returncode == 1
+    assert "12文字以上" in short.stderr
+    good = "a-long-enough-password\n" * 2
+    assert todoku(engine, "staff", "add", "tanaka", stdin=good).returncode == 0
+    again = todoku(engine, "staff", "add", "tanaka", stdin=good)
+    assert again.returncode == 1
+    assert "すでに登録されています" in again.stderr
+    flag = todoku(engine, "staff", "add", "suzuki", "--password", "x" * 20, stdin="")
+    assert flag.returncode == 2
+    with wiring.session_factory() as s:
+        assert s.scalars(select(StaffUser.name)).all() == ["tanaka"]
