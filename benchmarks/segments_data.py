@@ -33,8 +33,7 @@ def _children(rng: random.Random, age: int, today: dt.date) -> list[dict]:
     count = rng.choices([1, 2, 3, 4], [40, 40, 15, 5])[0]
     oldest = min(age - 20, 22)
     return [
-        {"birth_date": _birth(rng, rng.randint(0, oldest), today).isoformat()}
-        for _ in range(count)
+        {"birth_date": _birth(rng, rng.randint(0, oldest), today).isoformat()} for _ in range(count)
     ]
 
 
