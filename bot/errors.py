@@ -6,10 +6,15 @@
     │                                         Problem(file, line, key, message, expected)
     ├── WebhookRejected(reason, status)       a webhook request that is not a valid LINE webhook
     ├── UserError(message)                    a CLI user error (exit 1), e.g. an unknown campaign
-    │   └── NotAvailableYet(command)          a contract command whose feature is not built yet
+    │   ├── NotAvailableYet(command)          a contract command whose feature is not built yet
+    │   ├── UnknownTarget(target, valid)      `todoku audience X`: X is no program or campaign
+    │   │                                     (bot.audience)
+    │   └── BadResidentsFile(problems)        an import file with bad lines, each with its
+    │                                         line number (bot.residents_import)
     └── SendError                             a Messaging API call failed
         ├── RetryableSendError                500, timeout, rate limit: retry with the same key
         └── PermanentSendError                4xx other than a rate limit: do not retry
+            └── MonthlyQuotaReached           429 "monthly limit": stop the run, do not retry
 
 ConfigError lives beside the loader (bot.config_problems). Only the edges (webhook
 route, CLI, process start-up) turn these into HTTP statuses or exit codes.
@@ -66,3 +71,7 @@ class RetryableSendError(SendError):
 
 class PermanentSendError(SendError):
     """A failure that a retry cannot fix (bad request, monthly quota reached, ...)."""
+
+
+class MonthlyQuotaReached(PermanentSendError):
+    """LINE's monthly message quota is used up: no send can succeed until next month."""
