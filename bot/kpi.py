@@ -28,6 +28,9 @@ class KpiFigures:
     fiscal_year: int
     registrations_target: int | None
     programs_distributed_target: int | None
+    # Taps on notices' homepage links this calendar month: the bot's share of HP visits.
+    homepage_visits_this_month: int = 0
+    homepage_visits_per_month_target: int | None = None
 
 
 def fiscal_year_start(day: date) -> date:
@@ -66,7 +69,20 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
         fiscal_year=fy_start.year,
         registrations_target=_target(kpi, "registrations"),
         programs_distributed_target=_target(kpi, "programs_distributed"),
+        homepage_visits_this_month=homepage_visits_in_month(session, now),
+        homepage_visits_per_month_target=getattr(kpi, "homepage_visits_per_month", None),
     )
+
+
+def homepage_visits_in_month(session: Session, now: datetime) -> int:
+    """Taps on notices' homepage links in the Asia/Tokyo calendar month of `now`."""
+    day = now.astimezone(TOKYO).date()
+    start = datetime.combine(day.replace(day=1), time(), TOKYO)
+    end = datetime.combine(date(day.year + day.month // 12, day.month % 12 + 1, 1), time(), TOKYO)
+    query = select(func.count()).where(
+        Click.link == "homepage", Click.clicked_at >= start, Click.clicked_at < end
+    )
+    return session.scalar(query) or 0
 
 
 def _target(kpi, name: str) -> int | None:
@@ -88,6 +104,11 @@ def kpi_command(wiring, as_json: bool) -> int:
             "配信した制度数 (programs distributed)",
             figures.programs_distributed,
             figures.programs_distributed_target,
+        ),
+        (
+            "通知からのHP訪問・今月 (homepage visits via notices, this month)",
+            figures.homepage_visits_this_month,
+            figures.homepage_visits_per_month_target,
         ),
         ("削除 (deletions)", figures.deletions, None),
         ("ブロック (unfollows)", figures.unfollows, None),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.admin import scenario
@@ -92,6 +94,20 @@ def test_charts_are_svg_images_with_a_table_alternative(page, staff_client):
         svg = response.get_data(as_text=True)
         assert "<svg" in svg and "2026年度" in svg
     assert staff_client.get("/admin/charts/other.svg").status_code == 404
+
+
+def test_todoku_kpi_json_prints_the_figures_of_the_page(page, wiring, capsys):
+    """`todoku kpi --json` and the page agree on registrations, programs and HP visits."""
+    from bot.kpi import kpi_command
+
+    capsys.readouterr()
+    assert kpi_command(wiring, as_json=True) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["registrations"] == scenario.REGISTRATIONS
+    assert figures["followers"] == scenario.FOLLOWERS
+    assert figures["programs_distributed"] == 2
+    assert figures["homepage_visits_this_month"] == 30
+    assert figures["homepage_visits_per_month_target"] == 5000
 
 
 def test_an_empty_database_shows_zeros(staff_client):
