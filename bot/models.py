@@ -8,7 +8,7 @@ names a resident.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +25,9 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from bot.clock import TOKYO
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -35,7 +38,34 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-Timestamp = DateTime(timezone=True)
+
+
+class Timestamp(TypeDecorator):
+    """A moment in time: stored as UTC, handed back timezone-aware in Asia/Tokyo.
+
+    PostgreSQL's timestamptz keeps the moment whatever the zone; SQLite has no time zones
+    and stores the wall-clock text it is given, so every value is converted to UTC on the
+    way in — the zone of SQLite's own CURRENT_TIMESTAMP (server defaults). Without this, a
+    UTC value and a Tokyo value of the same moment would compare nine hours apart on
+    SQLite (KPI months, retention cut-offs).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Todoku stores only timezone-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: the UTC wall-clock time written above
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(TOKYO)
 
 
 class Base(DeclarativeBase):

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import func
 
 from bot.errors import SettingsError
 from bot.models import Base, Resident, ResidentActivity
 from bot.settings import Settings
-from tests.conftest import REPO, SAMPLE_CONFIG
+from tests.conftest import REPO
 
 TODOKU = [sys.executable, "-m", "bot"]
 
@@ -84,14 +85,6 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     assert {"residents", "resident_children", "webhook_events", "deliveries"} <= names
 
 
-@pytest.mark.parametrize("args", [["plan"], ["send", "x"]])
-def test_commands_of_later_issues_say_not_yet_available(args):
-    """Contract commands not built yet answer clearly with exit code 1."""
-    result = run_todoku(*args, env={"TODOKU_CONFIG": str(SAMPLE_CONFIG)})
-    assert result.returncode == 1
-    assert "not yet available" in result.stderr
-
-
 def test_unknown_option_is_a_usage_error():
     """A usage error exits with code 2."""
     result = run_todoku("kpi", "--no-such-option")
@@ -127,3 +120,22 @@ def test_kpi_json_counts_followers_and_registrations(wiring, engine, capsys):
     assert figures["programs_distributed"] == 0
     assert figures["deletions"] == 1 and figures["unfollows"] == 1
     assert figures["registrations_target"] == 5500
+
+
+def test_timestamps_keep_the_moment_whatever_the_zone(wiring):
+    """A UTC and a Tokyo datetime of one moment store and compare as the same moment."""
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import select
+
+    tokyo = wiring.clock.now()
+    utc = tokyo.astimezone(UTC)
+    with wiring.session_factory() as s, s.begin():
+        s.add(ResidentActivity(kind="follow", occurred_at=utc))
+    with wiring.session_factory() as s:
+        stored = s.scalar(select(ResidentActivity.occurred_at))
+        same = s.scalar(select(func.count()).where(ResidentActivity.occurred_at == tokyo))
+        later = s.scalar(select(func.count()).where(
+            ResidentActivity.occurred_at > tokyo - timedelta(hours=1)))
+    assert stored == tokyo and stored.utcoffset() == timedelta(hours=9)
+    assert same == 1 and later == 1
