@@ -1,7 +1,7 @@
 """Render bot/static/richmenu.png once (Pillow is not a project dependency).
 
     python3 -m venv /tmp/pil && /tmp/pil/bin/pip install pillow
-    /tmp/pil/bin/python bot/static/render_richmenu.py
+    /tmp/pil/bin/python scripts/render_richmenu.py
 
 Font: Debian's fonts-noto-cjk. bot/richmenu.py names the menu after a hash of the PNG,
 so a re-rendered image makes the next start create a new menu (LINE cannot replace one).
@@ -30,4 +30,5 @@ for i, (label, sub, color) in enumerate(CELLS):
     d.text((cx, y + ch // 2 - 45), label, font=bold, fill="white", anchor="mm")
     d.text((cx, y + ch // 2 + 85), sub, font=small, fill="#ffffffdd", anchor="mm")
 img = img.quantize(colors=64)
-img.save(str(Path(__file__).with_name("richmenu.png")), optimize=True)
+out = Path(__file__).resolve().parent.parent / "bot" / "static" / "richmenu.png"
+img.save(str(out), optimize=True)
