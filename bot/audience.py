@@ -15,10 +15,36 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    Text,
+    Update,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from bot.errors import UserError
-from bot.models import Resident, ResidentChild, ResidentInterest
+from bot.models import (
+    CampaignRun,
+    Delivery,
+    ProgramResponse,
+    Resident,
+    ResidentChild,
+    ResidentInterest,
+    Timestamp,
+)
 from segments.sql import ResidentColumns, compile_rule
 
 CHUNK = 10_000
@@ -176,3 +202,238 @@ def _spool_ids(engine: Any, rules: list[Any], on: dt.date, out: Any, as_json: bo
                 out.writelines(f"{u}\n" for _, u in rows)
             count += len(rows)
     return count
+
+
+# --- Delivery (bot.dispatch): who a send slot reaches, and the deferred notices' re-check ---
+#
+# Delivery statuses that mean "this resident was told (or is being told) in that run": a
+# failed or skipped notice never reached anyone, an `unknown` one may have (treated as told:
+# a duplicate is worse than a miss). Statuses that count toward delivery.max_per_week are
+# the notices sent or on their way.
+TOLD = ("pending", "sending", "sent", "deferred", "unknown")
+COUNTED = ("pending", "sending", "sent")
+_deliveries = Delivery.__table__.c
+_runs = CampaignRun.__table__.c
+_responses = ProgramResponse.__table__.c
+_Timestamp = Timestamp()  # the models' type: stored as UTC on both databases
+
+
+def _responded(program_id: Any) -> Any:
+    """The resident answered 申請済み or 対象外・不要 for the program (correlated)."""
+    return exists().where(
+        _responses.resident_id == _residents.id, _responses.program_id == program_id
+    )
+
+
+# name: slot-audience
+# The residents one send slot reaches (config.md, "meaning of a send slot"): registered and
+# eligible on the slot's day (program rule and campaign audience), minus those who answered
+# 申請済み / 対象外・不要 for the program, minus, unless the slot is a reminder, those told
+# in this campaign's other runs. Both exclusions are NOT EXISTS: two-valued whatever NULLs
+# lie around, and PostgreSQL plans them as anti-joins over the primary key / resident index.
+def slot_audience(
+    rules: list[Any],
+    on: dt.date,
+    program_id: str,
+    campaign_id: str,
+    *,
+    reminder: bool,
+    run_id: int | None = None,
+) -> Select[tuple[int]]:
+    """Select the ids of the residents a slot of `campaign_id` reaches on `on`."""
+    conditions = [registered(), matching(rules, on), ~_responded(program_id)]
+    if not reminder:
+        told = (
+            select(_deliveries.id)
+            .join(CampaignRun.__table__, _runs.id == _deliveries.run_id)
+            .where(
+                _deliveries.resident_id == _residents.id,
+                _runs.campaign_id == campaign_id,
+                _deliveries.status.in_(TOLD),
+                true() if run_id is None else _runs.id != run_id,
+            )
+        )
+        conditions.append(~exists(told))
+    return select(_residents.id).where(*conditions)
+
+
+# name: slot-audience-count
+# Only the size (todoku plan, send --dry-run): no ids leave the database.
+def slot_audience_count(audience: Select[tuple[int]]) -> Select[tuple[int]]:
+    """Select how many residents `slot_audience(...)` holds."""
+    return select(func.count()).select_from(audience.subquery())
+
+
+def _recent_counts(since: dt.datetime, run_id: int) -> Any:
+    # Notices sent (or on their way) to each resident in the rolling 7 days, other runs only.
+    at = func.coalesce(_deliveries.sent_at, _deliveries.created_at)
+    return (
+        select(_deliveries.resident_id, func.count().label("n"))
+        .where(
+            _deliveries.status.in_(COUNTED),
+            at > since,
+            _deliveries.run_id != run_id,
+            _deliveries.resident_id.is_not(None),
+        )
+        .group_by(_deliveries.resident_id)
+        .subquery("recent")
+    )
+
+
+# name: record-deliveries
+# The outbox of a run in one INSERT ... SELECT: nothing passes through Python, so memory
+# stays flat at any audience size. A resident who already had `limit` notices in the
+# rolling 7 days (since `since`) gets a `deferred` row with the reason; its date is
+# computed afterwards (dispatch_window), for those few rows only.
+def record_deliveries(
+    audience: Select[tuple[int]],
+    run_id: int,
+    program_id: str,
+    now: dt.datetime,
+    since: dt.datetime,
+    limit: int,
+    reason: str,
+) -> Insert:
+    """Insert one pending (or deferred) Delivery per resident of `audience`."""
+    who = audience.subquery("audience")
+    recent = _recent_counts(since, run_id)
+    over = func.coalesce(recent.c.n, 0) >= limit
+    rows = select(
+        literal(run_id),
+        literal(program_id),
+        who.c.id,
+        case((over, literal("deferred")), else_=literal("pending")),
+        case((over, literal(reason, Text)), else_=null()),
+        literal(now, _Timestamp),
+    ).select_from(who.outerjoin(recent, recent.c.resident_id == who.c.id))
+    columns = ["run_id", "program_id", "resident_id", "status", "reason", "created_at"]
+    return insert(Delivery).from_select(columns, rows)
+
+
+# name: recent-sends
+# The moments of the notices counted toward max_per_week for some residents: the input of
+# the "next day with room" arithmetic, fetched for one chunk of deferred residents.
+def recent_sends(resident_ids: list[int], since: dt.datetime) -> Select[tuple[int, Any]]:
+    """Select (resident_id, moment) of counted notices after `since`."""
+    at = func.coalesce(_deliveries.sent_at, _deliveries.created_at)
+    return select(_deliveries.resident_id, at).where(
+        _deliveries.resident_id.in_(resident_ids), _deliveries.status.in_(COUNTED), at > since
+    )
+
+
+# name: undated-deferred
+# Deferred rows of a run that still need their date, a keyset page at a time.
+def undated_deferred(run_id: int, after_id: int, limit: int) -> Select[tuple[int, int]]:
+    """Select (delivery id, resident id) of deferred rows without defer_until."""
+    return (
+        select(_deliveries.id, _deliveries.resident_id)
+        .where(
+            _deliveries.run_id == run_id,
+            _deliveries.status == "deferred",
+            _deliveries.defer_until.is_(None),
+            _deliveries.id > after_id,
+        )
+        .order_by(_deliveries.id)
+        .limit(limit)
+    )
+
+
+def _due(now: dt.datetime) -> Any:
+    return and_(_deliveries.status == "deferred", _deliveries.defer_until <= now)
+
+
+# name: skip-due-deferred
+# Deferred notices whose time came, but which must not go out any more: the program closed
+# (or left the configuration), the resident is no longer registered (unfollowed, paused,
+# deleted), or answered 申請済み / 対象外・不要 meanwhile. Each becomes `skipped` with why.
+def skip_due_deferred(now: dt.datetime, open_programs: list[str]) -> list[tuple[str, Update]]:
+    """(reason, UPDATE) pairs that skip due deferred rows which may no longer be sent."""
+    reachable = exists().where(_residents.id == _deliveries.resident_id, registered())
+    answered = exists().where(
+        _responses.resident_id == _deliveries.resident_id,
+        _responses.program_id == _deliveries.program_id,
+    )
+    reasons = [
+        (
+            "program closed or removed from the configuration",
+            _deliveries.program_id.not_in(open_programs),
+        ),
+        (
+            "resident no longer registered (unfollowed, paused or deleted)",
+            or_(_deliveries.resident_id.is_(None), ~reachable),
+        ),
+        ("resident answered 申請済み/対象外・不要 for the program", answered),
+    ]
+    return [
+        (reason, update(Delivery).where(_due(now), where).values(status="skipped", reason=reason))
+        for reason, where in reasons
+    ]
+
+
+# name: due-deferred-over-cap
+# Due deferred rows whose resident is still at max_per_week: they are deferred again.
+def due_deferred_over_cap(
+    now: dt.datetime, since: dt.datetime, limit: int
+) -> Select[tuple[int, int]]:
+    """Select (delivery id, resident id) of due deferred rows still over the weekly cap."""
+    recent = _recent_counts(since, -1)
+    return (
+        select(_deliveries.id, _deliveries.resident_id)
+        .join(recent, recent.c.resident_id == _deliveries.resident_id)
+        .where(_due(now), recent.c.n >= limit)
+    )
+
+
+# name: release-due-deferred
+# The due deferred rows that may go now become pending again, one per resident per pass:
+# two notices due at the same moment would otherwise both use the one free place in the
+# week; the next pass re-checks the cap for the other.
+def release_due_deferred(now: dt.datetime) -> Update:
+    """UPDATE the earliest due deferred row of each resident to pending."""
+    other = Delivery.__table__.alias("other")
+    first = (
+        select(func.min(other.c.id))
+        .where(
+            other.c.resident_id == _deliveries.resident_id,
+            other.c.status == "deferred",
+            other.c.defer_until <= now,
+        )
+        .scalar_subquery()
+    )
+    return (
+        update(Delivery)
+        .where(_due(now), _deliveries.id == first)
+        .values(status="pending", reason=None)
+    )
+
+
+# name: pending-batch
+# The next ≤ `limit` pending notices of a run with their recipients' LINE ids, oldest first:
+# one multicast request. Rows whose resident was deleted have no LINE id and are skipped
+# before batching (dispatch_outbox).
+def pending_batch(run_id: int, limit: int) -> Select[tuple[int, str]]:
+    """Select (delivery id, line_user_id) of a run's next unbatched pending notices."""
+    return (
+        select(_deliveries.id, _residents.line_user_id)
+        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
+        .where(
+            _deliveries.run_id == run_id,
+            _deliveries.status == "pending",
+            _deliveries.batch_key.is_(None),
+        )
+        .order_by(_deliveries.id)
+        .limit(limit)
+    )
+
+
+# name: batch-recipients
+# The LINE ids of one recorded batch, in the order they were first sent: a retry with the
+# same X-Line-Retry-Key must carry the same recipients (line-platform.md §2.6).
+def batch_recipients(batch_key: str) -> Select[tuple[str]]:
+    """Select the line_user_id of every notice in the batch."""
+    return (
+        select(_residents.line_user_id)
+        .join(Delivery.__table__, _residents.id == _deliveries.resident_id)
+        .where(_deliveries.batch_key == batch_key)
+        .order_by(_deliveries.id)
+    )

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from bot.errors import NotAvailableYet, TodokuError
+from bot.errors import TodokuError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,7 +51,9 @@ def config_check(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def plan(at: str | None, as_json: bool) -> None:
     """Each campaign's coming slots and the audience size if it fired now."""
-    raise NotAvailableYet("plan")
+    from bot.plan import plan_command
+
+    sys.exit(plan_command(_wiring(), at, as_json))
 
 
 @cli.command("audience")
@@ -70,9 +72,18 @@ def audience(target: str, on, as_json: bool) -> None:
 @cli.command("send")
 @click.argument("campaign")
 @click.option("--dry-run", is_flag=True, help="show what would be sent")
-def send(campaign: str, dry_run: bool) -> None:
-    """Run a campaign slot now (staff's manual trigger)."""
-    raise NotAvailableYet("send")
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="USER_ID",
+    help="test send: only to these LINE user ids (staff); recorded in the audit log",
+)
+def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
+    """Run a campaign slot now (staff's manual trigger), or test-send it with --to."""
+    from bot.plan import send_command
+
+    sys.exit(send_command(_wiring(need_secrets=not dry_run), campaign, dry_run, to))
 
 
 @cli.command("scheduler")

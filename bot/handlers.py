@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import dialog, registration
+from bot.dispatch_feedback import program_feedback
 from bot.models import Resident, ResidentActivity
 from messages import (
+    FEEDBACK_ACTION,
     build_help,
     build_not_registered,
     build_note,
@@ -127,6 +129,7 @@ POSTBACKS: dict[str, Callable[..., list[Message]]] = {
     "menu": lambda ctx, r, f, e: registration.menu(ctx, r, f.get("v")),
     "edit": lambda ctx, r, f, e: registration.edit(ctx, r, f.get("q")),
     "delete": lambda ctx, r, f, e: registration.delete(ctx, r, f.get("v")),
+    FEEDBACK_ACTION: program_feedback,  # 申請済み / 対象外・不要 / 元に戻す on a notice
 }
 
 HANDLERS: dict[type, Handler] = {

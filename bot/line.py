@@ -22,7 +22,7 @@ from linebot.v3.messaging import (
     RichMenuRequest,
 )
 
-from bot.errors import PermanentSendError, RetryableSendError, SendError
+from bot.errors import MonthlyQuotaReached, PermanentSendError, RetryableSendError, SendError
 from bot.logs import get_logger
 from bot.settings import Settings
 
@@ -85,7 +85,13 @@ class LineGateway:
         try:
             response = method(request, **kwargs)
         except ApiException as exc:
-            raise _map_api_exception(exc, kind) from exc
+            error = _map_api_exception(exc, kind)
+            if isinstance(error, _AlreadyAccepted):
+                # A retry of a request LINE accepted before (its answer was lost): the send
+                # happened once, and this is its request id.
+                log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
+                return error.request_id
+            raise error from exc
         except urllib3.exceptions.HTTPError as exc:
             # A timed-out POST may or may not have been accepted: exactly what the retry key
             # is for, so it is retryable.
@@ -109,7 +115,10 @@ def _map_api_exception(exc: ApiException, kind: str) -> SendError:
         return _AlreadyAccepted(accepted)
     body = exc.body or ""
     log.warning("line_api_error", kind=kind, status=status)
-    if status >= 500 or (status == 429 and "monthly limit" not in str(body)):
+    if status == 429 and "monthly limit" in str(body):
+        # Not a rate limit: every send fails until the month ends (§2.7); never retry.
+        return MonthlyQuotaReached(f"{kind}: HTTP 429: monthly limit reached", status=status)
+    if status >= 500 or status == 429:
         return RetryableSendError(f"{kind}: HTTP {status}", status=status)
     return PermanentSendError(f"{kind}: HTTP {status}: {str(body)[:200]}", status=status)
 

@@ -12,6 +12,14 @@ from messages.conversation import (
 )
 from messages.dates import both_calendars, seireki, wareki
 from messages.menu import MENU_ITEMS, build_rich_menu
+from messages.notice import (
+    FEEDBACK_ACTION,
+    NoticeLinks,
+    build_feedback_thanks,
+    build_feedback_undone,
+    build_notice,
+    notice_alt_text,
+)
 from messages.postback import decode, encode
 from messages.programs import MAX_BUBBLES, build_program_list, program_bubble
 from messages.questions import (
@@ -28,6 +36,7 @@ from messages.review import build_review, describe
 from messages.texts import TEXTS, say
 
 __all__ = [
+    "FEEDBACK_ACTION",
     "MAX_BUBBLES",
     "MAX_HOUSEHOLD",
     "MENU_ITEMS",
@@ -35,12 +44,16 @@ __all__ = [
     "STEPS",
     "TEXTS",
     "Ask",
+    "NoticeLinks",
     "both_calendars",
     "build_delete_confirm",
+    "build_feedback_thanks",
+    "build_feedback_undone",
     "build_finished",
     "build_help",
     "build_not_registered",
     "build_note",
+    "build_notice",
     "build_paused",
     "build_program_list",
     "build_question",
@@ -53,6 +66,7 @@ __all__ = [
     "earliest_birth",
     "earliest_child_birth",
     "encode",
+    "notice_alt_text",
     "program_bubble",
     "say",
     "seireki",

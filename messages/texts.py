@@ -119,6 +119,29 @@ TEXTS: dict[str, str] = {
     "contact": "問い合わせ：{contact}",
     "label_details": "くわしく見る",
     "label_apply": "オンラインで申し込む",
+    # program notices (messages/notice.py)
+    "notice_alt": "{program}のお知らせ（締切 {closes}）",
+    "notice_alt_lead": "{lead}\n{program}（締切 {closes}）",
+    "notice_test_lead": "【テスト配信】",
+    "notice_counter": "窓口・電話でも申し込めます。{contact}",
+    "notice_counter_city": "市役所の窓口や電話でも、申し込みや相談ができます。",
+    "notice_feedback_hint": (
+        "申請した方・必要のない方は、下のボタンで教えてください。この制度のお知らせを止めます。"
+    ),
+    "label_applied": "申請済み",
+    "label_not_needed": "対象外・不要",
+    "label_undo": "元に戻す",
+    "feedback_applied": (
+        "「{program}」を申請済みと承りました。ありがとうございます。\n"
+        "この制度のお知らせは、これからは送りません。"
+    ),
+    "feedback_not_needed": (
+        "「{program}」は必要ないと承りました。教えていただき、ありがとうございます。\n"
+        "この制度のお知らせは、これからは送りません。"
+    ),
+    "feedback_undo_hint": "まちがえて押したときは「元に戻す」を押してください。",
+    "feedback_undone": "元に戻しました。「{program}」のお知らせを、また受け取れます。",
+    "feedback_unknown_program": "この制度",
     # notices on / off
     "paused": (
         "お知らせの配信を止めました。登録した内容は残っています。\n"

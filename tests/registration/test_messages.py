@@ -45,12 +45,15 @@ def quick_labels(body: dict) -> list[str]:
 def test_public_surface_is_pinned():
     """messages/__init__.py exports exactly these names."""
     assert sorted(messages.__all__) == sorted([
-        "MAX_BUBBLES", "MAX_HOUSEHOLD", "MENU_ITEMS", "PARENT_MIN_AGE", "STEPS", "TEXTS", "Ask",
-        "both_calendars", "build_delete_confirm", "build_finished", "build_help",
-        "build_not_registered", "build_note", "build_paused", "build_program_list",
-        "build_question", "build_review", "build_rich_menu", "build_start_again",
-        "build_welcome", "decode", "describe", "earliest_birth", "earliest_child_birth",
-        "encode", "program_bubble", "say", "seireki", "wareki", "years_before",
+        "FEEDBACK_ACTION", "MAX_BUBBLES", "MAX_HOUSEHOLD", "MENU_ITEMS", "PARENT_MIN_AGE",
+        "STEPS", "TEXTS", "Ask", "NoticeLinks",
+        "both_calendars", "build_delete_confirm", "build_feedback_thanks",
+        "build_feedback_undone", "build_finished", "build_help",
+        "build_not_registered", "build_note", "build_notice", "build_paused",
+        "build_program_list", "build_question", "build_review", "build_rich_menu",
+        "build_start_again", "build_welcome", "decode", "describe", "earliest_birth",
+        "earliest_child_birth", "encode", "notice_alt_text", "program_bubble", "say",
+        "seireki", "wareki", "years_before",
     ])  # fmt: skip
     for name in messages.__all__:
         assert hasattr(messages, name)

@@ -1,0 +1,111 @@
+"""Click tracking: `GET /r/<token>` records an anonymous Click and redirects to the config's URL.
+
+The token is signed with TODOKU_SECRET_KEY and names the run, campaign, program and link
+kind — never a URL (so the route cannot be an open redirect) and never a resident: a
+multicast sends the same bytes to up to 500 people, so clicks count per campaign run.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from flask import Blueprint, Response, current_app, redirect
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from bot.logs import get_logger
+from bot.models import CampaignRun, Click
+from messages import NoticeLinks
+
+log = get_logger("todoku.clicks")
+blueprint = Blueprint("clicks", __name__)
+SALT = "todoku-click"  # separates click tokens from staff sessions signed with the same key
+LINKS = ("homepage", "apply")
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=SALT)
+
+
+def click_token(
+    secret: str, run_id: int | None, campaign_id: str, program_id: str, link: str
+) -> str:
+    """A signed token for one link of one run's notice (run None: a staff test send)."""
+    return _serializer(secret).dumps([run_id, campaign_id, program_id, link])
+
+
+def notice_links(settings, program, run_id: int | None, campaign_id: str) -> NoticeLinks:
+    """The notice's tracked links, built on TODOKU_PUBLIC_URL."""
+    secret = settings.secret_key.get_secret_value()
+    base = settings.public_url.rstrip("/") + "/r/"
+
+    def url(link: str) -> str:
+        return base + click_token(secret, run_id, campaign_id, program.id, link)
+
+    return NoticeLinks(details=url("homepage"), apply=url("apply") if program.apply_url else None)
+
+
+def read_token(secret: str, token: str) -> tuple[int | None, str, str, str] | None:
+    """(run_id, campaign_id, program_id, link) from a genuine token, else None."""
+    try:
+        run_id, campaign_id, program_id, link = _serializer(secret).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if link not in LINKS or not isinstance(program_id, str):
+        return None
+    return run_id, campaign_id, program_id, link
+
+
+@blueprint.get("/r/<token>")
+def follow(token: str) -> Response:
+    """Record the tap and redirect to the program's URL in the current configuration."""
+    wiring = current_app.extensions["todoku"]
+    wiring.refresh_config()
+    fields = read_token(wiring.settings.secret_key.get_secret_value(), token)
+    config = wiring.config
+    if fields is None:
+        return _not_found(config.municipality)
+    run_id, campaign_id, program_id, link = fields
+    target = _target(config, program_id, link)
+    if run_id is not None:  # staff test sends (run None) are not counted
+        _record(wiring, run_id, campaign_id, program_id, link)
+    return redirect(target, code=302)
+
+
+def _target(config, program_id: str, link: str) -> str:
+    # Only URLs from the checked configuration (https, on link_hosts); a program removed
+    # since the notice went out sends the resident to the city's homepage.
+    try:
+        program = config.program(program_id)
+    except KeyError:
+        return config.municipality.homepage
+    if link == "apply" and program.apply_url:
+        return program.apply_url
+    return program.homepage
+
+
+def _record(wiring, run_id: int, campaign_id: str, program_id: str, link: str) -> None:
+    with wiring.session_factory() as session, session.begin():
+        # The run may be gone (deleted with its data): keep the click, without the link.
+        known = session.get(CampaignRun, run_id) is not None
+        session.add(
+            Click(
+                run_id=run_id if known else None,
+                campaign_id=campaign_id,
+                program_id=program_id,
+                link=link,
+                clicked_at=wiring.clock.now(),
+            )
+        )
+    log.info("click", run_id=run_id, link=link)
+
+
+def _not_found(municipality) -> Response:
+    page = (
+        '<!doctype html><html lang="ja"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        "<title>ページが見つかりません</title>"
+        "<p>このリンクは使えません。お手数ですが、"
+        f'<a href="{escape(municipality.homepage)}">{escape(municipality.name)}のホームページ</a>'
+        "からご覧ください。</p></html>"
+    )
+    return Response(page, status=404, mimetype="text/html")

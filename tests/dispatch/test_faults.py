@@ -1,0 +1,138 @@
+"""Nothing twice, nothing lost: lost answers, 500s, quota, and a crash between record and send."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import pytest
+from sqlalchemy import select
+
+from bot.dispatch import run_slot
+from bot.dispatch_resume import resume_unfinished
+from bot.models import CampaignRun, Delivery, SendBatch
+from tests.dispatch.conftest import FAST, NOW, multicasts, notices
+
+
+def keys_and_recipients(sim) -> dict[str, set[tuple[str, ...]]]:
+    """Each retry key used, with every distinct recipient list it was sent with."""
+    seen = defaultdict(set)
+    for request in multicasts(sim):
+        seen[request["retry_key"]].add(tuple(request["body"]["to"]))
+    return seen
+
+
+def stored_batches(wiring) -> list[SendBatch]:
+    with wiring.session_factory() as session:
+        return list(session.scalars(select(SendBatch)))
+
+
+def test_lost_responses_and_500s_are_retried_with_the_same_key_exactly_once(line, people, sim):
+    """Every resident gets one notice; every retry carries its batch's key and recipients."""
+    residents = people.crowd(1200)
+    sim.faults(error_rate=0.25, lost_response_rate=0.25, seed=7)
+    summary = run_slot(line, "senior-2026", NOW, policy=FAST)
+    assert summary.counts == {"sent": 1200}
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    used = keys_and_recipients(sim)
+    batches = stored_batches(line)
+    assert set(used) == {b.key for b in batches} and len(batches) == 3
+    assert all(len(lists) == 1 for lists in used.values())  # a retry is identical
+    statuses = [r["status"] for r in multicasts(sim)]
+    assert 500 in statuses and 409 in statuses  # both faults happened and were survived
+    assert all(b.status == "sent" and b.request_id for b in batches)
+
+
+def test_a_timeout_is_retried_with_the_same_key(line, people, sim):
+    """A request that times out (maybe accepted) is retried with its key; one notice arrives."""
+    residents = people.crowd(3)
+    sim.faults(timeout_rate=0.5, timeout_seconds=3.0, seed=3)
+    assert run_slot(line, "senior-2026", NOW, policy=FAST).counts == {"sent": 3}
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    assert len(keys_and_recipients(sim)) == 1
+
+
+def test_monthly_quota_fails_with_the_reason_and_stops_the_run(line, people, sim):
+    """The quota 429 is not retried: the run stops; nobody is left pending."""
+    people.crowd(1200)
+    sim.faults(monthly_quota=600)
+    summary = run_slot(line, "senior-2026", NOW, policy=FAST)
+    assert summary.status == "stopped" and "monthly" in summary.reason
+    assert summary.counts == {"sent": 500, "failed": 700}
+    assert len(multicasts(sim)) == 2  # one accepted, one refused, then no more hammering
+    with line.session_factory() as session:
+        reasons = set(session.scalars(select(Delivery.reason).where(Delivery.status == "failed")))
+    assert all("monthly" in r for r in reasons)
+
+
+class Crash(BaseException):
+    """The process dies (kill -9, power cut): nothing after this line runs."""
+
+
+class CrashingSender:
+    """The real gateway, but the process dies at the Nth call, before or after sending it."""
+
+    def __init__(self, gateway, at_call: int, after_send: bool) -> None:
+        self.gateway, self.at_call, self.after_send, self.calls = gateway, at_call, after_send, 0
+
+    def multicast(self, user_ids, messages, retry_key):
+        self.calls += 1
+        if self.calls == self.at_call and not self.after_send:
+            raise Crash
+        request_id = self.gateway.multicast(user_ids, messages, retry_key)
+        if self.calls == self.at_call:
+            raise Crash  # LINE has it; this process never records it
+        return request_id
+
+
+@pytest.mark.parametrize("after_send", [False, True], ids=["before-http", "after-http"])
+def test_a_crash_between_record_and_send_is_resumed_with_the_stored_keys(
+    line, people, sim, after_send
+):
+    """resume_unfinished sends the rest with the keys stored before the crash; none twice."""
+    residents = people.crowd(1200)
+    with pytest.raises(Crash):
+        run_slot(
+            line, "senior-2026", NOW, sender=CrashingSender(line.line, 2, after_send), policy=FAST
+        )
+    stranded = [b for b in stored_batches(line) if b.status == "pending"]
+    assert len(stranded) == 1  # recorded, not confirmed
+    done = resume_unfinished(line, policy=FAST)
+    assert done["batches_resent"] == 1 and done["runs_sent"] == 1
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    used = keys_and_recipients(sim)
+    assert stranded[0].key in used and len(used) == 3
+    assert all(len(lists) == 1 for lists in used.values())
+    with line.session_factory() as session:
+        assert session.scalar(select(CampaignRun.status)) == "done"
+        statuses = set(session.scalars(select(Delivery.status)))
+    assert statuses == {"sent"}
+
+
+def test_an_unconfirmed_batch_older_than_23_hours_is_marked_unknown_not_resent(
+    line, people, sim, clock
+):
+    """Past LINE's 24 h key memory a resend could duplicate: the batch becomes `unknown`."""
+    residents = people.crowd(3)
+    with pytest.raises(Crash):
+        run_slot(line, "senior-2026", NOW, sender=CrashingSender(line.line, 1, False), policy=FAST)
+    clock.advance(dt.timedelta(hours=23, minutes=1))
+    done = resume_unfinished(line, policy=FAST)
+    assert done["batches_unknown"] == 1
+    assert multicasts(sim) == []
+    assert all(notices(sim, u) == [] for u in residents)
+    with line.session_factory() as session:
+        rows = session.execute(select(Delivery.status, Delivery.reason)).all()
+    assert {status for status, _ in rows} == {"unknown"}
+    assert all("24 h" in reason for _, reason in rows)
+
+
+def test_a_crash_before_the_deliveries_are_recorded_is_recorded_at_resume(line, people, sim):
+    """A run claimed but never recorded (crash in between) is recorded and sent at resume."""
+    from bot import dispatch_outbox as outbox
+
+    residents = people.crowd(2)
+    outbox.claim_run(line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
+    done = resume_unfinished(line, policy=FAST)
+    assert done["recorded"] == 1
+    assert all(len(notices(sim, u)) == 1 for u in residents)
