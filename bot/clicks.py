@@ -55,7 +55,7 @@ def read_token(secret: str, token: str) -> tuple[int | None, str, str, str] | No
     return run_id, campaign_id, program_id, link
 
 
-@blueprint.get("/r/<token>")
+@blueprint.get("/r/<path:token>")  # path: a mangled token still gets the kind 404 page
 def follow(token: str) -> Response:
     """Record the tap and redirect to the program's URL in the current configuration."""
     wiring = current_app.extensions["todoku"]

@@ -133,7 +133,7 @@ def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> 
     campaign = campaign_of(wiring.config, campaign_id)
     now = tokyo(wiring.clock.now())
     if to:
-        return test_send(wiring, campaign, to)
+        return staff_test_send(wiring, campaign, to)
     if dry_run:
         program = wiring.config.program(campaign.program)
         size = slot_audience_size(wiring, campaign, now, reminder=False)
@@ -169,7 +169,7 @@ def _counts_line(summary) -> str:
     return f"run {summary.run_id} ({summary.status}): " + (", ".join(parts) or "0 notices")
 
 
-def test_send(
+def staff_test_send(
     wiring, campaign, to: Sequence[str], *, sender=None, policy: SendPolicy | None = None
 ) -> int:
     """Send the notice, marked 【テスト配信】, only to staff's LINE ids; no Delivery rows."""
