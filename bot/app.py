@@ -18,6 +18,13 @@ def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -
         configure_logging(settings.log_level)
         wiring = wire(settings)
     app = Flask(__name__)
+    proxies = wiring.settings.trusted_proxies
+    if proxies:
+        # Behind a load balancer: take the client address and scheme from the N proxies we
+        # run (login rate limits per address, Secure cookies). Never trust more hops.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.config["SECRET_KEY"] = wiring.settings.secret_key.get_secret_value()
     app.extensions["todoku"] = wiring
 

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     unfollow_retention_days: int = 30
     log_level: str = "INFO"
     line_timeout_seconds: float = 10.0
+    # How many reverse proxies (load balancers) stand in front of the web process.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
@@ -65,6 +67,7 @@ _ENV = {
     "public_url": "TODOKU_PUBLIC_URL",
     "unfollow_retention_days": "TODOKU_UNFOLLOW_RETENTION_DAYS",
     "log_level": "TODOKU_LOG_LEVEL",
+    "trusted_proxies": "TODOKU_TRUSTED_PROXIES",
 }
 _SECRETS = {
     "channel_secret": "LINE_CHANNEL_SECRET",

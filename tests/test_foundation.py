@@ -139,3 +139,22 @@ def test_timestamps_keep_the_moment_whatever_the_zone(wiring):
             ResidentActivity.occurred_at > tokyo - timedelta(hours=1)))
     assert stored == tokyo and stored.utcoffset() == timedelta(hours=9)
     assert same == 1 and later == 1
+
+
+def test_trusted_proxy_gives_the_client_address(engine, clock):
+    """Behind one trusted proxy the app sees the client's address, not the balancer's."""
+    from flask import request
+
+    from bot.app import create_app
+    from bot.wiring import wire
+    from tests.conftest import make_settings
+
+    url = engine.url.render_as_string(hide_password=False)
+    for proxies, expected in ((0, "10.0.0.1"), (1, "203.0.113.7")):
+        app = create_app(wiring=wire(make_settings(url, trusted_proxies=proxies), clock=clock,
+                                     engine=engine))
+        seen = []
+        app.before_request(lambda seen=seen: seen.append(request.remote_addr))
+        app.test_client().get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
+                              environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert seen == [expected]
