@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from werkzeug.serving import make_server
 from bot.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 
 DEMO_DB = Path("var") / "demo.db"
+# The demo's dashboard login. The demo runs on this machine only, with fictional residents.
+DEMO_STAFF = ("demo", "todoku-demo-2026")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     from bot.logs import configure_logging
     from bot.migrate import upgrade
     from bot.settings import Settings
+    from bot.staff import create_staff
     from bot.startup import prepare_line_platform
     from bot.wiring import wire
     from linesim.client import SimClient
@@ -90,6 +94,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
             Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)  # a fresh demo every time
     settings = Settings.from_env(env, demo=True)
     configure_logging("WARNING")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the terminal
     wiring = wire(settings)
     upgrade(wiring.engine)
     bot_url = f"http://127.0.0.1:{port}"
@@ -103,8 +108,10 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     threading.Thread(target=server.serve_forever, name="bot", daemon=True).start()
     prepare_line_platform(wiring)
     register_samples(wiring, SimClient(sim.url))
+    create_staff(wiring.session_factory, *DEMO_STAFF, wiring.clock.now())
     print(
         f"\nTodoku demo is running.\n  chat page (linesim): {sim.url}/\n"
+        f"  dashboard:           {bot_url}/admin/  (login {DEMO_STAFF[0]} / {DEMO_STAFF[1]})\n"
         f"  bot webhook:         {bot_url}/callback\n  health:              {bot_url}/healthz\n"
         "Press Ctrl+C to stop.",
         flush=True,
