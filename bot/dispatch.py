@@ -139,7 +139,10 @@ def send_pending(delivering: Delivering, run_id: int) -> str:
     """Send every pending delivery of a run in recorded batches; returns the run's status."""
     wiring = delivering.wiring
     factory = wiring.session_factory
-    while batch := outbox.form_batch(factory, run_id, tokyo(wiring.clock.now())):
+    outbox.skip_orphans(factory, run_id)  # once per pass: it reads every pending row
+    after = 0
+    while batch := outbox.form_batch(factory, run_id, tokyo(wiring.clock.now()), after):
+        after = batch.last_id
         outcome = send_batch(delivering, batch)
         if isinstance(outcome.error, MonthlyQuotaReached):
             # Every further request would fail the same way until the month ends: stop.

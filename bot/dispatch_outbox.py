@@ -32,6 +32,7 @@ class Batch:
     run_id: int
     created_at: dt.datetime
     user_ids: list[str]
+    last_id: int = 0  # the highest delivery id in it: where the next batch starts
 
 
 def claim_run(
@@ -118,6 +119,7 @@ def record_run(
             )
         )
         date_deferred(session, config, run.id, now)
+        audience.refresh_delivery_stats(conn)
     return True
 
 
@@ -147,22 +149,9 @@ def redate(session: Session, config: Config, rows: list, now: dt.datetime) -> No
         )
 
 
-def form_batch(factory: sessionmaker[Session], run_id: int, now: dt.datetime) -> Batch | None:
-    """Record the run's next multicast (key and recipients) and commit it; None when done."""
-    while True:
-        try:
-            return _form_batch(factory, run_id, now)
-        except _Raced:
-            continue  # another process batched some of the rows: take the next ones
-
-
-class _Raced(Exception):
-    """Rows chosen for a batch were batched by another process meanwhile."""
-
-
-def _form_batch(factory: sessionmaker[Session], run_id: int, now: dt.datetime) -> Batch | None:
+def skip_orphans(factory: sessionmaker[Session], run_id: int) -> None:
+    """Pending rows whose resident deleted their data meanwhile cannot be sent: skipped."""
     with factory() as session, session.begin():
-        # Rows whose resident deleted their data meanwhile cannot be sent to.
         session.execute(
             update(Delivery)
             .where(
@@ -172,7 +161,28 @@ def _form_batch(factory: sessionmaker[Session], run_id: int, now: dt.datetime) -
             )
             .values(status="skipped", reason="resident deleted their data")
         )
-        rows = session.execute(audience.pending_batch(run_id, BATCH)).all()
+
+
+def form_batch(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int = 0
+) -> Batch | None:
+    """Record the run's next multicast (key and recipients) and commit it; None when done."""
+    while True:
+        try:
+            return _form_batch(factory, run_id, now, after_id)
+        except _Raced:
+            continue  # another process batched some of the rows: take the next ones
+
+
+class _Raced(Exception):
+    """Rows chosen for a batch were batched by another process meanwhile."""
+
+
+def _form_batch(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int
+) -> Batch | None:
+    with factory() as session, session.begin():
+        rows = session.execute(audience.pending_batch(run_id, after_id, BATCH)).all()
         if not rows:
             return None
         # uuid4, created here and stored before the first attempt: a request sent without
@@ -195,7 +205,7 @@ def _form_batch(factory: sessionmaker[Session], run_id: int, now: dt.datetime) -
             # PostgreSQL re-checks the WHERE after waiting on the other's row locks: sending
             # these rows could send some twice, so roll back and choose again.
             raise _Raced
-    return Batch(batch.key, run_id, now, [r[1] for r in rows])
+    return Batch(batch.key, run_id, now, [r[1] for r in rows], rows[-1][0])
 
 
 def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
