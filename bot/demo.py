@@ -78,6 +78,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     from bot.app import create_app
     from bot.logs import configure_logging
     from bot.migrate import upgrade
+    from bot.scheduler import run_scheduler
     from bot.settings import Settings
     from bot.staff import create_staff
     from bot.startup import prepare_line_platform
@@ -109,6 +110,9 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     prepare_line_platform(wiring)
     register_samples(wiring, SimClient(sim.url))
     create_staff(wiring.session_factory, *DEMO_STAFF, wiring.clock.now())
+    # The clock process too, as in production: open programs' latest slots are caught up
+    # at start, so the sample residents receive real notices in the chat page.
+    threading.Thread(target=run_scheduler, args=(wiring,), name="scheduler", daemon=True).start()
     print(
         f"\nTodoku demo is running.\n  chat page (linesim): {sim.url}/\n"
         f"  dashboard:           {bot_url}/admin/  (login {DEMO_STAFF[0]} / {DEMO_STAFF[1]})\n"
