@@ -20,6 +20,8 @@ log = get_logger("todoku.clicks")
 blueprint = Blueprint("clicks", __name__)
 SALT = "todoku-click"  # separates click tokens from staff sessions signed with the same key
 LINKS = ("homepage", "apply")
+# The campaign field of links in 使える制度を見る (no run): counted, unlike staff test sends.
+MENU_SOURCE = "menu"
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
@@ -66,7 +68,8 @@ def follow(token: str) -> Response:
         return _not_found(config.municipality)
     run_id, campaign_id, program_id, link = fields
     target = _target(config, program_id, link)
-    if run_id is not None:  # staff test sends (run None) are not counted
+    # Staff test sends (no run) are not counted; notices and the 使える制度を見る list are.
+    if run_id is not None or campaign_id == MENU_SOURCE:
         _record(wiring, run_id, campaign_id, program_id, link)
     return redirect(target, code=302)
 
@@ -83,10 +86,10 @@ def _target(config, program_id: str, link: str) -> str:
     return program.homepage
 
 
-def _record(wiring, run_id: int, campaign_id: str, program_id: str, link: str) -> None:
+def _record(wiring, run_id: int | None, campaign_id: str, program_id: str, link: str) -> None:
     with wiring.session_factory() as session, session.begin():
         # The run may be gone (deleted with its data): keep the click, without the link.
-        known = session.get(CampaignRun, run_id) is not None
+        known = run_id is not None and session.get(CampaignRun, run_id) is not None
         session.add(
             Click(
                 run_id=run_id if known else None,

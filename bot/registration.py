@@ -11,6 +11,7 @@ from collections.abc import Callable
 from linebot.v3.messaging import Message
 
 from bot import dialog
+from bot.clicks import MENU_SOURCE, notice_links
 from bot.dialog_steps import profile_of, questions_for, unanswered
 from bot.models import Resident
 from messages import (
@@ -79,7 +80,15 @@ def show_programs(ctx, resident: Resident) -> list[Message]:
         if p.is_open(on) and (p.eligible is None or holds(p.eligible, profile, on))
     ]
     skipped = bool(unanswered(resident, questions_for(config)))
-    replies = build_program_list(fitting, on, config.municipality.homepage, skipped_some=skipped)
+    settings = ctx.wiring.settings
+    replies = build_program_list(
+        fitting,
+        on,
+        config.municipality.homepage,
+        skipped_some=skipped,
+        # Tracked like notices: visits to the HP from LINE are one of the plan's KPIs.
+        links=lambda program: notice_links(settings, program, None, MENU_SOURCE),
+    )
     # LINE takes at most five messages in one reply; the question adds one.
     return [*replies, *resume(ctx, resident)]
 

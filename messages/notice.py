@@ -7,7 +7,7 @@ the day the notice goes out (for 「あと N 日」). Nothing here reads a clock
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from linebot.v3.messaging import (
     FlexContainer,
@@ -20,7 +20,7 @@ from linebot.v3.messaging import (
 
 from messages.dates import wareki
 from messages.postback import encode
-from messages.programs import Period
+from messages.programs import NoticeLinks, Period
 from messages.texts import say
 
 ALT_TEXT_MAX = 400  # LINE: altText is at most 400 characters; it is the push notification
@@ -38,13 +38,6 @@ class NoticeProgram(Protocol):
     contact: str | None
     department: str | None
     period: Period
-
-
-class NoticeLinks(NamedTuple):
-    """The notice's two links, already wrapped for click tracking (GET /r/<token>)."""
-
-    details: str
-    apply: str | None = None
 
 
 def build_notice(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
 
 from linebot.v3.messaging import FlexContainer, FlexMessage, Message, TextMessage
 
@@ -12,6 +12,13 @@ from messages.dates import wareki
 from messages.texts import say
 
 MAX_BUBBLES = 12  # LINE: a carousel holds at most 12 bubbles
+
+
+class NoticeLinks(NamedTuple):
+    """A program's two links, already wrapped for click tracking (GET /r/<token>)."""
+
+    details: str
+    apply: str | None = None
 
 
 class Period(Protocol):
@@ -32,9 +39,18 @@ class ProgramLike(Protocol):
 
 
 def build_program_list(
-    programs: Sequence[ProgramLike], on: dt.date, city_homepage: str, *, skipped_some: bool
+    programs: Sequence[ProgramLike],
+    on: dt.date,
+    city_homepage: str,
+    *,
+    skipped_some: bool,
+    links: Callable[[ProgramLike], NoticeLinks] | None = None,
 ) -> list[Message]:
-    """The carousel (soonest deadline first), or a kind note when nothing fits."""
+    """The carousel (soonest deadline first), or a kind note when nothing fits.
+
+    `links` gives each program's tracked links (GET /r/<token>); without it the buttons
+    open the configured URLs directly.
+    """
     if not programs:
         text = say("programs_none")
         if skipped_some:
@@ -42,11 +58,11 @@ def build_program_list(
         return [TextMessage(text=text)]
     ordered = sorted(programs, key=lambda p: (p.period.closes, p.name))
     if len(ordered) <= MAX_BUBBLES:
-        bubbles = [program_bubble(p, on) for p in ordered]
+        bubbles = [program_bubble(p, on, links) for p in ordered]
     else:
         # The last place goes to a bubble that says how many more and links the city HP.
         shown = ordered[: MAX_BUBBLES - 1]
-        bubbles = [program_bubble(p, on) for p in shown]
+        bubbles = [program_bubble(p, on, links) for p in shown]
         bubbles.append(_more_bubble(len(ordered) - len(shown), city_homepage))
     carousel = {"type": "carousel", "contents": bubbles}
     alt = say("programs_alt", count=len(ordered))
@@ -56,7 +72,9 @@ def build_program_list(
     ]
 
 
-def program_bubble(program: ProgramLike, on: dt.date) -> dict:
+def program_bubble(
+    program: ProgramLike, on: dt.date, links: Callable[[ProgramLike], NoticeLinks] | None = None
+) -> dict:
     """One program: name, summary, period with deadline, contact, and its links."""
     closes = program.period.closes
     days = (closes - on).days
@@ -73,9 +91,10 @@ def program_bubble(program: ProgramLike, on: dt.date) -> dict:
         *([_text(say("contact", contact=contact), size="xs", color="#666666", margin="sm")]
           if contact else []),
     ]  # fmt: skip
-    buttons = [_link(say("label_details"), program.homepage, "secondary")]
-    if program.apply_url:
-        buttons.append(_link(say("label_apply"), program.apply_url, "primary"))
+    urls = links(program) if links else NoticeLinks(program.homepage, program.apply_url)
+    buttons = [_link(say("label_details"), urls.details, "secondary")]
+    if program.apply_url and urls.apply:
+        buttons.append(_link(say("label_apply"), urls.apply, "primary"))
     return _bubble(body, buttons)
 
 
