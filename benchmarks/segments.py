@@ -89,8 +89,10 @@ def load(engine: Engine, config, args: argparse.Namespace) -> None:
         start = time.perf_counter()
         count = import_residents(engine, path, config)
         took = time.perf_counter() - start
+    reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"import    {took:6.1f} s  {count / took:,.0f} residents/s  peak RSS {peak_mib():.0f} MiB"
+        f" (reading process {reader:.0f} MiB)  load average {os.getloadavg()[0]:.2f}"
     )
     analyze(engine)
 

@@ -9,40 +9,32 @@ Keys that may be left out: ``birth_date`` and ``district`` (skipped), ``pregnant
 ``single_parent`` (false), ``household_size`` (1 + number of children), ``children`` and
 ``interests`` (none). An explicit ``null`` records a skipped question (``"children":
 null`` = the children question was skipped).
+
+Reading and validating (``bot.residents_import_lines``) runs in a worker process for
+large files while this process writes (``bot.residents_import_db``); the two take about
+as long each, so on two cores the import takes about half the time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Any
 
-from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from sqlalchemy import (
-    ARRAY,
-    Connection,
-    Engine,
-    String,
-    Table,
-    any_,
-    bindparam,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from typing_extensions import TypedDict
 
 from bot.errors import UserError
-from bot.models import Resident, ResidentChild, ResidentInterest
+from bot.residents_import_db import already_registered, writer
+from bot.residents_import_lines import Chunk, chunks, chunks_in_worker
 
-CHUNK = 20_000  # rows per executemany: large enough to amortise round trips, small in memory
+CHUNK = 20_000  # rows per executemany / COPY: amortises round trips, small in memory
+# Spawning the worker costs about half a second: worth it from ~40,000 lines on.
+WORKER_FROM_BYTES = 8 << 20
 MAX_PROBLEMS_SHOWN = 200
 
 
@@ -59,157 +51,82 @@ class BadResidentsFile(UserError):
         self.problems = problems
 
 
-def _line_type(districts: list[str], topics: list[str]) -> TypeAdapter:
-    """A validator for one line; Literal choices keep the whole check inside pydantic-core."""
-    District = Literal[tuple(districts)] if districts else str
-    Topic = Literal[tuple(topics)] if topics else str
-    closed = ConfigDict(extra="forbid")
+class _Import:
+    """One import's progress: what was written, the problems, the lines' users."""
 
-    class Child(TypedDict):
-        __pydantic_config__ = closed  # type: ignore[misc]
-        birth_date: dt.date
+    def __init__(self) -> None:
+        self.count = 0
+        self.problems: list[tuple[int, str]] = []
+        self.clash: Exception | None = None  # the unique index refused a LINE user id
+        self.users: list[tuple[str, int]] = []  # (LINE user id, line number) of valid lines
 
-    class Line(TypedDict):
-        __pydantic_config__ = closed  # type: ignore[misc]
-        line_user_id: Annotated[str, StringConstraints(pattern=r"^U[0-9a-f]{32}$")]
-        birth_date: NotRequired[dt.date | None]
-        district: NotRequired[District | None]  # type: ignore[valid-type]
-        household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
-        pregnant: NotRequired[bool | None]
-        single_parent: NotRequired[bool | None]
-        children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
-        interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems) or self.clash is not None
 
-    return TypeAdapter(Line)
-
-
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for e in error.errors(include_url=False):
-        where = ".".join(map(str, e["loc"]))
-        parts.append(f"{where}: {e['msg']}" if where else e["msg"])
-    return "; ".join(parts)
-
-
-RESIDENT_KEYS = (
-    "line_user_id", "following", "followed_at", "consented_at", "registered_at",
-    "birth_date", "district", "household_size", "pregnant", "single_parent",
-    "children_answered", "notices_paused",
-)  # fmt: skip
+    def load(self, conn: Connection, lines: Iterator[Chunk], now: dt.datetime, size: int) -> None:
+        """Write chunk after chunk until the first problem; keep reading for the rest."""
+        first = next(lines)
+        # A full first chunk means a large file: the writer may then trade locks for speed.
+        with writer(conn, now, bulk=len(first.numbers) >= size) as write:
+            for chunk in _chained(first, lines):
+                self.problems += chunk.problems
+                self.users += zip((r[0] for r in chunk.residents), chunk.numbers, strict=True)
+                if not self.failed:
+                    try:
+                        write.write(chunk)
+                    except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError) as error:
+                        self.clash = error  # which lines: asked after the rollback
+                self.count += len(chunk.numbers)
+            if not self.failed:
+                write.finish()
 
 
-def _rows(line: dict[str, Any], now: dt.datetime) -> tuple[tuple, list[dt.date], list[str]]:
-    """The residents row (RESIDENT_KEYS), the children's birth dates, the interests."""
-    children = line.get("children", [])
-    births = [c["birth_date"] for c in children or ()]
-    resident = (
-        line["line_user_id"], True, now, now, now,
-        line.get("birth_date"), line.get("district"),
-        line.get("household_size", 1 + len(births)),
-        line.get("pregnant", False), line.get("single_parent", False),
-        children is not None, False,
-    )  # fmt: skip
-    return resident, births, sorted(set(line.get("interests", ())))
+def _chained(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
+    yield first
+    yield from rest
 
 
-def _parse(path: Path, validator: TypeAdapter) -> Iterator[tuple[int, dict | str]]:
-    """(line number, valid line or problem) for each non-blank line of the file."""
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            if raw.strip():
-                try:
-                    yield number, validator.validate_json(raw)
-                except ValidationError as error:
-                    yield number, f"line {number}: {_describe(error)}"
+class _Rollback(Exception):
+    """Leave the import's transaction without writing anything."""
 
 
-def _already_registered(conn: Connection, batch: list[tuple[int, dict]]) -> list[str]:
-    """Problems for lines whose LINE user id is already in the database."""
-    numbers = {line["line_user_id"]: number for number, line in batch}
-    column = Resident.__table__.c.line_user_id
-    # One bound value per chunk, not 20,000: an IN list that long cost more to build and
-    # parse than the lookup itself (measured 1.4 s per 100,000 residents on PostgreSQL).
-    if conn.dialect.name == "postgresql":
-        given = any_(bindparam("users", list(numbers), type_=ARRAY(String)))
-        found = conn.execute(select(column).where(column == given)).scalars().all()
-    else:
-        each = func.json_each(json.dumps(list(numbers))).table_valued("value")
-        found = conn.execute(select(column).where(column.in_(select(each.c.value)))).scalars().all()
-    return [f"line {numbers[u]}: line_user_id {u} is already in the database" for u in found]
+def import_residents(
+    target: Session | Engine,
+    path: str | Path,
+    config: Any,
+    *,
+    now: dt.datetime | None = None,
+    chunk: int = CHUNK,
+    worker: bool | None = None,
+) -> int:
+    """Import a JSON Lines file of residents; return how many; raise BadResidentsFile.
 
-
-class _Bulk:
-    """Write plain tuples to one table through the driver: COPY on PostgreSQL, else executemany.
-
-    Core's per-row parameter handling costs more than the database itself at a million
-    rows (measured: 11,000 residents/s through Core executemany on both databases), so
-    rows go to the driver directly. SQLite gets the Core insert() compiled for its dialect
-    and each column type's own bind processor (dates become SQLAlchemy's storage format);
-    PostgreSQL gets a binary COPY FROM STDIN, which psycopg feeds with native Python values.
+    `worker`: validate in a worker process (default: for files of 8 MiB and more).
     """
-
-    def __init__(self, conn: Connection, table: Table, keys: tuple[str, ...]) -> None:
-        self.conn, self.keys = conn, keys
-        quote = conn.dialect.identifier_preparer
-        self.copy = None
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(quote.quote(k) for k in keys)
-            self.copy = f"COPY {quote.format_table(table)} ({names}) FROM STDIN (FORMAT BINARY)"
-            # Binary COPY needs each column's type; psycopg knows them by their SQL names.
-            compiled_types = (table.c[k].type.compile(dialect=conn.dialect) for k in keys)
-            self.types = [re.sub(r"\(.*\)", "", t).lower() for t in compiled_types]
-        compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(keys))
-        self.sql = str(compiled)
-        # A positional paramstyle (SQLite's ?) takes values in the compiled statement's order.
-        self.order = [keys.index(k) for k in compiled.positiontup] if compiled.positional else None
-        # Cached: a million rows share a few thousand distinct birth dates.
-        self.convert = [_processor(table.c[key].type, conn.dialect) for key in keys]
-
-    def __call__(self, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        if self.copy is not None:
-            cursor = self.conn.connection.driver_connection.cursor()
-            with cursor, cursor.copy(self.copy) as copy:
-                copy.set_types(self.types)  # binary: measured 7x faster than text COPY
-                for row in rows:
-                    copy.write_row(row)
-            return
-        columns = list(zip(*rows, strict=True))  # column-wise: one processor call per value
-        for i, process in enumerate(self.convert):
-            if process is not None:  # SQLAlchemy's processors pass None through
-                columns[i] = tuple(map(process, columns[i]))
-        if self.order is None:
-            params: list = [
-                dict(zip(self.keys, r, strict=True)) for r in zip(*columns, strict=True)
-            ]
-        else:
-            params = list(zip(*(columns[i] for i in self.order), strict=True))
-        self.conn.exec_driver_sql(self.sql, params)
-
-
-def _processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    process = type_.dialect_impl(dialect).bind_processor(dialect)
-    return None if process is None else lru_cache(maxsize=65_536)(process)
-
-
-def _insert(conn: Connection, batch: list[tuple[int, dict]], now: dt.datetime) -> None:
-    """Insert one chunk of valid lines: residents, then their children and interests."""
-    rows = [_rows(line, now) for _, line in batch]
-    residents = Resident.__table__
-    before = conn.scalar(select(func.max(residents.c.id))) or 0
-    _Bulk(conn, residents, RESIDENT_KEYS)([resident for resident, _, _ in rows])
-    # Read the new ids back: ids come from an increasing sequence (rowid / SERIAL), so all
-    # of ours are above the largest id before the insert. Rows that other processes
-    # inserted meanwhile may show up too; the lookup by LINE user id ignores them.
-    new = select(residents.c.line_user_id, residents.c.id).where(residents.c.id > before)
-    ids = dict(conn.execute(new).all())
-    _Bulk(conn, ResidentChild.__table__, ("resident_id", "birth_date"))(
-        [(ids[r[0]], birth) for r, births, _ in rows for birth in births]
-    )
-    _Bulk(conn, ResidentInterest.__table__, ("resident_id", "topic"))(
-        [(ids[r[0]], topic) for r, _, topics in rows for topic in topics]
-    )
+    path = Path(path)
+    town = config.municipality
+    if worker is None:
+        worker = path.stat().st_size >= WORKER_FROM_BYTES
+    read = chunks_in_worker if worker else chunks
+    lines = read(path, list(town.districts), list(town.topics), chunk)
+    state = _Import()
+    try:
+        with _transaction(target) as conn:
+            state.load(conn, lines, now or dt.datetime.now(dt.UTC), chunk)
+            if state.failed:
+                raise _Rollback
+    except _Rollback:
+        pass
+    finally:
+        lines.close()  # type: ignore[attr-defined]
+    if not state.failed:
+        return state.count
+    with _reading(target) as conn:  # after the rollback: which lines are taken already
+        state.problems += already_registered(conn, state.users)
+    if not state.problems:
+        raise state.clash  # type: ignore[misc]  # a clash with no taken line: not ours to explain
+    raise BadResidentsFile(str(path), [message for _, message in sorted(state.problems)])
 
 
 @contextmanager
@@ -224,70 +141,12 @@ def _transaction(target: Session | Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def _bulk_cache(conn: Connection) -> Iterator[None]:
-    """On SQLite, a page cache that holds a million-row unique index while importing.
-
-    SQLite's default cache is 2 MiB; inserting random LINE user ids into the unique index
-    then evicts and re-reads index pages for every row (measured: 11,000 residents/s at a
-    million instead of 34,000/s at 100,000). PostgreSQL uses its shared buffers instead.
-    """
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql("PRAGMA cache_size = -262144")  # KiB: 256 MiB
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
-
-
-def import_residents(
-    target: Session | Engine,
-    path: str | Path,
-    config: Any,
-    *,
-    now: dt.datetime | None = None,
-    chunk: int = CHUNK,
-) -> int:
-    """Import a JSON Lines file of residents; return how many; raise BadResidentsFile."""
-    town = config.municipality
-    validator = _line_type(list(town.districts), list(town.topics))
-    now = now or dt.datetime.now(dt.UTC)
-    problems: list[str] = []
-    first_line: dict[str, int] = {}
-    count, batch = 0, []
-    with _transaction(target) as conn, _bulk_cache(conn):
-        for number, item in _parse(Path(path), validator):
-            if isinstance(item, str):
-                problems.append(item)
-            elif (first := first_line.setdefault(item["line_user_id"], number)) != number:
-                user = item["line_user_id"]
-                problems.append(f"line {number}: line_user_id {user} is also on line {first}")
-            else:
-                batch.append((number, item))
-            if len(batch) >= chunk:
-                problems += _flush(conn, batch, now, write=not problems)
-                count, batch = count + len(batch), []
-        problems += _flush(conn, batch, now, write=not problems)
-        count += len(batch)
-        if problems:
-            raise BadResidentsFile(str(path), problems)  # rolls the transaction back
-    return count
-
-
-def _flush(conn: Connection, batch: list, now: dt.datetime, *, write: bool) -> list[str]:
-    """Check a chunk against the database; insert it while the file has no problem yet.
-
-    After the first problem the file keeps being validated (every bad line is reported)
-    but nothing more is written, and the transaction is rolled back at the end.
-    """
-    if not batch:
-        return []
-    taken = _already_registered(conn, batch)
-    if write and not taken:
-        _insert(conn, batch, now)
-    return taken
+def _reading(target: Session | Engine) -> Iterator[Connection]:
+    if isinstance(target, Session):
+        yield target.connection()
+    else:
+        with target.connect() as conn:
+            yield conn
 
 
 def import_command(wiring: Any, path: str) -> int:

@@ -139,3 +139,85 @@ def test_the_command_reports_bad_lines_on_stderr_and_exits_1(wiring, tmp_path, c
 def test_the_command_refuses_a_missing_file(wiring, tmp_path, capsys):
     assert import_command(wiring, str(tmp_path / "missing.jsonl")) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_file_read_by_the_worker_process_gives_the_same_residents(engine, tmp_path, config):
+    """Large files are validated in a worker process; the outcome is the same."""
+    lines = [
+        {"line_user_id": uid(n), "birth_date": "1980-02-29", "interests": ["防災", "防災"],
+         "children": [{"birth_date": "2020-04-01"}] * (n % 3)}
+        for n in range(1, 26)
+    ]  # fmt: skip
+    assert import_residents(engine, write(tmp_path, *lines), config, chunk=7, worker=True) == 25
+    with engine.connect() as conn:
+        births = conn.execute(select(Resident.birth_date).distinct()).scalars().all()
+        kids = conn.execute(
+            select(Resident.line_user_id, func.count()).join(ResidentChild).group_by(Resident.id)
+        ).all()
+    assert births == [date(1980, 2, 29)]
+    assert dict(kids) == {uid(n): n % 3 for n in range(1, 26) if n % 3}
+    assert count(engine, ResidentInterest.__table__) == 25
+
+
+def test_the_worker_process_reports_every_bad_line(engine, tmp_path, config):
+    path = write(tmp_path, {"line_user_id": uid(1)}, "{", {"line_user_id": uid(1)})
+    with pytest.raises(BadResidentsFile) as caught:
+        import_residents(engine, path, config, worker=True)
+    assert [p.split(":")[0] for p in caught.value.problems] == ["line 2", "line 3"]
+    assert count(engine, Resident.__table__) == 0
+
+
+def test_residents_already_in_the_database_are_reported_with_the_other_bad_lines(
+    engine, tmp_path, config
+):
+    """Every clash is found, in any chunk, also after the file's first problem."""
+    import_residents(
+        engine, write(tmp_path, {"line_user_id": uid(3)}, {"line_user_id": uid(9)}), config
+    )
+    lines = [{"line_user_id": uid(n), "interests": ["防災"]} for n in range(1, 11)]
+    lines[4] = {"line_user_id": "U5"}
+    with pytest.raises(BadResidentsFile) as caught:
+        import_residents(engine, write(tmp_path, *lines), config, chunk=2)
+    assert [p.split(":")[0] for p in caught.value.problems] == ["line 3", "line 5", "line 9"]
+    assert caught.value.problems[2] == f"line 9: line_user_id {uid(9)} is already in the database"
+    assert count(engine, Resident.__table__) == 2
+    assert count(engine, ResidentInterest.__table__) == 0
+
+
+def test_a_second_import_attaches_children_and_interests_to_its_own_residents(
+    engine, tmp_path, config
+):
+    first = [{"line_user_id": uid(n), "children": [{"birth_date": "2010-01-01"}]} for n in range(5)]
+    import_residents(engine, write(tmp_path, *first), config, chunk=2)
+    second = [
+        {
+            "line_user_id": uid(n),
+            "children": [{"birth_date": "2021-01-01"}],
+            "interests": ["子育て"],
+        }
+        for n in range(5, 12)
+    ]
+    import_residents(engine, write(tmp_path, *second), config, chunk=3)
+    with engine.connect() as conn:
+        pairs = conn.execute(
+            select(Resident.line_user_id, ResidentChild.birth_date).join(ResidentChild)
+        )
+        births = {u: b.year for u, b in pairs}
+        topics = conn.execute(select(Resident.line_user_id).join(ResidentInterest)).scalars().all()
+    assert births == {uid(n): 2010 if n < 5 else 2021 for n in range(12)}
+    assert sorted(topics) == [uid(n) for n in range(5, 12)]
+
+
+def test_deleting_an_imported_resident_still_deletes_their_children_and_interests(
+    engine, tmp_path, config
+):
+    """A large import keeps the foreign keys (ON DELETE CASCADE) in place afterwards."""
+    lines = [
+        {"line_user_id": uid(n), "children": [{"birth_date": "2019-05-10"}], "interests": ["防災"]}
+        for n in range(1, 21)
+    ]
+    import_residents(engine, write(tmp_path, *lines), config, chunk=5)
+    with engine.begin() as conn:
+        conn.execute(Resident.__table__.delete().where(Resident.line_user_id == uid(1)))
+    assert count(engine, ResidentChild.__table__) == 19
+    assert count(engine, ResidentInterest.__table__) == 19
