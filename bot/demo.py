@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from bot.handlers import find_resident
 from bot.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 
 DEMO_DB = Path("var") / "demo.db"
@@ -134,7 +134,7 @@ def register_samples(wiring, sim) -> list[str]:
         user_id = sim.create_user(sample.name)
         sim.follow(user_id)  # the bot creates the resident through its real webhook
         with wiring.session_factory() as session, session.begin():
-            resident = session.scalar(select(Resident).where(Resident.line_user_id == user_id))
+            resident = find_resident(session, user_id)
             _apply(session, resident, sample, wiring.clock.now())
         user_ids.append(user_id)
     return user_ids

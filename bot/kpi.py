@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import TOKYO
 from bot.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
+from segments.calendar import fiscal_year
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,13 @@ class KpiFigures:
     homepage_visits_per_month_target: int | None = None
 
 
-def fiscal_year_start(day: date) -> date:
-    """1 April of the fiscal year (年度) that contains `day`."""
-    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
-
-
 def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
     """Count registrations, followers, deletions and programs distributed this fiscal year."""
     following = Resident.following.is_(True)
     consented = Resident.consented_at.is_not(None)
     registered = consented & Resident.registered_at.is_not(None) & following
-    fy_start = datetime.combine(fiscal_year_start(now.astimezone(TOKYO).date()), time(), TOKYO)
+    year = fiscal_year(now.astimezone(TOKYO).date())
+    fy_start = datetime.combine(date(year, 4, 1), time(), TOKYO)
 
     def count(*where) -> int:
         return session.scalar(select(func.count()).select_from(Resident).where(*where)) or 0
