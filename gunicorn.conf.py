@@ -14,8 +14,8 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
 
 def when_ready(server):
     """Once per deployment start (in the master, not in every worker): set up the rich menu."""
+    from bot.line.startup import prepare_line_platform
     from bot.settings import Settings
-    from bot.startup import prepare_line_platform
     from bot.wiring import wire
 
     prepare_line_platform(wire(Settings.from_env()))

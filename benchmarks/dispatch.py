@@ -25,11 +25,11 @@ from benchmarks.segments import analyze, fresh_schema, peak_mib
 from benchmarks.segments_data import write_jsonl
 from bot.clock import TOKYO, FixedClock
 from bot.config import load_config
-from bot.db import make_engine
-from bot.dispatch import run_slot
+from bot.dispatch.run import run_slot
 from bot.logs import configure_logging
-from bot.residents_import import import_residents
+from bot.residents.importer import import_residents
 from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY, Settings
+from bot.store.engine import make_engine
 from bot.wiring import wire
 from linesim.server import start_in_thread
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> None:
 def report(wiring, engine, residents: int) -> None:
     """Print the floor, the run and their ratio."""
     from bot.clicks import notice_links
-    from bot.models import Resident
+    from bot.store.models import Resident
     from messages import build_notice
 
     with wiring.session_factory() as session:

@@ -21,12 +21,12 @@ from pathlib import Path
 from sqlalchemy import Engine, select, text
 
 from benchmarks.segments_data import write_jsonl
-from bot.audience import eligible_residents, stream, target_rules
 from bot.config import load_config
-from bot.db import make_engine
-from bot.migrate import upgrade
-from bot.models import Base, Resident
-from bot.residents_import import import_residents
+from bot.residents.importer import import_residents
+from bot.store.engine import make_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Base, Resident
+from bot.store.queries import eligible_residents, stream, target_rules
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from bot.db import database_answers
 from bot.settings import Settings
+from bot.store.engine import database_answers
 from bot.wiring import Wiring, wire
 
 
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -
 
     from bot.admin import init_admin
     from bot.clicks import blueprint as clicks_blueprint
-    from bot.webhook import blueprint as webhook_blueprint
+    from bot.registration.webhook import blueprint as webhook_blueprint
 
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(clicks_blueprint)

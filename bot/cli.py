@@ -51,7 +51,7 @@ def config_check(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def plan(at: str | None, as_json: bool) -> None:
     """Each campaign's coming slots and the audience size if it fired now."""
-    from bot.plan import plan_command
+    from bot.dispatch.plan import plan_command
 
     sys.exit(plan_command(_wiring(), at, as_json))
 
@@ -62,7 +62,7 @@ def plan(at: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def audience(target: str, on, as_json: bool) -> None:
     """Who matches a program or campaign (count and LINE user ids)."""
-    from bot.audience import audience_command
+    from bot.store.queries import audience_command
 
     wiring = _wiring()
     day = on.date() if on else wiring.clock.now().date()
@@ -81,7 +81,7 @@ def audience(target: str, on, as_json: bool) -> None:
 )
 def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
     """Run a campaign slot now (staff's manual trigger), or test-send it with --to."""
-    from bot.plan import send_command
+    from bot.dispatch.plan import send_command
 
     sys.exit(send_command(_wiring(need_secrets=not dry_run), campaign, dry_run, to))
 
@@ -89,7 +89,7 @@ def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
 @cli.command("scheduler")
 def scheduler() -> None:
     """The clock process: housekeeping now; campaign slots come with the dispatcher."""
-    from bot.scheduler import run_scheduler
+    from bot.dispatch.scheduler import run_scheduler
 
     run_scheduler(_wiring(need_secrets=True))
 
@@ -103,7 +103,7 @@ def residents_group() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def residents_import(path: str) -> None:
     """Bulk-load residents from JSON Lines (all or nothing)."""
-    from bot.residents_import import import_command
+    from bot.residents.importer import import_command
 
     sys.exit(import_command(_wiring(), path))
 
@@ -111,7 +111,7 @@ def residents_import(path: str) -> None:
 @residents_group.command("purge")
 def residents_purge() -> None:
     """Delete the answers of residents who blocked the account past the retention time."""
-    from bot.purge import purge_command
+    from bot.residents.purge import purge_command
 
     sys.exit(purge_command(_wiring()))
 
@@ -134,7 +134,7 @@ def staff_group() -> None:
 @click.argument("name")
 def staff_add(name: str) -> None:
     """Create a staff login (the password is asked, never taken from the command line)."""
-    from bot.staff import staff_add_command
+    from bot.admin.staff import staff_add_command
 
     wiring = _wiring()
     password = click.prompt(
@@ -153,9 +153,9 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations up to the newest schema."""
-    from bot.db import make_engine
-    from bot.migrate import upgrade
     from bot.settings import Settings
+    from bot.store.engine import make_engine
+    from bot.store.migrate import upgrade
 
     settings = Settings.from_env(demo=True)  # needs only DATABASE_URL
     engine = make_engine(settings.database_url)
@@ -169,7 +169,7 @@ def db_upgrade() -> None:
 def serve(host: str, port: int) -> None:
     """Run the web process for development (production: gunicorn, see Procfile)."""
     from bot.app import create_app
-    from bot.startup import prepare_line_platform
+    from bot.line.startup import prepare_line_platform
 
     app = create_app()
     prepare_line_platform(app.extensions["todoku"])

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, redirect
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.logs import get_logger
-from bot.models import CampaignRun, Click
+from bot.store.models import CampaignRun, Click
 from messages import NoticeLinks
 
 log = get_logger("todoku.clicks")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from bot.handlers import find_resident
-from bot.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
+from bot.registration.handlers import find_resident
+from bot.store.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 
 DEMO_DB = Path("var") / "demo.db"
 # The demo's dashboard login. The demo runs on this machine only, with fictional residents.
@@ -75,13 +75,13 @@ SAMPLE_RESIDENTS = (
 
 def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     """Start linesim and the bot, register the sample residents, print the URLs, serve."""
+    from bot.admin.staff import create_staff
     from bot.app import create_app
+    from bot.dispatch.scheduler import run_scheduler
+    from bot.line.startup import prepare_line_platform
     from bot.logs import configure_logging
-    from bot.migrate import upgrade
-    from bot.scheduler import run_scheduler
     from bot.settings import Settings
-    from bot.staff import create_staff
-    from bot.startup import prepare_line_platform
+    from bot.store.migrate import upgrade
     from bot.wiring import wire
     from linesim.client import SimClient
     from linesim.server import start_in_thread

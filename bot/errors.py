@@ -8,15 +8,15 @@
     ├── UserError(message)                    a CLI user error (exit 1), e.g. an unknown campaign
     │   ├── NotAvailableYet(command)          a contract command whose feature is not built yet
     │   ├── UnknownTarget(target, valid)      `todoku audience X`: X is no program or campaign
-    │   │                                     (bot.audience)
+    │   │                                     (bot.store.queries)
     │   └── BadResidentsFile(problems)        an import file with bad lines, each with its
-    │                                         line number (bot.residents_import)
+    │                                         line number (bot.residents.importer)
     └── SendError                             a Messaging API call failed
         ├── RetryableSendError                500, timeout, rate limit: retry with the same key
         └── PermanentSendError                4xx other than a rate limit: do not retry
             └── MonthlyQuotaReached           429 "monthly limit": stop the run, do not retry
 
-ConfigError lives beside the loader (bot.config_problems). Only the edges (webhook
+ConfigError lives beside the loader (bot.config.problems). Only the edges (webhook
 route, CLI, process start-up) turn these into HTTP statuses or exit codes.
 """
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import TOKYO
-from bot.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
+from bot.store.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
 from segments.calendar import fiscal_year
 
 

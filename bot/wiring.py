@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
-from bot.db import make_engine, make_session_factory
 from bot.settings import Settings
+from bot.store.engine import make_engine, make_session_factory
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Wiring:
     @cached_property
     def line(self):
         """The LINE Messaging API adapter (built on first use)."""
-        from bot.line import LineGateway
+        from bot.line.gateway import LineGateway
 
         return LineGateway(self.settings)
 

@@ -22,8 +22,15 @@ class Problem:
 
 
 ACTION_TYPES = (
-    "postback", "message", "uri", "datetimepicker", "camera", "cameraRoll",
-    "location", "richmenuswitch", "clipboard",
+    "postback",
+    "message",
+    "uri",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "richmenuswitch",
+    "clipboard",
 )
 URI_SCHEMES = ("http", "https", "line", "tel")
 URI_MAX = 10_000  # raised from 1,000 on 2026-10-27 (SDK 3.27.0 agrees)
@@ -42,8 +49,17 @@ def text_length(value: str) -> int:
     return len(value.encode("utf-16-le")) // 2
 
 
-def check_length(problems, path: str, value, maximum: int, *, required=False, minimum=0,
-                 utf16=False, graphemes=False):
+def check_length(
+    problems,
+    path: str,
+    value,
+    maximum: int,
+    *,
+    required=False,
+    minimum=0,
+    utf16=False,
+    graphemes=False,
+):
     """Append a problem if `value` is missing (when required), not a string or too long."""
     if value is None:
         if required:
@@ -65,8 +81,14 @@ def check_length(problems, path: str, value, maximum: int, *, required=False, mi
         problems.append(Problem(path, f"Length must be between {minimum} and {maximum}"))
 
 
-def validate_action(action, path: str, *, label_max: int, label_required: bool,
-                    allowed: tuple[str, ...] = ACTION_TYPES) -> list[Problem]:
+def validate_action(
+    action,
+    path: str,
+    *,
+    label_max: int,
+    label_required: bool,
+    allowed: tuple[str, ...] = ACTION_TYPES,
+) -> list[Problem]:
     """Problems with one action object; `label_max` depends on where the action sits."""
     if not isinstance(action, dict):
         return [Problem(path, "must be an object")]
@@ -74,8 +96,15 @@ def validate_action(action, path: str, *, label_max: int, label_required: bool,
     if kind not in allowed:
         return [Problem(f"{path}.type", f"must be one of [{', '.join(allowed)}]")]
     problems: list[Problem] = []
-    check_length(problems, f"{path}.label", action.get("label"), label_max,
-                 required=label_required, minimum=1 if label_required else 0, graphemes=True)
+    check_length(
+        problems,
+        f"{path}.label",
+        action.get("label"),
+        label_max,
+        required=label_required,
+        minimum=1 if label_required else 0,
+        graphemes=True,
+    )
     CHECKS.get(kind, lambda a, p, out: None)(action, path, problems)
     return problems
 
@@ -88,13 +117,24 @@ def _postback(action, path, problems):
         problems.append(Problem(f"{path}.text", "cannot be used with displayText"))
     option = action.get("inputOption")
     if option is not None and option not in (
-            "closeRichMenu", "openRichMenu", "openKeyboard", "openVoice"):
+        "closeRichMenu",
+        "openRichMenu",
+        "openKeyboard",
+        "openVoice",
+    ):
         problems.append(Problem(f"{path}.inputOption", "invalid inputOption"))
 
 
 def _message(action, path, problems):
-    check_length(problems, f"{path}.text", action.get("text"), DATA_MAX, required=True, minimum=1,
-                 graphemes=True)
+    check_length(
+        problems,
+        f"{path}.text",
+        action.get("text"),
+        DATA_MAX,
+        required=True,
+        minimum=1,
+        graphemes=True,
+    )
 
 
 def check_uri(problems, path: str, uri, *, required=True) -> None:
@@ -143,17 +183,33 @@ def _picker(action, path, problems):
 
 
 def _clipboard(action, path, problems):
-    check_length(problems, f"{path}.clipboardText", action.get("clipboardText"), 1000,
-                 required=True, minimum=1)
+    check_length(
+        problems,
+        f"{path}.clipboardText",
+        action.get("clipboardText"),
+        1000,
+        required=True,
+        minimum=1,
+    )
 
 
 def _richmenuswitch(action, path, problems):
     check_length(problems, f"{path}.data", action.get("data"), DATA_MAX, required=True)
-    check_length(problems, f"{path}.richMenuAliasId", action.get("richMenuAliasId"), 32,
-                 required=True, minimum=1)
+    check_length(
+        problems,
+        f"{path}.richMenuAliasId",
+        action.get("richMenuAliasId"),
+        32,
+        required=True,
+        minimum=1,
+    )
 
 
 CHECKS = {
-    "postback": _postback, "message": _message, "uri": _uri, "datetimepicker": _picker,
-    "clipboard": _clipboard, "richmenuswitch": _richmenuswitch,
+    "postback": _postback,
+    "message": _message,
+    "uri": _uri,
+    "datetimepicker": _picker,
+    "clipboard": _clipboard,
+    "richmenuswitch": _richmenuswitch,
 }

@@ -20,10 +20,13 @@ from linesim.state import iso
 
 MAX_BODY = 2 * 1024 * 1024  # LINE answers 413 above 2 MB
 RETRY_KEY_ENDPOINTS = {"push", "multicast", "broadcast", "narrowcast"}
-AUTH_MISSING = ("Authorization header required. "
-                "Must follow the scheme, 'Authorization: Bearer <ACCESS TOKEN>'")
-AUTH_INVALID = ("Authentication failed due to the following reason: invalid token. "
-                "Confirm that the access token in the authorization header is valid.")
+AUTH_MISSING = (
+    "Authorization header required. Must follow the scheme, 'Authorization: Bearer <ACCESS TOKEN>'"
+)
+AUTH_INVALID = (
+    "Authentication failed due to the following reason: invalid token. "
+    "Confirm that the access token in the authorization header is valid."
+)
 
 
 def sim() -> Simulator:
@@ -31,8 +34,9 @@ def sim() -> Simulator:
     return current_app.extensions["linesim"]
 
 
-def line_error(status: int, message: str, problems: list[Problem] | None = None,
-               **extra) -> tuple[Response, int]:
+def line_error(
+    status: int, message: str, problems: list[Problem] | None = None, **extra
+) -> tuple[Response, int]:
     """LINE's error body: {"message", "details"?: [{"message", "property"}], ...}."""
     body: dict = {"message": message}
     if problems:
@@ -76,7 +80,7 @@ def before_api_request():
     auth = request.headers.get("Authorization", "")
     if not auth.startswith("Bearer "):
         return line_error(401, AUTH_MISSING)
-    if auth[len("Bearer "):] != sim().config.access_token:
+    if auth[len("Bearer ") :] != sim().config.access_token:
         return line_error(401, AUTH_INVALID)
     if g.retry_key is not None:
         if endpoint_name() not in RETRY_KEY_ENDPOINTS:
@@ -122,17 +126,19 @@ def _log(response: Response) -> None:
     body = None
     if request.mimetype == "application/json":
         body = request.get_json(silent=True)
-    sim().state.log_request({
-        "request_id": g.request_id,
-        "at": iso(sim().clock()),
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string.decode(),
-        "endpoint": endpoint_name(),
-        "status": response.status_code,
-        "problems": g.problems,
-        "retry_key": g.retry_key,
-        "fault": g.fate,
-        "body": body,
-        "ms": round((time.monotonic() - g.started) * 1000),
-    })
+    sim().state.log_request(
+        {
+            "request_id": g.request_id,
+            "at": iso(sim().clock()),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode(),
+            "endpoint": endpoint_name(),
+            "status": response.status_code,
+            "problems": g.problems,
+            "retry_key": g.retry_key,
+            "fault": g.fate,
+            "body": body,
+            "ms": round((time.monotonic() - g.started) * 1000),
+        }
+    )

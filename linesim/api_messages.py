@@ -71,13 +71,11 @@ def _send(via: str, user_ids: list[str], messages: list[dict], with_sent: bool =
             accepted = state.accepted_retry_key(g.retry_key)
             if accepted is not None:
                 request_id, earlier = accepted
-                response, status = line_error(409, "The retry key is already accepted",
-                                              **earlier)
+                response, status = line_error(409, "The retry key is already accepted", **earlier)
                 response.headers["x-line-accepted-request-id"] = request_id
                 return response, status
         # Blocked and unknown recipients are neither delivered to nor counted.
-        reachable = sum(1 for uid in user_ids
-                        if uid in state.users and state.users[uid].following)
+        reachable = sum(1 for uid in user_ids if uid in state.users and state.users[uid].following)
         limit = sim().faults.config.monthly_quota
         if limit is not None and state.usage_this_month() + reachable > limit:
             return line_error(429, MONTHLY_LIMIT)

@@ -23,8 +23,14 @@ def get_profile(user_id: str):
     user = sim().state.users.get(user_id)
     if user is None or not user.following:
         return line_error(404, "Not found")
-    return jsonify({"userId": user.user_id, "displayName": user.display_name,
-                    "language": "ja", "statusMessage": ""})
+    return jsonify(
+        {
+            "userId": user.user_id,
+            "displayName": user.display_name,
+            "language": "ja",
+            "statusMessage": "",
+        }
+    )
 
 
 @bp.get("/followers/ids")
@@ -38,7 +44,7 @@ def get_followers():
     if not 1 <= limit <= 1000:
         return line_error(400, "limit must be between 1 and 1000")
     ids = [u.user_id for u in sim().state.users.values() if u.following]
-    answer: dict = {"userIds": ids[start:start + limit]}
+    answer: dict = {"userIds": ids[start : start + limit]}
     if start + limit < len(ids):
         answer["next"] = str(start + limit)
     return jsonify(answer)
@@ -128,7 +134,9 @@ def upload_rich_menu_image(menu_id: str):
     if len(data) > IMAGE_MAX:
         return line_error(400, "The image must be at most 1 MB")
     if request.mimetype == "image/png" and _png_size(data) != (
-            menu["size"]["width"], menu["size"]["height"]):
+        menu["size"]["width"],
+        menu["size"]["height"],
+    ):
         return line_error(400, "Image size must match with the rich menu size")
     with sim().state.lock:
         menu["_image"], menu["_image_type"] = data, request.mimetype

@@ -11,19 +11,29 @@ from linesim import api_gate, api_messages, api_users, sim_routes
 from linesim.sim import SimConfig, Simulator
 
 
-def create_app(channel_secret: str, access_token: str, webhook_url: str | None, *,
-               clock: Callable[[], float] | None = None,
-               redelivery_attempts: int = 2,
-               redelivery_delay: float = 0.0,
-               webhook_timeout: float = 2.0,
-               reply_token_ttl: float = 60.0) -> Flask:
+def create_app(
+    channel_secret: str,
+    access_token: str,
+    webhook_url: str | None,
+    *,
+    clock: Callable[[], float] | None = None,
+    redelivery_attempts: int = 2,
+    redelivery_delay: float = 0.0,
+    webhook_timeout: float = 2.0,
+    reply_token_ttl: float = 60.0,
+) -> Flask:
     """Build a linesim app for one channel; `clock` returns epoch seconds (default wall time)."""
     if not channel_secret or not access_token:
         raise ValueError("linesim needs a channel secret and an access token")
     app = Flask(__name__)
-    config = SimConfig(channel_secret, access_token, reply_token_ttl=reply_token_ttl,
-                       redelivery_attempts=redelivery_attempts,
-                       redelivery_delay=redelivery_delay, webhook_timeout=webhook_timeout)
+    config = SimConfig(
+        channel_secret,
+        access_token,
+        reply_token_ttl=reply_token_ttl,
+        redelivery_attempts=redelivery_attempts,
+        redelivery_delay=redelivery_delay,
+        webhook_timeout=webhook_timeout,
+    )
     app.extensions["linesim"] = Simulator(config, webhook_url, clock or time.time)
     app.json.ensure_ascii = False  # Japanese stays readable in /_sim answers
     app.json.sort_keys = False

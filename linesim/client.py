@@ -18,8 +18,7 @@ class SimClient:
         self.http = requests.Session()
 
     def _call(self, method: str, path: str, json: dict | None = None):
-        response = self.http.request(method, self.base_url + path, json=json,
-                                     timeout=self.timeout)
+        response = self.http.request(method, self.base_url + path, json=json, timeout=self.timeout)
         if response.status_code >= 400:
             raise SimError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json()
@@ -44,16 +43,23 @@ class SimClient:
         """The resident sends a text message."""
         return self._call("POST", f"/_sim/users/{user_id}/text", {"text": text})
 
-    def postback(self, user_id: str, data: str, params: dict | None = None,
-                 display_text: str | None = None) -> dict:
+    def postback(
+        self, user_id: str, data: str, params: dict | None = None, display_text: str | None = None
+    ) -> dict:
         """The resident taps a postback (or date picker, with params like {"date": ...})."""
-        return self._call("POST", f"/_sim/users/{user_id}/postback",
-                          {"data": data, "params": params, "display_text": display_text})
+        return self._call(
+            "POST",
+            f"/_sim/users/{user_id}/postback",
+            {"data": data, "params": params, "display_text": display_text},
+        )
 
     def sticker(self, user_id: str, package_id: str = "446", sticker_id: str = "1988") -> dict:
         """The resident sends a sticker."""
-        return self._call("POST", f"/_sim/users/{user_id}/sticker",
-                          {"package_id": package_id, "sticker_id": sticker_id})
+        return self._call(
+            "POST",
+            f"/_sim/users/{user_id}/sticker",
+            {"package_id": package_id, "sticker_id": sticker_id},
+        )
 
     def redeliver_last(self, user_id: str) -> dict:
         """Send the resident's last webhook again, unchanged (a duplicate delivery)."""

@@ -26,8 +26,17 @@ DEFAULT_RATE_LIMITS = {
     "delete_rich_menu": "100/hour",
 }
 DEFAULT_RATE = "2000/second"
-KNOWN_KEYS = {"seed", "error_rate", "timeout_rate", "timeout_seconds", "lost_response_rate",
-              "lost_response_as", "latency_ms", "rate_limit", "monthly_quota"}
+KNOWN_KEYS = {
+    "seed",
+    "error_rate",
+    "timeout_rate",
+    "timeout_seconds",
+    "lost_response_rate",
+    "lost_response_as",
+    "latency_ms",
+    "rate_limit",
+    "monthly_quota",
+}
 
 
 class FaultSpecError(ValueError):
@@ -99,7 +108,8 @@ class Faults:
     def allow(self, endpoint: str) -> bool:
         """Count one request against the endpoint's window; False means 429."""
         text = self.config.rate_limit.get(endpoint) or DEFAULT_RATE_LIMITS.get(
-            endpoint, DEFAULT_RATE)
+            endpoint, DEFAULT_RATE
+        )
         with self._lock:
             item = self._items.setdefault(text, parse(text))
         return self._limiter.hit(item, "linesim", endpoint)

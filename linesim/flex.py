@@ -13,8 +13,7 @@ BUBBLE_MAX_BYTES = 30_000
 CAROUSEL_MAX_BYTES = 50_000
 CAROUSEL_MAX_BUBBLES = 12
 BUTTON_LABEL_MAX = 40
-COMPONENTS = ("box", "button", "image", "video", "icon", "text", "span", "separator",
-              "filler")
+COMPONENTS = ("box", "button", "image", "video", "icon", "text", "span", "separator", "filler")
 # Which components each parent may hold (Messaging API reference, "Flex Message"):
 # a baseline box lines text up with icons; spans live only inside a text.
 CHILDREN = {
@@ -23,8 +22,12 @@ CHILDREN = {
     "baseline": ("icon", "text", "filler"),
     "text": ("span",),
 }
-BLOCKS = {"header": ("box",), "hero": ("box", "image", "video"), "body": ("box",),
-          "footer": ("box",)}
+BLOCKS = {
+    "header": ("box",),
+    "hero": ("box", "image", "video"),
+    "body": ("box",),
+    "footer": ("box",),
+}
 
 
 def json_size(value) -> int:
@@ -44,8 +47,9 @@ def validate_container(container, path: str) -> list[Problem]:
     problems = check_props(container, "carousel", path)
     bubbles = container.get("contents")
     if not isinstance(bubbles, list) or not 1 <= len(bubbles) <= CAROUSEL_MAX_BUBBLES:
-        problems.append(Problem(f"{path}.contents",
-                                f"Size must be between 1 and {CAROUSEL_MAX_BUBBLES}"))
+        problems.append(
+            Problem(f"{path}.contents", f"Size must be between 1 and {CAROUSEL_MAX_BUBBLES}")
+        )
         bubbles = bubbles if isinstance(bubbles, list) else []
     if json_size(container) > CAROUSEL_MAX_BYTES:
         problems.append(Problem(path, "carousel JSON must be at most 50KB"))
@@ -66,8 +70,9 @@ def validate_bubble(bubble, path: str) -> list[Problem]:
         problems.append(Problem(path, "bubble JSON must be at most 30KB"))
     if not any(block in bubble for block in BLOCKS):
         # An empty bubble would show as a blank balloon; LINE needs at least one block.
-        problems.append(Problem(path, "at least one block (header, hero, body or footer) "
-                                      "must be specified"))
+        problems.append(
+            Problem(path, "at least one block (header, hero, body or footer) must be specified")
+        )
     for block, allowed in BLOCKS.items():
         if block in bubble:
             problems += validate_component(bubble[block], f"{path}.{block}", allowed)
@@ -86,8 +91,9 @@ def _action(action, path: str) -> list[Problem]:
     return validate_action(action, path, label_max=BUTTON_LABEL_MAX, label_required=False)
 
 
-def validate_component(component, path: str,
-                       allowed: tuple[str, ...] = COMPONENTS) -> list[Problem]:
+def validate_component(
+    component, path: str, allowed: tuple[str, ...] = COMPONENTS
+) -> list[Problem]:
     """Problems with a component (one of `allowed` where it sits) and its children."""
     if not isinstance(component, dict):
         return [Problem(path, "must be an object")]
@@ -102,8 +108,9 @@ def validate_component(component, path: str,
         if action is None:
             problems.append(Problem(f"{path}.action", "must be specified"))
         else:
-            problems += validate_action(action, f"{path}.action",
-                                        label_max=BUTTON_LABEL_MAX, label_required=True)
+            problems += validate_action(
+                action, f"{path}.action", label_max=BUTTON_LABEL_MAX, label_required=True
+            )
     elif kind == "text":
         problems += _text(component, path)
     elif kind == "span":

@@ -32,10 +32,19 @@ from linebot.v3.messaging import (
 from linesim.actions import Problem
 
 MODELS = {
-    "bubble": FlexBubble, "carousel": FlexCarousel, "box": FlexBox, "text": FlexText,
-    "span": FlexSpan, "button": FlexButton, "image": FlexImage, "icon": FlexIcon,
-    "separator": FlexSeparator, "filler": FlexFiller, "video": FlexVideo,
-    "styles": FlexBubbleStyles, "block_style": FlexBlockStyle,
+    "bubble": FlexBubble,
+    "carousel": FlexCarousel,
+    "box": FlexBox,
+    "text": FlexText,
+    "span": FlexSpan,
+    "button": FlexButton,
+    "image": FlexImage,
+    "icon": FlexIcon,
+    "separator": FlexSeparator,
+    "filler": FlexFiller,
+    "video": FlexVideo,
+    "styles": FlexBubbleStyles,
+    "block_style": FlexBlockStyle,
     "linearGradient": FlexBoxLinearGradient,
 }
 KEYWORD_SIZES = ("xxs", "xs", "sm", "md", "lg", "xl", "xxl", "3xl", "4xl", "5xl")
@@ -43,32 +52,50 @@ SPACINGS = ("none", "xs", "sm", "md", "lg", "xl", "xxl")
 PIXELS = re.compile(r"^\d+(\.\d+)?px$")
 PERCENT_OR_PIXELS = re.compile(r"^\d+(\.\d+)?(px|%)$")
 COLOR = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-COLOR_KEYS = ("color", "backgroundColor", "borderColor", "separatorColor",
-              "startColor", "endColor", "centerColor")
+COLOR_KEYS = (
+    "color",
+    "backgroundColor",
+    "borderColor",
+    "separatorColor",
+    "startColor",
+    "endColor",
+    "centerColor",
+)
 ENUMS = {  # (component type or "*", property): allowed values
     ("*", "gravity"): ("top", "bottom", "center"),
     ("*", "align"): ("start", "end", "center"),
     ("*", "position"): ("relative", "absolute"),
-    ("text", "weight"): ("regular", "bold"), ("span", "weight"): ("regular", "bold"),
-    ("text", "style"): ("normal", "italic"), ("span", "style"): ("normal", "italic"),
+    ("text", "weight"): ("regular", "bold"),
+    ("span", "weight"): ("regular", "bold"),
+    ("text", "style"): ("normal", "italic"),
+    ("span", "style"): ("normal", "italic"),
     ("text", "decoration"): ("none", "underline", "line-through"),
     ("span", "decoration"): ("none", "underline", "line-through"),
-    ("text", "adjustMode"): ("shrink-to-fit",), ("button", "adjustMode"): ("shrink-to-fit",),
+    ("text", "adjustMode"): ("shrink-to-fit",),
+    ("button", "adjustMode"): ("shrink-to-fit",),
     ("button", "style"): ("primary", "secondary", "link"),
     ("button", "height"): ("sm", "md"),
     ("box", "layout"): ("horizontal", "vertical", "baseline"),
-    ("box", "justifyContent"): ("center", "flex-start", "flex-end", "space-between",
-                                "space-around", "space-evenly"),
+    ("box", "justifyContent"): (
+        "center",
+        "flex-start",
+        "flex-end",
+        "space-between",
+        "space-around",
+        "space-evenly",
+    ),
     ("box", "alignItems"): ("center", "flex-start", "flex-end"),
     ("image", "aspectMode"): ("cover", "fit"),
     ("bubble", "size"): ("nano", "micro", "deca", "hecto", "kilo", "mega", "giga"),
     ("bubble", "direction"): ("ltr", "rtl"),
 }
 SIZES = {  # property: (keywords, pattern for explicit values)
-    ("text", "size"): (KEYWORD_SIZES, PIXELS), ("span", "size"): (KEYWORD_SIZES, PIXELS),
+    ("text", "size"): (KEYWORD_SIZES, PIXELS),
+    ("span", "size"): (KEYWORD_SIZES, PIXELS),
     ("icon", "size"): (KEYWORD_SIZES, PIXELS),
     ("image", "size"): ((*KEYWORD_SIZES, "full"), PERCENT_OR_PIXELS),
-    ("*", "margin"): (SPACINGS, PIXELS), ("box", "spacing"): (SPACINGS, PIXELS),
+    ("*", "margin"): (SPACINGS, PIXELS),
+    ("box", "spacing"): (SPACINGS, PIXELS),
 }
 
 
@@ -80,17 +107,20 @@ def known_keys(kind: str) -> frozenset[str]:
 
 def check_props(obj: dict, kind: str, path: str) -> list[Problem]:
     """Unknown keys, enum values, sizes and colours of one Flex object."""
-    problems = [Problem(f"{path}.{key}", "unknown field")
-                for key in obj if kind in MODELS and key not in known_keys(kind)]
+    problems = [
+        Problem(f"{path}.{key}", "unknown field")
+        for key in obj
+        if kind in MODELS and key not in known_keys(kind)
+    ]
     for key, value in obj.items():
         allowed = ENUMS.get((kind, key)) or ENUMS.get(("*", key))
         if allowed and value not in allowed:
             problems.append(Problem(f"{path}.{key}", f"must be one of [{', '.join(allowed)}]"))
         sizes = SIZES.get((kind, key)) or SIZES.get(("*", key))
-        if sizes and not (value in sizes[0] or (isinstance(value, str)
-                                                and sizes[1].match(value))):
-            problems.append(Problem(f"{path}.{key}",
-                                    f"must be one of [{', '.join(sizes[0])}] or a length"))
+        if sizes and not (value in sizes[0] or (isinstance(value, str) and sizes[1].match(value))):
+            problems.append(
+                Problem(f"{path}.{key}", f"must be one of [{', '.join(sizes[0])}] or a length")
+            )
         if key in COLOR_KEYS and not (isinstance(value, str) and COLOR.match(value)):
             problems.append(Problem(f"{path}.{key}", "must be a hex color (#RRGGBB[AA])"))
     return problems

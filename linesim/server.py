@@ -11,13 +11,16 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from linesim.app import create_app
 
 
-def serve(host: str, port: int, webhook_url: str | None, channel_secret: str,
-          access_token: str, **options) -> None:
+def serve(
+    host: str, port: int, webhook_url: str | None, channel_secret: str, access_token: str, **options
+) -> None:
     """Serve linesim until interrupted; `options` go to `create_app`."""
     app = create_app(channel_secret, access_token, webhook_url, **options)
     server = _server(app, host, port)
-    print(f"linesim: http://{host}:{server.server_port}/ (webhook → {webhook_url or 'none'})",
-          flush=True)
+    print(
+        f"linesim: http://{host}:{server.server_port}/ (webhook → {webhook_url or 'none'})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -65,14 +68,22 @@ class RunningSim:
         self.thread.join(timeout=5)
 
 
-def start_in_thread(channel_secret: str, access_token: str, webhook_url: str | None = None,
-                    *, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
-                    **options) -> RunningSim:
+def start_in_thread(
+    channel_secret: str,
+    access_token: str,
+    webhook_url: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    quiet: bool = True,
+    **options,
+) -> RunningSim:
     """Start linesim on a free port (port 0) in a daemon thread; returns it running."""
     app = create_app(channel_secret, access_token, webhook_url, **options)
     server = _server(app, host, port, quiet)
     # A short poll interval makes stop() quick (tests start and stop many sims).
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="linesim", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="linesim", daemon=True
+    )
     thread.start()
     return RunningSim(app, server, thread)

@@ -39,9 +39,14 @@ class Simulator:
         # The bot's own user id, stable per channel so restarts keep `destination`.
         self.bot_user_id = "U" + hashlib.sha256(config.channel_secret.encode()).hexdigest()[:32]
         self.sender = webhooks.WebhookSender(
-            webhook_url, config.channel_secret, self.bot_user_id,
-            attempts=config.redelivery_attempts, delay=config.redelivery_delay,
-            timeout=config.webhook_timeout, on_redeliver=self._refresh_tokens)
+            webhook_url,
+            config.channel_secret,
+            self.bot_user_id,
+            attempts=config.redelivery_attempts,
+            delay=config.redelivery_delay,
+            timeout=config.webhook_timeout,
+            on_redeliver=self._refresh_tokens,
+        )
 
     def now_ms(self) -> int:
         """The injected clock in milliseconds, as event timestamps use."""
@@ -79,32 +84,57 @@ class Simulator:
         """The resident types a text message."""
         user = self.user(user_id)
         message_id = new_message_id()
-        self.state.add_entry(user, {"from": "user", "kind": "text", "text": text,
-                                    "message_id": message_id})
+        self.state.add_entry(
+            user, {"from": "user", "kind": "text", "text": text, "message_id": message_id}
+        )
         token = self.state.issue_reply_token(user)
-        return self._send(user, webhooks.text_event(
-            user_id, self.now_ms(), token, text, message_id, new_quote_token()))
+        return self._send(
+            user,
+            webhooks.text_event(user_id, self.now_ms(), token, text, message_id, new_quote_token()),
+        )
 
     def sticker(self, user_id: str, package_id: str = "446", sticker_id: str = "1988") -> dict:
         """The resident sends a sticker."""
         user = self.user(user_id)
         message_id = new_message_id()
-        self.state.add_entry(user, {"from": "user", "kind": "sticker", "message_id": message_id,
-                                    "package_id": package_id, "sticker_id": sticker_id})
+        self.state.add_entry(
+            user,
+            {
+                "from": "user",
+                "kind": "sticker",
+                "message_id": message_id,
+                "package_id": package_id,
+                "sticker_id": sticker_id,
+            },
+        )
         token = self.state.issue_reply_token(user)
-        return self._send(user, webhooks.sticker_event(
-            user_id, self.now_ms(), token, message_id, new_quote_token(), package_id, sticker_id))
+        return self._send(
+            user,
+            webhooks.sticker_event(
+                user_id, self.now_ms(), token, message_id, new_quote_token(), package_id, sticker_id
+            ),
+        )
 
-    def postback(self, user_id: str, data: str, params: dict | None = None,
-                 display_text: str | None = None) -> dict:
+    def postback(
+        self, user_id: str, data: str, params: dict | None = None, display_text: str | None = None
+    ) -> dict:
         """The resident taps a postback or date-picker action."""
         user = self.user(user_id)
         # LINE shows displayText in the chat as if the resident had said it.
-        self.state.add_entry(user, {"from": "user", "kind": "postback", "data": data,
-                                    "params": params, "text": display_text})
+        self.state.add_entry(
+            user,
+            {
+                "from": "user",
+                "kind": "postback",
+                "data": data,
+                "params": params,
+                "text": display_text,
+            },
+        )
         token = self.state.issue_reply_token(user)
-        return self._send(user, webhooks.postback_event(
-            user_id, self.now_ms(), token, data, params))
+        return self._send(
+            user, webhooks.postback_event(user_id, self.now_ms(), token, data, params)
+        )
 
     def redeliver_last(self, user_id: str) -> dict:
         """Send the resident's last events again, unchanged (a duplicate delivery)."""
@@ -130,6 +160,7 @@ class Simulator:
         last = tries[-1] if tries else None
         return {
             "event": events[0],
-            "webhook": None if last is None else {
-                "status": last["status"], "error": last["error"], "attempts": tries},
+            "webhook": None
+            if last is None
+            else {"status": last["status"], "error": last["error"], "attempts": tries},
         }

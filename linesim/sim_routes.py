@@ -8,8 +8,13 @@ from linesim.api_gate import sim
 from linesim.faults import FaultSpecError
 from linesim.sim import UnknownUser
 
-bp = Blueprint("sim", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/_sim/static")
+bp = Blueprint(
+    "sim",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/_sim/static",
+)
 
 
 def _body() -> dict:
@@ -67,8 +72,9 @@ def resident_action(user_id: str, action: str):
             return _bad("data is required")
         result = s.postback(user_id, body["data"], body.get("params"), body.get("display_text"))
     elif action == "sticker":
-        result = s.sticker(user_id, str(body.get("package_id", "446")),
-                           str(body.get("sticker_id", "1988")))
+        result = s.sticker(
+            user_id, str(body.get("package_id", "446")), str(body.get("sticker_id", "1988"))
+        )
     elif action == "redeliver-last":
         result = s.redeliver_last(user_id)
     else:

@@ -164,10 +164,16 @@ class SimState:
                     continue  # LINE answers 200 and silently drops blocked/unknown recipients
                 delivered += 1
                 for message, item in zip(messages, sent, strict=True):
-                    self.add_entry(user, {
-                        "from": "bot", "via": via, "request_id": request_id,
-                        "message_id": item["id"], "message": message,
-                    })
+                    self.add_entry(
+                        user,
+                        {
+                            "from": "bot",
+                            "via": via,
+                            "request_id": request_id,
+                            "message_id": item["id"],
+                            "message": message,
+                        },
+                    )
             return sent, delivered
 
     def accepted_retry_key(self, key: str) -> tuple[str, dict] | None:

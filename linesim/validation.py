@@ -28,14 +28,38 @@ MAX_QUICK_REPLY = 13
 MAX_MULTICAST = 500
 TEXT_MAX = 5000
 ALT_TEXT_MAX = 400
-MESSAGE_TYPES = ("text", "textV2", "sticker", "image", "video", "audio", "location",
-                 "imagemap", "template", "flex", "coupon")
-QUICK_REPLY_ACTIONS = ("postback", "message", "uri", "datetimepicker", "camera",
-                       "cameraRoll", "location", "clipboard")
+MESSAGE_TYPES = (
+    "text",
+    "textV2",
+    "sticker",
+    "image",
+    "video",
+    "audio",
+    "location",
+    "imagemap",
+    "template",
+    "flex",
+    "coupon",
+)
+QUICK_REPLY_ACTIONS = (
+    "postback",
+    "message",
+    "uri",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "clipboard",
+)
 SDK_MODELS = {
-    "reply": ReplyMessageRequest, "push": PushMessageRequest, "multicast": MulticastRequest,
-    "broadcast": BroadcastRequest, "narrowcast": NarrowcastRequest,
-    "validate": ValidateMessageRequest, "richmenu": RichMenuRequest, "message": Message,
+    "reply": ReplyMessageRequest,
+    "push": PushMessageRequest,
+    "multicast": MulticastRequest,
+    "broadcast": BroadcastRequest,
+    "narrowcast": NarrowcastRequest,
+    "validate": ValidateMessageRequest,
+    "richmenu": RichMenuRequest,
+    "message": Message,
 }
 
 
@@ -57,8 +81,11 @@ def validate_send(kind: str, body) -> list[Problem]:
 def _recipients(to) -> list[Problem]:
     if not isinstance(to, list) or not 1 <= len(to) <= MAX_MULTICAST:
         return [Problem("to", f"Size must be between 1 and {MAX_MULTICAST}")]
-    return [Problem(f"to[{i}]", "invalid user ID") for i, uid in enumerate(to)
-            if not isinstance(uid, str) or not USER_ID.match(uid)]
+    return [
+        Problem(f"to[{i}]", "invalid user ID")
+        for i, uid in enumerate(to)
+        if not isinstance(uid, str) or not USER_ID.match(uid)
+    ]
 
 
 def validate_messages(messages, path: str = "messages") -> list[Problem]:
@@ -80,8 +107,15 @@ def validate_message(message, path: str) -> list[Problem]:
         return [Problem(f"{path}.type", f"must be one of [{', '.join(MESSAGE_TYPES)}]")]
     problems: list[Problem] = []
     if kind in ("text", "textV2"):
-        check_length(problems, f"{path}.text", message.get("text"), TEXT_MAX,
-                     required=True, minimum=1, utf16=True)
+        check_length(
+            problems,
+            f"{path}.text",
+            message.get("text"),
+            TEXT_MAX,
+            required=True,
+            minimum=1,
+            utf16=True,
+        )
     elif kind == "sticker":
         for key in ("packageId", "stickerId"):
             check_length(problems, f"{path}.{key}", message.get(key), 100, required=True)
@@ -89,8 +123,14 @@ def validate_message(message, path: str) -> list[Problem]:
         for key in ("originalContentUrl", "previewImageUrl"):
             check_image_url(problems, f"{path}.{key}", message.get(key))
     elif kind in ("flex", "template"):
-        check_length(problems, f"{path}.altText", message.get("altText"), ALT_TEXT_MAX,
-                     required=True, minimum=1)
+        check_length(
+            problems,
+            f"{path}.altText",
+            message.get("altText"),
+            ALT_TEXT_MAX,
+            required=True,
+            minimum=1,
+        )
         if kind == "flex":
             problems += validate_container(message.get("contents"), f"{path}.contents")
         else:
@@ -116,13 +156,19 @@ def _quick_reply(quick, path: str) -> list[Problem]:
         if isinstance(item, dict) and item.get("type") != "action":
             problems.append(Problem(f"{path}.items[{i}].type", "must be action"))
         action = item.get("action") if isinstance(item, dict) else None
-        problems += validate_action(action, f"{path}.items[{i}].action", label_max=20,
-                                    label_required=True, allowed=QUICK_REPLY_ACTIONS)
+        problems += validate_action(
+            action,
+            f"{path}.items[{i}].action",
+            label_max=20,
+            label_required=True,
+            allowed=QUICK_REPLY_ACTIONS,
+        )
     return problems
 
 
 TEMPLATE_LIMITS = {  # type: (max actions, text max, actions required exactly)
-    "buttons": (4, 160, False), "confirm": (2, 240, True),
+    "buttons": (4, 160, False),
+    "confirm": (2, 240, True),
 }
 
 
@@ -147,11 +193,13 @@ def _template(template, path: str) -> list[Problem]:
             if kind == "carousel":
                 problems += _template_actions(column.get("actions"), f"{col_path}.actions", 3)
             else:
-                problems += validate_action(column.get("action"), f"{col_path}.action",
-                                            label_max=12, label_required=False)
+                problems += validate_action(
+                    column.get("action"), f"{col_path}.action", label_max=12, label_required=False
+                )
     else:
-        problems.append(Problem(f"{path}.type",
-                                "must be one of [buttons, confirm, carousel, image_carousel]"))
+        problems.append(
+            Problem(f"{path}.type", "must be one of [buttons, confirm, carousel, image_carousel]")
+        )
     return problems
 
 
@@ -172,8 +220,13 @@ def validate_rich_menu(body) -> list[Problem]:
     problems: list[Problem] = []
     size = body.get("size") if isinstance(body.get("size"), dict) else {}
     width, height = size.get("width"), size.get("height")
-    if not (isinstance(width, int) and isinstance(height, int)
-            and 800 <= width <= 2500 and height >= 250 and width / height >= 1.45):
+    if not (
+        isinstance(width, int)
+        and isinstance(height, int)
+        and 800 <= width <= 2500
+        and height >= 250
+        and width / height >= 1.45
+    ):
         problems.append(Problem("size", "width 800-2500, height ≥250, width/height ≥1.45"))
         width = height = None
     if not isinstance(body.get("selected"), bool):
@@ -191,8 +244,9 @@ def validate_rich_menu(body) -> list[Problem]:
 def _area(area, path: str, width, height) -> list[Problem]:
     if not isinstance(area, dict):
         return [Problem(path, "must be an object")]
-    problems = validate_action(area.get("action"), f"{path}.action", label_max=20,
-                               label_required=False)
+    problems = validate_action(
+        area.get("action"), f"{path}.action", label_max=20, label_required=False
+    )
     b = area.get("bounds") if isinstance(area.get("bounds"), dict) else {}
     values = [b.get(k) for k in ("x", "y", "width", "height")]
     if not all(isinstance(v, int) and v >= 0 for v in values):
@@ -212,8 +266,9 @@ def sdk_problems(kind: str, body: dict, path: str = "") -> list[Problem]:
         if callable(errors):
             # The SDK validates nested models on their own, so `loc` is relative to the
             # innermost model; our own walker above gives full paths for LINE's limits.
-            return [Problem(".".join([path, *(str(p) for p in e["loc"])]).lstrip("."),
-                            e["msg"]) for e in errors()]
+            return [
+                Problem(".".join([path, *(str(p) for p in e["loc"])]).lstrip("."), e["msg"])
+                for e in errors()
+            ]
         return [Problem(path, str(exc).splitlines()[0][:300])]
     return []
-

@@ -49,8 +49,10 @@ def base_event(kind: str, user_id: str, now_ms: int, reply_token: str | None) ->
 
 def follow_event(user_id: str, now_ms: int, reply_token: str, unblocked: bool) -> dict:
     """A follow event (adding the account, or unblocking it)."""
-    return {**base_event("follow", user_id, now_ms, reply_token),
-            "follow": {"isUnblocked": unblocked}}
+    return {
+        **base_event("follow", user_id, now_ms, reply_token),
+        "follow": {"isUnblocked": unblocked},
+    }
 
 
 def unfollow_event(user_id: str, now_ms: int) -> dict:
@@ -58,24 +60,38 @@ def unfollow_event(user_id: str, now_ms: int) -> dict:
     return base_event("unfollow", user_id, now_ms, None)
 
 
-def text_event(user_id: str, now_ms: int, reply_token: str, text: str, message_id: str,
-               quote_token: str) -> dict:
+def text_event(
+    user_id: str, now_ms: int, reply_token: str, text: str, message_id: str, quote_token: str
+) -> dict:
     """A text message event."""
     message = {"id": message_id, "type": "text", "quoteToken": quote_token, "text": text}
     return {**base_event("message", user_id, now_ms, reply_token), "message": message}
 
 
-def sticker_event(user_id: str, now_ms: int, reply_token: str, message_id: str,
-                  quote_token: str, package_id: str, sticker_id: str) -> dict:
+def sticker_event(
+    user_id: str,
+    now_ms: int,
+    reply_token: str,
+    message_id: str,
+    quote_token: str,
+    package_id: str,
+    sticker_id: str,
+) -> dict:
     """A sticker message event."""
-    message = {"type": "sticker", "id": message_id, "quoteToken": quote_token,
-               "stickerId": sticker_id, "packageId": package_id,
-               "stickerResourceType": "STATIC"}
+    message = {
+        "type": "sticker",
+        "id": message_id,
+        "quoteToken": quote_token,
+        "stickerId": sticker_id,
+        "packageId": package_id,
+        "stickerResourceType": "STATIC",
+    }
     return {**base_event("message", user_id, now_ms, reply_token), "message": message}
 
 
-def postback_event(user_id: str, now_ms: int, reply_token: str, data: str,
-                   params: dict | None) -> dict:
+def postback_event(
+    user_id: str, now_ms: int, reply_token: str, data: str, params: dict | None
+) -> dict:
     """A postback event (a postback or datetime-picker action)."""
     postback = {"data": data}
     if params:
@@ -99,9 +115,17 @@ def accepted(attempt: dict) -> bool:
 class WebhookSender:
     """Posts signed payloads to the bot, redelivering on a non-2xx answer or a timeout."""
 
-    def __init__(self, url: str | None, channel_secret: str, destination: str, *,
-                 attempts: int, delay: float, timeout: float,
-                 on_redeliver: Callable[[list[dict]], None] = lambda events: None):
+    def __init__(
+        self,
+        url: str | None,
+        channel_secret: str,
+        destination: str,
+        *,
+        attempts: int,
+        delay: float,
+        timeout: float,
+        on_redeliver: Callable[[list[dict]], None] = lambda events: None,
+    ):
         self.url = url
         self.channel_secret = channel_secret
         self.destination = destination
@@ -112,17 +136,26 @@ class WebhookSender:
 
     def post_once(self, events: list[dict]) -> dict:
         """One signed POST; returns {status, error, redelivery, body, ms, late}."""
-        body = json.dumps({"destination": self.destination, "events": events},
-                          ensure_ascii=False, separators=(",", ":"))
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "X-Line-Signature": sign(self.channel_secret, body),
-                   "User-Agent": "LineBotWebhook/2.0"}
+        body = json.dumps(
+            {"destination": self.destination, "events": events},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Line-Signature": sign(self.channel_secret, body),
+            "User-Agent": "LineBotWebhook/2.0",
+        }
         started = time.monotonic()
-        result = {"status": None, "error": None,
-                  "redelivery": any(e["deliveryContext"]["isRedelivery"] for e in events)}
+        result = {
+            "status": None,
+            "error": None,
+            "redelivery": any(e["deliveryContext"]["isRedelivery"] for e in events),
+        }
         try:
-            response = requests.post(self.url, data=body.encode(), headers=headers,
-                                     timeout=self.timeout)
+            response = requests.post(
+                self.url, data=body.encode(), headers=headers, timeout=self.timeout
+            )
             result["status"] = response.status_code
             result["body"] = response.text[:500]
         except requests.Timeout:

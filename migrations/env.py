@@ -1,11 +1,11 @@
-"""Alembic environment: runs against the connection or URL that bot.migrate passes in."""
+"""Alembic environment: runs against the connection or URL that bot.store.migrate passes in."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.models import Base
+from bot.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -3,7 +3,7 @@
     python3 -m venv /tmp/pil && /tmp/pil/bin/pip install pillow
     /tmp/pil/bin/python scripts/render_richmenu.py
 
-Font: Debian's fonts-noto-cjk. bot/richmenu.py names the menu after a hash of the PNG,
+Font: Debian's fonts-noto-cjk. bot/line/richmenu.py names the menu after a hash of the PNG,
 so a re-rendered image makes the next start create a new menu (LINE cannot replace one).
 """
 

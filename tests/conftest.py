@@ -18,10 +18,10 @@ from sqlalchemy import Engine, text
 from werkzeug.serving import make_server
 
 from bot.clock import TOKYO, FixedClock
-from bot.db import make_engine
-from bot.migrate import upgrade
-from bot.models import Base
 from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY, Settings
+from bot.store.engine import make_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Base
 from tests.pgcluster import PgCluster, find_bindir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import Resident
+from bot.store.models import Resident
 
 
 def test_follow_through_linesim_creates_resident_and_welcomes(sim, live_bot):

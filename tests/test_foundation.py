@@ -14,8 +14,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func
 
 from bot.errors import SettingsError
-from bot.models import Base, Resident, ResidentActivity
 from bot.settings import Settings
+from bot.store.models import Base, Resident, ResidentActivity
 from tests.conftest import REPO
 
 TODOKU = [sys.executable, "-m", "bot"]
@@ -135,8 +135,9 @@ def test_timestamps_keep_the_moment_whatever_the_zone(wiring):
     with wiring.session_factory() as s:
         stored = s.scalar(select(ResidentActivity.occurred_at))
         same = s.scalar(select(func.count()).where(ResidentActivity.occurred_at == tokyo))
-        later = s.scalar(select(func.count()).where(
-            ResidentActivity.occurred_at > tokyo - timedelta(hours=1)))
+        later = s.scalar(
+            select(func.count()).where(ResidentActivity.occurred_at > tokyo - timedelta(hours=1))
+        )
     assert stored == tokyo and stored.utcoffset() == timedelta(hours=9)
     assert same == 1 and later == 1
 
@@ -151,10 +152,14 @@ def test_trusted_proxy_gives_the_client_address(engine, clock):
 
     url = engine.url.render_as_string(hide_password=False)
     for proxies, expected in ((0, "10.0.0.1"), (1, "203.0.113.7")):
-        app = create_app(wiring=wire(make_settings(url, trusted_proxies=proxies), clock=clock,
-                                     engine=engine))
+        app = create_app(
+            wiring=wire(make_settings(url, trusted_proxies=proxies), clock=clock, engine=engine)
+        )
         seen = []
         app.before_request(lambda seen=seen: seen.append(request.remote_addr))
-        app.test_client().get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
-                              environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        app.test_client().get(
+            "/healthz",
+            headers={"X-Forwarded-For": "203.0.113.7"},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        )
         assert seen == [expected]

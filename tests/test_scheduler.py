@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.models import Resident, ResidentChild
-from bot.scheduler import build_scheduler, purge_job
+from bot.dispatch.scheduler import build_scheduler, purge_job
+from bot.store.models import Resident, ResidentChild
 
 
 def test_purge_job_forgets_residents_blocked_past_retention(wiring):

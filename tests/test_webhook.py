@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.models import Resident, ResidentActivity, WebhookEvent
+from bot.store.models import Resident, ResidentActivity, WebhookEvent
 from tests.webhooks import body_of, event, new_user_id, post, sign
 
 

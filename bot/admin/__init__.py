@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, g, redirect, request, session, url_for
 
-from bot.staff import staff_exists
+from bot.admin.staff import staff_exists
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 

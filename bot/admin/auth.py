@@ -21,8 +21,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from bot.admin import blueprint
-from bot.db import transaction
-from bot.staff import MAX_NAME_LENGTH, authenticate, record
+from bot.admin.staff import MAX_NAME_LENGTH, authenticate, record
+from bot.store.engine import transaction
 
 # Only a path on the dashboard itself: no scheme, no host, no "//", no "..", no backslash.
 SAFE_NEXT = re.compile(r"/admin(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*/?")

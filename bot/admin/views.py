@@ -9,8 +9,8 @@ from bot.admin.auth import current_wiring
 from bot.admin.charts import clicks_chart, registrations_chart
 from bot.admin.export import campaigns_csv, kpi_csv
 from bot.admin.report import RUN_STATUS, Dashboard, dashboard, shown
-from bot.db import transaction
-from bot.staff import record
+from bot.admin.staff import record
+from bot.store.engine import transaction
 
 
 def _dashboard() -> Dashboard:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
+from bot.store.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
 from tests.conftest import DEFAULT_NOW
 
 STAFF_NAME = "広報 村山"
@@ -34,13 +34,13 @@ def cheap_password_hashing(monkeypatch):
     """Argon2id at its cheapest: the tests are about who gets in, not about hashing cost."""
     from argon2 import profiles
 
-    monkeypatch.setattr("bot.staff.PARAMETERS", profiles.CHEAPEST)
+    monkeypatch.setattr("bot.admin.staff.PARAMETERS", profiles.CHEAPEST)
 
 
 @pytest.fixture
 def staff(wiring):
     """A staff login created through the service `todoku staff add` uses."""
-    from bot.staff import create_staff
+    from bot.admin.staff import create_staff
 
     return create_staff(wiring.session_factory, STAFF_NAME, STAFF_PASSWORD, DEFAULT_NOW)
 

@@ -8,7 +8,7 @@ import io
 from sqlalchemy import select
 
 from bot.admin.export import CAMPAIGN_HEADER, KPI_HEADER
-from bot.models import AuditEntry
+from bot.store.models import AuditEntry
 from tests.admin import scenario
 from tests.admin.conftest import STAFF_NAME
 

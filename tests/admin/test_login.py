@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.models import AuditEntry, StaffUser
+from bot.store.models import AuditEntry, StaffUser
 from tests.admin.conftest import STAFF_NAME, STAFF_PASSWORD, csrf_token, log_in
 
 PAGES = [

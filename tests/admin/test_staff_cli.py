@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.models import AuditEntry, StaffUser
-from bot.staff import authenticate
+from bot.admin.staff import authenticate
+from bot.store.models import AuditEntry, StaffUser
 from tests.conftest import SAMPLE_CONFIG
 
 TODOKU = Path(sys.executable).with_name("todoku")

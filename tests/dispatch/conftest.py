@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.clock import TOKYO
-from bot.dispatch_send import SendPolicy
-from bot.models import Resident, ResidentInterest
+from bot.dispatch.send import SendPolicy
+from bot.store.models import Resident, ResidentInterest
 from tests.conftest import SAMPLE_CONFIG, make_settings
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=TOKYO)

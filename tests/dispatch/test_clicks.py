@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.clicks import click_token, notice_links
-from bot.dispatch import run_slot
-from bot.models import Click
+from bot.dispatch.run import run_slot
+from bot.store.models import Click
 from tests.dispatch.conftest import FAST, NOW, notices
 
 

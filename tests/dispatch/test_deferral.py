@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.clock import TOKYO
-from bot.config_models import Window
-from bot.dispatch import run_slot
-from bot.dispatch_resume import send_deferred
-from bot.dispatch_window import WEEK, inside, next_day_with_room
-from bot.models import Delivery
+from bot.config.models import Window
+from bot.dispatch.resume import send_deferred
+from bot.dispatch.run import run_slot
+from bot.dispatch.window import WEEK, inside, next_day_with_room
+from bot.store.models import Delivery
 from tests.dispatch.conftest import FAST, NOW, notices, write_config
 
 
@@ -56,7 +56,7 @@ def test_a_deferred_notice_is_skipped_if_the_resident_left_meanwhile(line, peopl
     resident_id, user_id = people.add(interests=("住まい",))
     run_slot(line, "senior-2026", NOW, policy=FAST)
     run_slot(line, "reform-2026", NOW, policy=FAST)
-    from bot.models import Resident
+    from bot.store.models import Resident
 
     with line.session_factory() as session, session.begin():
         session.get(Resident, resident_id).following = False

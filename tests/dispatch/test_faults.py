@@ -8,9 +8,9 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
-from bot.dispatch import run_slot
-from bot.dispatch_resume import resume_unfinished
-from bot.models import CampaignRun, Delivery, SendBatch
+from bot.dispatch.resume import resume_unfinished
+from bot.dispatch.run import run_slot
+from bot.store.models import CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, NOW, multicasts, notices
 
 
@@ -129,7 +129,7 @@ def test_an_unconfirmed_batch_older_than_23_hours_is_marked_unknown_not_resent(
 
 def test_a_crash_before_the_deliveries_are_recorded_is_recorded_at_resume(line, people, sim):
     """A run claimed but never recorded (crash in between) is recorded and sent at resume."""
-    from bot import dispatch_outbox as outbox
+    from bot.dispatch import outbox
 
     residents = people.crowd(2)
     outbox.claim_run(line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW)

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import TOKYO
-from bot.dispatch import run_slot
-from bot.models import ProgramResponse, Resident
+from bot.dispatch.run import run_slot
+from bot.store.models import ProgramResponse, Resident
 from tests.dispatch.conftest import FAST, NOW, notices
 
 REMINDER = dt.datetime(2027, 1, 27, 10, 0, tzinfo=TOKYO)

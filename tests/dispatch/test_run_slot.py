@@ -8,8 +8,8 @@ import threading
 from sqlalchemy import select
 
 from bot.clock import TOKYO
-from bot.dispatch import run_slot
-from bot.models import CampaignRun, Delivery, ProgramResponse
+from bot.dispatch.run import run_slot
+from bot.store.models import CampaignRun, Delivery, ProgramResponse
 from tests.dispatch.conftest import FAST, NOW, multicasts, notices
 
 LATER = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)

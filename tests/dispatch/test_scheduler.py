@@ -6,11 +6,11 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot import scheduler as clock_process
 from bot.clock import TOKYO
-from bot.dispatch import run_slot
-from bot.models import CampaignRun
-from bot.scheduler import Lease, add_slot_jobs, build_scheduler, catch_up_missed
+from bot.dispatch import scheduler as clock_process
+from bot.dispatch.run import run_slot
+from bot.dispatch.scheduler import Lease, add_slot_jobs, build_scheduler, catch_up_missed
+from bot.store.models import CampaignRun
 from tests.dispatch.conftest import FAST, NOW, multicasts, notices
 
 

@@ -36,29 +36,52 @@ FORM_URL = "https://example.com/form"
 
 def welcome() -> TextMessage:
     """Greeting with two quick replies: a postback and a date picker."""
-    return TextMessage(text="ようこそ！\n生年月日を教えてください。", quick_reply=QuickReply(items=[
-        QuickReplyItem(action=PostbackAction(label="お知らせを見る", data="show=notice",
-                                             display_text="お知らせを見る")),
-        QuickReplyItem(action=DatetimePickerAction(label="生年月日", data="birth", mode="date",
-                                                   initial="1980-01-01", min="1900-01-01",
-                                                   max="2026-11-22")),
-    ]))
+    return TextMessage(
+        text="ようこそ！\n生年月日を教えてください。",
+        quick_reply=QuickReply(
+            items=[
+                QuickReplyItem(
+                    action=PostbackAction(
+                        label="お知らせを見る", data="show=notice", display_text="お知らせを見る"
+                    )
+                ),
+                QuickReplyItem(
+                    action=DatetimePickerAction(
+                        label="生年月日",
+                        data="birth",
+                        mode="date",
+                        initial="1980-01-01",
+                        min="1900-01-01",
+                        max="2026-11-22",
+                    )
+                ),
+            ]
+        ),
+    )
 
 
 def notice() -> FlexMessage:
     """A program notice as a Flex bubble with a postback and a uri button."""
-    body = FlexBox(layout="vertical", contents=[
-        FlexText(text="子育て応援給付金", weight="bold", size="lg", wrap=True),
-        FlexSeparator(),
-        FlexText(text="申請期限: 12月20日", wrap=True, color="#555555"),
-    ])
-    footer = FlexBox(layout="vertical", contents=[
-        FlexButton(style="primary",
-                   action=PostbackAction(label="詳しく見る", data="notice=detail")),
-        FlexButton(style="link", action=URIAction(label="申請フォーム", uri=FORM_URL)),
-    ])
-    return FlexMessage(alt_text="子育て応援給付金のお知らせ",
-                       contents=FlexBubble(body=body, footer=footer))
+    body = FlexBox(
+        layout="vertical",
+        contents=[
+            FlexText(text="子育て応援給付金", weight="bold", size="lg", wrap=True),
+            FlexSeparator(),
+            FlexText(text="申請期限: 12月20日", wrap=True, color="#555555"),
+        ],
+    )
+    footer = FlexBox(
+        layout="vertical",
+        contents=[
+            FlexButton(
+                style="primary", action=PostbackAction(label="詳しく見る", data="notice=detail")
+            ),
+            FlexButton(style="link", action=URIAction(label="申請フォーム", uri=FORM_URL)),
+        ],
+    )
+    return FlexMessage(
+        alt_text="子育て応援給付金のお知らせ", contents=FlexBubble(body=body, footer=footer)
+    )
 
 
 def answer(event) -> list:
@@ -72,8 +95,17 @@ def answer(event) -> list:
         if data == "show=notice":
             return [notice()]
         if data == "birth":
-            again = QuickReply(items=[QuickReplyItem(action=PostbackAction(
-                label="お知らせを見る", data="show=notice", display_text="お知らせを見る"))])
+            again = QuickReply(
+                items=[
+                    QuickReplyItem(
+                        action=PostbackAction(
+                            label="お知らせを見る",
+                            data="show=notice",
+                            display_text="お知らせを見る",
+                        )
+                    )
+                ]
+            )
             return [TextMessage(text=f"生年月日: {params.get('date')}", quick_reply=again)]
         if data == "notice=detail":
             return [TextMessage(text="詳細: 中学生以下のお子さんがいる世帯が対象です。")]
@@ -93,10 +125,10 @@ class FakeBot:
         self.delay_next = 0.0  # sleep this long before answering the next webhook
         app = Flask("fakebot")
         app.post("/callback")(self.callback)
-        self.server = make_server("127.0.0.1", 0, app, threaded=True,
-                                  request_handler=QuietHandler)
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -122,8 +154,9 @@ class FakeBot:
         for event in events:
             messages = answer(event) if self.reply else []
             if messages:
-                self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token,
-                                                           messages=messages))
+                self.api.reply_message(
+                    ReplyMessageRequest(reply_token=event.reply_token, messages=messages)
+                )
         return "OK"
 
     def stop(self) -> None:

@@ -53,8 +53,9 @@ def test_multicast_reaches_followers_but_not_blocked_residents(api, sim, friend)
     blocked = sim.create_user("鈴木 一郎")
     sim.follow(blocked)
     sim.unfollow(blocked)
-    response = api.multicast_with_http_info(MulticastRequest(to=[friend, blocked],
-                                                             messages=hello("お知らせ")))
+    response = api.multicast_with_http_info(
+        MulticastRequest(to=[friend, blocked], messages=hello("お知らせ"))
+    )
     assert response.status_code == 200
     assert [m["message"]["text"] for m in sim.messages(friend)] == ["お知らせ"]
     assert sim.messages(blocked) == []
@@ -138,10 +139,12 @@ def test_multicast_retry_key_conflict_body_has_no_sent_messages(api, sim, friend
 
 def test_retry_key_on_reply_is_400(running):
     """Only push/multicast/narrowcast/broadcast accept X-Line-Retry-Key."""
-    response = requests.post(running.url + "/v2/bot/message/reply", json={
-        "replyToken": "0" * 32, "messages": [{"type": "text", "text": "x"}]},
+    response = requests.post(
+        running.url + "/v2/bot/message/reply",
+        json={"replyToken": "0" * 32, "messages": [{"type": "text", "text": "x"}]},
         headers={"Authorization": f"Bearer {TOKEN}", "X-Line-Retry-Key": str(uuid.uuid4())},
-        timeout=5)
+        timeout=5,
+    )
     assert response.status_code == 400
 
 
@@ -156,21 +159,35 @@ def test_reply_token_from_nowhere_is_invalid(api):
 def png(width: int, height: int) -> bytes:
     """A valid blank PNG of the given size."""
     row = b"\x00" + b"\xff\xff\xff" * width
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_rich_menu_create_upload_and_set_default(api, blob):
     """Create a rich menu, upload its image via MessagingApiBlob and make it the default."""
     menu = RichMenuRequest(
-        size=RichMenuSize(width=2500, height=843), selected=True, name="main",
+        size=RichMenuSize(width=2500, height=843),
+        selected=True,
+        name="main",
         chat_bar_text="メニュー",
-        areas=[RichMenuArea(bounds=RichMenuBounds(x=0, y=0, width=1250, height=843),
-                            action=URIAction(label="市HP", uri="https://example.com"))])
+        areas=[
+            RichMenuArea(
+                bounds=RichMenuBounds(x=0, y=0, width=1250, height=843),
+                action=URIAction(label="市HP", uri="https://example.com"),
+            )
+        ],
+    )
     menu_id = api.create_rich_menu(menu).rich_menu_id
     assert menu_id.startswith("richmenu-")
     blob.set_rich_menu_image(menu_id, png(2500, 843), _headers={"Content-Type": "image/png"})
@@ -181,8 +198,13 @@ def test_rich_menu_create_upload_and_set_default(api, blob):
 
 def test_default_rich_menu_needs_an_image(api):
     """Setting a default before uploading its image is refused, as LINE does."""
-    menu = RichMenuRequest(size=RichMenuSize(width=2500, height=843), selected=False,
-                           name="m", chat_bar_text="menu", areas=[])
+    menu = RichMenuRequest(
+        size=RichMenuSize(width=2500, height=843),
+        selected=False,
+        name="m",
+        chat_bar_text="menu",
+        areas=[],
+    )
     menu_id = api.create_rich_menu(menu).rich_menu_id
     with pytest.raises(ApiException) as raised:
         api.set_default_rich_menu(menu_id)
@@ -203,17 +225,23 @@ def test_follower_ids_and_insight_counts(api, sim, clock, running):
     clock.advance(24 * 3600)
     stats = insight.get_number_of_followers(var_date=day)
     assert (stats.status, stats.followers, stats.targeted_reaches, stats.blocks) == (
-        "ready", 2, 1, 1)
+        "ready",
+        2,
+        1,
+        1,
+    )
 
 
 def test_validate_endpoint_checks_without_sending(running):
     """validate/push answers 200 {} for good messages and 400 with details for bad ones."""
     url = running.url + "/v2/bot/message/validate/push"
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    ok = requests.post(url, json={"messages": [{"type": "text", "text": "x"}]},
-                       headers=headers, timeout=5)
-    bad = requests.post(url, json={"messages": [{"type": "text", "text": ""}]},
-                        headers=headers, timeout=5)
+    ok = requests.post(
+        url, json={"messages": [{"type": "text", "text": "x"}]}, headers=headers, timeout=5
+    )
+    bad = requests.post(
+        url, json={"messages": [{"type": "text", "text": ""}]}, headers=headers, timeout=5
+    )
     assert (ok.status_code, ok.json()) == (200, {})
     assert bad.status_code == 400
     assert bad.json()["details"][0]["property"] == "messages[0].text"

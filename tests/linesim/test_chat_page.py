@@ -17,13 +17,22 @@ from tests.linesim.fakebot import FORM_URL
 from tests.linesim.test_api import png
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"Chromium is not installed at {CHROMIUM}"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}"
+    ),
 ]
 
 
@@ -35,8 +44,10 @@ def page(running):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(locale="ja-JP")
-        context.route("https://example.com/**", lambda route: route.fulfill(
-            body="<h1>申請フォーム</h1>", content_type="text/html"))
+        context.route(
+            "https://example.com/**",
+            lambda route: route.fulfill(body="<h1>申請フォーム</h1>", content_type="text/html"),
+        )
         context.set_default_timeout(10_000)
         page = context.new_page()
         page.goto(running.url + "/")
@@ -46,12 +57,20 @@ def page(running):
 
 def add_default_menu(api, blob) -> None:
     """A default rich menu with one postback area."""
-    menu_id = api.create_rich_menu(RichMenuRequest(
-        size=RichMenuSize(width=2500, height=843), selected=True, name="main",
-        chat_bar_text="メニュー",
-        areas=[RichMenuArea(bounds=RichMenuBounds(x=0, y=0, width=1250, height=843),
-                            action=PostbackAction(label="お知らせ詳細", data="notice=detail"))],
-    )).rich_menu_id
+    menu_id = api.create_rich_menu(
+        RichMenuRequest(
+            size=RichMenuSize(width=2500, height=843),
+            selected=True,
+            name="main",
+            chat_bar_text="メニュー",
+            areas=[
+                RichMenuArea(
+                    bounds=RichMenuBounds(x=0, y=0, width=1250, height=843),
+                    action=PostbackAction(label="お知らせ詳細", data="notice=detail"),
+                )
+            ],
+        )
+    ).rich_menu_id
     blob.set_rich_menu_image(menu_id, png(2500, 843), _headers={"Content-Type": "image/png"})
     api.set_default_rich_menu(menu_id)
 
@@ -68,9 +87,12 @@ def test_staff_walk_through_a_registration_and_a_notice(page, bot, sim, api, blo
 
     page.locator(".chip", has_text="生年月日").click()
     picker = page.locator("#picker-input")
-    assert (picker.get_attribute("type"), picker.get_attribute("min"),
-            picker.get_attribute("max"), picker.input_value()) == (
-        "date", "1900-01-01", "2026-11-22", "1980-01-01")
+    assert (
+        picker.get_attribute("type"),
+        picker.get_attribute("min"),
+        picker.get_attribute("max"),
+        picker.input_value(),
+    ) == ("date", "1900-01-01", "2026-11-22", "1980-01-01")
     picker.fill("1990-05-01")
     page.get_by_role("button", name="決定").click()
     timeline.get_by_text("生年月日: 1990-05-01").wait_for()
@@ -90,8 +112,7 @@ def test_staff_walk_through_a_registration_and_a_notice(page, bot, sim, api, blo
     timeline.get_by_text("受信: 相談できますか").wait_for()
 
     page.locator(".richmenu-cell", has_text="お知らせ詳細").click()
-    page.wait_for_function(
-        "document.querySelectorAll('.row.bot').length === 6")
+    page.wait_for_function("document.querySelectorAll('.row.bot').length === 6")
     assert "ボットの応答: 200" in page.inner_text("#webhook-status")
 
     page.get_by_role("button", name="ブロック").click()
@@ -101,22 +122,55 @@ def test_staff_walk_through_a_registration_and_a_notice(page, bot, sim, api, blo
     sim.assert_no_problems()
 
 
-EVERY_COMPONENT = {"type": "bubble",
+EVERY_COMPONENT = {
+    "type": "bubble",
     "hero": {"type": "image", "url": "https://example.com/hero.png", "size": "full"},
-    "body": {"type": "box", "layout": "vertical", "contents": [
-        {"type": "text", "contents": [{"type": "span", "text": "申請期限 "},
-                                      {"type": "span", "text": "12月20日", "weight": "bold"}]},
-        {"type": "box", "layout": "baseline", "contents": [
-            {"type": "icon", "url": "https://example.com/pin.png"},
-            {"type": "text", "text": "楯岡地区"}]},
-        {"type": "separator"},
-        {"type": "box", "layout": "horizontal", "contents": [
-            {"type": "filler"}, {"type": "text", "text": "詳細はこちら",
-                                 "action": {"type": "postback", "label": "詳細",
-                                            "data": "notice=detail"}}]}]},
-    "footer": {"type": "box", "layout": "vertical", "contents": [
-        {"type": "button", "style": "secondary",
-         "action": {"type": "postback", "label": "あとで", "data": "later"}}]}}
+    "body": {
+        "type": "box",
+        "layout": "vertical",
+        "contents": [
+            {
+                "type": "text",
+                "contents": [
+                    {"type": "span", "text": "申請期限 "},
+                    {"type": "span", "text": "12月20日", "weight": "bold"},
+                ],
+            },
+            {
+                "type": "box",
+                "layout": "baseline",
+                "contents": [
+                    {"type": "icon", "url": "https://example.com/pin.png"},
+                    {"type": "text", "text": "楯岡地区"},
+                ],
+            },
+            {"type": "separator"},
+            {
+                "type": "box",
+                "layout": "horizontal",
+                "contents": [
+                    {"type": "filler"},
+                    {
+                        "type": "text",
+                        "text": "詳細はこちら",
+                        "action": {"type": "postback", "label": "詳細", "data": "notice=detail"},
+                    },
+                ],
+            },
+        ],
+    },
+    "footer": {
+        "type": "box",
+        "layout": "vertical",
+        "contents": [
+            {
+                "type": "button",
+                "style": "secondary",
+                "action": {"type": "postback", "label": "あとで", "data": "later"},
+            }
+        ],
+    },
+}
 
 
 def test_every_flex_component_is_shown_and_usable_by_keyboard(page, bot, sim, api):
@@ -126,8 +180,14 @@ def test_every_flex_component_is_shown_and_usable_by_keyboard(page, bot, sim, ap
     user = sim.create_user("鍵盤 操作")
     bot.reply = True
     sim.follow(user)
-    api.push_message(PushMessageRequest(to=user, messages=[FlexMessage(
-        alt_text="お知らせ", contents=FlexContainer.from_dict(EVERY_COMPONENT))]))
+    api.push_message(
+        PushMessageRequest(
+            to=user,
+            messages=[
+                FlexMessage(alt_text="お知らせ", contents=FlexContainer.from_dict(EVERY_COMPONENT))
+            ],
+        )
+    )
     page.set_viewport_size({"width": 1280, "height": 800})
     page.reload()
     page.locator("#user-list button", has_text="鍵盤 操作").click()

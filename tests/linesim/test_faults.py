@@ -48,8 +48,7 @@ def test_timeout_drops_the_connection_without_delivering(api, sim, friend):
 
 
 @pytest.mark.parametrize("lost_as", ["error", "drop"])
-def test_lost_response_delivers_once_even_when_retried_with_the_same_key(
-        api, sim, friend, lost_as):
+def test_lost_response_delivers_once_even_when_retried_with_the_same_key(api, sim, friend, lost_as):
     """The answer is lost (500 or dropped) but the message went out; the retry gets 409."""
     sim.faults(lost_response_rate=1.0, lost_response_as=lost_as)
     key = str(uuid.uuid4())

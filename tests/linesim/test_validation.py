@@ -36,10 +36,19 @@ def picker(**extra) -> dict:
 
 def button(action: dict) -> dict:
     """A bubble whose footer holds one button with this action."""
-    return {"type": "bubble", "body": {"type": "box", "layout": "vertical",
-                                       "contents": [{"type": "text", "text": "本文"}]},
-            "footer": {"type": "box", "layout": "vertical",
-                       "contents": [{"type": "button", "action": action}]}}
+    return {
+        "type": "bubble",
+        "body": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [{"type": "text", "text": "本文"}],
+        },
+        "footer": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [{"type": "button", "action": action}],
+        },
+    }
 
 
 def flex(contents: dict, alt: str = "お知らせ") -> dict:
@@ -60,10 +69,18 @@ def push(*messages) -> tuple[str, dict]:
 
 def menu(**changes) -> tuple[str, dict]:
     """A rich menu request body with changes."""
-    body = {"size": {"width": 2500, "height": 843}, "selected": False, "name": "main",
-            "chatBarText": "メニュー", "areas": [{
+    body = {
+        "size": {"width": 2500, "height": 843},
+        "selected": False,
+        "name": "main",
+        "chatBarText": "メニュー",
+        "areas": [
+            {
                 "bounds": {"x": 0, "y": 0, "width": 1250, "height": 843},
-                "action": postback(label="登録")}]}
+                "action": postback(label="登録"),
+            }
+        ],
+    }
     body.update(changes)
     return "/v2/bot/richmenu", body
 
@@ -74,96 +91,160 @@ FAMILY = "👨\u200d👩\u200d👧"  # one grapheme cluster, five code points
 
 def box_of(*components) -> dict:
     """A bubble whose body is a vertical box of these components."""
-    return {"type": "bubble",
-            "body": {"type": "box", "layout": "vertical", "contents": list(components)}}
+    return {
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "contents": list(components)},
+    }
+
+
 CASES = {
     "more than 5 messages": (push(*[text()] * 6), "messages"),
     "text over 5,000 UTF-16 units": (push(text("🍎" * 2500 + "a")), "messages[0].text"),
     "empty text": (push(text("")), "messages[0].text"),
     "unknown message type": (push({"type": "letter"}), "messages[0].type"),
-    "14 quick replies": (push(text(quickReply=quick(*[postback()] * 14))),
-                         "messages[0].quickReply.items"),
-    "quick reply label over 20": (push(text(quickReply=quick(postback(label="あ" * 21)))),
-                                  "messages[0].quickReply.items[0].action.label"),
-    "quick reply without label": (push(text(quickReply=quick({"type": "message", "text": "x"}))),
-                                  "messages[0].quickReply.items[0].action.label"),
-    "multicast to 501": (("/v2/bot/message/multicast",
-                          {"to": [USER] * 501, "messages": [text()]}), "to"),
+    "14 quick replies": (
+        push(text(quickReply=quick(*[postback()] * 14))),
+        "messages[0].quickReply.items",
+    ),
+    "quick reply label over 20": (
+        push(text(quickReply=quick(postback(label="あ" * 21)))),
+        "messages[0].quickReply.items[0].action.label",
+    ),
+    "quick reply without label": (
+        push(text(quickReply=quick({"type": "message", "text": "x"}))),
+        "messages[0].quickReply.items[0].action.label",
+    ),
+    "multicast to 501": (
+        ("/v2/bot/message/multicast", {"to": [USER] * 501, "messages": [text()]}),
+        "to",
+    ),
     "altText over 400": (push(flex(button(postback()), alt="あ" * 401)), "messages[0].altText"),
     "bubble over 30 KB": (push(flex(padded_bubble(31_000))), "messages[0].contents"),
-    "carousel of 13 bubbles": (push(flex({"type": "carousel",
-                                          "contents": [button(postback())] * 13})),
-                               "messages[0].contents.contents"),
-    "carousel over 50 KB": (push(flex({"type": "carousel",
-                                       "contents": [padded_bubble(9_000)] * 6})),
-                            "messages[0].contents"),
-    "flex button label over 40": (push(flex(button(postback(label="あ" * 41)))),
-                                  f"{BUTTON_PATH}.label"),
-    "postback data over 300": (push(flex(button(postback(data="x" * 301)))),
-                               f"{BUTTON_PATH}.data"),
-    "uri over 10,000": (push(flex(button({"type": "uri", "label": "HP",
-                                          "uri": "https://e.jp/" + "a" * 10_000}))),
-                        f"{BUTTON_PATH}.uri"),
-    "uri with ftp scheme": (push(flex(button({"type": "uri", "label": "HP", "uri": "ftp://e.jp"}))),
-                            f"{BUTTON_PATH}.uri"),
-    "picker initial not a date": (push(text(quickReply=quick(picker(initial="1990/01/01")))),
-                                  "messages[0].quickReply.items[0].action.initial"),
-    "picker min before 1900": (push(text(quickReply=quick(picker(min="1899-12-31")))),
-                               "messages[0].quickReply.items[0].action.min"),
-    "picker initial after max": (push(text(quickReply=quick(
-        picker(initial="2030-01-01", max="2026-12-31")))),
-        "messages[0].quickReply.items[0].action.initial"),
-    "unknown flex component": (push(flex(box_of({"type": "texty", "text": "x"}))),
-                               "messages[0].contents.body.contents[0].type"),
-    "button style typo": (push(flex(box_of({"type": "button", "style": "primery",
-                                            "action": postback()}))),
-                          "messages[0].contents.body.contents[0].style"),
-    "misspelt flex property": (push(flex(box_of({"type": "text", "text": "x",
-                                                 "colour": "#ff0000"}))),
-                               "messages[0].contents.body.contents[0].colour"),
-    "colour not hex": (push(flex(box_of({"type": "text", "text": "x", "color": "red"}))),
-                       "messages[0].contents.body.contents[0].color"),
-    "text size not a keyword": (push(flex(box_of({"type": "text", "text": "x",
-                                                  "size": "huge"}))),
-                                "messages[0].contents.body.contents[0].size"),
+    "carousel of 13 bubbles": (
+        push(flex({"type": "carousel", "contents": [button(postback())] * 13})),
+        "messages[0].contents.contents",
+    ),
+    "carousel over 50 KB": (
+        push(flex({"type": "carousel", "contents": [padded_bubble(9_000)] * 6})),
+        "messages[0].contents",
+    ),
+    "flex button label over 40": (
+        push(flex(button(postback(label="あ" * 41)))),
+        f"{BUTTON_PATH}.label",
+    ),
+    "postback data over 300": (push(flex(button(postback(data="x" * 301)))), f"{BUTTON_PATH}.data"),
+    "uri over 10,000": (
+        push(flex(button({"type": "uri", "label": "HP", "uri": "https://e.jp/" + "a" * 10_000}))),
+        f"{BUTTON_PATH}.uri",
+    ),
+    "uri with ftp scheme": (
+        push(flex(button({"type": "uri", "label": "HP", "uri": "ftp://e.jp"}))),
+        f"{BUTTON_PATH}.uri",
+    ),
+    "picker initial not a date": (
+        push(text(quickReply=quick(picker(initial="1990/01/01")))),
+        "messages[0].quickReply.items[0].action.initial",
+    ),
+    "picker min before 1900": (
+        push(text(quickReply=quick(picker(min="1899-12-31")))),
+        "messages[0].quickReply.items[0].action.min",
+    ),
+    "picker initial after max": (
+        push(text(quickReply=quick(picker(initial="2030-01-01", max="2026-12-31")))),
+        "messages[0].quickReply.items[0].action.initial",
+    ),
+    "unknown flex component": (
+        push(flex(box_of({"type": "texty", "text": "x"}))),
+        "messages[0].contents.body.contents[0].type",
+    ),
+    "button style typo": (
+        push(flex(box_of({"type": "button", "style": "primery", "action": postback()}))),
+        "messages[0].contents.body.contents[0].style",
+    ),
+    "misspelt flex property": (
+        push(flex(box_of({"type": "text", "text": "x", "colour": "#ff0000"}))),
+        "messages[0].contents.body.contents[0].colour",
+    ),
+    "colour not hex": (
+        push(flex(box_of({"type": "text", "text": "x", "color": "red"}))),
+        "messages[0].contents.body.contents[0].color",
+    ),
+    "text size not a keyword": (
+        push(flex(box_of({"type": "text", "text": "x", "size": "huge"}))),
+        "messages[0].contents.body.contents[0].size",
+    ),
     "bubble without blocks": (push(flex({"type": "bubble"})), "messages[0].contents"),
-    "text as hero": (push(flex({"type": "bubble", "hero": {"type": "text", "text": "x"}})),
-                     "messages[0].contents.hero.type"),
-    "span outside a text": (push(flex(box_of({"type": "span", "text": "x"}))),
-                            "messages[0].contents.body.contents[0].type"),
-    "icon outside a baseline box": (push(flex(box_of({"type": "icon",
-                                                      "url": "https://e.jp/i.png"}))),
-                                    "messages[0].contents.body.contents[0].type"),
-    "richmenuswitch in quick reply": (push(text(quickReply=quick({
-        "type": "richmenuswitch", "label": "切替", "richMenuAliasId": "a", "data": "x"}))),
-        "messages[0].quickReply.items[0].action.type"),
-    "quick reply item not an action": (push(text(quickReply={"items": [
-        {"type": "button", "action": postback()}]})), "messages[0].quickReply.items[0].type"),
-    "javascript: uri": (push(flex(button({"type": "uri", "label": "HP",
-                                          "uri": "javascript:alert(1)"}))),
-                        f"{BUTTON_PATH}.uri"),
-    "quick reply label of 21 emoji": (push(text(quickReply=quick(postback(label=FAMILY * 21)))),
-                                      "messages[0].quickReply.items[0].action.label"),
-    "quick reply postback data over 300": (push(text(quickReply=quick(postback(data="x" * 301)))),
-                                           "messages[0].quickReply.items[0].action.data"),
-    "picker min after max": (push(text(quickReply=quick(
-        picker(min="2026-12-31", max="2026-01-01")))),
-        "messages[0].quickReply.items[0].action.min"),
+    "text as hero": (
+        push(flex({"type": "bubble", "hero": {"type": "text", "text": "x"}})),
+        "messages[0].contents.hero.type",
+    ),
+    "span outside a text": (
+        push(flex(box_of({"type": "span", "text": "x"}))),
+        "messages[0].contents.body.contents[0].type",
+    ),
+    "icon outside a baseline box": (
+        push(flex(box_of({"type": "icon", "url": "https://e.jp/i.png"}))),
+        "messages[0].contents.body.contents[0].type",
+    ),
+    "richmenuswitch in quick reply": (
+        push(
+            text(
+                quickReply=quick(
+                    {"type": "richmenuswitch", "label": "切替", "richMenuAliasId": "a", "data": "x"}
+                )
+            )
+        ),
+        "messages[0].quickReply.items[0].action.type",
+    ),
+    "quick reply item not an action": (
+        push(text(quickReply={"items": [{"type": "button", "action": postback()}]})),
+        "messages[0].quickReply.items[0].type",
+    ),
+    "javascript: uri": (
+        push(flex(button({"type": "uri", "label": "HP", "uri": "javascript:alert(1)"}))),
+        f"{BUTTON_PATH}.uri",
+    ),
+    "quick reply label of 21 emoji": (
+        push(text(quickReply=quick(postback(label=FAMILY * 21)))),
+        "messages[0].quickReply.items[0].action.label",
+    ),
+    "quick reply postback data over 300": (
+        push(text(quickReply=quick(postback(data="x" * 301)))),
+        "messages[0].quickReply.items[0].action.data",
+    ),
+    "picker min after max": (
+        push(text(quickReply=quick(picker(min="2026-12-31", max="2026-01-01")))),
+        "messages[0].quickReply.items[0].action.min",
+    ),
     "rich menu chatBarText over 14": (menu(chatBarText="あ" * 15), "chatBarText"),
     "rich menu too narrow": (menu(size={"width": 700, "height": 843}), "size"),
-    "rich menu label over 20": (menu(areas=[{
-        "bounds": {"x": 0, "y": 0, "width": 100, "height": 100},
-        "action": postback(label="あ" * 21)}]), "areas[0].action.label"),
-    "rich menu area outside": (menu(areas=[{
-        "bounds": {"x": 2000, "y": 0, "width": 1000, "height": 843},
-        "action": postback()}]), "areas[0].bounds"),
+    "rich menu label over 20": (
+        menu(
+            areas=[
+                {
+                    "bounds": {"x": 0, "y": 0, "width": 100, "height": 100},
+                    "action": postback(label="あ" * 21),
+                }
+            ]
+        ),
+        "areas[0].action.label",
+    ),
+    "rich menu area outside": (
+        menu(
+            areas=[
+                {"bounds": {"x": 2000, "y": 0, "width": 1000, "height": 843}, "action": postback()}
+            ]
+        ),
+        "areas[0].bounds",
+    ),
 }
 
 
 def call(url: str, path: str, body) -> requests.Response:
     """POST JSON with the channel's token."""
-    return requests.post(url + path, json=body, headers={"Authorization": f"Bearer {TOKEN}"},
-                         timeout=10)
+    return requests.post(
+        url + path, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
@@ -181,11 +262,14 @@ def test_just_within_limits_is_accepted(running, sim):
     """5,000 UTF-16 units, 13 quick replies and a 12-bubble carousel are fine."""
     user = sim.create_user("境界")
     sim.follow(user)
-    messages = [text("🍎" * 2500, quickReply=quick(*[postback(label="あ" * 20)] * 13)),
-                flex({"type": "carousel", "contents": [button(postback(label="あ" * 40))] * 12},
-                     alt="あ" * 400),
-                text(quickReply=quick(picker(initial="1990-01-01", min="1900-01-01",
-                                             max="2026-12-31")))]
+    messages = [
+        text("🍎" * 2500, quickReply=quick(*[postback(label="あ" * 20)] * 13)),
+        flex(
+            {"type": "carousel", "contents": [button(postback(label="あ" * 40))] * 12},
+            alt="あ" * 400,
+        ),
+        text(quickReply=quick(picker(initial="1990-01-01", min="1900-01-01", max="2026-12-31"))),
+    ]
     response = call(running.url, "/v2/bot/message/push", {"to": user, "messages": messages})
     assert response.status_code == 200, response.text
     sim.assert_no_problems()
@@ -209,32 +293,64 @@ def test_body_over_2_mb_is_413(running):
 
 def test_labels_count_grapheme_clusters_not_code_points(running):
     """A 20-character label made of family emoji (ZWJ sequences) is within LINE's limit."""
-    response = call(running.url, "/v2/bot/message/validate/push", {"messages": [
-        text(quickReply=quick(postback(label=FAMILY * 20)))]})
+    response = call(
+        running.url,
+        "/v2/bot/message/validate/push",
+        {"messages": [text(quickReply=quick(postback(label=FAMILY * 20)))]},
+    )
     assert (response.status_code, response.json()) == (200, {})
 
 
 def test_every_flex_component_the_bot_may_use_is_accepted(running):
     """box, text with spans, baseline icon, button, separator, filler, image: all valid."""
-    bubble = {"type": "bubble",
-              "hero": {"type": "image", "url": "https://e.jp/a.png", "size": "full"},
-              "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
-                  {"type": "text", "contents": [{"type": "span", "text": "期限 "},
-                                                {"type": "span", "text": "12月20日",
-                                                 "weight": "bold", "color": "#D00000"}]},
-                  {"type": "box", "layout": "baseline", "contents": [
-                      {"type": "icon", "url": "https://e.jp/i.png"},
-                      {"type": "text", "text": "楯岡", "size": "12px"}]},
-                  {"type": "separator", "margin": "md"},
-                  {"type": "box", "layout": "horizontal", "contents": [],
-                   "backgroundColor": "#EEEEEE", "height": "4px"},
-                  {"type": "box", "layout": "horizontal", "contents": [
-                      {"type": "filler"}, {"type": "text", "text": "右寄せ", "flex": 0}]}]},
-              "footer": {"type": "box", "layout": "vertical", "contents": [
-                  {"type": "button", "style": "primary", "height": "sm", "action": postback()}]},
-              "styles": {"footer": {"separator": True}}}
-    response = call(running.url, "/v2/bot/message/validate/push",
-                    {"messages": [flex(bubble)]})
+    bubble = {
+        "type": "bubble",
+        "hero": {"type": "image", "url": "https://e.jp/a.png", "size": "full"},
+        "body": {
+            "type": "box",
+            "layout": "vertical",
+            "spacing": "sm",
+            "contents": [
+                {
+                    "type": "text",
+                    "contents": [
+                        {"type": "span", "text": "期限 "},
+                        {"type": "span", "text": "12月20日", "weight": "bold", "color": "#D00000"},
+                    ],
+                },
+                {
+                    "type": "box",
+                    "layout": "baseline",
+                    "contents": [
+                        {"type": "icon", "url": "https://e.jp/i.png"},
+                        {"type": "text", "text": "楯岡", "size": "12px"},
+                    ],
+                },
+                {"type": "separator", "margin": "md"},
+                {
+                    "type": "box",
+                    "layout": "horizontal",
+                    "contents": [],
+                    "backgroundColor": "#EEEEEE",
+                    "height": "4px",
+                },
+                {
+                    "type": "box",
+                    "layout": "horizontal",
+                    "contents": [{"type": "filler"}, {"type": "text", "text": "右寄せ", "flex": 0}],
+                },
+            ],
+        },
+        "footer": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [
+                {"type": "button", "style": "primary", "height": "sm", "action": postback()}
+            ],
+        },
+        "styles": {"footer": {"separator": True}},
+    }
+    response = call(running.url, "/v2/bot/message/validate/push", {"messages": [flex(bubble)]})
     assert (response.status_code, response.json()) == (200, {})
 
 

@@ -132,8 +132,11 @@ def test_reply_token_expires_after_a_minute(sim, bot, api, clock):
     event = sim.text(user, "hi")["event"]
     clock.advance(61)
     with pytest.raises(ApiException) as raised:
-        api.reply_message(ReplyMessageRequest(reply_token=event["replyToken"],
-                                              messages=[TextMessage(text="遅い")]))
+        api.reply_message(
+            ReplyMessageRequest(
+                reply_token=event["replyToken"], messages=[TextMessage(text="遅い")]
+            )
+        )
     assert raised.value.status == 400
     assert sim.messages(user) == []
 
@@ -158,8 +161,9 @@ def test_a_bot_that_times_out_gets_the_event_again(bot):
     from linesim.server import start_in_thread
     from tests.linesim.conftest import SECRET, TOKEN
 
-    slow = start_in_thread(SECRET, TOKEN, bot.webhook_url, webhook_timeout=0.3,
-                           redelivery_attempts=1)
+    slow = start_in_thread(
+        SECRET, TOKEN, bot.webhook_url, webhook_timeout=0.3, redelivery_attempts=1
+    )
     try:
         client = SimClient(slow.url)
         bot.reply = False
@@ -210,9 +214,13 @@ def test_todoku_linesim_command_serves_and_posts_to_the_given_webhook(bot, tmp_p
         port = probe.getsockname()[1]
     todoku = Path(sys.executable).with_name("todoku")
     env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN}
-    process = subprocess.Popen([str(todoku), "linesim", "--port", str(port),
-                                "--webhook", bot.webhook_url], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(todoku), "linesim", "--port", str(port), "--webhook", bot.webhook_url],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         client = SimClient(f"http://127.0.0.1:{port}", timeout=5)
         for _ in range(100):

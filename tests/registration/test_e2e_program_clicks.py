@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import select
 
-from bot.models import Click
+from bot.store.models import Click
 from tests.registration.chat import Chat
 from tests.registration.test_e2e_registration import register_quickly
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.models import Resident, ResidentActivity
+from bot.store.models import Resident, ResidentActivity
 from tests.registration.chat import Chat, texts
 
 

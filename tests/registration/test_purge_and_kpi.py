@@ -8,8 +8,8 @@ import json
 from sqlalchemy import func, select
 
 from bot.kpi import kpi_command
-from bot.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
-from bot.purge import purge_unfollowed
+from bot.residents.purge import purge_unfollowed
+from bot.store.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 from tests.conftest import DEFAULT_NOW
 from tests.registration.chat import Chat, texts
 from tests.registration.test_e2e_registration import register_quickly

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 
 from bot.config import load_config
-from bot.dialog_steps import questions_for
+from bot.registration.steps import questions_for
 from tests.conftest import SAMPLE_CONFIG
 
 PROGRAM = """\

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.richmenu import PREFIX, ensure_rich_menu, menu_image, menu_name
+from bot.line.richmenu import PREFIX, ensure_rich_menu, menu_image, menu_name
 from messages import build_rich_menu
 
 

@@ -8,8 +8,14 @@ from datetime import UTC, date, datetime
 from pydantic import TypeAdapter
 from sqlalchemy import insert, update
 
-from bot.audience import audience_command, eligible_count, eligible_residents, stream, target_rules
-from bot.models import Resident, ResidentInterest
+from bot.store.models import Resident, ResidentInterest
+from bot.store.queries import (
+    audience_command,
+    eligible_count,
+    eligible_residents,
+    stream,
+    target_rules,
+)
 from segments.rules import Rule
 
 RULE = TypeAdapter(Rule)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import load_config
-from bot.models import Resident, ResidentChild, ResidentInterest
-from bot.residents_import import BadResidentsFile, import_command, import_residents
+from bot.residents.importer import BadResidentsFile, import_command, import_residents
+from bot.store.models import Resident, ResidentChild, ResidentInterest
 from tests.conftest import SAMPLE_CONFIG
 
 

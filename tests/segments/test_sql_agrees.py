@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from sqlalchemy import insert, select
 
-from bot.audience import RESIDENT_COLUMNS, eligible_residents, stream
-from bot.models import Resident, ResidentChild, ResidentInterest
+from bot.store.models import Resident, ResidentChild, ResidentInterest
+from bot.store.queries import RESIDENT_COLUMNS, eligible_residents, stream
 from segments import Profile, compile_rule, holds
 from segments.calendar import GRADES
 from segments.rules import Rule

@@ -1,0 +1,207 @@
+"""Read one YAML file safely into plain Python values plus a map from key path to line.
+
+PyYAML's loaders forget where a value came from and silently keep the last of two equal
+keys, so we compose the node tree ourselves (safe resolver, no Python tags) and build
+the values, remembering each path's line and reporting duplicate keys as problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config.problems import PathPart, Problem, dotted
+
+# Deeper nesting than this is never a real configuration; stopping early keeps a hostile
+# file from exhausting the stack.
+MAX_DEPTH = 40
+_INT = "tag:yaml.org,2002:int"
+_PLAIN = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+class _Stop(Exception):
+    """A problem that makes the rest of the file unreadable."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass
+class YamlDoc:
+    """A file's values and the line (1-based) where each key path starts."""
+
+    file: str
+    data: Any = None
+    readable: bool = True  # False: missing or not YAML, so other files cannot rely on it
+    lines: dict[tuple[PathPart, ...], int] = field(default_factory=dict)
+
+    def line_of(self, path: Sequence[PathPart]) -> int | None:
+        """The line of the longest prefix of `path` present in the file."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def locate(self, loc: Iterable[PathPart]) -> tuple[tuple[PathPart, ...], int | None]:
+        """Turn a validation `loc` into a real key path (and its line) in this file."""
+        loc = tuple(loc)
+        path: list[PathPart] = []
+        node = self.data
+        for index, part in enumerate(loc):
+            if _has(node, part):
+                node = node[part]
+                path.append(part)
+            elif index == len(loc) - 1:
+                path.append(part)  # a missing key: name it, point at its parent's line
+            # else: a validator's label that is not in the document (e.g. a union tag)
+        return tuple(path), self.line_of(path)
+
+
+def _has(node: Any, part: PathPart) -> bool:
+    if isinstance(node, dict):
+        return isinstance(part, str) and part in node
+    if isinstance(node, list):
+        return isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(node)
+    return False
+
+
+def read_yaml(path: Path) -> tuple[YamlDoc, list[Problem]]:
+    """Read `path`; every problem (missing file, syntax, duplicate key) comes back as data."""
+    doc = YamlDoc(file=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        doc.readable = False
+        return doc, [Problem(doc.file, None, "", "file is missing", f"create {path.name}")]
+    except (OSError, UnicodeDecodeError) as exc:
+        doc.readable = False
+        return doc, [Problem(doc.file, None, "", f"cannot read the file ({exc})", _UTF8_HINT)]
+    problems: list[Problem] = []
+    fatal = _parse(doc, text, problems)
+    if fatal is not None:
+        doc.readable, doc.data = False, None
+        problems.append(fatal)
+    return doc, problems
+
+
+def _parse(doc: YamlDoc, text: str, problems: list[Problem]) -> Problem | None:
+    """Fill `doc` from `text`; the problem that stopped reading, if any."""
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character, found before parsing
+        line = text.count("\n", 0, exc.position) + 1
+        return Problem(doc.file, line, "", f"character {exc.character!r} is not allowed", _CHARS)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            doc.data = _Builder(doc, loader, problems).build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        return Problem(doc.file, line, "", f"YAML syntax error: {what}", _SYNTAX_HINT)
+    except yaml.YAMLError as exc:
+        return Problem(doc.file, None, "", f"YAML syntax error: {exc}", _SYNTAX_HINT)
+    except RecursionError:
+        return Problem(doc.file, None, "", "the file is nested too deeply", _SYNTAX_HINT)
+    except _Stop as stop:
+        return stop.problem
+    finally:
+        loader.dispose()
+    return None
+
+
+_SYNTAX_HINT = "check indentation, colons and quotes on this line and the one before"
+_UTF8_HINT = "save it as UTF-8 text"
+_CHARS = "delete it (it may have come from copying and pasting)"
+
+
+class _Builder:
+    """Builds Python values from composed nodes, recording lines and duplicate keys."""
+
+    def __init__(self, doc: YamlDoc, loader: yaml.SafeLoader, problems: list[Problem]) -> None:
+        self.doc, self.loader, self.problems = doc, loader, problems
+        self.seen: set[int] = set()
+
+    def build(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
+        """Build the value of `node` found at `path`."""
+        line = node.start_mark.line + 1
+        self.doc.lines.setdefault(path, line)
+        refusal = self._refusal(node, path)
+        if refusal is not None:
+            raise _Stop(Problem(self.doc.file, line, dotted(path), *refusal))
+        self.seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _refusal(self, node: yaml.Node, path: tuple[PathPart, ...]) -> tuple[str, str] | None:
+        """Why this node cannot be read at all (message, what to do), if it cannot."""
+        if len(path) > MAX_DEPTH:
+            return "nested too deeply", f"at most {MAX_DEPTH} levels"
+        if id(node) in self.seen:
+            # Aliases (*name) reuse a node; expanding them invites exponential files.
+            return "anchors and aliases (&name, *name) are not supported", "write the values out"
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN:
+            return f"YAML tag {node.tag!r} is not supported", "remove the tag (the word with !)"
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Stop(
+                    Problem(
+                        self.doc.file,
+                        line,
+                        dotted(path),
+                        "a key must be a plain word",
+                        "write `key: value`",
+                    )
+                )
+            # The key's text, not its YAML 1.1 value: `on:` (a rule option) would be True.
+            key = str(key_node.value)
+            if key in result:
+                first = self.doc.lines.get((*path, key))
+                self.problems.append(
+                    Problem(
+                        self.doc.file,
+                        line,
+                        dotted((*path, key)),
+                        f"duplicate key '{key}' (first on line {first})",
+                        "write each key once in a mapping",
+                    )
+                )
+                continue
+            self.doc.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
+        # YAML 1.1 reads 10:00 as the base-60 number 600; staff mean a time of day.
+        if node.tag in (_INT, _FLOAT) and ":" in str(node.value):
+            return str(node.value)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            line = node.start_mark.line + 1
+            self.problems.append(
+                Problem(
+                    self.doc.file,
+                    line,
+                    dotted(path),
+                    f"cannot read value {str(node.value)[:40]!r} ({exc})",
+                    "write plain text, a number, a date or true/false",
+                )
+            )
+            return None

@@ -1,0 +1,307 @@
+"""The outbox in the database: runs claimed, deliveries recorded, batches formed and settled.
+
+Record, then send: every row here is committed before the HTTP call it describes, so a
+restart resumes from rows alone (style.md point 8). Each function is one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Config
+from bot.dispatch.window import WEEK, next_day_with_room, tokyo
+from bot.store import queries as audience
+from bot.store.models import CampaignRun, Delivery, SendBatch
+
+BATCH = 500  # LINE: a multicast reaches at most 500 user ids
+PAGE = 1000
+CAP_REASON = "max_per_week: {limit} notices already in the last 7 days"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One recorded multicast: its retry key, run and recipients."""
+
+    key: str
+    run_id: int
+    created_at: dt.datetime
+    user_ids: list[str]
+    last_id: int = 0  # the highest delivery id in it: where the next batch starts
+
+
+def claim_run(
+    factory: sessionmaker[Session],
+    campaign_id: str,
+    program_id: str,
+    slot_at: dt.datetime,
+    reminder: bool,
+    now: dt.datetime,
+) -> int | None:
+    """Insert the run of this slot; None if it exists (another process or an earlier call)."""
+    run = CampaignRun(
+        campaign_id=campaign_id,
+        program_id=program_id,
+        slot_at=slot_at,
+        reminder=reminder,
+        status="running",
+        started_at=now,
+    )
+    try:
+        with factory() as session, session.begin():
+            session.add(run)
+        return run.id
+    except IntegrityError:  # uq_campaign_runs_slot: this slot is (being) run elsewhere
+        return None
+
+
+def find_run(factory: sessionmaker[Session], campaign_id: str, slot_at: dt.datetime) -> int:
+    """The id of the run of this slot."""
+    with factory() as session:
+        return session.scalar(
+            select(CampaignRun.id).where(
+                CampaignRun.campaign_id == campaign_id, CampaignRun.slot_at == slot_at
+            )
+        )
+
+
+def get_run(factory: sessionmaker[Session], run_id: int) -> CampaignRun:
+    """The run with this id."""
+    with factory() as session:
+        return session.get(CampaignRun, run_id)
+
+
+def expire_run(factory: sessionmaker[Session], run_id: int, reason: str, now: dt.datetime) -> None:
+    """Close a run that must not send (program closed, superseded), with the reason."""
+    with factory() as session, session.begin():
+        session.execute(
+            update(CampaignRun)
+            .where(CampaignRun.id == run_id)
+            .values(status="expired", reason=reason, finished_at=now)
+        )
+
+
+def record_run(
+    factory: sessionmaker[Session], config: Config, run: CampaignRun, now: dt.datetime
+) -> bool:
+    """Write the run's deliveries (one transaction); False if someone else recorded them."""
+    campaign = config.campaign(run.campaign_id)
+    program = config.program(campaign.program)
+    limit = config.delivery.max_per_week
+    with factory() as session, session.begin():
+        # The status moves running → sending in the same transaction as the rows: a crash
+        # rolls both back and the run is recorded again; a concurrent recorder finds 0 rows.
+        claimed = session.execute(
+            update(CampaignRun)
+            .where(CampaignRun.id == run.id, CampaignRun.status == "running")
+            .values(status="sending")
+        )
+        if claimed.rowcount != 1:
+            return False
+        conn = session.connection()
+        audience.make_room(conn)
+        who = audience.slot_audience(
+            [program.eligible, campaign.audience],
+            tokyo(run.slot_at).date(),
+            program.id,
+            campaign.id,
+            reminder=run.reminder,
+            run_id=run.id,
+        )
+        session.execute(
+            audience.record_deliveries(
+                who, run.id, program.id, now, now - WEEK, limit, CAP_REASON.format(limit=limit)
+            )
+        )
+        date_deferred(session, config, run.id, now)
+        audience.refresh_delivery_stats(conn)
+    return True
+
+
+def date_deferred(session: Session, config: Config, run_id: int, now: dt.datetime) -> None:
+    """Give each of the run's deferred rows its date: the next day with room in the window."""
+    after = 0
+    while rows := session.execute(audience.undated_deferred(run_id, after, PAGE)).all():
+        redate(session, config, rows, now)
+        after = rows[-1][0]
+
+
+def redate(session: Session, config: Config, rows: list, now: dt.datetime) -> None:
+    """Set defer_until for (delivery id, resident id) rows from the residents' recent notices."""
+    recent: dict[int, list[dt.datetime]] = {}
+    ids = sorted({resident for _, resident in rows})
+    for resident, at in session.execute(audience.recent_sends(ids, now - WEEK)):
+        recent.setdefault(resident, []).append(at)
+    delivery = config.delivery
+    for delivery_id, resident in rows:
+        until = next_day_with_room(
+            recent.get(resident, []), now, delivery.max_per_week, delivery.window
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(defer_until=until, reason=CAP_REASON.format(limit=delivery.max_per_week))
+        )
+
+
+def skip_orphans(factory: sessionmaker[Session], run_id: int) -> None:
+    """Pending rows whose resident deleted their data meanwhile cannot be sent: skipped."""
+    with factory() as session, session.begin():
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.run_id == run_id,
+                Delivery.status == "pending",
+                Delivery.resident_id.is_(None),
+            )
+            .values(status="skipped", reason="resident deleted their data")
+        )
+
+
+def form_batch(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int = 0
+) -> Batch | None:
+    """Record the run's next multicast (key and recipients) and commit it; None when done."""
+    while True:
+        try:
+            return _form_batch(factory, run_id, now, after_id)
+        except _Raced:
+            continue  # another process batched some of the rows: take the next ones
+
+
+class _Raced(Exception):
+    """Rows chosen for a batch were batched by another process meanwhile."""
+
+
+def _form_batch(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int
+) -> Batch | None:
+    with factory() as session, session.begin():
+        rows = session.execute(audience.pending_batch(run_id, after_id, BATCH)).all()
+        if not rows:
+            return None
+        # uuid4, created here and stored before the first attempt: a request sent without
+        # its key could never be retried safely (line-platform.md §2.6).
+        batch = SendBatch(
+            key=str(uuid.uuid4()), run_id=run_id, status="pending", attempts=0, created_at=now
+        )
+        session.add(batch)
+        session.flush()
+        taken = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_([r[0] for r in rows]),
+                Delivery.status == "pending",
+                Delivery.batch_key.is_(None),
+            )
+            .values(batch_key=batch.key, status="sending")
+        )
+        if taken.rowcount != len(rows):
+            # PostgreSQL re-checks the WHERE after waiting on the other's row locks: sending
+            # these rows could send some twice, so roll back and choose again.
+            raise _Raced
+    return Batch(batch.key, run_id, now, [r[1] for r in rows], rows[-1][0])
+
+
+def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
+    """A recorded batch with its recipients, for a resend with the stored key."""
+    with factory() as session:
+        user_ids = list(session.scalars(audience.batch_recipients(batch.key)))
+    return Batch(batch.key, batch.run_id, tokyo(batch.created_at), user_ids)
+
+
+def settle_batch(
+    factory: sessionmaker[Session],
+    key: str,
+    status: str,
+    now: dt.datetime,
+    *,
+    attempts: int,
+    request_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a batch's outcome (sent, failed, unknown) on it and on its deliveries."""
+    with factory() as session, session.begin():
+        session.execute(
+            update(SendBatch)
+            .where(SendBatch.key == key)
+            .values(
+                status=status,
+                attempts=SendBatch.attempts + attempts,
+                request_id=request_id,
+                last_error=error,
+                sent_at=now if status == "sent" else None,
+            )
+        )
+        values = {"status": status, "reason": error}
+        if status == "sent":
+            values["sent_at"] = now
+        session.execute(update(Delivery).where(Delivery.batch_key == key).values(**values))
+
+
+def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:
+    """A batch still unconfirmed after its retries: count them, keep it pending for later."""
+    with factory() as session, session.begin():
+        session.execute(
+            update(SendBatch)
+            .where(SendBatch.key == key)
+            .values(attempts=SendBatch.attempts + attempts, last_error=error)
+        )
+
+
+def fail_pending(factory: sessionmaker[Session], run_id: int, reason: str) -> None:
+    """Give up the run's unsent notices for good (e.g. the monthly quota is used up)."""
+    with factory() as session, session.begin():
+        session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run_id, Delivery.status == "pending")
+            .values(status="failed", reason=reason)
+        )
+
+
+def unconfirmed_batches(factory: sessionmaker[Session]) -> list[SendBatch]:
+    """Batches recorded but not confirmed sent or failed, oldest first."""
+    with factory() as session:
+        query = select(SendBatch).where(SendBatch.status == "pending")
+        return list(session.scalars(query.order_by(SendBatch.created_at)))
+
+
+def runs_in(factory: sessionmaker[Session], *statuses: str) -> list[CampaignRun]:
+    """Runs in these statuses, oldest first."""
+    with factory() as session:
+        query = select(CampaignRun).where(CampaignRun.status.in_(statuses))
+        return list(session.scalars(query.order_by(CampaignRun.id)))
+
+
+def counts(factory: sessionmaker[Session], run_id: int) -> dict[str, int]:
+    """How many of the run's deliveries are in each status."""
+    with factory() as session:
+        query = (
+            select(Delivery.status, func.count())
+            .where(Delivery.run_id == run_id)
+            .group_by(Delivery.status)
+        )
+        return {status: n for status, n in session.execute(query)}
+
+
+def finish_run(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, stopped: str | None = None
+) -> str:
+    """Close the run when nothing is left in flight; returns its status."""
+    left = counts(factory, run_id)
+    status = (
+        "stopped"
+        if stopped
+        else ("sending" if left.get("pending") or left.get("sending") else "done")
+    )
+    with factory() as session, session.begin():
+        values = {"status": status, "finished_at": None if status == "sending" else now}
+        if stopped:
+            values["reason"] = stopped
+        session.execute(update(CampaignRun).where(CampaignRun.id == run_id).values(**values))
+    return status

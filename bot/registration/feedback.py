@@ -1,0 +1,53 @@
+"""A resident's answer to a notice: 申請済み / 対象外・不要 stops that program's notices.
+
+The answer is one ProgramResponse row per (resident, program), overwritten by a later
+answer and deleted by 元に戻す; slot audiences exclude residents who have one.
+"""
+
+from __future__ import annotations
+
+from linebot.v3.messaging import Message
+
+from bot.store.models import ProgramResponse, Resident
+from messages import (
+    build_feedback_thanks,
+    build_feedback_undone,
+    build_not_registered,
+    build_start_again,
+)
+from messages.notice import ANSWERS
+
+
+def program_feedback(
+    ctx, resident: Resident | None, fields: dict[str, str], event
+) -> list[Message]:
+    """申請済み / 対象外・不要 / 元に戻す on a notice: store or remove the answer, say so kindly."""
+    program_id, answer = fields.get("q", ""), fields.get("v", "")
+    if resident is None:
+        return [build_start_again()]
+    if resident.consented_at is None:
+        return [build_not_registered()]
+    name = _program_name(ctx.wiring.config, program_id)
+    existing = ctx.session.get(ProgramResponse, (resident.id, program_id))
+    if answer == "undo":
+        if existing is not None:
+            ctx.session.delete(existing)
+        return [build_feedback_undone(name)]
+    if answer not in ANSWERS or not program_id:
+        return []
+    if existing is None:
+        ctx.session.add(
+            ProgramResponse(
+                resident_id=resident.id, program_id=program_id, answer=answer, answered_at=ctx.now
+            )
+        )
+    else:
+        existing.answer, existing.answered_at = answer, ctx.now
+    return [build_feedback_thanks(name, program_id, answer)]
+
+
+def _program_name(config, program_id: str) -> str | None:
+    try:
+        return config.program(program_id).name
+    except KeyError:  # the program left the configuration since the notice went out
+        return None

@@ -1,0 +1,149 @@
+"""Webhook event handlers, dispatched by event type. Handlers return replies; the route sends.
+
+Postbacks are dispatched a second time, by their `a` field (see messages.postback).
+Nothing here logs a resident's answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from linebot.v3.messaging import Message
+from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent, UnfollowEvent
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.registration import dialog
+from bot.registration import menu as registration
+from bot.registration.feedback import program_feedback
+from bot.store.models import Resident, ResidentActivity
+from messages import (
+    FEEDBACK_ACTION,
+    build_help,
+    build_not_registered,
+    build_note,
+    build_start_again,
+    build_welcome,
+    decode,
+)
+
+
+@dataclass
+class HandlerContext:
+    """What a handler may use: the event's transaction, the wiring and the moment."""
+
+    session: Session
+    wiring: object
+    now: datetime
+
+    def record(self, kind: str) -> None:
+        """Count an anonymous KPI fact (never names the resident)."""
+        self.session.add(ResidentActivity(kind=kind, occurred_at=self.now))
+
+
+Handler = Callable[[HandlerContext, Event], list[Message]]
+
+
+def find_resident(session: Session, line_user_id: str) -> Resident | None:
+    """The resident with this LINE user id, if known."""
+    return session.scalar(select(Resident).where(Resident.line_user_id == line_user_id))
+
+
+def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
+    """A resident added (or unblocked) the account: create or restore them and welcome them."""
+    user_id = event.source.user_id
+    resident = find_resident(ctx.session, user_id)
+    ctx.record("follow")
+    if resident is None:
+        # Only the LINE user id is stored before consent.
+        ctx.session.add(Resident(line_user_id=user_id, following=True, followed_at=ctx.now))
+        return build_welcome(ctx.wiring.config.municipality.name)
+    resident.following = True
+    resident.followed_at = ctx.now
+    resident.unfollowed_at = None
+    if resident.consented_at is None:
+        return build_welcome(ctx.wiring.config.municipality.name)
+    # Back within the retention time: the answers are still here; nothing is asked again.
+    return [build_note("welcome_back"), *registration.resume(ctx, resident)]
+
+
+def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
+    """A resident blocked the account: stop sending; answers are kept for a while."""
+    resident = find_resident(ctx.session, event.source.user_id)
+    if resident is not None and resident.following:
+        resident.following = False
+        resident.unfollowed_at = ctx.now
+        ctx.record("unfollow")
+    return []
+
+
+def on_message(ctx: HandlerContext, event: MessageEvent) -> list[Message]:
+    """Text, stickers, photos...: the bot takes answers only by buttons, and says so kindly."""
+    resident = find_resident(ctx.session, event.source.user_id)
+    if resident is None:
+        return [build_start_again()]
+    if resident.consented_at is None:
+        return [build_not_registered()]
+    return registration.resume(ctx, resident, note="use_buttons") or [build_help()]
+
+
+def on_postback(ctx: HandlerContext, event: PostbackEvent) -> list[Message]:
+    """A button or the date picker: dispatch by the postback's action."""
+    fields = decode(event.postback.data)
+    resident = find_resident(ctx.session, event.source.user_id)
+    action = POSTBACKS.get(fields.get("a", ""))
+    if action is None:
+        return registration.resume(ctx, resident) if resident else []
+    return action(ctx, resident, fields, event)
+
+
+def _answer(ctx, resident, fields, event) -> list[Message]:
+    if resident is None:
+        return [build_start_again()]
+    if not dialog.in_progress(resident):
+        # A button of a question that is no longer open (finished, or another device).
+        return [dialog.review(ctx, resident)] if resident.consented_at else [
+            build_not_registered()]  # fmt: skip
+    return dialog.answer(ctx, resident, fields, _picked_date(event))
+
+
+def _picked_date(event: PostbackEvent) -> dt.date | None:
+    """The date picker's date (YYYY-MM-DD, a local date: the picker has no time zone)."""
+    params = event.postback.params or {}
+    raw = params.get("date") if isinstance(params, dict) else None
+    try:
+        return dt.date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+POSTBACKS: dict[str, Callable[..., list[Message]]] = {
+    "consent": lambda ctx, r, f, e: registration.consent(ctx, r, e.source.user_id),
+    "later": lambda ctx, r, f, e: registration.later(ctx, r),
+    "ans": _answer,
+    "skip": _answer,
+    "done": _answer,
+    "page": _answer,
+    "menu": lambda ctx, r, f, e: registration.menu(ctx, r, f.get("v")),
+    "edit": lambda ctx, r, f, e: registration.edit(ctx, r, f.get("q")),
+    "delete": lambda ctx, r, f, e: registration.delete(ctx, r, f.get("v")),
+    FEEDBACK_ACTION: program_feedback,  # 申請済み / 対象外・不要 / 元に戻す on a notice
+}
+
+HANDLERS: dict[type, Handler] = {
+    FollowEvent: on_follow,
+    UnfollowEvent: on_unfollow,
+    MessageEvent: on_message,
+    PostbackEvent: on_postback,
+}
+
+
+def handler_for(event: Event) -> Handler | None:
+    """The handler for this event, or None for events Todoku ignores (groups, unknown types)."""
+    source = getattr(event, "source", None)
+    if source is None or getattr(source, "type", None) != "user":
+        return None
+    return HANDLERS.get(type(event))

@@ -1,0 +1,144 @@
+"""What residents do outside the questions: consent, the rich menu's four items, deletion.
+
+Each function takes the handler context and the resident (None when the LINE user is
+not known, e.g. after deleting their data) and returns the replies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from linebot.v3.messaging import Message
+
+from bot.clicks import MENU_SOURCE, notice_links
+from bot.registration import dialog
+from bot.registration.steps import profile_of, questions_for, unanswered
+from bot.store.models import Resident
+from messages import (
+    build_delete_confirm,
+    build_not_registered,
+    build_note,
+    build_paused,
+    build_program_list,
+    build_start_again,
+)
+from segments import holds
+
+MenuAction = Callable[[object, Resident], list[Message]]
+
+
+def consent(ctx, resident: Resident | None, line_user_id: str) -> list[Message]:
+    """同意して登録する: record consent and ask the first question (or go on where it was)."""
+    if resident is None:
+        # The resident deleted their data and starts again: a new row, as on a follow.
+        resident = Resident(line_user_id=line_user_id, following=True, followed_at=ctx.now)
+        ctx.session.add(resident)
+    if resident.consented_at is None:
+        resident.consented_at = ctx.now
+        ctx.record("consent")
+        return dialog.begin_registration(ctx, resident)
+    return resume(ctx, resident) or [dialog.review(ctx, resident)]
+
+
+def later(ctx, resident: Resident | None) -> list[Message]:
+    """あとで: nothing is stored; say how to register later."""
+    if resident is not None and resident.consented_at is not None:
+        return resume(ctx, resident) or [dialog.review(ctx, resident)]
+    return [build_note("later")]
+
+
+def resume(ctx, resident: Resident, note: str | None = None) -> list[Message]:
+    """The open question asked again, if there is one (appended to other replies)."""
+    return [dialog.ask(ctx, resident, note=note)] if dialog.in_progress(resident) else []
+
+
+def menu(ctx, resident: Resident | None, item: str | None) -> list[Message]:
+    """A tap on the rich menu; needs consent first (deletion does not)."""
+    action = MENU.get(item or "")
+    if action is None:
+        return resume(ctx, resident) if resident else [build_start_again()]
+    if resident is None:
+        return [build_start_again()]
+    if resident.consented_at is None and action is not confirm_delete:
+        return [build_not_registered()]
+    return action(ctx, resident)
+
+
+def show_review(ctx, resident: Resident) -> list[Message]:
+    """登録内容の確認・変更: every answer with a 変更 button."""
+    return [dialog.review(ctx, resident), *resume(ctx, resident)]
+
+
+def show_programs(ctx, resident: Resident) -> list[Message]:
+    """使える制度を見る: open programs (today, Asia/Tokyo) the resident is eligible for."""
+    config = ctx.wiring.config
+    on = dialog.today(ctx)
+    profile = profile_of(resident)
+    fitting = [
+        p
+        for p in config.programs
+        if p.is_open(on) and (p.eligible is None or holds(p.eligible, profile, on))
+    ]
+    skipped = bool(unanswered(resident, questions_for(config)))
+    settings = ctx.wiring.settings
+    replies = build_program_list(
+        fitting,
+        on,
+        config.municipality.homepage,
+        skipped_some=skipped,
+        # Tracked like notices: visits to the HP from LINE are one of the plan's KPIs.
+        links=lambda program: notice_links(settings, program, None, MENU_SOURCE),
+    )
+    # LINE takes at most five messages in one reply; the question adds one.
+    return [*replies, *resume(ctx, resident)]
+
+
+def toggle_pause(ctx, resident: Resident) -> list[Message]:
+    """配信の停止・再開: flip notices_paused and say clearly which it is now."""
+    resident.notices_paused = not resident.notices_paused
+    return [build_paused(resident.notices_paused), *resume(ctx, resident)]
+
+
+def confirm_delete(ctx, resident: Resident) -> list[Message]:
+    """登録情報の削除: ask once more before deleting."""
+    return [build_delete_confirm()]
+
+
+def delete(ctx, resident: Resident | None, value: str | None) -> list[Message]:
+    """削除する removes every personal datum at once; やめる keeps everything."""
+    if resident is None:
+        return [build_start_again()]
+    if value != "yes":
+        return [build_note("delete_cancelled"), *resume(ctx, resident)]
+    # Children, interests and program answers go with the row (ON DELETE CASCADE);
+    # deliveries keep their counts with resident_id set to NULL, so no past notice can
+    # be tied back to the person.
+    line_user_id, followed_at = resident.line_user_id, resident.followed_at
+    ctx.session.delete(resident)
+    ctx.session.flush()
+    # They still follow the account: keep exactly what a new follower has before consent
+    # (the LINE user id), so the follower count stays true and they can register again.
+    ctx.session.add(Resident(line_user_id=line_user_id, following=True, followed_at=followed_at))
+    ctx.record("deleted")
+    return [build_note("deleted")]
+
+
+def edit(ctx, resident: Resident | None, step: str | None) -> list[Message]:
+    """変更 on the review: ask that one question, then show the review again."""
+    if resident is None:
+        return [build_start_again()]
+    if resident.registered_at is None:
+        if dialog.in_progress(resident):
+            return resume(ctx, resident, note="finish_first")
+        return [build_not_registered()]
+    if step not in questions_for(ctx.wiring.config):
+        return [dialog.review(ctx, resident)]
+    return dialog.begin_edit(ctx, resident, step)
+
+
+MENU: dict[str, MenuAction] = {
+    "review": show_review,
+    "programs": show_programs,
+    "pause": toggle_pause,
+    "delete": confirm_delete,
+}

@@ -1,0 +1,178 @@
+"""Which registration questions to ask, and how each answer is checked and stored.
+
+Only the attributes some program or campaign rule reads are asked (plus topics, always):
+the plan asks residents for no more than the city's programs need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.store.models import Resident, ResidentChild, ResidentInterest
+from messages import MAX_HOUSEHOLD, STEPS, earliest_birth, earliest_child_birth
+from segments import Profile, attributes_used
+
+ALWAYS = frozenset({"interests"})  # topics are opt-ins every resident may choose
+
+
+def questions_for(config) -> tuple[str, ...]:
+    """The steps to ask, in the fixed order of STEPS, derived from every configured rule."""
+    rules = [p.eligible for p in config.programs] + [c.audience for c in config.campaigns]
+    used = frozenset().union(*(attributes_used(rule) for rule in rules if rule is not None))
+    return tuple(step for step in STEPS if step in used | ALWAYS)
+
+
+def profile_of(resident: Resident) -> Profile:
+    """The resident's answers as the segment engine sees them (None = skipped)."""
+    return Profile(
+        birth_date=resident.birth_date,
+        district=resident.district,
+        household_size=resident.household_size,
+        pregnant=resident.pregnant,
+        single_parent=resident.single_parent,
+        children=tuple(c.birth_date for c in resident.children)
+        if resident.children_answered
+        else None,
+        interests=frozenset(i.topic for i in resident.interests),
+    )
+
+
+def unanswered(resident: Resident, steps: Iterable[str]) -> list[str]:
+    """The steps among `steps` the resident skipped (topics never count as skipped)."""
+    profile = profile_of(resident)
+    return [s for s in steps if s not in ALWAYS and getattr(profile, s) is None]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One tap on a question: the postback fields and the date picker's date."""
+
+    action: str  # ans, skip, done
+    value: str | None
+    date: dt.date | None
+    today: dt.date
+    choices: tuple[str, ...]  # the districts or topics configured now
+
+
+class Again(Exception):
+    """The answer cannot be used: ask the same question again, saying `note` first."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(note)
+        self.note = note
+
+
+def check_birth_date(day: dt.date | None, today: dt.date, earliest: dt.date, early: str) -> dt.date:
+    """The day if it is a plausible birth date; Again with a kind note otherwise."""
+    if day is None:
+        raise Again("use_buttons")
+    if day > today:
+        raise Again("date_in_future")
+    if day < earliest:
+        raise Again(early)
+    return day
+
+
+def store_answer(resident: Resident, step: str, answer: Answer, state: dict) -> bool:
+    """Apply one tap; True when the question is finished, False to ask it again (toggle)."""
+    if answer.action == "skip":
+        _SKIP[step](resident)
+        return True
+    return _STORE[step](resident, answer, state)
+
+
+def _birth_date(resident: Resident, a: Answer, state: dict) -> bool:
+    early = "date_too_old"
+    resident.birth_date = check_birth_date(a.date, a.today, earliest_birth(a.today), early)
+    return True
+
+
+def _choice(column: str) -> Callable[[Resident, Answer, dict], bool]:
+    def store(resident: Resident, a: Answer, state: dict) -> bool:
+        if a.value not in a.choices:
+            raise Again("choice_unknown")
+        setattr(resident, column, a.value)
+        return True
+
+    return store
+
+
+def _household_size(resident: Resident, a: Answer, state: dict) -> bool:
+    if a.value not in {str(n) for n in range(1, MAX_HOUSEHOLD + 1)}:
+        raise Again("choice_unknown")
+    resident.household_size = int(a.value)
+    return True
+
+
+def _children(resident: Resident, a: Answer, state: dict) -> bool:
+    # Children are collected in the dialog state and stored together, so an edit that is
+    # abandoned half-way leaves the previous answer intact.
+    if a.action == "done" or a.value == "none":
+        kids = [] if a.value == "none" else state.get("kids", [])
+        resident.children = [ResidentChild(birth_date=dt.date.fromisoformat(k)) for k in kids]
+        resident.children_answered = True
+        return True
+    earliest = earliest_child_birth(a.today, resident.birth_date)
+    day = check_birth_date(a.date, a.today, earliest, "child_too_early")
+    state["kids"] = sorted([*state.get("kids", []), day.isoformat()])
+    return False
+
+
+def _yes_no(column: str) -> Callable[[Resident, Answer, dict], bool]:
+    def store(resident: Resident, a: Answer, state: dict) -> bool:
+        if a.value not in ("yes", "no"):
+            raise Again("choice_unknown")
+        setattr(resident, column, a.value == "yes")
+        return True
+
+    return store
+
+
+def _interests(resident: Resident, a: Answer, state: dict) -> bool:
+    chosen = [t for t in state.get("sel", []) if t in a.choices]
+    if a.action == "done":
+        resident.interests = [ResidentInterest(topic=t) for t in chosen]
+        return True
+    if a.value not in a.choices:
+        raise Again("choice_unknown")
+    state["sel"] = [t for t in chosen if t != a.value] + ([] if a.value in chosen else [a.value])
+    return False
+
+
+def _clear(*columns: str) -> Callable[[Resident], None]:
+    def skip(resident: Resident) -> None:
+        for column in columns:
+            setattr(resident, column, None)
+
+    return skip
+
+
+def _skip_children(resident: Resident) -> None:
+    resident.children = []
+    resident.children_answered = False
+
+
+def _skip_interests(resident: Resident) -> None:
+    resident.interests = []
+
+
+_STORE: dict[str, Callable[[Resident, Answer, dict], bool]] = {
+    "birth_date": _birth_date,
+    "district": _choice("district"),
+    "household_size": _household_size,
+    "children": _children,
+    "pregnant": _yes_no("pregnant"),
+    "single_parent": _yes_no("single_parent"),
+    "interests": _interests,
+}
+_SKIP: dict[str, Callable[[Resident], None]] = {
+    "birth_date": _clear("birth_date"),
+    "district": _clear("district"),
+    "household_size": _clear("household_size"),
+    "children": _skip_children,
+    "pregnant": _clear("pregnant"),
+    "single_parent": _clear("single_parent"),
+    "interests": _skip_interests,
+}

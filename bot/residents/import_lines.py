@@ -1,0 +1,175 @@
+"""Reading a residents file: validate each line, build the rows, a chunk at a time.
+
+Pure apart from reading the file: no database. ``chunks`` can run in this process or,
+for large files, in a worker process (``chunks_in_worker``) while this one writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Annotated, Literal, NotRequired
+
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Valid lines as rows, and the problems of the lines read with them.
+
+    Dates travel as ISO strings ("YYYY-MM-DD", normalised by ``date.isoformat``): they
+    pickle five times faster than ``date`` objects between the processes (measured), and
+    are SQLite's storage format already. Children and interests name their resident by
+    its index in ``residents``; the writer maps it to the id.
+    """
+
+    numbers: list[int] = field(default_factory=list)  # line number of each resident
+    residents: list[tuple] = field(default_factory=list)  # see RESIDENT_KEYS
+    children: list[tuple[int, str]] = field(default_factory=list)  # (index, birth date)
+    interests: list[tuple[int, str]] = field(default_factory=list)  # (index, topic)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
+
+
+# Each resident row: these columns in this order. followed_at, consented_at and
+# registered_at are the import's moment, added by the writer.
+RESIDENT_KEYS = (
+    "line_user_id", "birth_date", "district", "household_size", "pregnant",
+    "single_parent", "children_answered",
+)  # fmt: skip
+
+
+def line_type(districts: list[str], topics: list[str]) -> TypeAdapter:
+    """A validator for one line; Literal choices keep the whole check inside pydantic-core."""
+    District = Literal[tuple(districts)] if districts else str
+    Topic = Literal[tuple(topics)] if topics else str
+    closed = ConfigDict(extra="forbid")
+
+    class Child(TypedDict):
+        __pydantic_config__ = closed  # type: ignore[misc]
+        birth_date: dt.date
+
+    class Line(TypedDict):
+        __pydantic_config__ = closed  # type: ignore[misc]
+        line_user_id: Annotated[str, StringConstraints(pattern=r"^U[0-9a-f]{32}$")]
+        birth_date: NotRequired[dt.date | None]
+        district: NotRequired[District | None]  # type: ignore[valid-type]
+        household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
+        pregnant: NotRequired[bool | None]
+        single_parent: NotRequired[bool | None]
+        children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
+        interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
+
+    return TypeAdapter(Line)
+
+
+def describe(error: ValidationError) -> str:
+    """Pydantic's errors as one readable message: ``where: what; where: what``."""
+    parts = []
+    for e in error.errors(include_url=False):
+        where = ".".join(map(str, e["loc"]))
+        parts.append(f"{where}: {e['msg']}" if where else e["msg"])
+    return "; ".join(parts)
+
+
+def chunks(path: Path, districts: list[str], topics: list[str], size: int) -> Iterator[Chunk]:
+    """The file's lines in chunks of up to `size` valid ones; duplicates are problems."""
+    validate = line_type(districts, topics).validate_json
+    first_line: dict[str, int] = {}
+    chunk = Chunk()
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                line = validate(raw)
+            except ValidationError as error:
+                chunk.problems.append((number, f"line {number}: {describe(error)}"))
+                continue
+            user = line["line_user_id"]
+            if (first := first_line.setdefault(user, number)) != number:
+                message = f"line {number}: line_user_id {user} is also on line {first}"
+                chunk.problems.append((number, message))
+                continue
+            _add(chunk, number, line)
+            if len(chunk.numbers) >= size:
+                yield chunk
+                chunk = Chunk()
+    yield chunk
+
+
+def _add(chunk: Chunk, number: int, line: dict) -> None:
+    """Append one valid line's rows, with contracts.md's defaults for left-out keys."""
+    index = len(chunk.numbers)
+    children = line.get("children", [])
+    if children:
+        chunk.children += [(index, c["birth_date"].isoformat()) for c in children]
+    if topics := line.get("interests"):
+        chunk.interests += [(index, t) for t in sorted(set(topics))]  # the key is (id, topic)
+    birth = line.get("birth_date")
+    chunk.numbers.append(number)
+    chunk.residents.append((
+        line["line_user_id"], birth and birth.isoformat(), line.get("district"),
+        line.get("household_size", 1 + len(children or ())),
+        line.get("pregnant", False), line.get("single_parent", False), children is not None,
+    ))  # fmt: skip
+
+
+def chunks_in_worker(
+    path: Path, districts: list[str], topics: list[str], size: int
+) -> Iterator[Chunk]:
+    """``chunks``, computed in a worker process, so validating overlaps writing.
+
+    The worker is a fresh, isolated interpreter importing this module from this checkout:
+    not a fork (the parent holds database connections, maybe threads) nor a
+    multiprocessing spawn (that re-runs the caller's main module, which breaks scripts
+    without a ``__main__`` guard). Chunks come back pickled through its stdout; a write
+    waits for the reader, so the worker stays a chunk or so ahead and the file is never
+    all in memory.
+    """
+    job = json.dumps([str(path), districts, topics, size])
+    root = str(Path(__file__).resolve().parent.parent)  # where `bot` is importable from
+    # stderr to a file, not a pipe: nobody reads it until the end, and a full pipe would
+    # stop the worker.
+    with tempfile.TemporaryFile() as errors, subprocess.Popen(
+        [sys.executable, "-I", "-c", WORKER, root, job], stdout=subprocess.PIPE, stderr=errors
+    ) as worker:  # fmt: skip
+        try:
+            while (item := _receive(worker, errors)) is not None:
+                yield item
+        finally:
+            worker.kill()  # done, or the writer stopped early: either way, no more lines
+
+
+# The worker's program: argv[1] is the checkout's root, argv[2] the job.
+WORKER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "import bot.residents.import_lines as lines; lines.work(sys.argv[2])"
+)
+
+
+def _receive(worker: subprocess.Popen, errors: IO[bytes]) -> Chunk | None:
+    try:
+        return pickle.load(worker.stdout)  # type: ignore[arg-type]
+    except EOFError:
+        worker.wait()
+        errors.seek(0)
+        message = errors.read().decode(errors="replace")
+        raise RuntimeError(f"residents import: the reading process failed:\n{message}") from None
+
+
+def work(job: str) -> None:
+    """The worker process: each chunk of the job's file pickled to stdout, then None."""
+    path, districts, topics, size = json.loads(job)
+    out = sys.stdout.buffer
+    for chunk in chunks(Path(path), districts, topics, size):
+        pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickle.dump(None, out)
+    out.flush()

@@ -1,0 +1,40 @@
+"""Forget residents who blocked the account longer ago than the retention time.
+
+A resident who unfollows keeps their answers for `Settings.unfollow_retention_days`
+(default 30), so following again restores them; after that the row and everything
+attached to it (children, interests, program answers) is deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from bot.store.models import Resident, ResidentActivity
+
+
+def purge_unfollowed(session: Session, now: datetime, retention_days: int) -> int:
+    """Delete residents unfollowed before now - retention_days; returns how many."""
+    cutoff = now - timedelta(days=retention_days)
+    stale = (Resident.following.is_(False), Resident.unfollowed_at.is_not(None),
+             Resident.unfollowed_at < cutoff)  # fmt: skip
+    # A bulk DELETE: the database's ON DELETE CASCADE removes children and interests.
+    # The conditions are in the DELETE itself, so a resident who follows again meanwhile
+    # is never removed.
+    result = session.execute(delete(Resident).where(*stale))
+    count = result.rowcount or 0
+    session.add_all(ResidentActivity(kind="purged", occurred_at=now) for _ in range(count))
+    return count
+
+
+def purge_command(wiring) -> int:
+    """`todoku residents purge`: purge now and print how many were removed; exit code 0."""
+    with wiring.session_factory() as session, session.begin():
+        count = purge_unfollowed(
+            session, wiring.clock.now(), wiring.settings.unfollow_retention_days
+        )
+    print(f"purged {count} resident(s) who unfollowed more than "
+          f"{wiring.settings.unfollow_retention_days} days ago")  # fmt: skip
+    return 0

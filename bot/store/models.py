@@ -1,0 +1,277 @@
+"""Database models (SQLAlchemy 2, typed).
+
+Personal data lives only in ``residents``, ``resident_children`` and
+``resident_interests``; deleting a resident row removes all of it (ON DELETE
+CASCADE). ``resident_activity`` keeps anonymous counts for the KPIs and never
+names a resident.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from bot.clock import TOKYO
+
+# Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Timestamp(TypeDecorator):
+    """A moment in time: stored as UTC, handed back timezone-aware in Asia/Tokyo.
+
+    PostgreSQL's timestamptz keeps the moment whatever the zone; SQLite has no time zones
+    and stores the wall-clock text it is given, so every value is converted to UTC on the
+    way in — the zone of SQLite's own CURRENT_TIMESTAMP (server defaults). Without this, a
+    UTC value and a Tokyo value of the same moment would compare nine hours apart on
+    SQLite (KPI months, retention cut-offs).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Todoku stores only timezone-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: the UTC wall-clock time written above
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(TOKYO)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Resident(Base):
+    """A LINE user who follows (or followed) the city's account."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_user_id: Mapped[str] = mapped_column(String(33), unique=True)
+    following: Mapped[bool] = mapped_column(Boolean, default=True)
+    followed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    unfollowed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    consented_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    registered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Answers: NULL means "not given" (skipped); see config.md on skipped answers.
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    district: Mapped[str | None] = mapped_column(String(40))
+    household_size: Mapped[int | None] = mapped_column(Integer)
+    pregnant: Mapped[bool | None] = mapped_column(Boolean)
+    single_parent: Mapped[bool | None] = mapped_column(Boolean)
+    children_answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    notices_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The registration dialog's state: survives restarts of the web process.
+    dialog: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, server_default=func.now(), onupdate=func.now()
+    )
+
+    children: Mapped[list[ResidentChild]] = relationship(
+        back_populates="resident",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ResidentChild.birth_date",
+    )
+    interests: Mapped[list[ResidentInterest]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ResidentInterest.topic"
+    )
+
+
+class ResidentChild(Base):
+    """One child of a resident, known only by birth date."""
+
+    __tablename__ = "resident_children"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    birth_date: Mapped[date] = mapped_column(Date)
+
+    resident: Mapped[Resident] = relationship(back_populates="children")
+
+
+class ResidentInterest(Base):
+    """A topic the resident opted in to (one of municipality.topics)."""
+
+    __tablename__ = "resident_interests"
+
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ResidentActivity(Base):
+    """An anonymous fact for the KPIs (follow, unfollow, consent, registered, deleted, purged)."""
+
+    __tablename__ = "resident_activity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    __table_args__ = (Index("ix_resident_activity_kind_at", "kind", "occurred_at"),)
+
+
+class WebhookEvent(Base):
+    """A webhook event already handled: LINE may deliver the same event more than once."""
+
+    __tablename__ = "webhook_events"
+
+    webhook_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class CampaignRun(Base):
+    """One firing of one campaign slot; the unique key makes a slot run once."""
+
+    __tablename__ = "campaign_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(80))
+    program_id: Mapped[str] = mapped_column(String(80))
+    slot_at: Mapped[datetime] = mapped_column(Timestamp)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|done|expired
+    reminder: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (UniqueConstraint("campaign_id", "slot_at", name="uq_campaign_runs_slot"),)
+
+
+class Delivery(Base):
+    """One notice to one resident in one run: the outbox row, written before the send."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("campaign_runs.id", ondelete="CASCADE"))
+    program_id: Mapped[str] = mapped_column(String(80), index=True)
+    # SET NULL on delete: counts survive a resident's deletion, the person does not.
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"), index=True
+    )
+    # pending → sending → sent | failed; deferred (over max_per_week) → pending later;
+    # skipped (e.g. paused or no longer eligible when its turn came). `reason` says why.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    batch_key: Mapped[str | None] = mapped_column(
+        ForeignKey("send_batches.key", ondelete="SET NULL"), index=True
+    )
+    defer_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (UniqueConstraint("run_id", "resident_id", name="uq_deliveries_run_resident"),)
+
+
+class SendBatch(Base):
+    """One multicast request: its X-Line-Retry-Key is stored before the HTTP call."""
+
+    __tablename__ = "send_batches"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)  # the retry key (UUID)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_runs.id", ondelete="CASCADE"), index=True
+    )
+    # pending → sent | failed | unknown (outcome not knowable: key older than LINE's 24 h)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Click(Base):
+    """A tap on a notice's link (GET /r/<token>); anonymous: per campaign run, not per person."""
+
+    __tablename__ = "clicks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id", ondelete="SET NULL"))
+    campaign_id: Mapped[str | None] = mapped_column(String(80))
+    program_id: Mapped[str] = mapped_column(String(80))
+    link: Mapped[str] = mapped_column(String(20))  # "homepage" or "apply"
+    clicked_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class SchedulerLease(Base):
+    """Who the active scheduler is: one row, renewed while alive, taken over when it expires."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class AuditEntry(Base):
+    """Who did what, when (staff logins, test sends, manual sends, exports). No resident data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ProgramResponse(Base):
+    """A resident's answer about one program: 申請済み (applied) or 対象外・不要 (not needed)."""
+
+    __tablename__ = "program_responses"
+
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
+    )
+    program_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(20))
+    answered_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class StaffUser(Base):
+    """A staff login for the dashboard."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -1,0 +1,452 @@
+"""All audience SQL: named query builders over the residents tables, and `todoku audience`.
+
+Rules are compiled by ``segments.sql.compile_rule`` over ``RESIDENT_COLUMNS``; this module
+adds what makes a resident reachable at all (``registered``) and streams the result in
+chunks, so memory stays flat however large the audience.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    Text,
+    Update,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from bot.errors import UserError
+from bot.store.models import (
+    CampaignRun,
+    Delivery,
+    ProgramResponse,
+    Resident,
+    ResidentChild,
+    ResidentInterest,
+    Timestamp,
+)
+from segments.sql import ResidentColumns, compile_rule
+
+CHUNK = 10_000
+
+_residents = Resident.__table__.c
+RESIDENT_COLUMNS = ResidentColumns(
+    id=_residents.id,
+    birth_date=_residents.birth_date,
+    district=_residents.district,
+    household_size=_residents.household_size,
+    pregnant=_residents.pregnant,
+    single_parent=_residents.single_parent,
+    child_resident_id=ResidentChild.__table__.c.resident_id,
+    child_birth_date=ResidentChild.__table__.c.birth_date,
+    interest_resident_id=ResidentInterest.__table__.c.resident_id,
+    interest_topic=ResidentInterest.__table__.c.topic,
+)
+
+
+class UnknownTarget(UserError):
+    """`todoku audience X` where X is neither a program nor a campaign id."""
+
+    def __init__(self, target: str, valid: list[str]) -> None:
+        super().__init__(
+            f"unknown program or campaign '{target}'; valid: {', '.join(valid) or '(none)'}"
+        )
+        self.target = target
+        self.valid = valid
+
+
+def registered() -> ColumnElement[bool]:
+    """Residents a notice may reach: consented, answered, still following, not paused."""
+    return and_(
+        _residents.consented_at.is_not(None),
+        _residents.registered_at.is_not(None),
+        _residents.following.is_(True),
+        _residents.notices_paused.is_(False),
+    )
+
+
+def matching(rules: Iterable[Any], on: dt.date) -> ColumnElement[bool]:
+    """Residents for whom every given rule holds on `on` (None = no restriction)."""
+    conditions = [compile_rule(rule, RESIDENT_COLUMNS, on) for rule in rules if rule is not None]
+    return and_(true(), *conditions)
+
+
+# name: eligible-residents
+# The registered residents a program (and, for a campaign, its audience rule) concerns on
+# a day: the audience of a send slot before opt-outs and past deliveries. Ordered by id,
+# the primary key, so output is stable and SQLite reads it in table order at no cost.
+def eligible_residents(rules: Any, on: dt.date) -> Select[tuple[int, str]]:
+    """Select (id, line_user_id) of registered residents matching the rule(s) on `on`."""
+    rules = rules if isinstance(rules, list | tuple) else [rules]
+    return (
+        select(_residents.id, _residents.line_user_id)
+        .where(registered(), matching(rules, on))
+        .order_by(_residents.id)
+    )
+
+
+# name: eligible-count
+# Only the size of the audience (todoku plan); no ordering, no ids leave the database.
+def eligible_count(rules: Any, on: dt.date) -> Select[tuple[int]]:
+    """Select how many registered residents match the rule(s) on `on`."""
+    rules = rules if isinstance(rules, list | tuple) else [rules]
+    return (
+        select(func.count())
+        .select_from(Resident.__table__)
+        .where(registered(), matching(rules, on))
+    )
+
+
+def make_room(conn: Connection) -> None:
+    """Let PostgreSQL hash rule subqueries in this transaction (run before eligible_* queries)."""
+    # `id IN (subquery)` under OR/NOT cannot become a semi-join; PostgreSQL evaluates it as a
+    # SubPlan, hashed only if the subquery's rows fit in work_mem (default 4 MB), else it
+    # rescans the subquery for every resident. At a million residents an interest subquery
+    # has ~400,000 rows: measured, the default took minutes, 256 MB takes 0.3–0.9 s. SET
+    # LOCAL ends with the transaction. (Correlated EXISTS was measured too: slower on both.)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+
+
+def count_eligible(conn: Connection, rules: Any, on: dt.date) -> int:
+    """How many registered residents match the rule(s) on `on`."""
+    make_room(conn)
+    return conn.scalar(eligible_count(rules, on)) or 0
+
+
+def stream(conn: Connection, query: Select, chunk: int = CHUNK) -> Iterator[list[tuple]]:
+    """Yield the query's rows as plain tuples, `chunk` at a time, with flat memory."""
+    make_room(conn)
+    # Rows come from the driver's cursor, not as SQLAlchemy Rows: at a million ids the Row
+    # objects cost more than the query (measured on PostgreSQL: 1.8 s through Result,
+    # 0.7 s from the cursor). So only select columns without result processing (ids,
+    # strings). Values are rendered by SQLAlchemy as SQL literals: they are dates, numbers
+    # and names from the checked configuration, never text from a request.
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        # A named cursor is a server-side cursor: PostgreSQL sends `chunk` rows per FETCH.
+        cursor = driver.cursor(name="todoku_stream")
+        params: Any = {}  # parse the query's %% escapes (pyformat), as SQLAlchemy wrote them
+    else:
+        cursor, params = driver.cursor(), ()  # SQLite steps through rows as they are fetched
+    try:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def target_rules(config: Any, target: str) -> list[Any]:
+    """The rules that define a program's or campaign's audience (config.md)."""
+    programs = {p.id: p for p in config.programs}
+    if target in programs:
+        return [programs[target].eligible]
+    for campaign in config.campaigns:
+        if campaign.id == target and campaign.program in programs:
+            return [programs[campaign.program].eligible, campaign.audience]
+    raise UnknownTarget(target, sorted(programs) + sorted(c.id for c in config.campaigns))
+
+
+def audience_command(wiring: Any, target: str, on: dt.date, as_json: bool) -> int:
+    """`todoku audience TARGET [--on DATE] [--json]`: print who matches; the exit code."""
+    try:
+        rules = target_rules(wiring.config, target)
+    except UnknownTarget as error:
+        print(error, file=sys.stderr)
+        return 1
+    # Ids go to a spooled temporary file while they are counted, so the JSON can put the
+    # count first without holding a large audience in memory.
+    with tempfile.SpooledTemporaryFile(8 << 20, mode="w+", encoding="utf-8") as ids:
+        count = _spool_ids(wiring.engine, rules, on, ids, as_json)
+        ids.seek(0)
+        if as_json:
+            head = {"target": target, "on": on.isoformat(), "count": count}
+            sys.stdout.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "line_user_ids": [')
+            shutil.copyfileobj(ids, sys.stdout)
+            sys.stdout.write("]}\n")
+        else:
+            print(f"{target}: {count} residents on {on.isoformat()}")
+            shutil.copyfileobj(ids, sys.stdout)
+    return 0
+
+
+def _spool_ids(engine: Any, rules: list[Any], on: dt.date, out: Any, as_json: bool) -> int:
+    count = 0
+    with engine.connect() as conn:
+        for rows in stream(conn, eligible_residents(rules, on)):
+            if as_json:
+                out.write((", " if count else "") + ", ".join(json.dumps(u) for _, u in rows))
+            else:
+                out.writelines(f"{u}\n" for _, u in rows)
+            count += len(rows)
+    return count
+
+
+# --- Delivery (bot.dispatch.run): who a send slot reaches, and the deferred notices' re-check ---
+#
+# Delivery statuses that mean "this resident was told (or is being told) in that run": a
+# failed or skipped notice never reached anyone, an `unknown` one may have (treated as told:
+# a duplicate is worse than a miss). Statuses that count toward delivery.max_per_week are
+# the notices sent or on their way.
+TOLD = ("pending", "sending", "sent", "deferred", "unknown")
+COUNTED = ("pending", "sending", "sent")
+_deliveries = Delivery.__table__.c
+_runs = CampaignRun.__table__.c
+_responses = ProgramResponse.__table__.c
+_Timestamp = Timestamp()  # the models' type: stored as UTC on both databases
+
+
+def _responded(program_id: Any) -> Any:
+    """The resident answered 申請済み or 対象外・不要 for the program (correlated)."""
+    return exists().where(
+        _responses.resident_id == _residents.id, _responses.program_id == program_id
+    )
+
+
+# name: slot-audience
+# The residents one send slot reaches (config.md, "meaning of a send slot"): registered and
+# eligible on the slot's day (program rule and campaign audience), minus those who answered
+# 申請済み / 対象外・不要 for the program, minus, unless the slot is a reminder, those told
+# in this campaign's other runs. Both exclusions are NOT EXISTS: two-valued whatever NULLs
+# lie around, and PostgreSQL plans them as anti-joins over the primary key / resident index.
+def slot_audience(
+    rules: list[Any],
+    on: dt.date,
+    program_id: str,
+    campaign_id: str,
+    *,
+    reminder: bool,
+    run_id: int | None = None,
+) -> Select[tuple[int]]:
+    """Select the ids of the residents a slot of `campaign_id` reaches on `on`."""
+    conditions = [registered(), matching(rules, on), ~_responded(program_id)]
+    if not reminder:
+        told = (
+            select(_deliveries.id)
+            .join(CampaignRun.__table__, _runs.id == _deliveries.run_id)
+            .where(
+                _deliveries.resident_id == _residents.id,
+                _runs.campaign_id == campaign_id,
+                _deliveries.status.in_(TOLD),
+                true() if run_id is None else _runs.id != run_id,
+            )
+        )
+        conditions.append(~exists(told))
+    return select(_residents.id).where(*conditions)
+
+
+# name: slot-audience-count
+# Only the size (todoku plan, send --dry-run): no ids leave the database.
+def slot_audience_count(audience: Select[tuple[int]]) -> Select[tuple[int]]:
+    """Select how many residents `slot_audience(...)` holds."""
+    return select(func.count()).select_from(audience.subquery())
+
+
+def _recent_counts(since: dt.datetime, run_id: int) -> Any:
+    # Notices sent (or on their way) to each resident in the rolling 7 days, other runs only.
+    at = func.coalesce(_deliveries.sent_at, _deliveries.created_at)
+    return (
+        select(_deliveries.resident_id, func.count().label("n"))
+        .where(
+            _deliveries.status.in_(COUNTED),
+            at > since,
+            _deliveries.run_id != run_id,
+            _deliveries.resident_id.is_not(None),
+        )
+        .group_by(_deliveries.resident_id)
+        .subquery("recent")
+    )
+
+
+# name: record-deliveries
+# The outbox of a run in one INSERT ... SELECT: nothing passes through Python, so memory
+# stays flat at any audience size. A resident who already had `limit` notices in the
+# rolling 7 days (since `since`) gets a `deferred` row with the reason; its date is
+# computed afterwards (dispatch_window), for those few rows only.
+def record_deliveries(
+    audience: Select[tuple[int]],
+    run_id: int,
+    program_id: str,
+    now: dt.datetime,
+    since: dt.datetime,
+    limit: int,
+    reason: str,
+) -> Insert:
+    """Insert one pending (or deferred) Delivery per resident of `audience`."""
+    who = audience.subquery("audience")
+    recent = _recent_counts(since, run_id)
+    over = func.coalesce(recent.c.n, 0) >= limit
+    rows = select(
+        literal(run_id),
+        literal(program_id),
+        who.c.id,
+        case((over, literal("deferred")), else_=literal("pending")),
+        case((over, literal(reason, Text)), else_=null()),
+        literal(now, _Timestamp),
+    ).select_from(who.outerjoin(recent, recent.c.resident_id == who.c.id))
+    columns = ["run_id", "program_id", "resident_id", "status", "reason", "created_at"]
+    return insert(Delivery).from_select(columns, rows)
+
+
+def refresh_delivery_stats(conn: Connection) -> None:
+    """Let PostgreSQL's planner see a run's freshly inserted deliveries (run after recording)."""
+    # Autovacuum analyses a table only some time after a bulk insert. Until then the planner
+    # believes `status = 'pending'` matches a handful of rows, and every batch query bitmap-
+    # scans and sorts all of them instead of walking the primary key: measured, 100,000
+    # residents took 57 s to send instead of a few. ANALYZE samples, so it stays cheap.
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE deliveries")
+
+
+# name: recent-sends
+# The moments of the notices counted toward max_per_week for some residents: the input of
+# the "next day with room" arithmetic, fetched for one chunk of deferred residents.
+def recent_sends(resident_ids: list[int], since: dt.datetime) -> Select[tuple[int, Any]]:
+    """Select (resident_id, moment) of counted notices after `since`."""
+    at = func.coalesce(_deliveries.sent_at, _deliveries.created_at)
+    return select(_deliveries.resident_id, at).where(
+        _deliveries.resident_id.in_(resident_ids), _deliveries.status.in_(COUNTED), at > since
+    )
+
+
+# name: undated-deferred
+# Deferred rows of a run that still need their date, a keyset page at a time.
+def undated_deferred(run_id: int, after_id: int, limit: int) -> Select[tuple[int, int]]:
+    """Select (delivery id, resident id) of deferred rows without defer_until."""
+    return (
+        select(_deliveries.id, _deliveries.resident_id)
+        .where(
+            _deliveries.run_id == run_id,
+            _deliveries.status == "deferred",
+            _deliveries.defer_until.is_(None),
+            _deliveries.id > after_id,
+        )
+        .order_by(_deliveries.id)
+        .limit(limit)
+    )
+
+
+def _due(now: dt.datetime) -> Any:
+    return and_(_deliveries.status == "deferred", _deliveries.defer_until <= now)
+
+
+# name: skip-due-deferred
+# Deferred notices whose time came, but which must not go out any more: the program closed
+# (or left the configuration), the resident is no longer registered (unfollowed, paused,
+# deleted), or answered 申請済み / 対象外・不要 meanwhile. Each becomes `skipped` with why.
+def skip_due_deferred(now: dt.datetime, open_programs: list[str]) -> list[tuple[str, Update]]:
+    """(reason, UPDATE) pairs that skip due deferred rows which may no longer be sent."""
+    reachable = exists().where(_residents.id == _deliveries.resident_id, registered())
+    answered = exists().where(
+        _responses.resident_id == _deliveries.resident_id,
+        _responses.program_id == _deliveries.program_id,
+    )
+    reasons = [
+        (
+            "program closed or removed from the configuration",
+            _deliveries.program_id.not_in(open_programs),
+        ),
+        (
+            "resident no longer registered (unfollowed, paused or deleted)",
+            or_(_deliveries.resident_id.is_(None), ~reachable),
+        ),
+        ("resident answered 申請済み/対象外・不要 for the program", answered),
+    ]
+    return [
+        (reason, update(Delivery).where(_due(now), where).values(status="skipped", reason=reason))
+        for reason, where in reasons
+    ]
+
+
+# name: due-deferred-over-cap
+# Due deferred rows whose resident is still at max_per_week: they are deferred again.
+def due_deferred_over_cap(
+    now: dt.datetime, since: dt.datetime, limit: int
+) -> Select[tuple[int, int]]:
+    """Select (delivery id, resident id) of due deferred rows still over the weekly cap."""
+    recent = _recent_counts(since, -1)
+    return (
+        select(_deliveries.id, _deliveries.resident_id)
+        .join(recent, recent.c.resident_id == _deliveries.resident_id)
+        .where(_due(now), recent.c.n >= limit)
+    )
+
+
+# name: release-due-deferred
+# The due deferred rows that may go now become pending again, one per resident per pass:
+# two notices due at the same moment would otherwise both use the one free place in the
+# week; the next pass re-checks the cap for the other.
+def release_due_deferred(now: dt.datetime) -> Update:
+    """UPDATE the earliest due deferred row of each resident to pending."""
+    other = Delivery.__table__.alias("other")
+    first = (
+        select(func.min(other.c.id))
+        .where(
+            other.c.resident_id == _deliveries.resident_id,
+            other.c.status == "deferred",
+            other.c.defer_until <= now,
+        )
+        .scalar_subquery()
+    )
+    return (
+        update(Delivery)
+        .where(_due(now), _deliveries.id == first)
+        .values(status="pending", reason=None)
+    )
+
+
+# name: pending-batch
+# The next ≤ `limit` pending notices of a run with their recipients' LINE ids, oldest first:
+# one multicast request. Keyset paging (id > after_id) walks the primary key from where the
+# last batch ended: without it every batch re-reads the rows already batched, and a run of
+# 100,000 took 57 s instead of a few on PostgreSQL (measured, benchmarks/dispatch.py).
+# Rows whose resident was deleted have no LINE id: skipped before batching (dispatch_outbox).
+def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, str]]:
+    """Select (delivery id, line_user_id) of a run's next unbatched pending notices."""
+    return (
+        select(_deliveries.id, _residents.line_user_id)
+        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
+        .where(
+            _deliveries.run_id == run_id,
+            _deliveries.status == "pending",
+            _deliveries.batch_key.is_(None),
+            _deliveries.id > after_id,
+        )
+        .order_by(_deliveries.id)
+        .limit(limit)
+    )
+
+
+# name: batch-recipients
+# The LINE ids of one recorded batch, in the order they were first sent: a retry with the
+# same X-Line-Retry-Key must carry the same recipients (line-platform.md §2.6).
+def batch_recipients(batch_key: str) -> Select[tuple[str]]:
+    """Select the line_user_id of every notice in the batch."""
+    return (
+        select(_residents.line_user_id)
+        .join(Delivery.__table__, _residents.id == _deliveries.resident_id)
+        .where(_deliveries.batch_key == batch_key)
+        .order_by(_deliveries.id)
+    )
