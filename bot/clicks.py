@@ -77,9 +77,8 @@ def follow(token: str) -> Response:
 def _target(config, program_id: str, link: str) -> str:
     # Only URLs from the checked configuration (https, on link_hosts); a program removed
     # since the notice went out sends the resident to the city's homepage.
-    try:
-        program = config.program(program_id)
-    except KeyError:
+    program = config.find_program(program_id)
+    if program is None:
         return config.municipality.homepage
     if link == "apply" and program.apply_url:
         return program.apply_url

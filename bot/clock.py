@@ -9,9 +9,18 @@ from zoneinfo import ZoneInfo
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+def tokyo(moment: datetime) -> datetime:
+    """The same moment as an aware Asia/Tokyo datetime (naive input is taken as Tokyo).
+
+    Local dates (a slot's day, "tomorrow", the delivery window, a month in the KPIs) are
+    Tokyo dates whatever zone a value arrived in (APScheduler, ISO strings from the CLI).
+    """
+    return moment.replace(tzinfo=TOKYO) if moment.tzinfo is None else moment.astimezone(TOKYO)
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
-        """The current moment, timezone-aware."""
+        """The current moment, aware, in Asia/Tokyo."""
         ...
 
 
@@ -32,8 +41,8 @@ class FixedClock:
         self._at = at
 
     def now(self) -> datetime:
-        """The moment this clock is set to."""
-        return self._at
+        """The moment this clock is set to, in Asia/Tokyo."""
+        return self._at.astimezone(TOKYO)
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward."""

@@ -6,7 +6,8 @@
     │                                         Problem(file, line, key, message, expected)
     ├── WebhookRejected(reason, status)       a webhook request that is not a valid LINE webhook
     ├── UserError(message)                    a CLI user error (exit 1), e.g. an unknown campaign
-    │   ├── NotAvailableYet(command)          a contract command whose feature is not built yet
+    │   ├── UnknownCampaign(campaign_id, valid)  `todoku send/plan X`: no such campaign
+    │   ├── OutsideWindow(window, opens)      `todoku send` outside delivery.window
     │   ├── UnknownTarget(target, valid)      `todoku audience X`: X is no program or campaign
     │   │                                     (bot.store.queries)
     │   └── BadResidentsFile(problems)        an import file with bad lines, each with its
@@ -21,6 +22,8 @@ route, CLI, process start-up) turn these into HTTP statuses or exit codes.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class TodokuError(Exception):
@@ -49,12 +52,24 @@ class UserError(TodokuError):
     """A command-line user error: the message says what to do (exit code 1)."""
 
 
-class NotAvailableYet(UserError):
-    """A command of the contract whose feature is not built yet."""
+class UnknownCampaign(UserError):
+    """A campaign id that is not in campaigns.yaml."""
 
-    def __init__(self, command: str) -> None:
-        super().__init__(f"`todoku {command}` is not yet available in this version of Todoku.")
-        self.command = command
+    def __init__(self, campaign_id: str, valid: list[str]) -> None:
+        super().__init__(f"unknown campaign '{campaign_id}'; valid: {', '.join(valid)}")
+        self.campaign_id = campaign_id
+        self.valid = valid
+
+
+class OutsideWindow(UserError):
+    """`todoku send` outside delivery.window: pushes are not allowed now."""
+
+    def __init__(self, window: str, opens: datetime) -> None:
+        super().__init__(
+            f"outside the delivery window ({window}); the next window opens at "
+            f"{opens:%Y-%m-%d %H:%M} (Asia/Tokyo). Run `todoku send` again then."
+        )
+        self.opens = opens
 
 
 class SendError(TodokuError):

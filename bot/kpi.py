@@ -10,8 +10,16 @@ from itertools import pairwise
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from bot.clock import TOKYO
-from bot.store.models import CampaignRun, Click, Delivery, Resident, ResidentActivity
+from bot.clock import TOKYO, tokyo
+from bot.store import queries
+from bot.store.models import (
+    CampaignRun,
+    Click,
+    Delivery,
+    DeliveryStatus,
+    Resident,
+    ResidentActivity,
+)
 from segments.calendar import fiscal_year
 
 
@@ -38,7 +46,6 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
     """Count registrations, followers, deletions and programs distributed this fiscal year."""
     following = Resident.following.is_(True)
     consented = Resident.consented_at.is_not(None)
-    registered = consented & Resident.registered_at.is_not(None) & following
     year = fiscal_year(now.astimezone(TOKYO).date())
     fy_start = datetime.combine(date(year, 4, 1), time(), TOKYO)
 
@@ -51,12 +58,12 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
 
     programs = session.scalar(
         select(func.count(distinct(Delivery.program_id))).where(
-            Delivery.status == "sent", Delivery.sent_at >= fy_start
+            Delivery.status == DeliveryStatus.SENT, Delivery.sent_at >= fy_start
         )
     )
     kpi = getattr(config, "kpi", None)
     return KpiFigures(
-        registrations=count(registered),
+        registrations=count(queries.registered()),
         followers=count(following),
         programs_distributed=programs or 0,
         consented=count(consented, following),
@@ -123,7 +130,8 @@ def kpi_command(wiring, as_json: bool) -> int:
 # Asia/Tokyo bounds: exact on PostgreSQL (timestamptz); on SQLite, which stores wall-clock
 # text without an offset, it matches because Todoku writes times from its clock (Tokyo).
 
-DELIVERY_STATUSES = ("sent", "deferred", "failed", "skipped", "pending", "sending")
+# Every delivery status, in the order the dashboard and `kpi` list them.
+DELIVERY_STATUSES = tuple(DeliveryStatus)[2:] + tuple(DeliveryStatus)[:2]
 ACTIVITY_KINDS = ("follow", "unfollow", "consent", "registered", "deleted", "purged")
 CLICK_LINKS = ("homepage", "apply")
 
@@ -137,11 +145,6 @@ def month_bounds(year: int) -> list[datetime]:
     """13 moments: the start of each month of the fiscal year, then the start of the next."""
     starts = [*fiscal_months(year), date(year + 1, 4, 1)]
     return [datetime.combine(day, time(), TOKYO) for day in starts]
-
-
-def as_tokyo(moment: datetime) -> datetime:
-    """An aware Asia/Tokyo datetime (SQLite hands back naive Tokyo wall-clock time)."""
-    return moment.replace(tzinfo=TOKYO) if moment.tzinfo is None else moment.astimezone(TOKYO)
 
 
 def _per_month(column, bounds: list[datetime]) -> list:
@@ -176,7 +179,7 @@ def monthly_sent(session: Session, year: int) -> list[int]:
     """Notices delivered (status sent) per month, by the moment they were sent."""
     bounds = month_bounds(year)
     query = select(*_per_month(Delivery.sent_at, bounds)).where(
-        Delivery.status == "sent", _in_year(Delivery.sent_at, bounds)
+        Delivery.status == DeliveryStatus.SENT, _in_year(Delivery.sent_at, bounds)
     )
     return [int(n) for n in session.execute(query).one()]
 
@@ -200,18 +203,10 @@ def programs_first_sent(session: Session, year: int) -> dict[str, datetime]:
     bounds = month_bounds(year)
     query = (
         select(Delivery.program_id, func.min(Delivery.sent_at))
-        .where(Delivery.status == "sent", _in_year(Delivery.sent_at, bounds))
+        .where(Delivery.status == DeliveryStatus.SENT, _in_year(Delivery.sent_at, bounds))
         .group_by(Delivery.program_id)
     )
-    return {program: as_tokyo(first) for program, first in session.execute(query)}
-
-
-def _registered_now():
-    return (
-        Resident.following.is_(True)
-        & Resident.consented_at.is_not(None)
-        & Resident.registered_at.is_not(None)
-    )
+    return {program: tokyo(first) for program, first in session.execute(query)}
 
 
 def registrations_by_month_end(session: Session, year: int) -> list[int]:
@@ -221,7 +216,7 @@ def registrations_by_month_end(session: Session, year: int) -> list[int]:
     ends = month_bounds(year)[1:]
     at = Resident.registered_at
     columns = [func.coalesce(func.sum(case((at < end, 1), else_=0)), 0) for end in ends]
-    row = session.execute(select(*columns).where(_registered_now())).one()
+    row = session.execute(select(*columns).where(queries.registered())).one()
     return [int(n) for n in row]
 
 
@@ -229,7 +224,7 @@ def registrations_by_district(session: Session) -> list[tuple[str | None, int]]:
     """Today's registrations per district (None: not answered), largest first."""
     query = (
         select(Resident.district, func.count())
-        .where(_registered_now())
+        .where(queries.registered())
         .group_by(Resident.district)
         .order_by(func.count().desc(), Resident.district)
     )
@@ -280,7 +275,7 @@ def campaign_runs(session: Session, year: int) -> list[RunFigures]:
     return [
         RunFigures(
             *row[:3],
-            slot_at=as_tokyo(row[3]),
+            slot_at=tokyo(row[3]),
             status=row[4],
             reminder=row[5],
             deliveries=dict(zip(DELIVERY_STATUSES, map(int, row[6:]), strict=True)),

@@ -1,12 +1,15 @@
 """The composition root: turns Settings into the engine, sessions, LINE client, clock, config.
 
-Web, scheduler, CLI and tests all call `wire()`; nothing is built at import time.
+Web, scheduler, CLI and tests all call `wire()`; nothing is built at import time, and no
+module keeps process state of its own: what a process shares (the LINE gateway, the
+dispatcher's rate gate) hangs off its one Wiring.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
 from bot.store.engine import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from bot.config import Config, ConfigHolder
+    from bot.dispatch.send import Dispatcher
+    from bot.line.gateway import LineGateway
 
 
 @dataclass
@@ -24,10 +32,10 @@ class Wiring:
     engine: Engine
     session_factory: sessionmaker[Session]
     clock: Clock
-    config_holder: object = field(repr=False)
+    config_holder: ConfigHolder = field(repr=False)
 
     @property
-    def config(self):
+    def config(self) -> Config:
         """The last valid staff configuration (see `refresh_config`)."""
         return self.config_holder.config
 
@@ -36,11 +44,18 @@ class Wiring:
         self.config_holder.reload_if_changed()
 
     @cached_property
-    def line(self):
+    def line(self) -> LineGateway:
         """The LINE Messaging API adapter (built on first use)."""
         from bot.line.gateway import LineGateway
 
         return LineGateway(self.settings)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        """How this process sends multicasts: one rate gate for every slot, tick and command."""
+        from bot.dispatch.send import Dispatcher
+
+        return Dispatcher(self.line)
 
 
 def wire(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Wiring:

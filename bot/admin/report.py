@@ -9,12 +9,28 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from bot import kpi
+from bot.store.models import DeliveryStatus, RunStatus
 
 # Counts of 1 to 9 in a breakdown (by district, by campaign) are shown as this: in a small
 # city such a count can point at a person. LINE itself hides audiences under 20.
 SMALL = "10未満"
 DAYS_PER_MONTH = 365.25 / 12
-RUN_STATUS = {"running": "送信中", "done": "完了", "expired": "期限切れ"}
+RUN_STATUS = {
+    RunStatus.RUNNING: "準備中",
+    RunStatus.SENDING: "送信中",
+    RunStatus.DONE: "完了",
+    RunStatus.STOPPED: "中止",
+    RunStatus.EXPIRED: "期限切れ",
+}
+DELIVERY_STATUS = {
+    DeliveryStatus.SENT: "送信済み",
+    DeliveryStatus.DEFERRED: "延期",
+    DeliveryStatus.FAILED: "失敗",
+    DeliveryStatus.SKIPPED: "見送り",
+    DeliveryStatus.UNKNOWN: "不明",
+    DeliveryStatus.PENDING: "送信待ち",
+    DeliveryStatus.SENDING: "送信中",
+}
 
 
 def suppressed(count: int) -> int | str:
@@ -142,10 +158,8 @@ def campaigns(session: Session, config, year: int, now: datetime) -> list[Campai
 
 def program_name(config, program_id: str) -> str:
     """The program's name from the configuration, or its id if it was removed since."""
-    try:
-        return config.program(program_id).name
-    except KeyError:
-        return program_id
+    program = config.find_program(program_id)
+    return program.name if program else program_id
 
 
 @dataclass(frozen=True)

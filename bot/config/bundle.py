@@ -48,6 +48,14 @@ class Config(BaseModel):
                 return campaign
         raise KeyError(campaign_id)
 
+    def find_program(self, program_id: str) -> Program | None:
+        """The program with this id, or None (e.g. removed since a notice went out)."""
+        return next((p for p in self.programs if p.id == program_id), None)
+
+    def find_campaign(self, campaign_id: str) -> Campaign | None:
+        """The campaign with this id, or None."""
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
     def campaigns_for(self, program_id: str) -> tuple[Campaign, ...]:
         """The campaigns that announce this program."""
         return tuple(c for c in self.campaigns if c.program == program_id)

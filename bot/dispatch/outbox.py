@@ -15,9 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
-from bot.dispatch.window import WEEK, next_day_with_room, tokyo
+from bot.dispatch.window import WEEK, next_day_with_room
 from bot.store import queries as audience
-from bot.store.models import CampaignRun, Delivery, SendBatch
+from bot.store.models import (
+    BatchStatus,
+    CampaignRun,
+    Delivery,
+    DeliveryStatus,
+    RunStatus,
+    SendBatch,
+)
 
 BATCH = 500  # LINE: a multicast reaches at most 500 user ids
 PAGE = 1000
@@ -49,7 +56,7 @@ def claim_run(
         program_id=program_id,
         slot_at=slot_at,
         reminder=reminder,
-        status="running",
+        status=RunStatus.RUNNING,
         started_at=now,
     )
     try:
@@ -82,7 +89,7 @@ def expire_run(factory: sessionmaker[Session], run_id: int, reason: str, now: dt
         session.execute(
             update(CampaignRun)
             .where(CampaignRun.id == run_id)
-            .values(status="expired", reason=reason, finished_at=now)
+            .values(status=RunStatus.EXPIRED, reason=reason, finished_at=now)
         )
 
 
@@ -98,8 +105,8 @@ def record_run(
         # rolls both back and the run is recorded again; a concurrent recorder finds 0 rows.
         claimed = session.execute(
             update(CampaignRun)
-            .where(CampaignRun.id == run.id, CampaignRun.status == "running")
-            .values(status="sending")
+            .where(CampaignRun.id == run.id, CampaignRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.SENDING)
         )
         if claimed.rowcount != 1:
             return False
@@ -107,7 +114,7 @@ def record_run(
         audience.make_room(conn)
         who = audience.slot_audience(
             [program.eligible, campaign.audience],
-            tokyo(run.slot_at).date(),
+            run.slot_at.date(),
             program.id,
             campaign.id,
             reminder=run.reminder,
@@ -156,10 +163,10 @@ def skip_orphans(factory: sessionmaker[Session], run_id: int) -> None:
             update(Delivery)
             .where(
                 Delivery.run_id == run_id,
-                Delivery.status == "pending",
+                Delivery.status == DeliveryStatus.PENDING,
                 Delivery.resident_id.is_(None),
             )
-            .values(status="skipped", reason="resident deleted their data")
+            .values(status=DeliveryStatus.SKIPPED, reason="resident deleted their data")
         )
 
 
@@ -188,7 +195,11 @@ def _form_batch(
         # uuid4, created here and stored before the first attempt: a request sent without
         # its key could never be retried safely (line-platform.md §2.6).
         batch = SendBatch(
-            key=str(uuid.uuid4()), run_id=run_id, status="pending", attempts=0, created_at=now
+            key=str(uuid.uuid4()),
+            run_id=run_id,
+            status=BatchStatus.PENDING,
+            attempts=0,
+            created_at=now,
         )
         session.add(batch)
         session.flush()
@@ -196,10 +207,10 @@ def _form_batch(
             update(Delivery)
             .where(
                 Delivery.id.in_([r[0] for r in rows]),
-                Delivery.status == "pending",
+                Delivery.status == DeliveryStatus.PENDING,
                 Delivery.batch_key.is_(None),
             )
-            .values(batch_key=batch.key, status="sending")
+            .values(batch_key=batch.key, status=DeliveryStatus.SENDING)
         )
         if taken.rowcount != len(rows):
             # PostgreSQL re-checks the WHERE after waiting on the other's row locks: sending
@@ -212,7 +223,7 @@ def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
     """A recorded batch with its recipients, for a resend with the stored key."""
     with factory() as session:
         user_ids = list(session.scalars(audience.batch_recipients(batch.key)))
-    return Batch(batch.key, batch.run_id, tokyo(batch.created_at), user_ids)
+    return Batch(batch.key, batch.run_id, batch.created_at, user_ids)
 
 
 def settle_batch(
@@ -235,11 +246,11 @@ def settle_batch(
                 attempts=SendBatch.attempts + attempts,
                 request_id=request_id,
                 last_error=error,
-                sent_at=now if status == "sent" else None,
+                sent_at=now if status == BatchStatus.SENT else None,
             )
         )
         values = {"status": status, "reason": error}
-        if status == "sent":
+        if status == BatchStatus.SENT:
             values["sent_at"] = now
         session.execute(update(Delivery).where(Delivery.batch_key == key).values(**values))
 
@@ -259,15 +270,15 @@ def fail_pending(factory: sessionmaker[Session], run_id: int, reason: str) -> No
     with factory() as session, session.begin():
         session.execute(
             update(Delivery)
-            .where(Delivery.run_id == run_id, Delivery.status == "pending")
-            .values(status="failed", reason=reason)
+            .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.FAILED, reason=reason)
         )
 
 
 def unconfirmed_batches(factory: sessionmaker[Session]) -> list[SendBatch]:
     """Batches recorded but not confirmed sent or failed, oldest first."""
     with factory() as session:
-        query = select(SendBatch).where(SendBatch.status == "pending")
+        query = select(SendBatch).where(SendBatch.status == BatchStatus.PENDING)
         return list(session.scalars(query.order_by(SendBatch.created_at)))
 
 
@@ -295,12 +306,12 @@ def finish_run(
     """Close the run when nothing is left in flight; returns its status."""
     left = counts(factory, run_id)
     status = (
-        "stopped"
+        RunStatus.STOPPED
         if stopped
-        else ("sending" if left.get("pending") or left.get("sending") else "done")
+        else (RunStatus.SENDING if left.get("pending") or left.get("sending") else RunStatus.DONE)
     )
     with factory() as session, session.begin():
-        values = {"status": status, "finished_at": None if status == "sending" else now}
+        values = {"status": status, "finished_at": None if status == RunStatus.SENDING else now}
         if stopped:
             values["reason"] = stopped
         session.execute(update(CampaignRun).where(CampaignRun.id == run_id).values(**values))

@@ -15,26 +15,16 @@ from collections.abc import Sequence
 
 from bot.clicks import notice_links
 from bot.dispatch.run import campaign_of, run_slot
-from bot.dispatch.send import RateGate, SendPolicy, multicast_with_retries
+from bot.dispatch.send import SendPolicy
 from bot.dispatch.window import inside, to_minute, tokyo
-from bot.errors import UserError
+from bot.errors import OutsideWindow, UserError
 from bot.store import queries as audience
-from bot.store.models import AuditEntry
+from bot.store.models import AuditEntry, DeliveryStatus, RunStatus
 from messages import NoticeLinks, build_notice, say
 
 USER_ID = re.compile(r"U[0-9a-f]{32}")
-STATUS_ORDER = ("sent", "deferred", "failed", "skipped", "unknown", "pending", "sending")
-
-
-class OutsideWindow(UserError):
-    """`todoku send` outside delivery.window: pushes are not allowed now."""
-
-    def __init__(self, window: str, opens: dt.datetime) -> None:
-        super().__init__(
-            f"outside the delivery window ({window}); the next window opens at "
-            f"{opens:%Y-%m-%d %H:%M} (Asia/Tokyo). Run `todoku send` again then."
-        )
-        self.opens = opens
+# The order `todoku send` reports counts in: what happened first, what is still open last.
+STATUS_ORDER = tuple(DeliveryStatus)[2:] + tuple(DeliveryStatus)[:2]
 
 
 def slot_audience_size(wiring, campaign, at: dt.datetime, reminder: bool) -> int:
@@ -69,7 +59,7 @@ def coming_slots(wiring, after: dt.datetime) -> list[tuple[object, list[tuple[ob
 
 def plan_command(wiring, at: str | None, as_json: bool) -> int:
     """`todoku plan [--at ISO-DATETIME] [--json]`."""
-    after = _parse_at(at) if at else tokyo(wiring.clock.now())
+    after = _parse_at(at) if at else wiring.clock.now()
     plan = coming_slots(wiring, after)
     if as_json:
         doc = {
@@ -131,7 +121,7 @@ def _walk(node):
 def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> int:
     """`todoku send CAMPAIGN [--dry-run] [--to USER_ID ...]`."""
     campaign = campaign_of(wiring.config, campaign_id)
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     if to:
         return staff_test_send(wiring, campaign, to)
     if dry_run:
@@ -156,7 +146,7 @@ def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> 
     print(_counts_line(summary))
     if summary.reason:
         print(f"理由: {summary.reason}")
-    if summary.status == "sending":
+    if summary.status == RunStatus.SENDING:
         raise UserError(
             "some notices are not confirmed by LINE yet; `todoku scheduler` "
             "retries them with the same retry keys (no duplicates)"
@@ -180,12 +170,10 @@ def staff_test_send(
     lead = say("notice_test_lead") + (campaign.lead or "")
     # run None: taps on a test notice redirect but are not counted as clicks.
     links = notice_links(wiring.settings, program, None, campaign.id)
-    notice = build_notice(program, lead, links, tokyo(wiring.clock.now()).date())
-    policy = policy or SendPolicy()
+    notice = build_notice(program, lead, links, wiring.clock.now().date())
+    # A fresh key per test send: staff may send the same test twice on purpose.
     key = str(uuid.uuid4())
-    outcome = multicast_with_retries(
-        sender or wiring.line, list(to), [notice], key, policy, RateGate(policy.rate)
-    )
+    outcome = wiring.dispatcher.using(sender, policy).multicast(list(to), [notice], key)
     detail = f"campaign={campaign.id} recipients={len(to)} request_id={outcome.request_id}"
     _audit(wiring, "test_send", detail + (f" error={outcome.error}" if outcome.error else ""))
     if outcome.error is not None:
@@ -196,9 +184,7 @@ def staff_test_send(
 
 def _audit(wiring, action: str, detail: str) -> None:
     with wiring.session_factory() as session, session.begin():
-        session.add(
-            AuditEntry(at=tokyo(wiring.clock.now()), actor=_actor(), action=action, detail=detail)
-        )
+        session.add(AuditEntry(at=wiring.clock.now(), actor=_actor(), action=action, detail=detail))
 
 
 def _actor() -> str:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import exists, update
-
 from bot.dispatch import outbox
-from bot.dispatch.run import Delivering, Sender, record_and_send, send_batch, send_pending
-from bot.dispatch.send import SendPolicy
-from bot.dispatch.window import WEEK, tokyo
+from bot.dispatch.run import Delivering, record_and_send, send_batch, send_pending
+from bot.dispatch.send import Sender, SendPolicy
+from bot.dispatch.window import WEEK
 from bot.logs import get_logger
 from bot.store import queries as audience
-from bot.store.models import CampaignRun, Delivery
+from bot.store.models import BatchStatus, RunStatus
 
 log = get_logger("todoku.dispatch")
 
@@ -37,7 +35,7 @@ def resume_unfinished(
     """Finish interrupted runs from their rows alone; returns what was done, counted."""
     delivering = Delivering.of(wiring, sender, policy)
     done = {"recorded": 0, "expired": 0}
-    for run in outbox.runs_in(wiring.session_factory, "running"):
+    for run in outbox.runs_in(wiring.session_factory, RunStatus.RUNNING):
         if expire_if_closed(wiring, run):
             done["expired"] += 1
             continue
@@ -50,11 +48,9 @@ def resume_unfinished(
 
 
 def _closed(wiring, run) -> bool:
-    try:
-        campaign = wiring.config.campaign(run.campaign_id)
-        return not wiring.config.program(campaign.program).is_open(tokyo(wiring.clock.now()).date())
-    except KeyError:
-        return True
+    campaign = wiring.config.find_campaign(run.campaign_id)
+    program = campaign and wiring.config.find_program(campaign.program)
+    return program is None or not program.is_open(wiring.clock.now().date())
 
 
 def expire_if_closed(wiring, run) -> bool:
@@ -62,19 +58,24 @@ def expire_if_closed(wiring, run) -> bool:
     if not _closed(wiring, run):
         return False
     reason = f"program {run.program_id} closed or removed before the run could be recorded"
-    outbox.expire_run(wiring.session_factory, run.id, reason, tokyo(wiring.clock.now()))
+    outbox.expire_run(wiring.session_factory, run.id, reason, wiring.clock.now())
     return True
 
 
 def retry_unconfirmed(delivering: Delivering) -> dict[str, int]:
     """Resend unconfirmed batches with their stored keys; too old → `unknown`."""
     wiring = delivering.wiring
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     resent = unknown = 0
     for batch in outbox.unconfirmed_batches(wiring.session_factory):
-        if now - tokyo(batch.created_at) >= KEY_LIFETIME:
+        if now - batch.created_at >= KEY_LIFETIME:
             outbox.settle_batch(
-                wiring.session_factory, batch.key, "unknown", now, attempts=0, error=UNKNOWN_REASON
+                wiring.session_factory,
+                batch.key,
+                BatchStatus.UNKNOWN,
+                now,
+                attempts=0,
+                error=UNKNOWN_REASON,
             )
             log.warning("batch_unknown", run_id=batch.run_id, batch_key=batch.key)
             unknown += 1
@@ -86,7 +87,7 @@ def retry_unconfirmed(delivering: Delivering) -> dict[str, int]:
 
 def finish_sending(delivering: Delivering) -> int:
     """Batch and send the pending deliveries of every run still sending; how many runs."""
-    runs = outbox.runs_in(delivering.wiring.session_factory, "sending")
+    runs = outbox.runs_in(delivering.wiring.session_factory, RunStatus.SENDING)
     for run in runs:
         send_pending(delivering, run.id)
     return len(runs)
@@ -94,7 +95,7 @@ def finish_sending(delivering: Delivering) -> int:
 
 def send_deferred(wiring, *, sender: Sender | None = None, policy: SendPolicy | None = None) -> int:
     """Send the deferred notices whose day came (re-checked first); how many were released."""
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     config = wiring.config
     open_programs = [p.id for p in config.programs if p.is_open(now.date())]
     limit = config.delivery.max_per_week
@@ -107,19 +108,8 @@ def send_deferred(wiring, *, sender: Sender | None = None, policy: SendPolicy | 
         outbox.redate(session, config, still_over.all(), now)
         released = session.execute(audience.release_due_deferred(now)).rowcount
         # Released rows go into their runs' batches; a finished run is sending again.
-        session.execute(update_runs_with_pending())
+        session.execute(audience.reopen_runs_with_pending())
     if released:
         log.info("deferred_released", count=released)
     finish_sending(Delivering.of(wiring, sender, policy))
     return released
-
-
-def update_runs_with_pending():
-    """UPDATE closed runs that have pending deliveries again back to `sending`."""
-    rows = Delivery.__table__.c
-    has_pending = exists().where(rows.run_id == CampaignRun.id, rows.status == "pending")
-    return (
-        update(CampaignRun)
-        .where(CampaignRun.status.in_(("done", "stopped")), has_pending)
-        .values(status="sending", finished_at=None)
-    )

@@ -11,40 +11,21 @@ Nothing twice, nothing lost:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from linebot.v3.messaging import Message
 
 from bot.clicks import notice_links
 from bot.dispatch import outbox
-from bot.dispatch.send import Outcome, RateGate, SendPolicy, multicast_with_retries
-from bot.dispatch.window import to_minute, tokyo
-from bot.errors import MonthlyQuotaReached, UserError
+from bot.dispatch.send import Dispatcher, Outcome, Sender, SendPolicy
+from bot.dispatch.window import to_minute
+from bot.errors import MonthlyQuotaReached, UnknownCampaign
 from bot.logs import get_logger
+from bot.store.models import BatchStatus
+from bot.wiring import Wiring
 from messages import build_notice
 
 log = get_logger("todoku.dispatch")
-
-
-class Sender(Protocol):
-    """The one LINE call the dispatcher needs (bot.line.gateway.LineGateway implements it)."""
-
-    def multicast(
-        self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
-    ) -> str:
-        """Send the same messages to ≤500 users with this retry key; LINE's request id."""
-        ...
-
-
-class UnknownCampaign(UserError):
-    """A campaign id that is not in campaigns.yaml."""
-
-    def __init__(self, campaign_id: str, valid: list[str]) -> None:
-        super().__init__(f"unknown campaign '{campaign_id}'; valid: {', '.join(valid)}")
-        self.campaign_id = campaign_id
-        self.valid = valid
 
 
 @dataclass
@@ -62,33 +43,26 @@ class RunSummary:
 
 @dataclass
 class Delivering:
-    """What sending needs besides the rows: the port, the policy and the rate gate."""
+    """One pass of sending: the wiring, the process's dispatcher, each run's notice per day."""
 
-    wiring: object
-    sender: Sender
-    policy: SendPolicy
-    gate: RateGate
+    wiring: Wiring
+    dispatcher: Dispatcher
     notices: dict[tuple[int, dt.date], list[Message] | None] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, wiring, sender: Sender | None, policy: SendPolicy | None) -> Delivering:
-        """Defaults: the wiring's LINE gateway and the standard policy."""
-        policy = policy or SendPolicy()
-        # One gate per rate for the whole process: slot jobs and ticks running at the same
-        # time share LINE's per-channel limit.
-        gate = _GATES.setdefault(policy.rate, RateGate(policy.rate))
-        return cls(wiring, sender or wiring.line, policy, gate)
-
-
-_GATES: dict[str, RateGate] = {}
+    def of(
+        cls, wiring: Wiring, sender: Sender | None = None, policy: SendPolicy | None = None
+    ) -> Delivering:
+        """The wiring's dispatcher (its rate gate shared process-wide), optionally varied."""
+        return cls(wiring, wiring.dispatcher.using(sender, policy))
 
 
 def campaign_of(config, campaign_id: str):
     """The campaign, or UnknownCampaign listing the valid ids."""
-    try:
-        return config.campaign(campaign_id)
-    except KeyError:
-        raise UnknownCampaign(campaign_id, sorted(c.id for c in config.campaigns)) from None
+    campaign = config.find_campaign(campaign_id)
+    if campaign is None:
+        raise UnknownCampaign(campaign_id, sorted(c.id for c in config.campaigns))
+    return campaign
 
 
 def run_slot(
@@ -100,7 +74,7 @@ def run_slot(
     policy: SendPolicy | None = None,
 ) -> RunSummary:
     """Run one slot of a campaign: claim, record, send; a second call does nothing."""
-    config, now = wiring.config, tokyo(wiring.clock.now())
+    config, now = wiring.config, wiring.clock.now()
     campaign = campaign_of(config, campaign_id)
     slot_at = to_minute(slot_at)
     planned = {p.at: p.is_reminder for p in config.planned_slots(campaign)}
@@ -127,7 +101,7 @@ def run_slot(
 
 def record_and_send(wiring, run, delivering: Delivering) -> None:
     """Record a claimed run's deliveries (unless someone else did), then send them."""
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     if outbox.record_run(wiring.session_factory, wiring.config, run, now):
         log.info(
             "run_recorded", run_id=run.id, counts=outbox.counts(wiring.session_factory, run.id)
@@ -141,23 +115,23 @@ def send_pending(delivering: Delivering, run_id: int) -> str:
     factory = wiring.session_factory
     outbox.skip_orphans(factory, run_id)  # once per pass: it reads every pending row
     after = 0
-    while batch := outbox.form_batch(factory, run_id, tokyo(wiring.clock.now()), after):
+    while batch := outbox.form_batch(factory, run_id, wiring.clock.now(), after):
         after = batch.last_id
         outcome = send_batch(delivering, batch)
         if isinstance(outcome.error, MonthlyQuotaReached):
             # Every further request would fail the same way until the month ends: stop.
             reason = "not sent: LINE's monthly message quota is used up"
             outbox.fail_pending(factory, run_id, reason)
-            return outbox.finish_run(factory, run_id, tokyo(wiring.clock.now()), stopped=reason)
+            return outbox.finish_run(factory, run_id, wiring.clock.now(), stopped=reason)
         if outcome.unconfirmed:
             break  # LINE keeps failing: leave the rest for the next pass (scheduler tick)
-    return outbox.finish_run(factory, run_id, tokyo(wiring.clock.now()))
+    return outbox.finish_run(factory, run_id, wiring.clock.now())
 
 
 def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
     """Send one recorded batch with its stored key and settle it; returns the outcome."""
     wiring = delivering.wiring
-    day = tokyo(batch.created_at).date()
+    day = batch.created_at.date()
     if (batch.run_id, day) not in delivering.notices:
         delivering.notices[batch.run_id, day] = notice_for(wiring, batch.run_id, day)
     messages = delivering.notices[batch.run_id, day]
@@ -165,21 +139,19 @@ def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
         outbox.settle_batch(
             wiring.session_factory,
             batch.key,
-            "skipped",
-            tokyo(wiring.clock.now()),
+            BatchStatus.SKIPPED,
+            wiring.clock.now(),
             attempts=0,
             error="campaign or program removed from the configuration",
         )
         return Outcome(0)
-    outcome = multicast_with_retries(
-        delivering.sender, batch.user_ids, messages, batch.key, delivering.policy, delivering.gate
-    )
-    now, factory = tokyo(wiring.clock.now()), wiring.session_factory
+    outcome = delivering.dispatcher.multicast(batch.user_ids, messages, batch.key)
+    now, factory = wiring.clock.now(), wiring.session_factory
     if outcome.request_id is not None:
         outbox.settle_batch(
             factory,
             batch.key,
-            "sent",
+            BatchStatus.SENT,
             now,
             attempts=outcome.attempts,
             request_id=outcome.request_id,
@@ -190,7 +162,7 @@ def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
         outbox.settle_batch(
             factory,
             batch.key,
-            "failed",
+            BatchStatus.FAILED,
             now,
             attempts=outcome.attempts,
             error=str(outcome.error)[:500],
@@ -211,10 +183,9 @@ def notice_for(wiring, run_id: int, day: dt.date) -> list[Message] | None:
     """The run's notice as sent on `day` (the batch's day: the same on every retry of it)."""
     config = wiring.config
     run = outbox.get_run(wiring.session_factory, run_id)
-    try:
-        campaign = config.campaign(run.campaign_id)
-        program = config.program(campaign.program)
-    except KeyError:
+    campaign = config.find_campaign(run.campaign_id)
+    program = campaign and config.find_program(campaign.program)
+    if program is None:
         return None
     links = notice_links(wiring.settings, program, run_id, campaign.id)
     return [build_notice(program, campaign.lead, links, day)]

@@ -1,4 +1,4 @@
-"""The clock process (`todoku scheduler`): a BlockingScheduler whose jobs are module-level.
+"""The clock process (`todoku scheduler`): a BlockingScheduler whose jobs take the wiring.
 
 Housekeeping (purge, config reload) and the dispatcher's clock: one DateTrigger job per
 coming send slot, a tick every 15 minutes for deferred notices and unconfirmed batches,
@@ -23,18 +23,19 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import TOKYO
 from bot.dispatch import outbox
 from bot.dispatch import run as dispatch
 from bot.dispatch.resume import resume_unfinished, retry_unconfirmed, send_deferred
-from bot.dispatch.window import inside, tokyo
+from bot.dispatch.window import inside
 from bot.errors import TodokuError
 from bot.logs import get_logger
 from bot.residents.purge import purge_unfollowed
-from bot.store.models import CampaignRun, SchedulerLease
+from bot.store import queries
+from bot.store.models import SchedulerLease
+from bot.wiring import Wiring
 
 log = get_logger("todoku.scheduler")
 
@@ -50,8 +51,6 @@ MISFIRE_GRACE = 3600
 # The tick leaves a just-due slot to its own DateTrigger job for this long.
 MISSED_MARGIN = dt.timedelta(minutes=5)
 
-_process: dict[str, object] = {}  # the wiring of this process, for module-level jobs
-
 
 class Lease:
     """The SchedulerLease row: who the active scheduler is, until when."""
@@ -61,18 +60,8 @@ class Lease:
 
     def acquire(self, now: dt.datetime) -> bool:
         """Take or renew the lease if it is ours, free or expired; True if we hold it now."""
-        now = tokyo(now)
-        # One conditional UPDATE: atomic on both databases (PostgreSQL re-checks the WHERE
-        # after a concurrent update; SQLite serialises writers), so two takers cannot both win.
         with self.factory() as session, session.begin():
-            taken = session.execute(
-                update(SchedulerLease)
-                .where(
-                    SchedulerLease.name == LEASE_NAME,
-                    or_(SchedulerLease.owner == self.owner, SchedulerLease.expires_at < now),
-                )
-                .values(owner=self.owner, expires_at=now + self.ttl)
-            )
+            taken = session.execute(queries.take_lease(LEASE_NAME, self.owner, now, now + self.ttl))
         if taken.rowcount == 1:
             return True
         try:  # no row yet: the primary key lets exactly one first taker in
@@ -87,11 +76,7 @@ class Lease:
     def release(self) -> None:
         """Give the lease up (clean shutdown), so a standby takes over at once."""
         with self.factory() as session, session.begin():
-            session.execute(
-                delete(SchedulerLease).where(
-                    SchedulerLease.name == LEASE_NAME, SchedulerLease.owner == self.owner
-                )
-            )
+            session.execute(queries.release_lease(LEASE_NAME, self.owner))
 
 
 def purge_job(wiring) -> int:
@@ -130,9 +115,8 @@ def build_scheduler(wiring) -> BlockingScheduler:
     return scheduler
 
 
-def run_slot_job(campaign_id: str, slot_at_iso: str) -> None:
+def run_slot_job(wiring: Wiring, campaign_id: str, slot_at_iso: str) -> None:
     """Fire one send slot (a DateTrigger job); the run's unique key makes a repeat harmless."""
-    wiring = _process["wiring"]
     try:
         summary = dispatch.run_slot(wiring, campaign_id, dt.datetime.fromisoformat(slot_at_iso))
     except TodokuError as exc:  # e.g. the campaign left the configuration
@@ -146,7 +130,7 @@ def add_slot_jobs(scheduler, wiring) -> list[str]:
     for job in scheduler.get_jobs():
         if job.id.startswith("slot:"):
             job.remove()
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     ids = []
     for campaign in wiring.config.campaigns:
         for at in wiring.config.slot_times(campaign):
@@ -157,7 +141,7 @@ def add_slot_jobs(scheduler, wiring) -> list[str]:
                 run_slot_job,
                 DateTrigger(run_date=at),
                 id=job_id,
-                args=[campaign.id, at.isoformat()],
+                args=[wiring, campaign.id, at.isoformat()],
                 executor="dispatch",
                 coalesce=True,
                 misfire_grace_time=MISFIRE_GRACE,
@@ -169,7 +153,7 @@ def add_slot_jobs(scheduler, wiring) -> list[str]:
 
 def catch_up_missed(wiring, margin: dt.timedelta = dt.timedelta(0)) -> list[int | None]:
     """Slots that passed without a run: the latest of each campaign runs, earlier ones expire."""
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     if not inside(wiring.config.delivery.window, now):
         return []  # the first tick inside the window catches up
     ran = []
@@ -185,17 +169,12 @@ def catch_up_missed(wiring, margin: dt.timedelta = dt.timedelta(0)) -> list[int 
 
 def _missed(wiring, campaign, until: dt.datetime) -> list[dt.datetime]:
     with wiring.session_factory() as session:
-        done = {
-            tokyo(t)
-            for t in session.scalars(
-                select(CampaignRun.slot_at).where(CampaignRun.campaign_id == campaign.id)
-            )
-        }
+        done = set(session.scalars(queries.run_slots_of(campaign.id)))
     return [at for at in wiring.config.slot_times(campaign) if at <= until and at not in done]
 
 
 def _expire_slot(wiring, campaign, at: dt.datetime, reason: str) -> None:
-    now = tokyo(wiring.clock.now())
+    now = wiring.clock.now()
     planned = {p.at: p.is_reminder for p in wiring.config.planned_slots(campaign)}
     run_id = outbox.claim_run(
         wiring.session_factory, campaign.id, campaign.program, at, planned.get(at, False), now
@@ -204,27 +183,25 @@ def _expire_slot(wiring, campaign, at: dt.datetime, reason: str) -> None:
         outbox.expire_run(wiring.session_factory, run_id, reason, now)
 
 
-def startup_job() -> None:
+def startup_job(wiring: Wiring) -> None:
     """After taking the lease: finish what a crash left, then run missed slots."""
-    wiring = _process["wiring"]
     resume_unfinished(wiring)
     catch_up_missed(wiring)
 
 
-def tick_job() -> None:
+def tick_job(wiring: Wiring) -> None:
     """Every 15 minutes inside the window: missed slots, unconfirmed batches, deferred notices."""
-    wiring = _process["wiring"]
     if not inside(wiring.config.delivery.window, wiring.clock.now()):
         return
     catch_up_missed(wiring, MISSED_MARGIN)
-    retry_unconfirmed(dispatch.Delivering.of(wiring, None, None))
+    retry_unconfirmed(dispatch.Delivering.of(wiring))
     send_deferred(wiring)
 
 
-def renew_lease_job(lease: Lease, scheduler) -> None:
+def renew_lease_job(wiring: Wiring, lease: Lease, scheduler) -> None:
     """Keep the lease; if another process holds it now, stop this scheduler (standby again)."""
     try:
-        held = lease.acquire(_process["wiring"].clock.now())
+        held = lease.acquire(wiring.clock.now())
     except OperationalError as exc:  # e.g. SQLite busy: the lease is ours for 40 s more
         log.warning("lease_renewal_failed", error=type(exc).__name__)
         return
@@ -240,13 +217,14 @@ def add_dispatch_jobs(scheduler, wiring, lease: Lease) -> None:
         renew_lease_job,
         IntervalTrigger(seconds=RENEW_EVERY),
         id="lease",
-        args=[lease, scheduler],
+        args=[wiring, lease, scheduler],
         misfire_grace_time=RENEW_EVERY,
         **common,
     )
     scheduler.add_job(
         startup_job,
         DateTrigger(run_date=wiring.clock.now()),
+        args=[wiring],
         id="startup",
         executor="dispatch",
         misfire_grace_time=None,
@@ -255,6 +233,7 @@ def add_dispatch_jobs(scheduler, wiring, lease: Lease) -> None:
     scheduler.add_job(
         tick_job,
         IntervalTrigger(minutes=TICK_MINUTES),
+        args=[wiring],
         id="dispatch-tick",
         executor="dispatch",
         misfire_grace_time=TICK_MINUTES * 60,
@@ -272,7 +251,6 @@ def wait_for_lease(wiring, lease: Lease, poll: float = STANDBY_POLL) -> None:
 
 def run_scheduler(wiring, *, owner: str | None = None) -> None:
     """Stand by for the lease, then follow the clock; after losing it, stand by again."""
-    _process["wiring"] = wiring
     lease = Lease(
         wiring.session_factory,
         owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",

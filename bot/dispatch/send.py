@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from limits import parse
 from limits.storage import MemoryStorage
@@ -26,8 +26,15 @@ from tenacity import (
 
 from bot.errors import RetryableSendError, SendError
 
-if TYPE_CHECKING:
-    from bot.dispatch.run import Sender
+
+class Sender(Protocol):
+    """The one LINE call the dispatcher needs (bot.line.gateway.LineGateway implements it)."""
+
+    def multicast(
+        self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
+    ) -> str:
+        """Send the same messages to ≤500 users with this retry key; LINE's request id."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,3 +100,31 @@ def multicast_with_retries(
     except SendError as exc:  # permanent (bad request, monthly quota): settled by the caller
         return Outcome(retrying.statistics["attempt_number"], error=exc)
     return Outcome(retrying.statistics["attempt_number"], request_id=request_id)
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    """How this process sends: the LINE port, the retry policy and its one rate gate.
+
+    Built once in the wiring, so every slot job, tick and staff command of a process shares
+    LINE's per-channel limit. `using` gives a variant (another port or policy, e.g. in
+    tests) that keeps sharing the gate when the rate is the same.
+    """
+
+    sender: Sender
+    policy: SendPolicy = field(default_factory=SendPolicy)
+    gate: RateGate | None = None
+
+    def __post_init__(self) -> None:
+        if self.gate is None:
+            object.__setattr__(self, "gate", RateGate(self.policy.rate))
+
+    def using(self, sender: Sender | None = None, policy: SendPolicy | None = None) -> Dispatcher:
+        """This dispatcher with another port and/or policy (a new gate only for a new rate)."""
+        policy = policy or self.policy
+        gate = self.gate if policy.rate == self.policy.rate else None
+        return replace(self, sender=sender or self.sender, policy=policy, gate=gate)
+
+    def multicast(self, user_ids: Sequence[str], messages: Sequence[Message], key: str) -> Outcome:
+        """One recorded batch to LINE with its stored key; never raises SendError."""
+        return multicast_with_retries(self.sender, user_ids, messages, key, self.policy, self.gate)

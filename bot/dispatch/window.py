@@ -9,17 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from bot.clock import TOKYO
+from bot.clock import TOKYO, tokyo
 from bot.config import Window
 
 WEEK = dt.timedelta(days=7)  # delivery.max_per_week counts notices in any rolling 7 days
-
-
-def tokyo(moment: dt.datetime) -> dt.datetime:
-    """The same moment as an aware Asia/Tokyo datetime (naive input is taken as Tokyo)."""
-    # Local dates (the slot's day, "tomorrow", the window) are Tokyo dates, whatever zone
-    # a value arrived in (bot.store.models.Timestamp hands back Tokyo; APScheduler may not).
-    return moment.replace(tzinfo=TOKYO) if moment.tzinfo is None else moment.astimezone(TOKYO)
 
 
 def to_minute(moment: dt.datetime) -> dt.datetime:

@@ -47,7 +47,6 @@ def program_feedback(
 
 
 def _program_name(config, program_id: str) -> str | None:
-    try:
-        return config.program(program_id).name
-    except KeyError:  # the program left the configuration since the notice went out
-        return None
+    # None when the program left the configuration since the notice went out.
+    program = config.find_program(program_id)
+    return program.name if program else None

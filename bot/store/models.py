@@ -9,6 +9,7 @@ names a resident.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -65,6 +66,38 @@ class Timestamp(TypeDecorator):
         if value.tzinfo is None:  # SQLite: the UTC wall-clock time written above
             value = value.replace(tzinfo=UTC)
         return value.astimezone(TOKYO)
+
+
+class RunStatus(StrEnum):
+    """A campaign run's life: claimed → deliveries recorded → sent (or given up)."""
+
+    RUNNING = "running"  # claimed; deliveries not recorded yet (a crash here is resumed)
+    SENDING = "sending"  # recorded; batches still pending (or deferred notices released)
+    DONE = "done"  # nothing pending any more
+    STOPPED = "stopped"  # gave up the rest, e.g. LINE's monthly quota used up (`reason`)
+    EXPIRED = "expired"  # not run: its program closed, or superseded after downtime
+
+
+class DeliveryStatus(StrEnum):
+    """One notice to one resident: the outbox row's life."""
+
+    PENDING = "pending"  # recorded, waiting for a batch
+    SENDING = "sending"  # in a batch whose retry key is stored; the call may be under way
+    SENT = "sent"  # LINE accepted the batch (200, or 409: accepted earlier)
+    DEFERRED = "deferred"  # over max_per_week: goes out on `defer_until`, re-checked then
+    FAILED = "failed"  # LINE refused it for good (`reason` has LINE's message)
+    SKIPPED = "skipped"  # not sent: deleted, paused, no longer eligible… (`reason`)
+    UNKNOWN = "unknown"  # unconfirmed past LINE's 24 h key memory: never resent
+
+
+class BatchStatus(StrEnum):
+    """One multicast request (its X-Line-Retry-Key)."""
+
+    PENDING = "pending"  # key stored; sent or being retried
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # its campaign or program left the configuration before sending
+    UNKNOWN = "unknown"  # unconfirmed and its key is older than 23 h
 
 
 class Base(DeclarativeBase):
@@ -165,7 +198,7 @@ class CampaignRun(Base):
     campaign_id: Mapped[str] = mapped_column(String(80))
     program_id: Mapped[str] = mapped_column(String(80))
     slot_at: Mapped[datetime] = mapped_column(Timestamp)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|done|expired
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)  # RunStatus
     reminder: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
@@ -186,9 +219,9 @@ class Delivery(Base):
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("residents.id", ondelete="SET NULL"), index=True
     )
-    # pending → sending → sent | failed; deferred (over max_per_week) → pending later;
-    # skipped (e.g. paused or no longer eligible when its turn came). `reason` says why.
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # DeliveryStatus: pending → sending → sent | failed | unknown; deferred → pending later;
+    # skipped. `reason` says why for deferred, skipped and failed.
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING, index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     batch_key: Mapped[str | None] = mapped_column(
         ForeignKey("send_batches.key", ondelete="SET NULL"), index=True
@@ -209,8 +242,7 @@ class SendBatch(Base):
     run_id: Mapped[int] = mapped_column(
         ForeignKey("campaign_runs.id", ondelete="CASCADE"), index=True
     )
-    # pending → sent | failed | unknown (outcome not knowable: key older than LINE's 24 h)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PENDING)  # BatchStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     request_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)

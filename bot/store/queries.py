@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Delete,
     Insert,
     Select,
     Text,
     Update,
     and_,
     case,
+    delete,
     exists,
     func,
     insert,
@@ -39,10 +41,13 @@ from bot.errors import UserError
 from bot.store.models import (
     CampaignRun,
     Delivery,
+    DeliveryStatus,
     ProgramResponse,
     Resident,
     ResidentChild,
     ResidentInterest,
+    RunStatus,
+    SchedulerLease,
     Timestamp,
 )
 from segments.sql import ResidentColumns, compile_rule
@@ -76,13 +81,17 @@ class UnknownTarget(UserError):
 
 
 def registered() -> ColumnElement[bool]:
-    """Residents a notice may reach: consented, answered, still following, not paused."""
+    """A registration as the KPI counts it: consented, answered, still following."""
     return and_(
         _residents.consented_at.is_not(None),
         _residents.registered_at.is_not(None),
         _residents.following.is_(True),
-        _residents.notices_paused.is_(False),
     )
+
+
+def reachable() -> ColumnElement[bool]:
+    """Residents a notice may reach: registered and not paused (お知らせを止める)."""
+    return and_(registered(), _residents.notices_paused.is_(False))
 
 
 def matching(rules: Iterable[Any], on: dt.date) -> ColumnElement[bool]:
@@ -100,7 +109,7 @@ def eligible_residents(rules: Any, on: dt.date) -> Select[tuple[int, str]]:
     rules = rules if isinstance(rules, list | tuple) else [rules]
     return (
         select(_residents.id, _residents.line_user_id)
-        .where(registered(), matching(rules, on))
+        .where(reachable(), matching(rules, on))
         .order_by(_residents.id)
     )
 
@@ -113,7 +122,7 @@ def eligible_count(rules: Any, on: dt.date) -> Select[tuple[int]]:
     return (
         select(func.count())
         .select_from(Resident.__table__)
-        .where(registered(), matching(rules, on))
+        .where(reachable(), matching(rules, on))
     )
 
 
@@ -210,8 +219,9 @@ def _spool_ids(engine: Any, rules: list[Any], on: dt.date, out: Any, as_json: bo
 # failed or skipped notice never reached anyone, an `unknown` one may have (treated as told:
 # a duplicate is worse than a miss). Statuses that count toward delivery.max_per_week are
 # the notices sent or on their way.
-TOLD = ("pending", "sending", "sent", "deferred", "unknown")
-COUNTED = ("pending", "sending", "sent")
+_D = DeliveryStatus
+TOLD = (_D.PENDING, _D.SENDING, _D.SENT, _D.DEFERRED, _D.UNKNOWN)
+COUNTED = (_D.PENDING, _D.SENDING, _D.SENT)
 _deliveries = Delivery.__table__.c
 _runs = CampaignRun.__table__.c
 _responses = ProgramResponse.__table__.c
@@ -241,7 +251,7 @@ def slot_audience(
     run_id: int | None = None,
 ) -> Select[tuple[int]]:
     """Select the ids of the residents a slot of `campaign_id` reaches on `on`."""
-    conditions = [registered(), matching(rules, on), ~_responded(program_id)]
+    conditions = [reachable(), matching(rules, on), ~_responded(program_id)]
     if not reminder:
         told = (
             select(_deliveries.id)
@@ -302,7 +312,7 @@ def record_deliveries(
         literal(run_id),
         literal(program_id),
         who.c.id,
-        case((over, literal("deferred")), else_=literal("pending")),
+        case((over, literal(_D.DEFERRED.value)), else_=literal(_D.PENDING.value)),
         case((over, literal(reason, Text)), else_=null()),
         literal(now, _Timestamp),
     ).select_from(who.outerjoin(recent, recent.c.resident_id == who.c.id))
@@ -339,7 +349,7 @@ def undated_deferred(run_id: int, after_id: int, limit: int) -> Select[tuple[int
         select(_deliveries.id, _deliveries.resident_id)
         .where(
             _deliveries.run_id == run_id,
-            _deliveries.status == "deferred",
+            _deliveries.status == _D.DEFERRED,
             _deliveries.defer_until.is_(None),
             _deliveries.id > after_id,
         )
@@ -349,7 +359,7 @@ def undated_deferred(run_id: int, after_id: int, limit: int) -> Select[tuple[int
 
 
 def _due(now: dt.datetime) -> Any:
-    return and_(_deliveries.status == "deferred", _deliveries.defer_until <= now)
+    return and_(_deliveries.status == _D.DEFERRED, _deliveries.defer_until <= now)
 
 
 # name: skip-due-deferred
@@ -358,7 +368,7 @@ def _due(now: dt.datetime) -> Any:
 # deleted), or answered 申請済み / 対象外・不要 meanwhile. Each becomes `skipped` with why.
 def skip_due_deferred(now: dt.datetime, open_programs: list[str]) -> list[tuple[str, Update]]:
     """(reason, UPDATE) pairs that skip due deferred rows which may no longer be sent."""
-    reachable = exists().where(_residents.id == _deliveries.resident_id, registered())
+    reachable_now = exists().where(_residents.id == _deliveries.resident_id, reachable())
     answered = exists().where(
         _responses.resident_id == _deliveries.resident_id,
         _responses.program_id == _deliveries.program_id,
@@ -370,12 +380,12 @@ def skip_due_deferred(now: dt.datetime, open_programs: list[str]) -> list[tuple[
         ),
         (
             "resident no longer registered (unfollowed, paused or deleted)",
-            or_(_deliveries.resident_id.is_(None), ~reachable),
+            or_(_deliveries.resident_id.is_(None), ~reachable_now),
         ),
         ("resident answered 申請済み/対象外・不要 for the program", answered),
     ]
     return [
-        (reason, update(Delivery).where(_due(now), where).values(status="skipped", reason=reason))
+        (reason, update(Delivery).where(_due(now), where).values(status=_D.SKIPPED, reason=reason))
         for reason, where in reasons
     ]
 
@@ -405,7 +415,7 @@ def release_due_deferred(now: dt.datetime) -> Update:
         select(func.min(other.c.id))
         .where(
             other.c.resident_id == _deliveries.resident_id,
-            other.c.status == "deferred",
+            other.c.status == _D.DEFERRED,
             other.c.defer_until <= now,
         )
         .scalar_subquery()
@@ -413,7 +423,7 @@ def release_due_deferred(now: dt.datetime) -> Update:
     return (
         update(Delivery)
         .where(_due(now), _deliveries.id == first)
-        .values(status="pending", reason=None)
+        .values(status=_D.PENDING, reason=None)
     )
 
 
@@ -430,7 +440,7 @@ def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, s
         .join(Resident.__table__, _residents.id == _deliveries.resident_id)
         .where(
             _deliveries.run_id == run_id,
-            _deliveries.status == "pending",
+            _deliveries.status == _D.PENDING,
             _deliveries.batch_key.is_(None),
             _deliveries.id > after_id,
         )
@@ -449,4 +459,51 @@ def batch_recipients(batch_key: str) -> Select[tuple[str]]:
         .join(Delivery.__table__, _residents.id == _deliveries.resident_id)
         .where(_deliveries.batch_key == batch_key)
         .order_by(_deliveries.id)
+    )
+
+
+# --- The scheduler's lease and its missed slots ---------------------------------------
+
+
+def take_lease(name: str, owner: str, now: dt.datetime, until: dt.datetime) -> Update:
+    """UPDATE the lease to `owner` if it is theirs already, or expired.
+
+    One conditional UPDATE is atomic on both databases (PostgreSQL re-checks the WHERE after
+    a concurrent update; SQLite serialises writers), so two takers cannot both win; a
+    rowcount of 0 means someone else holds it (or there is no row yet).
+    """
+    lease = SchedulerLease.__table__.c
+    return (
+        update(SchedulerLease)
+        .where(lease.name == name, or_(lease.owner == owner, lease.expires_at < now))
+        .values(owner=owner, expires_at=until)
+    )
+
+
+def release_lease(name: str, owner: str) -> Delete:
+    """DELETE the lease row if `owner` holds it (a clean shutdown lets a standby in at once)."""
+    lease = SchedulerLease.__table__.c
+    return delete(SchedulerLease).where(lease.name == name, lease.owner == owner)
+
+
+def run_slots_of(campaign_id: str) -> Select[tuple[dt.datetime]]:
+    """The slot times that have a run (of any status): a missed slot is one not among them.
+
+    The unique (campaign, slot) index answers it; a campaign has tens of slots, not more.
+    """
+    return select(CampaignRun.slot_at).where(CampaignRun.campaign_id == campaign_id)
+
+
+def reopen_runs_with_pending() -> Update:
+    """UPDATE finished runs that have pending deliveries again (released deferrals) to sending.
+
+    Correlated EXISTS on (run_id, status): the deliveries index serves it, and only runs in
+    `done`/`stopped` are looked at, so the tick stays cheap however many runs there were.
+    """
+    rows = Delivery.__table__.c
+    has_pending = exists().where(rows.run_id == CampaignRun.id, rows.status == _D.PENDING)
+    return (
+        update(CampaignRun)
+        .where(CampaignRun.status.in_((RunStatus.DONE, RunStatus.STOPPED)), has_pending)
+        .values(status=RunStatus.SENDING, finished_at=None)
     )

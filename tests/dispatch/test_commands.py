@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import TOKYO
-from bot.dispatch.plan import OutsideWindow, plan_command, send_command, staff_test_send
-from bot.dispatch.run import UnknownCampaign
-from bot.errors import UserError
+from bot.dispatch.plan import plan_command, send_command, staff_test_send
+from bot.errors import OutsideWindow, UnknownCampaign, UserError
 from bot.store.models import AuditEntry, CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, multicasts, notices
 from tests.test_foundation import run_todoku

@@ -45,9 +45,8 @@ def test_every_coming_slot_gets_one_job(line):
 def test_the_slot_job_runs_the_slot_once(line, people, sim):
     """run_slot_job is a module-level function: the same slot fired twice sends once."""
     user_id = people.add()[1]
-    clock_process._process["wiring"] = line
-    clock_process.run_slot_job("senior-2026", NOW.isoformat())
-    clock_process.run_slot_job("senior-2026", NOW.isoformat())
+    clock_process.run_slot_job(line, "senior-2026", NOW.isoformat())
+    clock_process.run_slot_job(line, "senior-2026", NOW.isoformat())
     assert len(notices(sim, user_id)) == 1
 
 
