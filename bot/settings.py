@@ -1,12 +1,26 @@
-"""Process settings: read from the environment once, immutable, passed down."""
+"""Process settings: read from the environment once, immutable, passed down.
+
+pydantic-settings reads each field from the environment variable named in its alias
+(docs/contracts.md lists them); `Settings.from_env` adds the one rule it cannot express:
+without the three secrets only a demo may start, on the demo's fixed values.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from bot.errors import SettingsError
 
@@ -16,66 +30,136 @@ DEMO_ACCESS_TOKEN = "todoku-demo-access-token"
 DEMO_SECRET_KEY = "todoku-demo-secret-key-not-for-production"
 
 
-class Settings(BaseModel):
+def _env(name: str, var: str):
+    # Both the field name (Settings(database_url=...) in code and tests) and the variable.
+    return AliasChoices(name, var)
+
+
+class Settings(BaseSettings):
     """Everything a Todoku process needs to know about its environment."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = SettingsConfigDict(
+        frozen=True, case_sensitive=True, env_ignore_empty=True, extra="ignore"
+    )
 
-    database_url: str = "sqlite:///todoku.db"
-    config_dir: Path = Path("config")
-    channel_secret: SecretStr
-    channel_access_token: SecretStr
-    line_api_base: str = "https://api.line.me"
-    line_api_data_base: str = "https://api-data.line.me"
-    secret_key: SecretStr
-    public_url: str = "http://localhost:8000"
+    database_url: str = Field(
+        "sqlite:///todoku.db", validation_alias=_env("database_url", "DATABASE_URL")
+    )
+    config_dir: Path = Field(Path("config"), validation_alias=_env("config_dir", "TODOKU_CONFIG"))
+    channel_secret: SecretStr = Field(
+        validation_alias=_env("channel_secret", "LINE_CHANNEL_SECRET")
+    )
+    channel_access_token: SecretStr = Field(
+        validation_alias=_env("channel_access_token", "LINE_CHANNEL_ACCESS_TOKEN")
+    )
+    line_api_base: str = Field(
+        "https://api.line.me", validation_alias=_env("line_api_base", "LINE_API_BASE")
+    )
+    line_api_data_base: str = Field(
+        "https://api-data.line.me",
+        validation_alias=_env("line_api_data_base", "LINE_API_DATA_BASE"),
+    )
+    secret_key: SecretStr = Field(validation_alias=_env("secret_key", "TODOKU_SECRET_KEY"))
+    public_url: str = Field(
+        "http://localhost:8000", validation_alias=_env("public_url", "TODOKU_PUBLIC_URL")
+    )
     demo: bool = False
     # LINE documents no maximum webhook size; 1 MiB is far above any real payload.
     max_webhook_bytes: int = 1024 * 1024
-    unfollow_retention_days: int = 30
-    log_level: str = "INFO"
+    unfollow_retention_days: int = Field(
+        30, validation_alias=_env("unfollow_retention_days", "TODOKU_UNFOLLOW_RETENTION_DAYS")
+    )
+    log_level: str = Field("INFO", validation_alias=_env("log_level", "TODOKU_LOG_LEVEL"))
     line_timeout_seconds: float = 10.0
     # How many reverse proxies (load balancers) stand in front of the web process.
-    trusted_proxies: int = 0
+    trusted_proxies: int = Field(
+        0, validation_alias=_env("trusted_proxies", "TODOKU_TRUSTED_PROXIES")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then the environment (a given mapping, else os.environ); no files."""
+        return init_settings, _MappingEnvSource(settings_cls, _ENVIRON.get() or os.environ)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
         """Build settings from environment variables; without secrets only a demo may start."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {"demo": demo}
-        for field, var in _ENV.items():
+        defaults: dict[str, object] = {"demo": demo}
+        for field, var in SECRETS.items():
             if env.get(var):
-                values[field] = env[var]
-        for field, var in _SECRETS.items():
-            if env.get(var):
-                values[field] = env[var]
-            elif demo:
-                values[field] = _DEMO_SECRETS[field]
-            else:
+                continue
+            if not demo:
                 raise SettingsError(var, f"is required; set {var} in the environment")
+            defaults[field] = DEMO_SECRETS[field]
         try:
-            return cls(**values)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise SettingsError("environment", str(exc)) from exc
+            with _reading(env):
+                return cls(**defaults)
+        except ValidationError as exc:
+            raise SettingsError("environment", _describe(exc)) from None
 
 
-_ENV = {
-    "database_url": "DATABASE_URL",
-    "config_dir": "TODOKU_CONFIG",
-    "line_api_base": "LINE_API_BASE",
-    "line_api_data_base": "LINE_API_DATA_BASE",
-    "public_url": "TODOKU_PUBLIC_URL",
-    "unfollow_retention_days": "TODOKU_UNFOLLOW_RETENTION_DAYS",
-    "log_level": "TODOKU_LOG_LEVEL",
-    "trusted_proxies": "TODOKU_TRUSTED_PROXIES",
-}
-_SECRETS = {
+SECRETS = {
     "channel_secret": "LINE_CHANNEL_SECRET",
     "channel_access_token": "LINE_CHANNEL_ACCESS_TOKEN",
     "secret_key": "TODOKU_SECRET_KEY",
 }
-_DEMO_SECRETS = {
+DEMO_SECRETS = {
     "channel_secret": DEMO_CHANNEL_SECRET,
     "channel_access_token": DEMO_ACCESS_TOKEN,
     "secret_key": DEMO_SECRET_KEY,
+}
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("todoku_environ", default=None)
+
+
+@contextmanager
+def _reading(environ: Mapping[str, str]) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (tests pass their own)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    # Name the variable and what is wrong, never the value (it may be a secret or a URL
+    # with a password in it).
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        parts.append(f"{_VARIABLES.get(field, field)}: {error['msg']}")
+    return "; ".join(parts)
+
+
+_VARIABLES = {
+    "database_url": "DATABASE_URL",
+    "config_dir": "TODOKU_CONFIG",
+    "unfollow_retention_days": "TODOKU_UNFOLLOW_RETENTION_DAYS",
+    "log_level": "TODOKU_LOG_LEVEL",
+    "trusted_proxies": "TODOKU_TRUSTED_PROXIES",
+    "public_url": "TODOKU_PUBLIC_URL",
+    "line_api_base": "LINE_API_BASE",
+    "line_api_data_base": "LINE_API_DATA_BASE",
+    **{field: var for field, var in SECRETS.items()},
 }

@@ -11,7 +11,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9))
 RETRY_KEY_TTL = 24 * 3600  # LINE remembers an accepted retry key for 24 hours
@@ -229,7 +229,3 @@ def today_jst(clock: Callable[[], float]) -> datetime:
     now = datetime.fromtimestamp(clock(), JST)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
-
-def utc_now_ts() -> float:
-    """The default clock: wall time in epoch seconds."""
-    return datetime.now(UTC).timestamp()

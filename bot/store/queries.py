@@ -137,12 +137,6 @@ def make_room(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
 
-def count_eligible(conn: Connection, rules: Any, on: dt.date) -> int:
-    """How many registered residents match the rule(s) on `on`."""
-    make_room(conn)
-    return conn.scalar(eligible_count(rules, on)) or 0
-
-
 def stream(conn: Connection, query: Select, chunk: int = CHUNK) -> Iterator[list[tuple]]:
     """Yield the query's rows as plain tuples, `chunk` at a time, with flat memory."""
     make_room(conn)

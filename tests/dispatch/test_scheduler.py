@@ -1,16 +1,24 @@
-"""The clock: one active scheduler (lease), a job per coming slot, missed slots after downtime."""
+"""The clock process: one active scheduler (lease), a job per coming slot, missed slots after
+downtime, and the housekeeping jobs (purge)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.clock import TOKYO
 from bot.dispatch import scheduler as clock_process
 from bot.dispatch.run import run_slot
-from bot.dispatch.scheduler import Lease, add_slot_jobs, build_scheduler, catch_up_missed
-from bot.store.models import CampaignRun
+from bot.dispatch.scheduler import (
+    Lease,
+    add_slot_jobs,
+    build_scheduler,
+    catch_up_missed,
+    purge_job,
+)
+from bot.store.models import CampaignRun, Resident, ResidentChild
 from tests.dispatch.conftest import FAST, NOW, multicasts, notices
 
 
@@ -84,3 +92,29 @@ def test_catch_up_waits_for_the_window(line, people, sim, clock):
     clock.set(dt.datetime(2026, 11, 22, 21, 0, tzinfo=TOKYO))
     assert catch_up_missed(line) == []
     assert multicasts(sim) == []
+
+
+def test_purge_job_forgets_residents_blocked_past_retention(wiring):
+    """A resident who blocked 31 days ago is purged; one who blocked 29 days ago is kept."""
+    now = wiring.clock.now()
+    with wiring.session_factory() as s, s.begin():
+        old = Resident(
+            line_user_id="U" + "a" * 32, following=False, unfollowed_at=now - timedelta(days=31)
+        )
+        old.children = [ResidentChild(birth_date=now.date() - timedelta(days=400))]
+        recent = Resident(
+            line_user_id="U" + "b" * 32, following=False, unfollowed_at=now - timedelta(days=29)
+        )
+        s.add_all([old, recent])
+    assert purge_job(wiring) == 1
+    with wiring.session_factory() as s:
+        left = s.scalars(select(Resident.line_user_id)).all()
+        children = s.scalar(select(func.count()).select_from(ResidentChild))
+    assert left == ["U" + "b" * 32]
+    assert children == 0
+
+
+def test_scheduler_has_the_housekeeping_jobs(wiring):
+    """The clock runs purge nightly and re-reads the configuration every minute."""
+    scheduler = build_scheduler(wiring)
+    assert {job.id for job in scheduler.get_jobs()} == {"purge", "reload-config"}
