@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, redirect
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.logs import get_logger
+from bot.store.engine import transaction
 from bot.store.models import CampaignRun, Click
 from messages import NoticeLinks
 
@@ -86,7 +87,7 @@ def _target(config, program_id: str, link: str) -> str:
 
 
 def _record(wiring, run_id: int | None, campaign_id: str, program_id: str, link: str) -> None:
-    with wiring.session_factory() as session, session.begin():
+    with transaction(wiring.session_factory) as session:
         # The run may be gone (deleted with its data): keep the click, without the link.
         known = run_id is not None and session.get(CampaignRun, run_id) is not None
         session.add(

@@ -12,6 +12,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from bot.registration.handlers import find_resident
+from bot.store.engine import transaction
 from bot.store.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 
 DEMO_DB = Path("var") / "demo.db"
@@ -133,7 +134,7 @@ def register_samples(wiring, sim) -> list[str]:
     for sample in SAMPLE_RESIDENTS:
         user_id = sim.create_user(sample.name)
         sim.follow(user_id)  # the bot creates the resident through its real webhook
-        with wiring.session_factory() as session, session.begin():
+        with transaction(wiring.session_factory) as session:
             resident = find_resident(session, user_id)
             _apply(session, resident, sample, wiring.clock.now())
         user_ids.append(user_id)

@@ -2,6 +2,8 @@
 
 Every page but the login form needs a logged-in staff member; every response is
 uncacheable and carries a strict Content-Security-Policy (the pages need no script).
+Owns: staff logins (staff), the dashboard's pages, charts and exports.
+May import: bot.store, bot.config, bot.kpi, bot.dispatch (plan, test send), flask.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Config
 from bot.dispatch.window import WEEK, next_day_with_room
 from bot.store import queries as audience
+from bot.store.engine import transaction
 from bot.store.models import (
     BatchStatus,
     CampaignRun,
@@ -60,7 +61,7 @@ def claim_run(
         started_at=now,
     )
     try:
-        with factory() as session, session.begin():
+        with transaction(factory) as session:
             session.add(run)
         return run.id
     except IntegrityError:  # uq_campaign_runs_slot: this slot is (being) run elsewhere
@@ -85,7 +86,7 @@ def get_run(factory: sessionmaker[Session], run_id: int) -> CampaignRun:
 
 def expire_run(factory: sessionmaker[Session], run_id: int, reason: str, now: dt.datetime) -> None:
     """Close a run that must not send (program closed, superseded), with the reason."""
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         session.execute(
             update(CampaignRun)
             .where(CampaignRun.id == run_id)
@@ -100,7 +101,7 @@ def record_run(
     campaign = config.campaign(run.campaign_id)
     program = config.program(campaign.program)
     limit = config.delivery.max_per_week
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         # The status moves running → sending in the same transaction as the rows: a crash
         # rolls both back and the run is recorded again; a concurrent recorder finds 0 rows.
         claimed = session.execute(
@@ -158,7 +159,7 @@ def redate(session: Session, config: Config, rows: list, now: dt.datetime) -> No
 
 def skip_orphans(factory: sessionmaker[Session], run_id: int) -> None:
     """Pending rows whose resident deleted their data meanwhile cannot be sent: skipped."""
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         session.execute(
             update(Delivery)
             .where(
@@ -188,7 +189,7 @@ class _Raced(Exception):
 def _form_batch(
     factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int
 ) -> Batch | None:
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         rows = session.execute(audience.pending_batch(run_id, after_id, BATCH)).all()
         if not rows:
             return None
@@ -237,7 +238,7 @@ def settle_batch(
     error: str | None = None,
 ) -> None:
     """Record a batch's outcome (sent, failed, unknown) on it and on its deliveries."""
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         session.execute(
             update(SendBatch)
             .where(SendBatch.key == key)
@@ -257,7 +258,7 @@ def settle_batch(
 
 def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:
     """A batch still unconfirmed after its retries: count them, keep it pending for later."""
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         session.execute(
             update(SendBatch)
             .where(SendBatch.key == key)
@@ -267,7 +268,7 @@ def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error
 
 def fail_pending(factory: sessionmaker[Session], run_id: int, reason: str) -> None:
     """Give up the run's unsent notices for good (e.g. the monthly quota is used up)."""
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         session.execute(
             update(Delivery)
             .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.PENDING)
@@ -310,7 +311,7 @@ def finish_run(
         if stopped
         else (RunStatus.SENDING if left.get("pending") or left.get("sending") else RunStatus.DONE)
     )
-    with factory() as session, session.begin():
+    with transaction(factory) as session:
         values = {"status": status, "finished_at": None if status == RunStatus.SENDING else now}
         if stopped:
             values["reason"] = stopped

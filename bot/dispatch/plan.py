@@ -19,6 +19,7 @@ from bot.dispatch.send import SendPolicy
 from bot.dispatch.window import inside, to_minute, tokyo
 from bot.errors import OutsideWindow, UserError
 from bot.store import queries as audience
+from bot.store.engine import transaction
 from bot.store.models import AuditEntry, DeliveryStatus, RunStatus
 from messages import NoticeLinks, build_notice, say
 
@@ -183,7 +184,7 @@ def staff_test_send(
 
 
 def _audit(wiring, action: str, detail: str) -> None:
-    with wiring.session_factory() as session, session.begin():
+    with transaction(wiring.session_factory) as session:
         session.add(AuditEntry(at=wiring.clock.now(), actor=_actor(), action=action, detail=detail))
 
 

@@ -16,6 +16,7 @@ from bot.dispatch.send import Sender, SendPolicy
 from bot.dispatch.window import WEEK
 from bot.logs import get_logger
 from bot.store import queries as audience
+from bot.store.engine import transaction
 from bot.store.models import BatchStatus, RunStatus
 
 log = get_logger("todoku.dispatch")
@@ -99,7 +100,7 @@ def send_deferred(wiring, *, sender: Sender | None = None, policy: SendPolicy | 
     config = wiring.config
     open_programs = [p.id for p in config.programs if p.is_open(now.date())]
     limit = config.delivery.max_per_week
-    with wiring.session_factory() as session, session.begin():
+    with transaction(wiring.session_factory) as session:
         for reason, statement in audience.skip_due_deferred(now, open_programs):
             skipped = session.execute(statement).rowcount
             if skipped:

@@ -34,6 +34,7 @@ from bot.errors import TodokuError
 from bot.logs import get_logger
 from bot.residents.purge import purge_unfollowed
 from bot.store import queries
+from bot.store.engine import transaction
 from bot.store.models import SchedulerLease
 from bot.wiring import Wiring
 
@@ -60,12 +61,12 @@ class Lease:
 
     def acquire(self, now: dt.datetime) -> bool:
         """Take or renew the lease if it is ours, free or expired; True if we hold it now."""
-        with self.factory() as session, session.begin():
+        with transaction(self.factory) as session:
             taken = session.execute(queries.take_lease(LEASE_NAME, self.owner, now, now + self.ttl))
         if taken.rowcount == 1:
             return True
         try:  # no row yet: the primary key lets exactly one first taker in
-            with self.factory() as session, session.begin():
+            with transaction(self.factory) as session:
                 session.add(
                     SchedulerLease(name=LEASE_NAME, owner=self.owner, expires_at=now + self.ttl)
                 )
@@ -75,13 +76,13 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up (clean shutdown), so a standby takes over at once."""
-        with self.factory() as session, session.begin():
+        with transaction(self.factory) as session:
             session.execute(queries.release_lease(LEASE_NAME, self.owner))
 
 
 def purge_job(wiring) -> int:
     """Purge residents past the unfollow retention time; returns how many."""
-    with wiring.session_factory() as session, session.begin():
+    with transaction(wiring.session_factory) as session:
         count = purge_unfollowed(
             session, wiring.clock.now(), wiring.settings.unfollow_retention_days
         )

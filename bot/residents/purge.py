@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from bot.store.engine import transaction
 from bot.store.models import Resident, ResidentActivity
 
 
@@ -31,7 +32,7 @@ def purge_unfollowed(session: Session, now: datetime, retention_days: int) -> in
 
 def purge_command(wiring) -> int:
     """`todoku residents purge`: purge now and print how many were removed; exit code 0."""
-    with wiring.session_factory() as session, session.begin():
+    with transaction(wiring.session_factory) as session:
         count = purge_unfollowed(
             session, wiring.clock.now(), wiring.settings.unfollow_retention_days
         )

@@ -120,9 +120,7 @@ def eligible_count(rules: Any, on: dt.date) -> Select[tuple[int]]:
     """Select how many registered residents match the rule(s) on `on`."""
     rules = rules if isinstance(rules, list | tuple) else [rules]
     return (
-        select(func.count())
-        .select_from(Resident.__table__)
-        .where(reachable(), matching(rules, on))
+        select(func.count()).select_from(Resident.__table__).where(reachable(), matching(rules, on))
     )
 
 

@@ -1,0 +1,148 @@
+"""The layout's rules, checked on the source: what each package may import, no circles.
+
+docs/architecture.md describes the packages; each package's docstring says what it owns and
+what it may import. These tests keep the two true as the code changes.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TOP_LEVEL = ("bot", "segments", "messages", "linesim", "migrations")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path, *, include_type_checking: bool = True) -> set[str]:
+    """Every first-party module `path` imports (at any depth, lazy imports included)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped: set[int] = set()
+    if not include_type_checking:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in TOP_LEVEL or "." not in name}
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for package in TOP_LEVEL for p in sources(package)}
+
+
+def resolve(name: str, known: dict[str, Path]) -> str | None:
+    """The module an imported name lives in (a name imported from a package → the package)."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+# segments/ builds SQL *expressions* (segments.sql) but never connects: no engine, no I/O.
+PURE = {
+    "segments": ("bot", "linesim", "flask", "requests", "psycopg", "socket", "os"),
+    "messages": ("bot", "linesim", "sqlalchemy", "flask", "requests", "psycopg", "socket", "os"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(PURE))
+def test_the_pure_core_does_no_io_and_never_imports_the_application(package):
+    forbidden = PURE[package]
+    offences = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sources(package)
+        for name in imports_of(path)
+        if name.split(".")[0] in forbidden or name.startswith("sqlalchemy.engine")
+    ]
+    assert offences == []
+
+
+def test_linesim_never_imports_the_bot():
+    offences = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sources("linesim")
+        for name in imports_of(path)
+        if name.split(".")[0] == "bot"
+    ]
+    assert offences == []
+
+
+# What each bot package must never import (its docstring says what it may).
+NEVER = {
+    "bot.store": ("bot.line", "bot.registration", "bot.dispatch", "bot.admin", "messages", "flask"),
+    "bot.config": ("bot.store", "bot.line", "bot.registration", "bot.dispatch", "bot.admin"),
+    "bot.line": ("bot.store", "bot.registration", "bot.dispatch", "bot.admin"),
+    "bot.registration": ("bot.dispatch", "bot.admin"),
+    "bot.dispatch": ("bot.registration", "bot.admin"),
+    "bot.residents": ("bot.line", "bot.registration", "bot.dispatch", "bot.admin", "flask"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(NEVER))
+def test_each_package_imports_only_what_its_docstring_allows(package):
+    root = REPO / package.replace(".", "/")
+    offences = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted(root.rglob("*.py"))
+        for name in imports_of(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in NEVER[package])
+    ]
+    assert offences == []
+
+
+def test_every_bot_package_says_what_it_owns_and_may_import():
+    for init in sorted((REPO / "bot").glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "May import" in doc or "may import" in doc, init.relative_to(REPO)
+
+
+def test_at_most_a_dozen_modules_live_directly_in_bot():
+    direct = [p.name for p in (REPO / "bot").glob("*.py") if p.name not in ("__init__.py",)]
+    assert len(direct) <= 12, sorted(direct)
+
+
+def test_no_import_circles_between_modules():
+    known = modules()
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in known.items():
+        for imported in imports_of(path, include_type_checking=False):
+            target = resolve(imported, known)
+            # A package's __init__ re-exporting its own modules is not a circle of design.
+            if target and target != name and not name.startswith(target + "."):
+                graph[name].add(target)
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(" → ".join([*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for start in sorted(known):
+        if start not in state:
+            visit(start, [start])
+    assert cycles == []
