@@ -41,8 +41,9 @@ def ensure_rich_menu(wiring) -> str | None:
         return _ensure(wiring)
     except (ApiException, urllib3.exceptions.HTTPError) as exc:
         # The web process must still answer webhooks; the next start tries again.
-        log.warning("rich_menu_not_ensured", error=type(exc).__name__,
-                    status=getattr(exc, "status", None))  # fmt: skip
+        log.warning(
+            "rich_menu_not_ensured", error=type(exc).__name__, status=getattr(exc, "status", None)
+        )
         return None
 
 

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from bot.store import queries
 from bot.store.engine import transaction
-from bot.store.models import Resident, ResidentActivity
+from bot.store.models import ResidentActivity
 
 
 def purge_unfollowed(session: Session, now: datetime, retention_days: int) -> int:
     """Delete residents unfollowed before now - retention_days; returns how many."""
-    cutoff = now - timedelta(days=retention_days)
-    stale = (Resident.following.is_(False), Resident.unfollowed_at.is_not(None),
-             Resident.unfollowed_at < cutoff)  # fmt: skip
-    # A bulk DELETE: the database's ON DELETE CASCADE removes children and interests.
-    # The conditions are in the DELETE itself, so a resident who follows again meanwhile
-    # is never removed.
-    result = session.execute(delete(Resident).where(*stale))
+    result = session.execute(queries.purge_unfollowed_before(now - timedelta(days=retention_days)))
     count = result.rowcount or 0
     session.add_all(ResidentActivity(kind="purged", occurred_at=now) for _ in range(count))
     return count

@@ -499,3 +499,20 @@ def reopen_runs_with_pending() -> Update:
         .where(CampaignRun.status.in_((RunStatus.DONE, RunStatus.STOPPED)), has_pending)
         .values(status=RunStatus.SENDING, finished_at=None)
     )
+
+
+# --- Retention ------------------------------------------------------------------------
+
+
+def purge_unfollowed_before(cutoff: dt.datetime) -> Delete:
+    """DELETE residents who unfollowed before `cutoff` (their answers' retention is over).
+
+    One bulk DELETE: ON DELETE CASCADE removes children and interests in the database. The
+    conditions are in the DELETE itself, so a resident who follows again meanwhile is
+    never removed.
+    """
+    return delete(Resident).where(
+        _residents.following.is_(False),
+        _residents.unfollowed_at.is_not(None),
+        _residents.unfollowed_at < cutoff,
+    )
