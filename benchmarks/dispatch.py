@@ -1,40 +1,62 @@
-"""Dispatcher benchmark: one campaign slot to N residents through linesim, beside the floor.
+"""Dispatcher benchmark at LINE's real latency: `todoku send` to N residents beside its floors.
 
     .venv/bin/python -m benchmarks.dispatch --residents 100000
-    .venv/bin/python -m benchmarks.dispatch --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    .venv/bin/python -m benchmarks.dispatch --residents 1000000 --db postgresql+psycopg://…
 
-The floor is bare multicast calls of 500 ids to linesim with the SDK (LineGateway, one
-retry key each, no database). The run is `dispatch.run_slot`: claim, record every delivery
-(INSERT … SELECT), then per batch commit the key, send, settle. linesim's own multicast
-limit (LINE's 200 req/s) is lifted, so the figure is ours: the run keeps its production
-client-side limit of 100 req/s (SendPolicy), which caps it at 50,000 residents/s.
+Three processes on this machine, as in production:
+
+* **linesim** (the local LINE platform) in its own process, answering every Messaging API
+  request after `--latency-ms` (LINE from Japan: tens of ms) and enforcing LINE's own
+  multicast limit, 200 requests/s per channel (more gets 429, as from LINE). It is a
+  threaded server: with 50 ms per answer, 200 req/s means ≥ 10 requests in flight;
+  `stand-in` below checks it serves them concurrently and is not the bottleneck.
+* **this process**: generates and imports the residents, then measures the floors over
+  the same LINE user ids:
+  - `LINE rate floor`: ceil(N / 500) multicasts at 200/s — LINE's limit, computed
+    (1.0 s per 100,000 residents); the targets are ratios to it;
+  - `bare concurrent`: those multicasts through the SDK (LineGateway, a retry key each),
+    16 threads at the limit, no database: what the platform lets any client reach;
+  - `sequential SDK`: the plain loop of SDK multicast calls, one after another
+    (`--sequential-calls` caps it; the time is then extrapolated from its rate).
+* **`todoku send bench-all`**, as staff run it: the installed entry point started as a
+  subprocess, timed from process start to exit, with its peak RSS and the moment its
+  first multicast reached linesim (process start to first multicast).
+
 The residents are not linesim users: linesim validates and accepts each request but keeps
-no timeline for unknown ids (as LINE drops them), the same for the floor and the run.
+no timeline for unknown ids (as LINE drops them), the same for the floors and the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.segments import analyze, fresh_schema, peak_mib
+import requests
+
+from benchmarks.segments import analyze, fresh_schema
 from benchmarks.segments_data import write_jsonl
-from bot.clock import TOKYO, FixedClock
+from bot.clock import TOKYO
 from bot.config import load_config
-from bot.dispatch.run import run_slot
-from bot.logs import configure_logging
 from bot.residents.importer import import_residents
 from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY, Settings
 from bot.store.engine import make_engine
-from bot.wiring import wire
-from linesim.server import start_in_thread
 
 REPO = Path(__file__).resolve().parent.parent
-NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=TOKYO)
+TODOKU = Path(sys.executable).parent / "todoku"
+LINE_MULTICAST_RATE = 200  # requests/s per channel (LINE, since 2025-04-23)
+BATCH = 500
 CAMPAIGN = """\
 campaigns:
   - id: bench-all
@@ -46,76 +68,266 @@ campaigns:
 
 
 def bench_config(folder: Path) -> Path:
-    """The sample programs, a window that is always open, one campaign to everybody."""
+    """The sample programs (jutaku-reform open all year), a 24-hour window, one campaign."""
     sample = REPO / "config"
     text = (sample / "municipality.yaml").read_text(encoding="utf-8")
     (folder / "municipality.yaml").write_text(
         text.replace('window: "08:00-20:00"', 'window: "00:00-24:00"'), encoding="utf-8"
     )
-    (folder / "programs.yaml").write_text(
-        (sample / "programs.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    programs = (sample / "programs.yaml").read_text(encoding="utf-8")
+    # `todoku send` runs on the real clock: keep the program open whatever today is.
+    programs = re.sub(
+        r"(id: jutaku-reform\n(?:.*\n)*?\s+period: )\{[^}]*\}",
+        r"\1{opens: 2000-04-01, closes: 2099-03-31}",
+        programs,
+        count=1,
     )
+    (folder / "programs.yaml").write_text(programs, encoding="utf-8")
     (folder / "campaigns.yaml").write_text(CAMPAIGN, encoding="utf-8")
     return folder
 
 
-def floor(wiring, user_ids: list[str], notice) -> float:
-    """Seconds for bare SDK multicasts of 500 ids each to linesim."""
+# --- linesim in its own process -------------------------------------------------------------
+
+
+def serve_linesim(port: int) -> None:
+    """Entry point of the linesim process (quiet: no line per request)."""
+    from linesim.app import create_app
+    from linesim.server import _server
+
+    app = create_app(DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN, None)
+    server = _server(app, "127.0.0.1", port, quiet=True)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_linesim() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.dispatch", "--serve-linesim", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+class Sim:
+    """The few /_sim calls the benchmark needs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def faults(self, **spec) -> None:
+        requests.post(f"{self.url}/_sim/faults", json=spec, timeout=10).raise_for_status()
+
+    def reset(self, latency_ms: float) -> None:
+        requests.post(f"{self.url}/_sim/reset", timeout=30).raise_for_status()
+        self.faults(latency_ms=latency_ms)
+
+    def multicasts(self) -> list[dict]:
+        got = requests.get(f"{self.url}/_sim/requests", params={"bodies": "0"}, timeout=120)
+        return [r for r in got.json()["requests"] if r["endpoint"] == "multicast"]
+
+
+def statuses(records: list[dict]) -> str:
+    counts: dict[int, int] = {}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return ", ".join(f"{n}×{s}" for s, n in sorted(counts.items()))
+
+
+def arrived(record: dict) -> float:
+    """Epoch seconds at which linesim received the request (logged when it answered)."""
+    return dt.datetime.fromisoformat(record["at"]).timestamp() - record["ms"] / 1000
+
+
+# --- the floors -------------------------------------------------------------------------------
+
+
+def gateway(url: str):
+    from bot.line.gateway import LineGateway
+
+    return LineGateway(settings_for("sqlite://", Path("."), url))
+
+
+def sequential(url: str, batches: list[list[str]], notice) -> float:
+    """Seconds for the plain loop of SDK multicasts, one after another."""
+    line = gateway(url)
     start = time.perf_counter()
-    for i in range(0, len(user_ids), 500):
-        wiring.line.multicast(user_ids[i : i + 500], [notice], str(uuid.uuid4()))
+    for ids in batches:
+        line.multicast(ids, [notice], str(uuid.uuid4()))
     return time.perf_counter() - start
 
 
+def bare_concurrent(url: str, batches: list[list[str]], notice, threads: int = 16) -> float:
+    """Seconds for the same multicasts from `threads` threads, paced at LINE's limit."""
+    from limits import parse
+    from limits.storage import MemoryStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    item, limiter = parse(f"{LINE_MULTICAST_RATE}/second"), MovingWindowRateLimiter(MemoryStorage())
+    local = threading.local()
+
+    def send(ids: list[str]) -> None:
+        if not hasattr(local, "line"):
+            local.line = gateway(url)
+        while not limiter.hit(item, "multicast"):
+            time.sleep(0.002)
+        local.line.multicast(ids, [notice], str(uuid.uuid4()))
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, batches))
+    return time.perf_counter() - start
+
+
+# --- todoku send ------------------------------------------------------------------------------
+
+
+def settings_for(db: str, folder: Path, url: str) -> Settings:
+    return Settings(
+        database_url=db,
+        config_dir=folder,
+        line_api_base=url,
+        line_api_data_base=url,
+        channel_secret=DEMO_CHANNEL_SECRET,
+        channel_access_token=DEMO_ACCESS_TOKEN,
+        secret_key=DEMO_SECRET_KEY,
+    )
+
+
+def todoku_send(
+    db: str, folder: Path, url: str, profile: str | None = None
+) -> tuple[float, float, str, float]:
+    """Run `todoku send bench-all` as staff do: (seconds, start epoch, output, peak RSS MiB)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": db,
+        "TODOKU_CONFIG": str(folder),
+        "LINE_API_BASE": url,
+        "LINE_API_DATA_BASE": url,
+        "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
+        "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
+        "TODOKU_LOG_LEVEL": "WARNING",
+    }
+    started, t0 = time.time(), time.perf_counter()
+    command = [str(TODOKU), "send", "bench-all"]
+    if profile:  # py-spy (pip install py-spy) samples it, idle threads too; RSS is then py-spy's
+        spy = Path(sys.executable).parent / "py-spy"
+        command = [str(spy), "record", "--idle", "--threads", "-r", "200", "--format", "raw",
+                   "-o", profile, "--", *command]  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - t0
+    output = proc.stdout.read()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"todoku send failed ({proc.returncode}):\n{output}")
+    return took, started, output.strip(), usage.ru_maxrss / 1024
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def run(args: argparse.Namespace) -> None:
-    """Load residents, time the floor, then time one slot end to end."""
-    configure_logging("WARNING")  # one line per batch would time the terminal
-    sim = start_in_thread(DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN, None)
-    sim.sim.faults.configure({"rate_limit": {"multicast": "1000000/second"}})
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = bench_config(Path(tmp))
-        config = load_config(folder)
-        engine = make_engine(args.db)
-        fresh_schema(engine)
-        path = Path(tmp) / "residents.jsonl"
-        write_jsonl(path, args.residents, NOW.date())
-        import_residents(engine, path, config)
-        analyze(engine)
-        settings = Settings(
-            database_url=args.db,
-            config_dir=folder,
-            line_api_base=sim.url,
-            line_api_data_base=sim.url,
-            channel_secret=DEMO_CHANNEL_SECRET,
-            channel_access_token=DEMO_ACCESS_TOKEN,
-            secret_key=DEMO_SECRET_KEY,
-        )
-        wiring = wire(settings, clock=FixedClock(NOW), engine=engine)
-        report(wiring, engine, args.residents)
-    sim.stop()
+    """Load residents, measure the floors, then `todoku send`, and print the ratios."""
+    from bot.logs import configure_logging
+
+    configure_logging("WARNING")  # one line per request would time the terminal
+    proc, url = start_linesim()
+    sim = Sim(url)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = bench_config(Path(tmp))
+            config = load_config(folder)
+            engine = make_engine(args.db)
+            fresh_schema(engine)
+            path = Path(tmp) / "residents.jsonl"
+            write_jsonl(path, args.residents, dt.datetime.now(TOKYO).date())
+            import_residents(engine, path, config)
+            analyze(engine)
+            report(args, engine, folder, sim)
+            engine.dispose()
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
-def report(wiring, engine, residents: int) -> None:
-    """Print the floor, the run and their ratio."""
+def report(args, engine, folder: Path, sim: Sim) -> None:
+    from sqlalchemy import text
+
     from bot.clicks import notice_links
-    from bot.store.models import Resident
     from messages import build_notice
 
-    with wiring.session_factory() as session:
-        ids = [u for (u,) in session.query(Resident.line_user_id)]
-    print(f"# {engine.dialect.name}, {residents:,} residents, campaign bench-all")
-    program = wiring.config.program("jutaku-reform")
-    notice = build_notice(program, "ベンチマーク", notice_links(wiring.settings, program, 0, "x"),
-                          NOW.date())  # fmt: skip
-    bare = floor(wiring, ids, notice)
-    calls = -(-len(ids) // 500)
-    print(f"floor     {bare:6.2f} s  {len(ids) / bare:9,.0f} residents/s  ({calls} calls)")
-    start = time.perf_counter()
-    summary = run_slot(wiring, "bench-all", NOW)
-    took = time.perf_counter() - start
-    sent = summary.counts.get("sent", 0)
-    print(f"run_slot  {took:6.2f} s  {sent / took:9,.0f} residents/s  counts {summary.counts}")
-    print(f"ratio     {took / bare:.2f}× floor; peak RSS {peak_mib():.0f} MiB")
+    with engine.connect() as conn:
+        ids = list(conn.scalars(text("SELECT line_user_id FROM residents ORDER BY id")))
+    batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    config = load_config(folder)
+    program = config.program("jutaku-reform")
+    links = notice_links(settings_for(args.db, folder, sim.url), program, 0, "x")
+    notice = build_notice(program, "ベンチマーク", links, dt.date.today())
+    print(
+        f"# {engine.dialect.name}, {len(ids):,} residents, {len(batches):,} multicasts, "
+        f"LINE latency {args.latency_ms:g} ms, {dt.datetime.now(TOKYO):%Y-%m-%d %H:%M} JST, "
+        f"{os.cpu_count()} cores"
+    )
+    rate_floor = len(batches) / LINE_MULTICAST_RATE
+    print(f"LINE rate floor   {rate_floor:7.2f} s  ({LINE_MULTICAST_RATE} multicasts/s × {BATCH})")
+
+    sim.reset(args.latency_ms)
+    bare = bare_concurrent(sim.url, batches, notice)
+    print(
+        f"bare concurrent   {bare:7.2f} s  = {bare / rate_floor:.2f}× rate floor  "
+        f"[{statuses(sim.multicasts())}]  load {loadavg()}"
+    )
+
+    sim.reset(args.latency_ms)
+    calls = min(len(batches), args.sequential_calls or len(batches))
+    seq = sequential(sim.url, batches[:calls], notice) * len(batches) / calls
+    note = "" if calls == len(batches) else f" (extrapolated from {calls} calls)"
+    print(f"sequential SDK    {seq:7.2f} s{note}  load {loadavg()}")
+
+    sim.reset(args.latency_ms)
+    took, started, output, rss = todoku_send(args.db, folder, sim.url, args.profile)
+    sent = sim.multicasts()
+    first = min(arrived(r) for r in sent) - started if sent else float("nan")
+    print(
+        f"todoku send       {took:7.2f} s  = {took / rate_floor:.2f}× rate floor, "
+        f"{seq / took:.1f}× faster than sequential  [{statuses(sent)}]  load {loadavg()}"
+    )
+    print(f"  process start → first multicast {first:.2f} s; peak RSS {rss:.0f} MiB")
+    print(f"  {output.splitlines()[-1] if output else ''}")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "db": engine.dialect.name,
+                    "residents": len(ids),
+                    "rate_floor": rate_floor,
+                    "bare": bare,
+                    "sequential": seq,
+                    "send": took,
+                    "first_multicast": first,
+                    "rss_mib": rss,
+                }
+            )
+        )
 
 
 def main() -> None:
@@ -123,7 +335,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--db", default=f"sqlite:///{REPO / 'var' / 'bench-dispatch.db'}")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--sequential-calls", type=int, default=0, help="cap the sequential loop (0: all)"
+    )
+    parser.add_argument("--profile", help="record `todoku send` with py-spy into this file")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--serve-linesim", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_linesim:
+        serve_linesim(args.serve_linesim)
+        return
     if args.db.startswith("sqlite:///"):
         Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     run(args)
