@@ -94,40 +94,103 @@ def expire_run(factory: sessionmaker[Session], run_id: int, reason: str, now: dt
         )
 
 
+RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 s of sending)
+
+
+class Recording:
+    """A claimed run's deliveries, recorded a chunk of residents (by id) per transaction.
+
+    Each chunk commits on its own, so its batches go out while the next chunk is recorded.
+    The run stays `running` until the last chunk, which moves it to `sending` in the same
+    transaction: a crash in between leaves a `running` run whose recording resumes after
+    the highest resident recorded (`recorded-upto`); a chunk is all or nothing.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], config: Config, run: CampaignRun):
+        self.factory, self.config, self.run = factory, config, run
+        self.done = False
+        self.chunks = 0
+        with factory() as session:
+            self.after = session.scalar(audience.recorded_upto(run.id)) or 0
+
+    def next_chunk(self, now: dt.datetime) -> bool:
+        """Record the next chunk; False when there was nothing left to record."""
+        if self.done:
+            return False
+        run, config = self.run, self.config
+        campaign = config.campaign(run.campaign_id)
+        program = config.program(campaign.program)
+        limit = config.delivery.max_per_week
+        try:
+            with transaction(self.factory) as session:
+                # First a write on the run's row: it serialises recorders of the same run
+                # (PostgreSQL row lock, SQLite's write lock) and says whether the run is
+                # still being recorded at all.
+                claimed = session.execute(
+                    update(CampaignRun)
+                    .where(CampaignRun.id == run.id, CampaignRun.status == RunStatus.RUNNING)
+                    .values(status=RunStatus.RUNNING)
+                )
+                if claimed.rowcount != 1:
+                    self.done = True  # recorded (or expired) by someone else
+                    return False
+                top = session.scalar(audience.last_resident_id()) or 0
+                upto = self.after + RECORD_CHUNK
+                last = upto >= top
+                conn = session.connection()
+                audience.make_room(conn)
+                who = audience.slot_audience(
+                    [program.eligible, campaign.audience],
+                    run.slot_at.date(),
+                    program.id,
+                    campaign.id,
+                    reminder=run.reminder,
+                    run_id=run.id,
+                )
+                session.execute(
+                    audience.record_deliveries(
+                        who,
+                        run.id,
+                        program.id,
+                        now,
+                        now - WEEK,
+                        limit,
+                        CAP_REASON.format(limit=limit),
+                        after_id=self.after,
+                        upto_id=None if last else upto,
+                    )
+                )
+                date_deferred(session, config, run.id, now)
+                self.chunks += 1
+                if last:
+                    session.execute(
+                        update(CampaignRun)
+                        .where(CampaignRun.id == run.id)
+                        .values(status=RunStatus.SENDING)
+                    )
+                if last or self.chunks & (self.chunks - 1) == 0:
+                    # After chunks 1, 2, 4, 8 … and the last: the planner must see the
+                    # pending rows the batches are formed from (see refresh_delivery_stats).
+                    audience.refresh_delivery_stats(conn)
+        except IntegrityError:
+            # uq_deliveries_run_resident: another process recorded these residents of this
+            # run meanwhile (a resume racing a slow send); it records the rest too.
+            self.done = True
+            return False
+        self.after = upto
+        self.done = last
+        return True
+
+
 def record_run(
     factory: sessionmaker[Session], config: Config, run: CampaignRun, now: dt.datetime
 ) -> bool:
-    """Write the run's deliveries (one transaction); False if someone else recorded them."""
-    campaign = config.campaign(run.campaign_id)
-    program = config.program(campaign.program)
-    limit = config.delivery.max_per_week
-    with transaction(factory) as session:
-        # The status moves running → sending in the same transaction as the rows: a crash
-        # rolls both back and the run is recorded again; a concurrent recorder finds 0 rows.
-        claimed = session.execute(
-            update(CampaignRun)
-            .where(CampaignRun.id == run.id, CampaignRun.status == RunStatus.RUNNING)
-            .values(status=RunStatus.SENDING)
-        )
-        if claimed.rowcount != 1:
-            return False
-        conn = session.connection()
-        audience.make_room(conn)
-        who = audience.slot_audience(
-            [program.eligible, campaign.audience],
-            run.slot_at.date(),
-            program.id,
-            campaign.id,
-            reminder=run.reminder,
-            run_id=run.id,
-        )
-        session.execute(
-            audience.record_deliveries(
-                who, run.id, program.id, now, now - WEEK, limit, CAP_REASON.format(limit=limit)
-            )
-        )
-        date_deferred(session, config, run.id, now)
-        audience.refresh_delivery_stats(conn)
+    """Record all of the run's deliveries; False if someone else recorded them."""
+    recording = Recording(factory, config, run)
+    if not recording.next_chunk(now):
+        return False
+    while recording.next_chunk(now):
+        pass
     return True
 
 
@@ -175,9 +238,17 @@ def form_batch(
     factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int = 0
 ) -> Batch | None:
     """Record the run's next multicast (key and recipients) and commit it; None when done."""
+    batches = form_batches(factory, run_id, now, after_id, 1)
+    return batches[0] if batches else None
+
+
+def form_batches(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int, count: int
+) -> list[Batch]:
+    """Record up to `count` next multicasts of the run in one transaction; [] when done."""
     while True:
         try:
-            return _form_batch(factory, run_id, now, after_id)
+            return _form_batches(factory, run_id, now, after_id, count)
         except _Raced:
             continue  # another process batched some of the rows: take the next ones
 
@@ -186,38 +257,40 @@ class _Raced(Exception):
     """Rows chosen for a batch were batched by another process meanwhile."""
 
 
-def _form_batch(
-    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int
-) -> Batch | None:
+def _form_batches(
+    factory: sessionmaker[Session], run_id: int, now: dt.datetime, after_id: int, count: int
+) -> list[Batch]:
+    batches = []
     with transaction(factory) as session:
-        rows = session.execute(audience.pending_batch(run_id, after_id, BATCH)).all()
-        if not rows:
-            return None
-        # uuid4, created here and stored before the first attempt: a request sent without
-        # its key could never be retried safely (line-platform.md §2.6).
-        batch = SendBatch(
-            key=str(uuid.uuid4()),
-            run_id=run_id,
-            status=BatchStatus.PENDING,
-            attempts=0,
-            created_at=now,
-        )
-        session.add(batch)
-        session.flush()
-        taken = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_([r[0] for r in rows]),
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.batch_key.is_(None),
+        rows = session.execute(audience.pending_batch(run_id, after_id, BATCH * count)).all()
+        for i in range(0, len(rows), BATCH):
+            chunk = rows[i : i + BATCH]
+            # uuid4, created here and committed before the first attempt: a request sent
+            # without its key could never be retried safely (line-platform.md §2.6).
+            batch = SendBatch(
+                key=str(uuid.uuid4()),
+                run_id=run_id,
+                status=BatchStatus.PENDING,
+                attempts=0,
+                created_at=now,
             )
-            .values(batch_key=batch.key, status=DeliveryStatus.SENDING)
-        )
-        if taken.rowcount != len(rows):
-            # PostgreSQL re-checks the WHERE after waiting on the other's row locks: sending
-            # these rows could send some twice, so roll back and choose again.
-            raise _Raced
-    return Batch(batch.key, run_id, now, [r[1] for r in rows], rows[-1][0])
+            session.add(batch)
+            session.flush()
+            taken = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_([r[0] for r in chunk]),
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.batch_key.is_(None),
+                )
+                .values(batch_key=batch.key, status=DeliveryStatus.SENDING)
+            )
+            if taken.rowcount != len(chunk):
+                # PostgreSQL re-checks the WHERE after waiting on the other's row locks:
+                # sending these rows could send some twice, so roll back and choose again.
+                raise _Raced
+            batches.append(Batch(batch.key, run_id, now, [r[1] for r in chunk], chunk[-1][0]))
+    return batches
 
 
 def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
@@ -254,6 +327,42 @@ def settle_batch(
         if status == BatchStatus.SENT:
             values["sent_at"] = now
         session.execute(update(Delivery).where(Delivery.batch_key == key).values(**values))
+
+
+def settle_batches(
+    factory: sessionmaker[Session], outcomes: list[tuple[str, str, dict]], now: dt.datetime
+) -> None:
+    """settle_batch for several batches (key, status, keyword arguments) in one transaction."""
+    with transaction(factory) as session:
+        sent = []
+        for key, status, values in outcomes:
+            attempts = values.get("attempts", 0)
+            error = values.get("error")
+            session.execute(
+                update(SendBatch)
+                .where(SendBatch.key == key)
+                .values(
+                    status=status,
+                    attempts=SendBatch.attempts + attempts,
+                    request_id=values.get("request_id"),
+                    last_error=error,
+                    sent_at=now if status == BatchStatus.SENT else None,
+                )
+            )
+            if status == BatchStatus.SENT:
+                sent.append(key)
+            else:
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.batch_key == key)
+                    .values(status=status, reason=error)
+                )
+        if sent:  # the common case: one statement for all of them
+            session.execute(
+                update(Delivery)
+                .where(Delivery.batch_key.in_(sent))
+                .values(status=DeliveryStatus.SENT, reason=None, sent_at=now)
+            )
 
 
 def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:

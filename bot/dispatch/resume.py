@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.dispatch import outbox
-from bot.dispatch.run import Delivering, record_and_send, send_batch, send_pending
+from bot.dispatch.run import Delivering, InFlight, record_and_send, send_pending
 from bot.dispatch.send import Sender, SendPolicy
 from bot.dispatch.window import WEEK
 from bot.logs import get_logger
@@ -68,6 +68,7 @@ def retry_unconfirmed(delivering: Delivering) -> dict[str, int]:
     wiring = delivering.wiring
     now = wiring.clock.now()
     resent = unknown = 0
+    flight = InFlight(delivering)  # resent concurrently, like a run's batches
     for batch in outbox.unconfirmed_batches(wiring.session_factory):
         if now - batch.created_at >= KEY_LIFETIME:
             outbox.settle_batch(
@@ -81,8 +82,11 @@ def retry_unconfirmed(delivering: Delivering) -> dict[str, int]:
             log.warning("batch_unknown", run_id=batch.run_id, batch_key=batch.key)
             unknown += 1
             continue
-        send_batch(delivering, outbox.load_batch(wiring.session_factory, batch))
+        if flight.full():
+            flight.settle(block=True)
+        flight.submit(outbox.load_batch(wiring.session_factory, batch))
         resent += 1
+    flight.drain()
     return {"batches_resent": resent, "batches_unknown": unknown}
 
 

@@ -11,6 +11,7 @@ Nothing twice, nothing lost:
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from linebot.v3.messaging import Message
@@ -56,6 +57,13 @@ class Delivering:
         """The wiring's dispatcher (its rate gate shared process-wide), optionally varied."""
         return cls(wiring, wiring.dispatcher.using(sender, policy))
 
+    def messages_for(self, batch: outbox.Batch) -> list[Message] | None:
+        """The batch's notice as of its day (the same on every retry); None if unsendable."""
+        day = batch.created_at.date()
+        if (batch.run_id, day) not in self.notices:
+            self.notices[batch.run_id, day] = notice_for(self.wiring, batch.run_id, day)
+        return self.notices[batch.run_id, day]
+
 
 def campaign_of(config, campaign_id: str):
     """The campaign, or UnknownCampaign listing the valid ids."""
@@ -100,82 +108,151 @@ def run_slot(
 
 
 def record_and_send(wiring, run, delivering: Delivering) -> None:
-    """Record a claimed run's deliveries (unless someone else did), then send them."""
-    now = wiring.clock.now()
-    if outbox.record_run(wiring.session_factory, wiring.config, run, now):
-        log.info(
-            "run_recorded", run_id=run.id, counts=outbox.counts(wiring.session_factory, run.id)
-        )
-        send_pending(delivering, run.id)
+    """Record a claimed run's deliveries (unless someone else does) while sending them."""
+    recording = outbox.Recording(wiring.session_factory, wiring.config, run)
+    if not recording.next_chunk(wiring.clock.now()):
+        return  # recorded, expired or being recorded by someone else
+    send_pending(delivering, run.id, recording)
 
 
-def send_pending(delivering: Delivering, run_id: int) -> str:
-    """Send every pending delivery of a run in recorded batches; returns the run's status."""
+def send_pending(
+    delivering: Delivering, run_id: int, recording: outbox.Recording | None = None
+) -> str:
+    """Send every pending delivery of a run in recorded batches; returns the run's status.
+
+    Batches are formed (their keys committed) here and sent on the dispatcher's threads,
+    up to its concurrency at once; while they are at LINE this thread settles the answers
+    and records the run's next chunk of residents (`recording`, for a run being recorded).
+    """
     wiring = delivering.wiring
     factory = wiring.session_factory
     outbox.skip_orphans(factory, run_id)  # once per pass: it reads every pending row
-    after = 0
-    while batch := outbox.form_batch(factory, run_id, wiring.clock.now(), after):
-        after = batch.last_id
-        outcome = send_batch(delivering, batch)
-        if isinstance(outcome.error, MonthlyQuotaReached):
-            # Every further request would fail the same way until the month ends: stop.
-            reason = "not sent: LINE's monthly message quota is used up"
-            outbox.fail_pending(factory, run_id, reason)
-            return outbox.finish_run(factory, run_id, wiring.clock.now(), stopped=reason)
-        if outcome.unconfirmed:
-            break  # LINE keeps failing: leave the rest for the next pass (scheduler tick)
+    flight = InFlight(delivering)
+    after, stop = 0, None
+    while stop is None:
+        if flight.full():
+            stop = flight.settle(block=True)
+            continue
+        batches = outbox.form_batches(factory, run_id, wiring.clock.now(), after, flight.room())
+        if batches:
+            after = batches[-1].last_id
+            for batch in batches:
+                flight.submit(batch)
+            stop = flight.settle(block=False)
+        elif recording is not None and recording.next_chunk(wiring.clock.now()):
+            stop = flight.settle(block=False)
+        elif flight.empty():
+            break
+        else:
+            stop = flight.settle(block=True)
+    if isinstance(stop, MonthlyQuotaReached):
+        # Every further request would fail the same way until the month ends: stop.
+        reason = "not sent: LINE's monthly message quota is used up"
+        flight.cancel(reason)
+        flight.drain()
+        outbox.fail_pending(factory, run_id, reason)
+        return outbox.finish_run(factory, run_id, wiring.clock.now(), stopped=reason)
+    flight.drain()  # LINE keeps failing (or all sent): what is in flight lands first
+    while recording is not None and recording.next_chunk(wiring.clock.now()):
+        pass  # the rest is recorded, for the next pass (scheduler tick) to send
     return outbox.finish_run(factory, run_id, wiring.clock.now())
 
 
-def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
-    """Send one recorded batch with its stored key and settle it; returns the outcome."""
+class InFlight:
+    """The batches formed and handed to the dispatcher's threads, not yet settled."""
+
+    def __init__(self, delivering: Delivering) -> None:
+        self.delivering = delivering
+        self.batches: dict[Future, outbox.Batch] = {}
+        # Formed ahead of the threads: they keep sending while this thread records a chunk.
+        self.limit = 3 * delivering.dispatcher.policy.concurrency
+
+    def full(self) -> bool:
+        return len(self.batches) >= self.limit
+
+    def empty(self) -> bool:
+        return not self.batches
+
+    def room(self) -> int:
+        """How many batches to form next (one transaction): a few, to start sending soon."""
+        return max(1, min(8, self.limit - len(self.batches)))
+
+    def submit(self, batch: outbox.Batch) -> None:
+        """Send a batch whose key is committed; settled later by `settle`."""
+        messages = self.delivering.messages_for(batch)
+        if messages is None:
+            settle_outcomes(self.delivering, [(batch, None)])
+            return
+        self.batches[self.delivering.dispatcher.submit(batch.user_ids, messages, batch.key)] = batch
+
+    def settle(self, *, block: bool) -> Exception | None:
+        """Settle the answers that came back (waiting for one if `block`); why to stop, if so."""
+        done, _ = wait(self.batches, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        if not done:
+            return None
+        # A BaseException in a sender (tests: the process "dies") propagates from here.
+        answered = [(self.batches.pop(f), f.result()) for f in done]
+        settle_outcomes(self.delivering, answered)
+        for _, outcome in answered:
+            if isinstance(outcome.error, MonthlyQuotaReached) or outcome.unconfirmed:
+                return outcome.error
+        return None
+
+    def cancel(self, reason: str) -> None:
+        """Settle as failed the batches no thread has started: never sent, never will be."""
+        batches = [self.batches.pop(f) for f in list(self.batches) if f.cancel()]
+        if batches:
+            error = MonthlyQuotaReached(reason)
+            settle_outcomes(self.delivering, [(b, Outcome(0, error=error)) for b in batches])
+
+    def drain(self) -> None:
+        """Wait for every batch in flight and settle it."""
+        while self.batches:
+            self.settle(block=True)
+
+
+def settle_outcomes(
+    delivering: Delivering, answered: list[tuple[outbox.Batch, Outcome | None]]
+) -> None:
+    """Record what became of answered batches, in one transaction (None: nothing to send)."""
     wiring = delivering.wiring
-    day = batch.created_at.date()
-    if (batch.run_id, day) not in delivering.notices:
-        delivering.notices[batch.run_id, day] = notice_for(wiring, batch.run_id, day)
-    messages = delivering.notices[batch.run_id, day]
-    if messages is None:
-        outbox.settle_batch(
-            wiring.session_factory,
-            batch.key,
-            BatchStatus.SKIPPED,
-            wiring.clock.now(),
-            attempts=0,
-            error="campaign or program removed from the configuration",
-        )
-        return Outcome(0)
-    outcome = delivering.dispatcher.multicast(batch.user_ids, messages, batch.key)
-    now, factory = wiring.clock.now(), wiring.session_factory
-    if outcome.request_id is not None:
-        outbox.settle_batch(
-            factory,
-            batch.key,
-            BatchStatus.SENT,
-            now,
+    settled, unconfirmed = [], []
+    for batch, outcome in answered:
+        if outcome is None:
+            error = "campaign or program removed from the configuration"
+            settled.append((batch.key, BatchStatus.SKIPPED, {"error": error}))
+            continue
+        if outcome.request_id is not None:
+            values = {"attempts": outcome.attempts, "request_id": outcome.request_id}
+            settled.append((batch.key, BatchStatus.SENT, values))
+        elif outcome.unconfirmed:
+            unconfirmed.append((batch.key, outcome))
+        else:
+            values = {"attempts": outcome.attempts, "error": str(outcome.error)[:500]}
+            settled.append((batch.key, BatchStatus.FAILED, values))
+        log.info(
+            "batch_settled",
+            run_id=batch.run_id,
+            batch_key=batch.key,
+            size=len(batch.user_ids),
             attempts=outcome.attempts,
             request_id=outcome.request_id,
+            error=type(outcome.error).__name__ if outcome.error else None,
         )
-    elif outcome.unconfirmed:
-        outbox.note_attempts(factory, batch.key, outcome.attempts, str(outcome.error))
-    else:
-        outbox.settle_batch(
-            factory,
-            batch.key,
-            BatchStatus.FAILED,
-            now,
-            attempts=outcome.attempts,
-            error=str(outcome.error)[:500],
-        )
-    log.info(
-        "batch_settled",
-        run_id=batch.run_id,
-        batch_key=batch.key,
-        size=len(batch.user_ids),
-        attempts=outcome.attempts,
-        request_id=outcome.request_id,
-        error=type(outcome.error).__name__ if outcome.error else None,
-    )
+    if settled:
+        outbox.settle_batches(wiring.session_factory, settled, wiring.clock.now())
+    for key, outcome in unconfirmed:
+        outbox.note_attempts(wiring.session_factory, key, outcome.attempts, str(outcome.error))
+
+
+def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
+    """Send one recorded batch with its stored key (on this thread) and settle it."""
+    messages = delivering.messages_for(batch)
+    if messages is None:
+        settle_outcomes(delivering, [(batch, None)])
+        return Outcome(0)
+    outcome = delivering.dispatcher.multicast(batch.user_ids, messages, batch.key)
+    settle_outcomes(delivering, [(batch, outcome)])
     return outcome
 
 

@@ -104,6 +104,10 @@ class LineGateway:
 def _configuration(host: str, token: str) -> Configuration:
     config = Configuration(host=host.rstrip("/"), access_token=token)
     config.retries = urllib3.Retry(total=0, redirect=0)
+    # One client serves the dispatcher's concurrent multicasts (SendPolicy.concurrency):
+    # with fewer pooled connections than requests in flight, urllib3 opens and discards a
+    # connection per request beyond the pool (default cpu×5).
+    config.connection_pool_maxsize = 32
     return config
 
 

@@ -71,7 +71,7 @@ class Timestamp(TypeDecorator):
 class RunStatus(StrEnum):
     """A campaign run's life: claimed → deliveries recorded → sent (or given up)."""
 
-    RUNNING = "running"  # claimed; deliveries not recorded yet (a crash here is resumed)
+    RUNNING = "running"  # claimed; deliveries being recorded, a chunk at a time (resumed)
     SENDING = "sending"  # recorded; batches still pending (or deferred notices released)
     DONE = "done"  # nothing pending any more
     STOPPED = "stopped"  # gave up the rest, e.g. LINE's monthly quota used up (`reason`)

@@ -266,8 +266,9 @@ def slot_audience_count(audience: Select[tuple[int]]) -> Select[tuple[int]]:
     return select(func.count()).select_from(audience.subquery())
 
 
-def _recent_counts(since: dt.datetime, run_id: int) -> Any:
-    # Notices sent (or on their way) to each resident in the rolling 7 days, other runs only.
+def _recent_counts(since: dt.datetime, run_id: int, residents: Any = None) -> Any:
+    # Notices sent (or on their way) to each resident in the rolling 7 days, other runs only;
+    # `residents`, a condition on resident_id, keeps a chunk from counting everybody's.
     at = func.coalesce(_deliveries.sent_at, _deliveries.created_at)
     return (
         select(_deliveries.resident_id, func.count().label("n"))
@@ -276,6 +277,7 @@ def _recent_counts(since: dt.datetime, run_id: int) -> Any:
             at > since,
             _deliveries.run_id != run_id,
             _deliveries.resident_id.is_not(None),
+            true() if residents is None else residents,
         )
         .group_by(_deliveries.resident_id)
         .subquery("recent")
@@ -295,10 +297,20 @@ def record_deliveries(
     since: dt.datetime,
     limit: int,
     reason: str,
+    after_id: int = 0,
+    upto_id: int | None = None,
 ) -> Insert:
-    """Insert one pending (or deferred) Delivery per resident of `audience`."""
-    who = audience.subquery("audience")
-    recent = _recent_counts(since, run_id)
+    """Insert one pending (or deferred) Delivery per resident of `audience` in the id range."""
+    # A chunk of residents (after_id, upto_id] at a time: each chunk commits on its own, so
+    # its notices are sent while the next chunk is recorded (bot.dispatch.outbox.Recording).
+    chunk = _residents.id > after_id
+    if upto_id is not None:
+        chunk = and_(chunk, _residents.id <= upto_id)
+    who = audience.where(chunk).subquery("audience")
+    mine = _deliveries.resident_id > after_id
+    if upto_id is not None:
+        mine = and_(mine, _deliveries.resident_id <= upto_id)
+    recent = _recent_counts(since, run_id, mine)
     over = func.coalesce(recent.c.n, 0) >= limit
     rows = select(
         literal(run_id),
@@ -417,6 +429,23 @@ def release_due_deferred(now: dt.datetime) -> Update:
         .where(_due(now), _deliveries.id == first)
         .values(status=_D.PENDING, reason=None)
     )
+
+
+# name: last-resident-id
+# Where recording a run's chunks ends: the highest resident id now (newer residents joining
+# while it records are in the last, open-ended chunk).
+def last_resident_id() -> Select[tuple[int | None]]:
+    """Select the highest resident id."""
+    return select(func.max(_residents.id))
+
+
+# name: recorded-upto
+# Where a run's recording resumes after a crash: chunks commit in resident-id order, so
+# every resident up to the highest one with a row of this run was considered (the unique
+# (run_id, resident_id) index answers it).
+def recorded_upto(run_id: int) -> Select[tuple[int | None]]:
+    """Select the highest resident id recorded for the run."""
+    return select(func.max(_deliveries.resident_id)).where(_deliveries.run_id == run_id)
 
 
 # name: pending-batch

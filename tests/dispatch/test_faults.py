@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 
 import pytest
@@ -59,7 +60,11 @@ def test_monthly_quota_fails_with_the_reason_and_stops_the_run(line, people, sim
     summary = run_slot(line, "senior-2026", NOW, policy=FAST)
     assert summary.status == "stopped" and "monthly" in summary.reason
     assert summary.counts == {"sent": 500, "failed": 700}
-    assert len(multicasts(sim)) == 2  # one accepted, one refused, then no more hammering
+    # One accepted, the others refused once each (with batches in flight concurrently, those
+    # already at LINE when the first refusal came back are refused too); no retries.
+    keys = [r["retry_key"] for r in multicasts(sim)]
+    assert len(keys) == len(set(keys)) <= 3
+    assert sorted(r["status"] for r in multicasts(sim))[0] == 200
     with line.session_factory() as session:
         reasons = set(session.scalars(select(Delivery.reason).where(Delivery.status == "failed")))
     assert all("monthly" in r for r in reasons)
@@ -74,13 +79,16 @@ class CrashingSender:
 
     def __init__(self, gateway, at_call: int, after_send: bool) -> None:
         self.gateway, self.at_call, self.after_send, self.calls = gateway, at_call, after_send, 0
+        self.lock = threading.Lock()  # calls come from the dispatcher's threads
 
     def multicast(self, user_ids, messages, retry_key):
-        self.calls += 1
-        if self.calls == self.at_call and not self.after_send:
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if call == self.at_call and not self.after_send:
             raise Crash
         request_id = self.gateway.multicast(user_ids, messages, retry_key)
-        if self.calls == self.at_call:
+        if call == self.at_call:
             raise Crash  # LINE has it; this process never records it
         return request_id
 
@@ -96,12 +104,14 @@ def test_a_crash_between_record_and_send_is_resumed_with_the_stored_keys(
             line, "senior-2026", NOW, sender=CrashingSender(line.line, 2, after_send), policy=FAST
         )
     stranded = [b for b in stored_batches(line) if b.status == "pending"]
-    assert len(stranded) == 1  # recorded, not confirmed
+    # Recorded, not confirmed: the crashed one, and the others in flight beside it whose
+    # answers the dead process never settled.
+    assert len(stranded) >= 1
     done = resume_unfinished(line, policy=FAST)
-    assert done["batches_resent"] == 1 and done["runs_sent"] == 1
+    assert done["batches_resent"] == len(stranded) and done["runs_sent"] == 1
     assert all(len(notices(sim, u)) == 1 for u in residents)
     used = keys_and_recipients(sim)
-    assert stranded[0].key in used and len(used) == 3
+    assert {b.key for b in stranded} <= set(used) and len(used) == 3
     assert all(len(lists) == 1 for lists in used.values())
     with line.session_factory() as session:
         assert session.scalar(select(CampaignRun.status)) == "done"

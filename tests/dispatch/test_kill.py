@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.dispatch.resume import resume_unfinished
 from bot.store.models import CampaignRun, Delivery, SendBatch
@@ -87,8 +87,6 @@ def test_kill_9_with_batches_in_flight_then_resume_sends_each_notice_once(
     accepted = {r["retry_key"] for r in multicasts(sim) if r["status"] == 200}
     assert len(stranded) >= 2, "several batches were recorded and unconfirmed at the kill"
     assert accepted & set(stranded), "LINE accepted batches whose answers the kill lost"
-    with line.session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(SendBatch)) < RESIDENTS // 500
 
     sim.faults()  # LINE answers at once again
     done = resume_unfinished(line, policy=FAST)
