@@ -228,4 +228,3 @@ def today_jst(clock: Callable[[], float]) -> datetime:
     """Midnight today in JST."""
     now = datetime.fromtimestamp(clock(), JST)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
-

@@ -92,6 +92,12 @@ def expire_run(factory: sessionmaker[Session], run_id: int, reason: str, now: dt
             .where(CampaignRun.id == run_id)
             .values(status=RunStatus.EXPIRED, reason=reason, finished_at=now)
         )
+        # A run whose recording a crash interrupted may have rows not yet batched.
+        session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.SKIPPED, reason=reason)
+        )
 
 
 RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 s of sending)

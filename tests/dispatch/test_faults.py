@@ -146,3 +146,24 @@ def test_a_crash_before_the_deliveries_are_recorded_is_recorded_at_resume(line, 
     done = resume_unfinished(line, policy=FAST)
     assert done["recorded"] == 1
     assert all(len(notices(sim, u)) == 1 for u in residents)
+
+
+def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_resident(
+    line, people, sim, monkeypatch
+):
+    """Recording commits a chunk of residents at a time; resume records the rest, once."""
+    from bot.dispatch import outbox
+
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
+    residents = people.crowd(5)
+    run_id = outbox.claim_run(
+        line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW
+    )
+    run = outbox.get_run(line.session_factory, run_id)
+    assert outbox.Recording(line.session_factory, line.config, run).next_chunk(NOW)
+    assert outbox.counts(line.session_factory, run_id) == {"pending": 2}  # then the crash
+    done = resume_unfinished(line, policy=FAST)
+    assert done["recorded"] == 1
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    assert outbox.counts(line.session_factory, run_id) == {"sent": 5}
+    assert outbox.get_run(line.session_factory, run_id).status == "done"
