@@ -23,6 +23,7 @@ from bot.store.models import (
     CampaignRun,
     Delivery,
     DeliveryStatus,
+    RunKind,
     RunStatus,
     SendBatch,
 )
@@ -73,7 +74,9 @@ def find_run(factory: sessionmaker[Session], campaign_id: str, slot_at: dt.datet
     with factory() as session:
         return session.scalar(
             select(CampaignRun.id).where(
-                CampaignRun.campaign_id == campaign_id, CampaignRun.slot_at == slot_at
+                CampaignRun.campaign_id == campaign_id,
+                CampaignRun.slot_at == slot_at,
+                CampaignRun.kind == RunKind.SLOT,
             )
         )
 
@@ -145,6 +148,7 @@ class Recording:
                 last = upto >= top
                 conn = session.connection()
                 audience.make_room(conn)
+                audience.lock_campaign(conn, campaign.id)  # not at once with its catch-up
                 who = audience.slot_audience(
                     [program.eligible, campaign.audience],
                     run.slot_at.date(),

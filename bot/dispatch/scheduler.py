@@ -2,7 +2,8 @@
 
 Housekeeping (purge, config reload) and the dispatcher's clock: one DateTrigger job per
 coming send slot, a tick every 15 minutes for deferred notices and unconfirmed batches,
-and at start the resumption of whatever a crash left unfinished.
+a catch-up pass every minute (bot.dispatch.catchup), and at start the resumption of
+whatever a crash left unfinished.
 
 Exactly one scheduler is active per deployment: it holds the SchedulerLease row and
 renews it every 20 s; others stand by and take over when the lease expires (60 s). The
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.clock import TOKYO
 from bot.dispatch import outbox
 from bot.dispatch import run as dispatch
+from bot.dispatch.catchup import catch_up
 from bot.dispatch.resume import resume_unfinished, retry_unconfirmed, send_deferred
 from bot.dispatch.window import inside
 from bot.errors import TodokuError
@@ -45,6 +47,7 @@ LEASE_TTL = dt.timedelta(seconds=60)
 RENEW_EVERY = 20  # seconds: three renewals fit in one lease, so one slow renewal is harmless
 STANDBY_POLL = 10  # seconds between a standby's attempts to take the lease
 TICK_MINUTES = 15
+CATCHUP_MINUTES = 1  # registrants in the same minute share a multicast
 # A slot job delayed past this (the process was busy or suspended) is dropped by APScheduler;
 # the tick then runs it as a missed slot, and run_slot itself expires it if its program
 # closed meanwhile. So the grace only bounds how late APScheduler itself may start it.
@@ -199,6 +202,13 @@ def tick_job(wiring: Wiring) -> None:
     send_deferred(wiring)
 
 
+def catchup_job(wiring: Wiring) -> None:
+    """Every minute: notices for residents who became eligible after their campaign's slot."""
+    summary = catch_up(wiring)
+    if summary.marks:
+        log.info("catchup_done", marks=summary.marks, recorded=summary.recorded)
+
+
 def renew_lease_job(wiring: Wiring, lease: Lease, scheduler) -> None:
     """Keep the lease; if another process holds it now, stop this scheduler (standby again)."""
     try:
@@ -238,6 +248,15 @@ def add_dispatch_jobs(scheduler, wiring, lease: Lease) -> None:
         id="dispatch-tick",
         executor="dispatch",
         misfire_grace_time=TICK_MINUTES * 60,
+        **common,
+    )
+    scheduler.add_job(
+        catchup_job,
+        IntervalTrigger(minutes=CATCHUP_MINUTES),
+        args=[wiring],
+        id="catchup",
+        executor="dispatch",
+        misfire_grace_time=CATCHUP_MINUTES * 60,
         **common,
     )
     scheduler.modify_job("reload-config", args=[wiring, scheduler])

@@ -20,7 +20,7 @@ from linebot.v3.messaging import Message
 
 from bot.clock import TOKYO
 from bot.registration.steps import Again, Answer, profile_of, questions_for, store_answer
-from bot.store.models import Resident
+from bot.store.models import CatchupMark, Resident
 from messages import Ask, build_finished, build_note, build_question, build_review
 
 
@@ -91,6 +91,7 @@ def advance(ctx, resident: Resident) -> list[Message]:
     state = resident.dialog
     if state["mode"] == "edit":
         resident.dialog = _idle(resident)
+        recheck(ctx, resident)
         return [build_note("changed"), review(ctx, resident)]
     queue = list(state["queue"])
     total = state["total"]
@@ -118,7 +119,15 @@ def finish(ctx, resident: Resident) -> list[Message]:
     if resident.registered_at is None:
         resident.registered_at = ctx.now
         ctx.record("registered")
+    recheck(ctx, resident)
     return [build_finished()]
+
+
+def recheck(ctx, resident: Resident) -> None:
+    """Registered, or an answer changed: the scheduler checks for catch-up notices (cheap)."""
+    # Only registered residents: a half-finished registration reaches nobody yet.
+    if resident.registered_at is not None:
+        ctx.session.add(CatchupMark(resident=resident, marked_at=ctx.now))
 
 
 def review(ctx, resident: Resident) -> Message:

@@ -78,6 +78,13 @@ class RunStatus(StrEnum):
     EXPIRED = "expired"  # not run: its program closed, or superseded after downtime
 
 
+class RunKind(StrEnum):
+    """Why a campaign run exists."""
+
+    SLOT = "slot"  # a send slot of campaigns.yaml (or `todoku send`)
+    CATCHUP = "catchup"  # the day's notices to residents who became eligible after a slot ran
+
+
 class DeliveryStatus(StrEnum):
     """One notice to one resident: the outbox row's life."""
 
@@ -200,11 +207,16 @@ class CampaignRun(Base):
     slot_at: Mapped[datetime] = mapped_column(Timestamp)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)  # RunStatus
     reminder: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "slot": a send slot of campaigns.yaml; "catchup": the day's notices to residents who
+    # became eligible after the campaign's slot ran (slot_at = that day, 00:00 Tokyo).
+    kind: Mapped[str] = mapped_column(String(20), default=RunKind.SLOT, server_default="slot")
     reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
-    __table_args__ = (UniqueConstraint("campaign_id", "slot_at", name="uq_campaign_runs_slot"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "slot_at", "kind", name="uq_campaign_runs_slot_kind"),
+    )
 
 
 class Delivery(Base):
@@ -307,3 +319,22 @@ class StaffUser(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class CatchupMark(Base):
+    """A resident to re-check for catch-up notices: registration finished or an answer changed.
+
+    Written by the registration dialog in the same transaction as the answer; the scheduler's
+    catch-up pass reads the marks, records the notices now due and deletes the marks it read.
+    Residents loaded by `todoku residents import` get no mark (data migration, no catch-up).
+    """
+
+    __tablename__ = "catchup_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    marked_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    resident: Mapped[Resident] = relationship()

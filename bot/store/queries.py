@@ -40,12 +40,14 @@ from sqlalchemy import (
 from bot.errors import UserError
 from bot.store.models import (
     CampaignRun,
+    CatchupMark,
     Delivery,
     DeliveryStatus,
     ProgramResponse,
     Resident,
     ResidentChild,
     ResidentInterest,
+    RunKind,
     RunStatus,
     SchedulerLease,
     Timestamp,
@@ -510,9 +512,12 @@ def release_lease(name: str, owner: str) -> Delete:
 def run_slots_of(campaign_id: str) -> Select[tuple[dt.datetime]]:
     """The slot times that have a run (of any status): a missed slot is one not among them.
 
-    The unique (campaign, slot) index answers it; a campaign has tens of slots, not more.
+    The unique (campaign, slot, kind) index answers it; a campaign has tens of slots, not more.
+    Catch-up runs are not slots (one may sit at a slot's moment).
     """
-    return select(CampaignRun.slot_at).where(CampaignRun.campaign_id == campaign_id)
+    return select(CampaignRun.slot_at).where(
+        CampaignRun.campaign_id == campaign_id, CampaignRun.kind == RunKind.SLOT
+    )
 
 
 def reopen_runs_with_pending() -> Update:
@@ -544,4 +549,73 @@ def purge_unfollowed_before(cutoff: dt.datetime) -> Delete:
         _residents.following.is_(False),
         _residents.unfollowed_at.is_not(None),
         _residents.unfollowed_at < cutoff,
+    )
+
+
+# --- Catch-up (bot.dispatch.catchup): residents who became eligible after a slot ran ---
+#
+# The registration dialog writes a CatchupMark when a resident finishes registering or
+# changes an answer; each catch-up pass handles the marks up to the highest id it saw, then
+# deletes exactly those (marks committed meanwhile wait for the next pass).
+_marks = CatchupMark.__table__.c
+
+
+def lock_campaign(conn: Connection, campaign_id: str) -> None:
+    """Serialise recording a campaign's deliveries (slot or catch-up) until the transaction ends."""
+    # Both recorders exclude residents already told in the campaign with INSERT ... SELECT;
+    # two at once on PostgreSQL (READ COMMITTED) would not see each other's rows and could
+    # record one resident twice. SQLite serialises writers anyway.
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(campaign_id))))
+
+
+# name: catchup-marks-upto
+# Where this pass ends: the marks it handles are those up to this id, whatever is added later.
+def catchup_marks_upto() -> Select[tuple[int | None]]:
+    """Select the highest CatchupMark id (None when there is no mark)."""
+    return select(func.max(_marks.id))
+
+
+# name: clear-catchup-marks
+def clear_catchup_marks(upto: int) -> Delete:
+    """DELETE the marks a pass has handled."""
+    return delete(CatchupMark).where(_marks.id <= upto)
+
+
+# name: campaign-announced
+# A campaign whose slot has run (or is running): only then is a later registrant behind.
+# Expired runs (program closed, superseded while down) announced nothing.
+def campaign_announced(campaign_id: str) -> Select[tuple[bool]]:
+    """Select whether a slot run of the campaign exists that was not expired."""
+    return select(
+        exists().where(
+            _runs.campaign_id == campaign_id,
+            _runs.kind == RunKind.SLOT,
+            _runs.status != RunStatus.EXPIRED,
+        )
+    )
+
+
+# name: catchup-audience
+# The marked residents a campaign's catch-up reaches (config.md meaning of a slot, for one
+# resident who just became eligible): registered, eligible today (program rule and campaign
+# audience), no 申請済み / 対象外・不要 answer, and NO delivery of any status in any run of
+# the campaign: once recorded for a campaign (sent, deferred, failed, skipped...), never a
+# catch-up again, however often the answers flip. Starts from the few marked residents.
+def catchup_audience(
+    rules: list[Any], on: dt.date, program_id: str, campaign_id: str, upto: int
+) -> Select[tuple[int]]:
+    """Select the ids of marked residents (mark id ≤ upto) due a catch-up notice."""
+    marked = select(_marks.resident_id).where(_marks.id <= upto)
+    told = (
+        select(_deliveries.id)
+        .join(CampaignRun.__table__, _runs.id == _deliveries.run_id)
+        .where(_deliveries.resident_id == _residents.id, _runs.campaign_id == campaign_id)
+    )
+    return select(_residents.id).where(
+        _residents.id.in_(marked),
+        registered(),
+        matching(rules, on),
+        ~_responded(program_id),
+        ~exists(told),
     )
