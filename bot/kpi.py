@@ -19,6 +19,7 @@ from bot.store.models import (
     DeliveryStatus,
     Resident,
     ResidentActivity,
+    RunKind,
 )
 from segments.calendar import fiscal_year
 
@@ -40,6 +41,9 @@ class KpiFigures:
     # Taps on notices' homepage links this calendar month: the bot's share of HP visits.
     homepage_visits_this_month: int = 0
     homepage_visits_per_month_target: int | None = None
+    # Catch-up notices sent this fiscal year (residents eligible after a slot ran); they
+    # are part of every other delivery figure too.
+    catchup_sent: int = 0
 
 
 def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
@@ -75,7 +79,23 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
         programs_distributed_target=_target(kpi, "programs_distributed"),
         homepage_visits_this_month=homepage_visits_in_month(session, now),
         homepage_visits_per_month_target=getattr(kpi, "homepage_visits_per_month", None),
+        catchup_sent=catchup_sent(session, fy_start),
     )
+
+
+def catchup_sent(session: Session, since: datetime) -> int:
+    """Catch-up notices sent since `since`."""
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .join(CampaignRun, CampaignRun.id == Delivery.run_id)
+        .where(
+            CampaignRun.kind == RunKind.CATCHUP,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.sent_at >= since,
+        )
+    )
+    return session.scalar(query) or 0
 
 
 def homepage_visits_in_month(session: Session, now: datetime) -> int:
@@ -114,6 +134,7 @@ def kpi_command(wiring, as_json: bool) -> int:
             figures.homepage_visits_this_month,
             figures.homepage_visits_per_month_target,
         ),
+        ("追いかけ配信 (catch-up notices sent)", figures.catchup_sent, None),
         ("削除 (deletions)", figures.deletions, None),
         ("ブロック (unfollows)", figures.unfollows, None),
         ("ブロック後の自動削除 (purged)", figures.purged, None),
@@ -243,6 +264,7 @@ class RunFigures:
     reminder: bool
     deliveries: dict[str, int]
     clicks: dict[str, int]
+    kind: str = "slot"  # RunKind: "catchup" = the day's notices to residents eligible later
 
 
 _RUN_COLUMNS = (
@@ -252,6 +274,7 @@ _RUN_COLUMNS = (
     CampaignRun.slot_at,
     CampaignRun.status,
     CampaignRun.reminder,
+    CampaignRun.kind,
 )
 
 
@@ -278,7 +301,8 @@ def campaign_runs(session: Session, year: int) -> list[RunFigures]:
             slot_at=tokyo(row[3]),
             status=row[4],
             reminder=row[5],
-            deliveries=dict(zip(DELIVERY_STATUSES, map(int, row[6:]), strict=True)),
+            kind=row[6],
+            deliveries=dict(zip(DELIVERY_STATUSES, map(int, row[7:]), strict=True)),
             clicks=clicks.get(row[0], dict.fromkeys(CLICK_LINKS, 0)),
         )
         for row in rows

@@ -70,7 +70,9 @@ def campaigns_csv(lines: list[CampaignLine]) -> str:
             counts += [run.clicks["homepage"], run.clicks["apply"]]
             rows.append((
                 _text(line.campaign_id), _text(line.program_name),
-                run.slot_at.strftime("%Y-%m-%d %H:%M"), RUN_STATUS.get(run.status, run.status),
+                run.slot_at.strftime("%Y-%m-%d 追いかけ配信" if run.kind == "catchup"
+                                     else "%Y-%m-%d %H:%M"),
+                RUN_STATUS.get(run.status, run.status),
                 *(suppressed(n) for n in counts),
             ))  # fmt: skip
     return _csv(CAMPAIGN_HEADER, rows)

@@ -4,11 +4,12 @@ The registration dialog marks a resident (a CatchupMark row, in the answer's tra
 when they finish registering or change an answer. Every minute inside the delivery
 window the scheduler runs `catch_up`: in ONE transaction it reads the marks, and for each
 open campaign whose slot has run records, with one INSERT ... SELECT, a delivery in the
-day's catch-up run (CampaignRun kind "catchup") for every marked resident who now matches
-and never had a delivery of that campaign — pending, or deferred under max_per_week like
-any notice — then deletes the marks it read. The runs are then sent by the slots' own
-path (`send_pending`: batches with retry keys stored before the call), so residents marked
-in the same minute share multicasts, and a crash is resumed by `resume_unfinished`.
+day's catch-up run (CampaignRun kind "catchup", one per campaign and day) for every
+marked resident who now matches and never had a delivery of that campaign — pending, or
+deferred under max_per_week like any notice — then deletes the marks it read. The runs
+are sent by the slots' own path (`send_pending`: batches with retry keys stored before
+the call), so residents marked in the same minute share multicasts, and a crash is
+resumed by `resume_unfinished`.
 
 Outside the window nothing happens: the marks wait, and the first pass after the window
 opens handles them with the eligibility of that moment.
@@ -26,7 +27,7 @@ from bot.clock import TOKYO
 from bot.dispatch import outbox
 from bot.dispatch.run import Delivering, send_pending
 from bot.dispatch.send import Sender, SendPolicy
-from bot.dispatch.window import WEEK, inside
+from bot.dispatch.window import WEEK, inside, to_minute
 from bot.logs import get_logger
 from bot.store import queries as audience
 from bot.store.engine import transaction
@@ -94,7 +95,8 @@ def _record_campaign(
         select(CampaignRun).where(
             CampaignRun.campaign_id == campaign.id,
             CampaignRun.kind == RunKind.CATCHUP,
-            CampaignRun.slot_at == day,
+            CampaignRun.slot_at >= day,
+            CampaignRun.slot_at < day + dt.timedelta(days=1),
         )
     )
     created = run is None
@@ -104,7 +106,7 @@ def _record_campaign(
         run = CampaignRun(
             campaign_id=campaign.id,
             program_id=program.id,
-            slot_at=day,
+            slot_at=to_minute(now),  # the day's first catch-up: lists after that day's slots
             kind=RunKind.CATCHUP,
             reminder=False,
             status=RunStatus.SENDING,

@@ -58,14 +58,29 @@ def coming_slots(wiring, after: dt.datetime) -> list[tuple[object, list[tuple[ob
     return plan
 
 
+def catchup_so_far(wiring) -> dict[str, dict[str, int]]:
+    """Catch-up deliveries so far per campaign and status (bot.dispatch.catchup)."""
+    found: dict[str, dict[str, int]] = {}
+    with wiring.engine.connect() as conn:
+        for campaign_id, status, n in conn.execute(audience.catchup_counts()):
+            found.setdefault(campaign_id, {})[str(status)] = int(n)
+    return found
+
+
 def plan_command(wiring, at: str | None, as_json: bool) -> int:
     """`todoku plan [--at ISO-DATETIME] [--json]`."""
     after = _parse_at(at) if at else wiring.clock.now()
     plan = coming_slots(wiring, after)
+    catchup = catchup_so_far(wiring)
     if as_json:
         doc = {
             "campaigns": [
-                {"id": c.id, "slots": [{"at": p.at.isoformat(), "audience": n} for p, n in slots]}
+                {
+                    "id": c.id,
+                    "slots": [{"at": p.at.isoformat(), "audience": n} for p, n in slots],
+                    # Residents who became eligible after a slot ran, told once (so far).
+                    "catchup": catchup.get(c.id, {}),
+                }
                 for c, slots in plan
             ]
         }
@@ -75,6 +90,9 @@ def plan_command(wiring, at: str | None, as_json: bool) -> int:
     for campaign, slots in plan:
         program = wiring.config.program(campaign.program)
         print(f"\n■ {campaign.id}  {program.name}")
+        if catchup.get(campaign.id):
+            so_far = _counts(catchup[campaign.id])
+            print(f"  追いかけ配信（あとから対象になった方・これまで）：{so_far}")
         if not slots:
             print("  （これからの送信はありません）")
             continue
@@ -153,6 +171,10 @@ def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> 
             "retries them with the same retry keys (no duplicates)"
         )
     return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts.get(s)) or "0"
 
 
 def _counts_line(summary) -> str:

@@ -207,8 +207,9 @@ class CampaignRun(Base):
     slot_at: Mapped[datetime] = mapped_column(Timestamp)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)  # RunStatus
     reminder: Mapped[bool] = mapped_column(Boolean, default=False)
-    # "slot": a send slot of campaigns.yaml; "catchup": the day's notices to residents who
-    # became eligible after the campaign's slot ran (slot_at = that day, 00:00 Tokyo).
+    # RunKind. "slot": a send slot of campaigns.yaml; "catchup": one day's notices to
+    # residents who became eligible after the campaign's slot ran (slot_at = that day's
+    # first catch-up pass with someone to tell).
     kind: Mapped[str] = mapped_column(String(20), default=RunKind.SLOT, server_default="slot")
     reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(Timestamp)

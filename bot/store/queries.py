@@ -619,3 +619,17 @@ def catchup_audience(
         ~_responded(program_id),
         ~exists(told),
     )
+
+
+# name: catchup-counts
+# Catch-up deliveries per campaign and status (todoku plan), apart from the slots' ones.
+# Grouped in the database: a few rows per campaign leave it, never resident ids.
+def catchup_counts(since: dt.datetime | None = None) -> Select[tuple[str, str, int]]:
+    """Select (campaign id, delivery status, count) over catch-up runs (since `since`)."""
+    query = (
+        select(_runs.campaign_id, _deliveries.status, func.count())
+        .join(CampaignRun.__table__, _runs.id == _deliveries.run_id)
+        .where(_runs.kind == RunKind.CATCHUP)
+        .group_by(_runs.campaign_id, _deliveries.status)
+    )
+    return query if since is None else query.where(_deliveries.created_at >= since)
