@@ -116,13 +116,27 @@ def residents_purge() -> None:
     sys.exit(purge_command(_wiring()))
 
 
-@cli.command("kpi")
+@cli.group("kpi", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def kpi(as_json: bool) -> None:
-    """The KPI figures the dashboard shows."""
+@click.pass_context
+def kpi(ctx: click.Context, as_json: bool) -> None:
+    """The KPI figures the dashboard shows (`kpi record` enters a figure)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from bot.kpi import kpi_command
 
     sys.exit(kpi_command(_wiring(), as_json))
+
+
+@kpi.command("record")
+@click.argument("figure", type=click.Choice(["homepage-visits"]))
+@click.option("--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2026-11")
+@click.option("--count", required=True, type=click.IntRange(min=0), help="visitors that month")
+def kpi_record(figure: str, month: str, count: int) -> None:
+    """Enter a month's figure from the city's web analytics (audited; re-entering corrects)."""
+    from bot.kpi import record_command
+
+    sys.exit(record_command(_wiring(), figure, month, count))
 
 
 @cli.group("staff")
@@ -132,17 +146,47 @@ def staff_group() -> None:
 
 @staff_group.command("add")
 @click.argument("name")
-def staff_add(name: str) -> None:
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "sender", "admin"]),
+    default="viewer",
+    show_default=True,
+    help="viewer 閲覧 (read only), sender 配信 (test send, HP visits), "
+    "admin 管理 (staff, audit log)",
+)
+def staff_add(name: str, role: str) -> None:
     """Create a staff login (the password is asked, never taken from the command line)."""
     from bot.admin.staff import staff_add_command
 
     wiring = _wiring()
-    password = click.prompt(
+    sys.exit(staff_add_command(wiring, name, _ask_password(), role))
+
+
+@staff_group.command("passwd")
+@click.argument("name")
+def staff_passwd(name: str) -> None:
+    """Set a new password for a staff login; its open sessions end at once."""
+    from bot.admin.staff import staff_passwd_command
+
+    wiring = _wiring()
+    sys.exit(staff_passwd_command(wiring, name, _ask_password()))
+
+
+@staff_group.command("remove")
+@click.argument("name")
+def staff_remove(name: str) -> None:
+    """Delete a staff login; its open sessions end at once."""
+    from bot.admin.staff import staff_remove_command
+
+    sys.exit(staff_remove_command(_wiring(), name))
+
+
+def _ask_password() -> str:
+    return click.prompt(
         "パスワード（12文字以上）",
         hide_input=True,
         confirmation_prompt="パスワード（確認のため、もう一度）",
     )
-    sys.exit(staff_add_command(wiring, name, password))
 
 
 @cli.group("db")

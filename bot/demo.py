@@ -110,7 +110,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     threading.Thread(target=server.serve_forever, name="bot", daemon=True).start()
     prepare_line_platform(wiring)
     register_samples(wiring, SimClient(sim.url))
-    create_staff(wiring.session_factory, *DEMO_STAFF, wiring.clock.now())
+    create_staff(wiring.session_factory, *DEMO_STAFF, wiring.clock.now(), role="admin")
     # The clock process too, as in production: open programs' latest slots are caught up
     # at start, so the sample residents receive real notices in the chat page.
     threading.Thread(target=run_scheduler, args=(wiring,), name="scheduler", daemon=True).start()

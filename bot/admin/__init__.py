@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, g, redirect, request, session, url_for
 
-from bot.admin.staff import staff_exists
+from bot.admin.staff import session_user
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -24,6 +24,9 @@ CSP = (
 # A chart is an SVG opened as an image: pygal puts its style inside the file, and an
 # image can run no script, so inline style is the only thing allowed there.
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+# The plan page draws notices with linesim's renderer: script from this site only, never
+# inline; the renderer sets element styles through the DOM, which style-src does not limit.
+PREVIEW_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self';")
 PUBLIC_ENDPOINTS = {"admin.login"}
 SESSION_HOURS = 8  # one working day; then the signed cookie is refused and staff log in again
 
@@ -41,6 +44,17 @@ def init_admin(app: Flask) -> None:
     )
     app.extensions["todoku_login_limiter"] = LoginLimiter()
     app.register_blueprint(blueprint)
+    app.register_error_handler(404, _not_found)
+
+
+def _not_found(error):
+    """A Japanese page for a dashboard address that does not exist; others keep theirs."""
+    from flask import render_template
+
+    if not request.path.startswith("/admin"):
+        return error
+    body = render_template("admin/not_found.html", title="ページが見つかりません")
+    return protect(Response(body, 404))
 
 
 @blueprint.before_request
@@ -50,13 +64,16 @@ def require_login() -> Response | None:
         return None
     from bot.admin.auth import current_wiring
 
-    staff_id, name = session.get("staff_id"), session.get("staff_name")
-    if staff_id is not None and name:
+    staff_id, epoch = session.get("staff_id"), session.get("epoch")
+    if isinstance(staff_id, int) and isinstance(epoch, int):
         with current_wiring().session_factory() as db:
-            if staff_exists(db, staff_id, name):
-                g.staff_name = name
-                return None
-        session.clear()  # the login was removed: this cookie no longer counts
+            user = session_user(db, staff_id, epoch)
+        if user is not None:
+            g.staff_id, g.staff_name, g.staff_role = user.id, user.name, user.role
+            return None
+        session.clear()  # logged out, password changed or login removed: the cookie is void
+    if request.method != "GET":
+        return redirect(url_for("admin.login"))
     return redirect(url_for("admin.login", next=request.path))
 
 

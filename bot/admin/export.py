@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.admin.report import RUN_STATUS, CampaignLine, Month, suppressed
+from bot.admin.report import RUN_STATUS, CampaignLine, suppressed
 
 BOM = "\ufeff"
 KPI_HEADER = (
@@ -18,7 +18,13 @@ KPI_HEADER = (
     "配信した制度数（累計）",
     "通知からのHP訪問",
     "申込フォームへの移動",
+    "登録者数（月末累計）",
+    "HP訪問者数（アクセス解析）",
+    "登録者数の目標",
+    "配信した制度数の目標",
+    "HP訪問者数の目標（月）",
 )
+AUDIT_HEADER = ("日時", "職員", "操作", "内容")
 CAMPAIGN_HEADER = (
     "配信計画",
     "制度",
@@ -44,21 +50,34 @@ def _csv(header: tuple[str, ...], rows) -> str:
 
 def _text(value: str) -> str:
     # A cell starting with = + - @ would run as a formula in Excel (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 
 def _cell(value: int | None) -> str | int:
     return "" if value is None else value  # months not yet begun stay empty, not 0
 
 
-def kpi_csv(months: list[Month]) -> str:
-    """One row per month of the fiscal year, with a Japanese header row."""
+def kpi_csv(d) -> str:
+    """One row per month of the fiscal year, with a Japanese header row and the targets."""
+    registrations = d.registrations.target if d.registrations else None
+    programs = d.programs.target if d.programs else None
+    targets = tuple(_cell(t) for t in (registrations, programs, d.visits_target))
     rows = []
-    for m in months:
+    for m in d.months:
         values = (m.follows, m.unfollows, m.registered, m.deleted, m.sent,
-                  m.programs_cumulative, m.homepage, m.apply)  # fmt: skip
-        rows.append((m.label, *(_cell(v) for v in values)))
+                  m.programs_cumulative, m.homepage, m.apply, m.registrations_cumulative,
+                  m.visitors)  # fmt: skip
+        rows.append((m.label, *(_cell(v) for v in values), *targets))
     return _csv(KPI_HEADER, rows)
+
+
+def audit_csv(entries) -> str:
+    """The audit log, newest first (who did what; never resident data)."""
+    rows = [
+        (e.at.strftime("%Y-%m-%d %H:%M:%S"), _text(e.actor), _text(e.action), _text(e.detail or ""))
+        for e in entries
+    ]
+    return _csv(AUDIT_HEADER, rows)
 
 
 def campaigns_csv(lines: list[CampaignLine]) -> str:

@@ -9,6 +9,8 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from bot import kpi
+from bot.admin.coverage import Coverage, coverage
+from bot.config.population import Population
 from bot.store.models import DeliveryStatus, RunStatus
 
 # Counts of 1 to 9 in a breakdown (by district, by campaign) are shown as this: in a small
@@ -89,6 +91,12 @@ class Month:
     homepage: int | None
     apply: int | None
     registrations_cumulative: int | None
+    visitors: int | None = None  # the city website's visitors, entered by staff
+
+    @property
+    def line_share(self) -> float | None:
+        """Taps from notices as a share of the month's website visitors (percent)."""
+        return kpi.line_share(self.homepage, self.visitors)
 
     @property
     def label(self) -> str:
@@ -103,6 +111,7 @@ def months(session: Session, year: int, today: date) -> list[Month]:
     clicks = kpi.monthly_clicks(session, year)
     first_sent = sorted(kpi.programs_first_sent(session, year).values())
     cumulative = kpi.registrations_by_month_end(session, year)
+    visitors = kpi.homepage_visitors_by_month(session, year)
     rows = []
     for i, first_day in enumerate(kpi.fiscal_months(year)):
         started = first_day <= today
@@ -117,6 +126,7 @@ def months(session: Session, year: int, today: date) -> list[Month]:
             value(activity["registered"][i]), value(activity["deleted"][i]), value(sent[i]),
             value(sum(1 for at in first_sent if at < end)),
             value(clicks["homepage"][i]), value(clicks["apply"][i]), value(cumulative[i]),
+            visitors[i],
         ))  # fmt: skip
     return rows
 
@@ -178,9 +188,34 @@ class Dashboard:
     months: list[Month]
     districts: list[tuple[str, int]]
     campaigns: list[CampaignLine]
+    coverage: Coverage | None = None
+
+    @property
+    def year_label(self) -> str:
+        """「令和8年度（2026年度）」."""
+        return fiscal_label(self.fiscal_year)
+
+    @property
+    def latest_visitors(self) -> Month | None:
+        """The newest month whose website visitors were entered."""
+        entered = [m for m in self.months if m.visitors is not None]
+        return entered[-1] if entered else None
 
 
-def dashboard(session: Session, config, now: datetime) -> Dashboard:
+def fiscal_label(year: int) -> str:
+    """「令和8年度（2026年度）」: the Japanese era first, as staff write it."""
+    era = year - 2018
+    return f"令和{'元' if era == 1 else era}年度（{year}年度）"
+
+
+def dashboard(
+    session: Session,
+    config,
+    now: datetime,
+    population: Population | None = None,
+    *,
+    parts: frozenset[str] = frozenset({"campaigns", "coverage"}),
+) -> Dashboard:
     """Gather the KPI page's figures at `now` (Asia/Tokyo)."""
     figures = kpi.compute_kpis(session, now, config)
     today = now.astimezone(kpi.TOKYO).date()
@@ -188,7 +223,11 @@ def dashboard(session: Session, config, now: datetime) -> Dashboard:
     rows = months(session, year, today)
     index = (today.month - 4) % 12
     first_sent = kpi.programs_first_sent(session, year)
-    districts = [(d or "未回答", n) for d, n in kpi.registrations_by_district(session)]
+    # `parts`: what the page needs beyond the KPIs and months (a chart needs neither).
+    reach = None
+    if "coverage" in parts:
+        reach = coverage(session, tuple(config.municipality.districts), population, today)
+    districts = [(r.label, r.registered) for r in reach.districts] if reach else []
     return Dashboard(
         now=now,
         fiscal_year=year,
@@ -203,5 +242,6 @@ def dashboard(session: Session, config, now: datetime) -> Dashboard:
         last_month=rows[index - 1] if index else None,
         months=rows,
         districts=districts,
-        campaigns=campaigns(session, config, year, now),
+        campaigns=campaigns(session, config, year, now) if "campaigns" in parts else [],
+        coverage=reach,
     )

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.admin.roles import ROLES, role_label
 from bot.errors import UserError
+from bot.store.dashboard_queries import bump_session_epoch
 from bot.store.engine import transaction
 from bot.store.models import AuditEntry, StaffUser
 
@@ -60,24 +62,69 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def create_staff(factory, name: str, password: str, now: datetime) -> StaffUser:
+def create_staff(
+    factory, name: str, password: str, now: datetime, role: str = "viewer", actor: str | None = None
+) -> StaffUser:
     """Add a staff login and an audit entry; UserError for a weak password or a taken name."""
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise UserError(f"名前は1〜{MAX_NAME_LENGTH}文字で指定してください。")
+    if role not in ROLES:
+        raise UserError(f"役割は {', '.join(ROLES)} のどれかを指定してください。")
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
-    user = StaffUser(name=name, password_hash=hash_password(password), created_at=now)
+    user = StaffUser(
+        name=name, password_hash=hash_password(password), created_at=now, role=role,
+        session_epoch=0,
+    )  # fmt: skip
     try:
         with transaction(factory) as session:
             if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
                 raise UserError(_taken(name))
             session.add(user)
-            record(session, now, name, "staff_added")
+            record(session, now, actor or name, "staff_added", f"name={name} role={role}")
     except IntegrityError:  # added by someone else between the check and the insert
         raise UserError(_taken(name)) from None
     return user
+
+
+def _existing(session: Session, name: str) -> StaffUser:
+    user = session.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
+    if user is None:
+        raise UserError(f"職員「{name.strip()}」は登録されていません。名前を確かめてください。")
+    return user
+
+
+def change_password(factory, name: str, password: str, now: datetime, actor: str) -> None:
+    """Set a new password; every session of that login ends at once (its epoch moves on)."""
+    problem = password_problem(password)
+    if problem:
+        raise UserError(problem)
+    with transaction(factory) as session:
+        user = _existing(session, name)
+        user.password_hash = hash_password(password)
+        session.flush()
+        session.execute(bump_session_epoch(user.id))
+        record(session, now, actor, "staff_password_changed", f"name={user.name}")
+
+
+def remove_staff(factory, name: str, now: datetime, actor: str) -> None:
+    """Delete a staff login; its sessions stop working with the next request."""
+    with transaction(factory) as session:
+        user = _existing(session, name)
+        session.delete(user)
+        record(session, now, actor, "staff_removed", f"name={user.name}")
+
+
+def end_sessions(session: Session, staff_id: int) -> None:
+    """Invalidate every session cookie of this login (logout: copies of the cookie too)."""
+    session.execute(bump_session_epoch(staff_id))
+
+
+def list_staff(session: Session) -> list[StaffUser]:
+    """Every staff login, by name."""
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.name)))
 
 
 def _taken(name: str) -> str:
@@ -99,10 +146,12 @@ def authenticate(session: Session, name: str, password: str) -> StaffUser | None
     return user
 
 
-def staff_exists(session: Session, staff_id: int, name: str) -> bool:
-    """True while the staff login behind a session still exists (deleting it logs them out)."""
-    query = select(StaffUser.id).where(StaffUser.id == staff_id, StaffUser.name == name)
-    return session.scalar(query) is not None
+def session_user(session: Session, staff_id: int, epoch: int) -> StaffUser | None:
+    """The staff login behind a session cookie, or None once it was ended or removed."""
+    user = session.get(StaffUser, staff_id)
+    if user is None or user.session_epoch != epoch:
+        return None
+    return user
 
 
 def record(session: Session, now: datetime, actor: str, action: str, detail: str | None = None):
@@ -110,8 +159,36 @@ def record(session: Session, now: datetime, actor: str, action: str, detail: str
     session.add(AuditEntry(at=now, actor=actor[:MAX_NAME_LENGTH], action=action, detail=detail))
 
 
-def staff_add_command(wiring, name: str, password: str) -> int:
-    """`todoku staff add NAME` after the password was asked: create the login; exit code."""
-    create_staff(wiring.session_factory, name, password, wiring.clock.now())
-    print(f"職員「{name.strip()}」を登録しました。/admin/login からログインできます。")
+def staff_add_command(wiring, name: str, password: str, role: str = "viewer") -> int:
+    """`todoku staff add NAME [--role R]` after the password was asked: create it; exit code."""
+    create_staff(wiring.session_factory, name, password, wiring.clock.now(), role, _cli_actor())
+    print(
+        f"職員「{name.strip()}」を登録しました（役割: {role_label(role)} {role}）。"
+        "/admin/login からログインできます。"
+    )
     return 0
+
+
+def staff_passwd_command(wiring, name: str, password: str) -> int:
+    """`todoku staff passwd NAME`: set a new password, ending that login's sessions."""
+    change_password(wiring.session_factory, name, password, wiring.clock.now(), _cli_actor())
+    print(
+        f"職員「{name.strip()}」のパスワードを変更しました。ログイン中の画面はログアウトされます。"
+    )
+    return 0
+
+
+def staff_remove_command(wiring, name: str) -> int:
+    """`todoku staff remove NAME`: delete the login; its sessions end at once."""
+    remove_staff(wiring.session_factory, name, wiring.clock.now(), _cli_actor())
+    print(f"職員「{name.strip()}」を削除しました。ログイン中の画面も使えなくなります。")
+    return 0
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"

@@ -1,63 +1,223 @@
-"""Dashboard pages: the KPI page, its two charts and the CSV exports."""
+"""Dashboard pages: KPIs, campaign results, the plan and previews, the audit log, exports."""
 
 from __future__ import annotations
 
-from flask import Response, g, render_template
+import importlib.util
+from pathlib import Path
 
-from bot.admin import CHART_CSP, blueprint
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+
+from bot.admin import CHART_CSP, PREVIEW_CSP, blueprint
 from bot.admin.auth import current_wiring
-from bot.admin.charts import clicks_chart, registrations_chart
-from bot.admin.export import campaigns_csv, kpi_csv
+from bot.admin.charts import clicks_chart, registrations_chart, visitors_chart
+from bot.admin.export import audit_csv, campaigns_csv, kpi_csv
+from bot.admin.planning import config_report, plan
 from bot.admin.report import RUN_STATUS, Dashboard, dashboard, shown
-from bot.admin.staff import record
+from bot.admin.results import ANSWER_LABELS, rate, run_details
+from bot.admin.roles import ROLES, allows, requires, role_label
+from bot.admin.staff import list_staff, record
+from bot.config.population import read_population
+from bot.errors import UserError
+from bot.kpi import parse_month, record_homepage_visits
+from bot.store.dashboard_queries import audit_entries
 from bot.store.engine import transaction
+from bot.store.models import DeliveryStatus, StaffUser
+
+AUDIT_PAGE = 200
+# linesim's renderer, served as is: the preview is drawn by the very code of the chat page.
+LINESIM_STATIC = Path(importlib.util.find_spec("linesim").submodule_search_locations[0]) / "static"
 
 
-def _dashboard() -> Dashboard:
+def _dashboard(*parts: str) -> Dashboard:
     wiring = current_wiring()
     wiring.refresh_config()  # programs and campaigns as the staff last saved them
+    config = wiring.config
+    population = None
+    if "coverage" in parts:
+        population, _ = read_population(wiring.settings.config_dir, config.municipality.districts)
     with wiring.session_factory() as session:
-        return dashboard(session, wiring.config, wiring.clock.now())
+        return dashboard(session, config, wiring.clock.now(), population, parts=frozenset(parts))
 
 
-@blueprint.get("/")
-def index() -> str:
-    """The KPI page."""
+def _page(template: str, **values) -> str:
     wiring = current_wiring()
     return render_template(
-        "admin/index.html",
-        d=_dashboard(),
+        template,
         municipality=wiring.config.municipality.name,
         staff=g.staff_name,
+        role=g.staff_role,
+        role_label=role_label,
+        can=lambda needed: allows(g.staff_role, needed),
         shown=shown,
-        run_status=RUN_STATUS,
+        **values,
     )
 
 
+@blueprint.get("/")
+@requires("viewer")
+def index() -> str:
+    """The KPI page."""
+    return _page("admin/index.html", d=_dashboard("coverage"), run_status=RUN_STATUS)
+
+
+@blueprint.get("/campaigns")
+@requires("viewer")
+def campaigns() -> str:
+    """Campaign results: per campaign and per send."""
+    d = _dashboard("campaigns")
+    with current_wiring().session_factory() as session:
+        details = run_details(session, d.campaigns)
+    return _page(
+        "admin/campaigns.html", d=d, details=details, run_status=RUN_STATUS, rate=rate,
+        answers=ANSWER_LABELS, S=DeliveryStatus,
+    )  # fmt: skip
+
+
+@blueprint.get("/plan")
+@requires("viewer")
+def plan_page() -> Response:
+    """The coming slots, each notice as residents will see it, the configuration check."""
+    wiring = current_wiring()
+    wiring.refresh_config()
+    now = wiring.clock.now()
+    with wiring.session_factory() as session:
+        me = session.get(StaffUser, g.staff_id)
+    body = _page(
+        "admin/plan.html", now=now, plan=plan(wiring, now),
+        report=config_report(wiring.settings.config_dir), my_line_id=me.line_user_id or "",
+    )  # fmt: skip
+    response = Response(body)
+    # This page only runs script: linesim's Flex renderer and the few lines that call it.
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    return response
+
+
+@blueprint.post("/plan/test-send")
+@requires("sender")
+def test_send() -> Response:
+    """Send a campaign's notice, marked テスト配信, to a staff member's own LINE id."""
+    from bot.dispatch.plan import staff_test_send
+
+    wiring = current_wiring()
+    campaign = wiring.config.find_campaign(request.form.get("campaign", ""))
+    to = request.form.get("line_user_id", "").strip()
+    if campaign is None:
+        flash("配信計画を選んでください。", "error")
+        return redirect(url_for("admin.plan_page"))
+    try:
+        staff_test_send(wiring, campaign, [to], actor=g.staff_name)
+    except UserError as error:
+        flash(f"テスト配信できませんでした: {error}", "error")
+        return redirect(url_for("admin.plan_page"))
+    with transaction(wiring.session_factory) as session:
+        session.get(StaffUser, g.staff_id).line_user_id = to  # remembered for next time
+    flash(f"「{campaign.id}」のテスト配信を送りました。LINEで確認してください。", "done")
+    return redirect(url_for("admin.plan_page"))
+
+
+@blueprint.post("/visits")
+@requires("sender")
+def record_visits() -> Response:
+    """Enter a month's website visitors from the city's web analytics."""
+    wiring = current_wiring()
+    try:
+        month = parse_month(request.form.get("month", ""))
+        count = request.form.get("visitors", "").replace(",", "").strip()
+        if not count.isdigit():
+            raise UserError("訪問者数は 0 以上の整数で入力してください。")
+        record_homepage_visits(
+            wiring.session_factory, month, int(count), wiring.clock.now(), g.staff_name
+        )
+    except UserError as error:
+        flash(f"記録できませんでした: {error}", "error")
+    else:
+        flash(
+            f"{month.year}年{month.month}月のHP訪問者数を {int(count):,} 人として記録しました。",
+            "done",
+        )
+    return redirect(url_for("admin.index") + "#kpi-visits")
+
+
+@blueprint.get("/audit")
+@requires("admin")
+def audit() -> str:
+    """The audit log, newest first (admins only)."""
+    wiring = current_wiring()
+    before = request.args.get("before", type=int)
+    with wiring.session_factory() as session:
+        entries = list(session.scalars(audit_entries(AUDIT_PAGE, before)))
+    return _page("admin/audit.html", entries=entries, page=AUDIT_PAGE)
+
+
+@blueprint.get("/staff")
+@requires("admin")
+def staff_list() -> str:
+    """Staff logins and their roles (changed with `todoku staff ...`)."""
+    with current_wiring().session_factory() as session:
+        members = list_staff(session)
+    return _page("admin/staff.html", members=members, roles=ROLES)
+
+
+@blueprint.get("/flex.js")
+@requires("viewer")
+def flex_js() -> Response:
+    """linesim's LINE message renderer (the chat page's own file)."""
+    return _static(LINESIM_STATIC / "flex.js", "text/javascript")
+
+
+@blueprint.get("/flex.css")
+@requires("viewer")
+def flex_css() -> Response:
+    """linesim's styles for rendered LINE messages."""
+    return _static(LINESIM_STATIC / "flex.css", "text/css")
+
+
+def _static(path: Path, mimetype: str) -> Response:
+    return Response(path.read_bytes(), mimetype=mimetype)
+
+
 @blueprint.get("/charts/<name>.svg")
+@requires("viewer")
 def chart(name: str) -> Response:
-    """A monthly chart of the current fiscal year as SVG."""
-    draw = {"registrations": registrations_chart, "clicks": clicks_chart}.get(name)
+    """A monthly chart of the current fiscal year as SVG (?size=phone: for narrow screens)."""
+    draw = {
+        "registrations": registrations_chart,
+        "clicks": clicks_chart,
+        "visitors": visitors_chart,
+    }.get(name)
     if draw is None:
-        return Response("not found\n", 404, mimetype="text/plain")
+        abort(404)
     d = _dashboard()
-    response = Response(draw(d.months, d.fiscal_year), mimetype="image/svg+xml")
+    phone = request.args.get("size") == "phone"
+    response = Response(draw(d, phone=phone), mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = CHART_CSP
     return response
 
 
 @blueprint.get("/export/kpi.csv")
+@requires("viewer")
 def export_kpi() -> Response:
     """The month-by-month KPI figures of the fiscal year as CSV."""
     d = _dashboard()
-    return _download(kpi_csv(d.months), f"kpi-{d.fiscal_year}.csv")
+    return _download(kpi_csv(d), f"kpi-{d.fiscal_year}.csv")
 
 
 @blueprint.get("/export/campaigns.csv")
+@requires("viewer")
 def export_campaigns() -> Response:
     """Each campaign run of the fiscal year with its counts as CSV."""
-    d = _dashboard()
+    d = _dashboard("campaigns")
     return _download(campaigns_csv(d.campaigns), f"campaigns-{d.fiscal_year}.csv")
+
+
+@blueprint.get("/export/audit.csv")
+@requires("admin")
+def export_audit() -> Response:
+    """The whole audit log as CSV (admins only)."""
+    wiring = current_wiring()
+    with wiring.session_factory() as session:
+        entries = list(session.scalars(audit_entries(None)))
+    return _download(audit_csv(entries), f"audit-{wiring.clock.now():%Y%m%d}.csv")
 
 
 def _download(text: str, filename: str) -> Response:
@@ -79,6 +239,12 @@ def _download(text: str, filename: str) -> Response:
 def num(value: int | None) -> str:
     """A whole number with thousands commas; a dash for a month not yet begun."""
     return "—" if value is None else f"{value:,}"
+
+
+@blueprint.app_template_filter("pct")
+def pct(value: float | None) -> str:
+    """「12.5%」, or a dash when there is nothing to divide."""
+    return "—" if value is None else f"{value:.1f}%"
 
 
 @blueprint.app_template_filter("jdate")

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.config.bundle import Config, PlannedSlot, slot_moment
 from bot.config.check import check
 from bot.config.models import TOKYO, Delivery, KpiTargets, Municipality, Target, Window
+from bot.config.population import read_population
 from bot.config.problems import (
     FILES,
     ConfigError,
@@ -67,17 +68,23 @@ def load_config(folder: str | Path) -> Config:
 def config_check_command(folder: str, *, as_json: bool = False) -> int:
     """`todoku config check`: print every problem (stderr) or a summary (stdout); exit code."""
     config, problems = check(folder)
+    # population.csv is optional and only feeds the dashboard: checked here, never fatal
+    # for the running processes.
+    districts = config.municipality.districts if config is not None else None
+    population, population_problems = read_population(folder, districts)
+    problems = [*problems, *population_problems]
     if as_json:
         print(problems_json(problems))
     elif problems:
         print(format_problems(problems), file=sys.stderr)
-    if config is None:
+    if config is None or problems:
         return 1
     if not as_json:
         slots = sum(len(config.slot_times(c)) for c in config.campaigns)
         print(
             f"OK: {len(config.programs)} programs, {len(config.campaigns)} campaigns, "
             f"{slots} send slots"
+            + (f", population.csv: {len(population.counts)} figures" if population else "")
         )
     return 0
 

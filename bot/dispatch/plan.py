@@ -183,7 +183,13 @@ def _counts_line(summary) -> str:
 
 
 def staff_test_send(
-    wiring, campaign, to: Sequence[str], *, sender=None, policy: SendPolicy | None = None
+    wiring,
+    campaign,
+    to: Sequence[str],
+    *,
+    sender=None,
+    policy: SendPolicy | None = None,
+    actor: str | None = None,
 ) -> int:
     """Send the notice, marked 【テスト配信】, only to staff's LINE ids; no Delivery rows."""
     bad = [u for u in to if not USER_ID.fullmatch(u)]
@@ -198,16 +204,19 @@ def staff_test_send(
     key = str(uuid.uuid4())
     outcome = wiring.dispatcher.using(sender, policy).multicast(list(to), [notice], key)
     detail = f"campaign={campaign.id} recipients={len(to)} request_id={outcome.request_id}"
-    _audit(wiring, "test_send", detail + (f" error={outcome.error}" if outcome.error else ""))
+    detail += f" error={outcome.error}" if outcome.error else ""
+    _audit(wiring, "test_send", detail, actor)
     if outcome.error is not None:
         raise UserError(f"test send failed: {outcome.error}")
     print(f"{campaign.id}: テスト配信を {len(to)} 人に送りました（{outcome.request_id}）")
     return 0
 
 
-def _audit(wiring, action: str, detail: str) -> None:
+def _audit(wiring, action: str, detail: str, actor: str | None = None) -> None:
+    # `actor`: the staff member on the dashboard; the operating-system user on the CLI.
+    who = actor or _actor()
     with transaction(wiring.session_factory) as session:
-        session.add(AuditEntry(at=wiring.clock.now(), actor=_actor(), action=action, detail=detail))
+        session.add(AuditEntry(at=wiring.clock.now(), actor=who, action=action, detail=detail))
 
 
 def _actor() -> str:

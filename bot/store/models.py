@@ -320,6 +320,39 @@ class StaffUser(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    # viewer 閲覧 | sender 配信 | admin 管理 (bot.admin.roles); logins from before roles: admin.
+    role: Mapped[str] = mapped_column(String(10), default="viewer")
+    # Part of every session cookie; raised by logout, password change: older cookies fail.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # The member's own LINE id (a staff account, not a resident), for test sends.
+    line_user_id: Mapped[str | None] = mapped_column(String(33))
+
+
+class LoginFailure(Base):
+    """A failed staff login: counted in the database so every web process sees it."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_login_failures_name_address_at", "name", "address", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+
+class HomepageVisits(Base):
+    """The city website's visitors in one month, from its web analytics (entered by staff)."""
+
+    __tablename__ = "homepage_visits"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
+    visitors: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    recorded_by: Mapped[str] = mapped_column(String(80))
 
 
 class CatchupMark(Base):

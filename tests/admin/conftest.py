@@ -37,6 +37,14 @@ def cheap_password_hashing(monkeypatch):
     monkeypatch.setattr("bot.admin.staff.PARAMETERS", profiles.CHEAPEST)
 
 
+@pytest.fixture(autouse=True)
+def fresh_kpi_cache():
+    """Each test starts without figures cached by an earlier test's rows."""
+    from bot.kpi import clear_cache
+
+    clear_cache()
+
+
 @pytest.fixture
 def staff(wiring):
     """A staff login created through the service `todoku staff add` uses."""

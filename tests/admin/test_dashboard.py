@@ -39,11 +39,28 @@ def test_programs_distributed_lists_the_programs(page):
 
 
 def test_homepage_visits_from_notices_this_month_and_last(page):
-    """30 taps to the HP in November so far, 12 in October; labelled as visits via notices."""
+    """No visitor figure entered yet: 未入力 against the target; 30 taps from LINE so far."""
     card = text_of(page, 'id="kpi-visits"', "</article>")
-    assert "30 回 （11月、22日まで） ／ 目標 月 5,000 人" in card
-    assert "先月（10月）: 12 回" in card
-    assert "ホームページ全体の訪問者数（アクセス解析の数字）ではありません" in card
+    assert "未入力 ／ 目標 月 5,000 人" in card
+    assert "LINEの通知から（11月、22日まで）: 30 回" in card
+
+
+def test_entered_visitors_show_against_the_target_with_the_line_share(staff_client, rows, wiring):
+    """An entry for October: 4,321 of 5,000 (86%); 12 of them came from notices (0.3%)."""
+    from bot.kpi import record_homepage_visits
+    from tests.conftest import DEFAULT_NOW
+
+    with rows as r:
+        scenario.build(r)
+    record_homepage_visits(wiring.session_factory, scenario.at("2026-10-01 00:00").date(),
+                           4321, DEFAULT_NOW, "test")  # fmt: skip
+    page = staff_client.get("/admin/").get_data(as_text=True)
+    card = text_of(page, 'id="kpi-visits"', "</article>")
+    assert "4,321 人 （2026年10月） ／ 目標 月 5,000 人" in card
+    assert "達成率 86%" in card
+    assert "うちLINEの通知から 12 回 （0.3%）" in card
+    months = {row[0]: row[1:] for row in table_rows(page, 'id="months"')[1:]}
+    assert months["2026年10月"][-1] == "4,321" and months["2026年11月"][-1] == "—"
 
 
 def test_followers_blocks_and_deletions(page):
@@ -58,41 +75,49 @@ def test_monthly_table_counts_by_japanese_months(page):
     """A follow at 00:00 on 1 April counts in April, one a minute earlier does not."""
     months = {row[0]: row[1:] for row in table_rows(page, 'id="months"')[1:]}
     assert len(months) == 12
-    assert months["2026年4月"] == ["1", "0", "0", "0", "0", "0", "0", "0", "1"]
-    assert months["2026年5月"] == ["4", "0", "0", "0", "0", "0", "0", "0", "13"]
-    assert months["2026年10月"] == ["0", "0", "0", "0", "65", "2", "12", "0", "13"]
-    assert months["2026年11月"] == ["0", "0", "3", "0", "5", "2", "30", "4", "16"]
-    assert months["2027年3月"] == ["—"] * 9
+    assert months["2026年4月"] == ["1", "0", "0", "0", "0", "0", "0", "0", "1", "—"]
+    assert months["2026年5月"] == ["4", "0", "0", "0", "0", "0", "0", "0", "13", "—"]
+    assert months["2026年10月"] == ["0", "0", "0", "0", "65", "2", "12", "0", "13", "—"]
+    assert months["2026年11月"] == ["0", "0", "3", "0", "5", "2", "30", "4", "16", "—"]
+    assert months["2027年3月"] == ["—"] * 10
 
 
-def test_counts_from_1_to_9_by_district_or_campaign_show_as_under_10(page):
-    """西郷 has 3 residents and one run sent 5: both read「10未満」; 0 and 12 are shown."""
+def test_counts_from_1_to_9_by_district_or_campaign_show_as_under_10(page, staff_client):
+    """西郷 has 3 residents and one run sent 5: both read「10未満」; 0 and 12 are shown.
+    Every district of the configuration is listed, even at zero."""
     districts = dict(table_rows(page, 'id="districts"')[1:])
-    assert districts == {"楯岡": "12", "西郷": "10未満", "未回答": "10未満"}
-    kosodate = table_rows(page, 'id="campaign-kosodate-ouen-2026"')
-    assert kosodate[0] == [
-        "kosodate-ouen-2026 子育て応援給付金", "次回 2026年11月25日 12:00",
-        "30", "10未満", "0", "12", "30", "10未満",
-    ]  # fmt: skip
-    assert kosodate[1] == [
-        "2026年10月1日 10:00", "完了", "25", "10未満", "0", "12", "30", "10未満",
-    ]  # fmt: skip
-    assert kosodate[2][2] == "10未満"
-    ninpu = table_rows(page, 'id="campaign-ninpu-shussan-2026"')
-    assert ninpu[1][2:] == ["40", "0", "0", "0", "12", "0"]
+    assert districts["楯岡"] == "12" and districts["西郷"] == "10未満"
+    assert districts["未回答"] == "10未満" and districts["富並"] == "0"
+    assert len(districts) == 9  # 8 districts and 未回答
+    results = staff_client.get("/admin/campaigns").get_data(as_text=True)
+    kosodate = table_rows(results, 'id="campaign-kosodate-ouen-2026"')
+    assert kosodate[1][:4] == ["合計（2回）", "", "30", "30 100.0%"]
+    assert kosodate[1][4] == "10未満 —"  # 4 form taps: hidden, and so is their rate
+    assert kosodate[2][0] == "予定 2026年10月1日 10:00 実際 2026年10月1日 10:00"
+    assert kosodate[2][1:4] == ["完了", "25", "30 120.0%"]
+    ninpu = table_rows(results, 'id="campaign-ninpu-shussan-2026"')
+    assert ninpu[2][2:5] == ["40", "12 30.0%", "0 0.0%"]
+    assert "子育て応援給付金 （配信計画 kosodate-ouen-2026）" in text_of(
+        results, 'id="title-kosodate-ouen-2026"', "</h2>"
+    )
 
 
 def test_charts_are_svg_images_with_a_table_alternative(page, staff_client):
     """Two <img> charts whose alt text points at the table; each is an SVG without script."""
-    assert page.count('src="/admin/charts/') == 2
+    assert page.count('src="/admin/charts/') == 3
+    assert page.count('srcset="/admin/charts/') == 3  # a narrow version for phones
     assert "数字は下の表「月別の数字」にあります" in page
-    for name in ("registrations", "clicks"):
-        response = staff_client.get(f"/admin/charts/{name}.svg")
+    for name, size in [
+        (n, s) for n in ("registrations", "visitors", "clicks") for s in ("", "phone")
+    ]:
+        response = staff_client.get(f"/admin/charts/{name}.svg?size={size}")
         assert response.status_code == 200
         assert response.mimetype == "image/svg+xml"
         assert "script-src" not in response.headers["Content-Security-Policy"]
         svg = response.get_data(as_text=True)
         assert "<svg" in svg and "2026年度" in svg
+        if name != "clicks":
+            assert "目標" in svg and "stroke-dasharray" in svg  # the target line
     assert staff_client.get("/admin/charts/other.svg").status_code == 404
 
 
@@ -108,6 +133,11 @@ def test_todoku_kpi_json_prints_the_figures_of_the_page(page, wiring, capsys):
     assert figures["programs_distributed"] == 2
     assert figures["homepage_visits_this_month"] == 30
     assert figures["homepage_visits_per_month_target"] == 5000
+    assert f"{figures['registrations']} 人" in text_of(page, 'id="kpi-registrations"', "</article>")
+    assert f"{figures['followers']} 人" in text_of(page, 'id="followers"', "</dd>")
+    assert f"{figures['programs_distributed']} 制度" in text_of(page, 'id="kpi-programs"', "</p>")
+    line_visits = text_of(page, 'id="line-visits"', "</span>").split(">")[-1]
+    assert line_visits == str(figures["homepage_visits_this_month"])
 
 
 def test_an_empty_database_shows_zeros(staff_client):
@@ -115,4 +145,24 @@ def test_an_empty_database_shows_zeros(staff_client):
     page = staff_client.get("/admin/").get_data(as_text=True)
     assert "0 人 ／ 目標 5,500 人" in text_of(page, 'id="kpi-registrations"', "</article>")
     assert "今年度はまだ配信していません" in page
-    assert "まだ登録者がいません" in page
+    districts = dict(table_rows(page, 'id="districts"')[1:])
+    assert set(districts.values()) == {"0"} and len(districts) == 8
+
+
+def test_cached_figures_follow_every_change_of_the_deliveries(page, staff_client, wiring):
+    """A deferred notice sent later, a new run: the page shows them at the next load."""
+    from sqlalchemy import select, update
+
+    from bot.store.models import Delivery
+    from tests.admin.scenario import at
+
+    def november_sent() -> str:
+        html = staff_client.get("/admin/").get_data(as_text=True)
+        return {row[0]: row[1:] for row in table_rows(html, 'id="months"')[1:]}["2026年11月"][4]
+
+    assert november_sent() == "5"
+    with wiring.session_factory() as s, s.begin():
+        first = s.scalar(select(Delivery.id).where(Delivery.status == "deferred").limit(1))
+        s.execute(update(Delivery).where(Delivery.id == first)
+                  .values(status="sent", sent_at=at("2026-11-20 10:00")))  # fmt: skip
+    assert november_sent() == "6"

@@ -26,6 +26,9 @@ def download(client, path: str) -> tuple[bytes, list[list[str]], str]:
     return body, rows, disposition.split('filename="')[1].rstrip('"')
 
 
+TARGETS = ["5500", "10", "5000"]
+
+
 def test_kpi_csv_has_a_bom_a_japanese_header_and_one_row_per_month(staff_client, rows, wiring):
     """kpi-2026.csv: BOM, CRLF, 12 months April to March; future months are empty."""
     with rows as r:
@@ -38,12 +41,17 @@ def test_kpi_csv_has_a_bom_a_japanese_header_and_one_row_per_month(staff_client,
     months = {row[0]: row[1:] for row in table[1:]}
     assert [row[0] for row in table[1:]][::11] == ["2026年4月", "2027年3月"]
     assert len(months) == 12
-    assert months["2026年4月"] == ["1", "0", "0", "0", "0", "0", "0", "0"]
-    assert months["2026年7月"] == ["0", "2", "0", "0", "0", "0", "0", "0"]
-    assert months["2026年8月"] == ["0", "0", "0", "1", "0", "0", "0", "0"]
-    assert months["2026年10月"] == ["0", "0", "0", "0", "65", "2", "12", "0"]
-    assert months["2026年11月"] == ["0", "0", "3", "0", "5", "2", "30", "4"]
-    assert months["2026年12月"] == [""] * 8
+    # ... then 登録者数（月末累計）, HP訪問者数 (not entered) and the three targets.
+    assert months["2026年4月"] == ["1", "0", "0", "0", "0", "0", "0", "0", "1", "", *TARGETS]
+    assert months["2026年7月"] == ["0", "2", "0", "0", "0", "0", "0", "0", "13", "", *TARGETS]
+    assert months["2026年8月"] == ["0", "0", "0", "1", "0", "0", "0", "0", "13", "", *TARGETS]
+    assert months["2026年10月"] == ["0", "0", "0", "0", "65", "2", "12", "0", "13", "", *TARGETS]
+    assert months["2026年11月"] == ["0", "0", "3", "0", "5", "2", "30", "4", "16", "", *TARGETS]
+    assert months["2026年12月"] == [""] * 10 + TARGETS
+    assert KPI_HEADER[9:] == (
+        "登録者数（月末累計）", "HP訪問者数（アクセス解析）",
+        "登録者数の目標", "配信した制度数の目標", "HP訪問者数の目標（月）",
+    )  # fmt: skip
     with wiring.session_factory() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
     assert (entry.actor, entry.detail) == (STAFF_NAME, "kpi-2026.csv")

@@ -37,7 +37,8 @@ def test_staff_add_asks_twice_and_creates_a_login(engine, wiring):
         assert user.password_hash.startswith("$argon2id$")
         assert authenticate(s, "佐藤 花子", password) is not None
         entry = s.scalars(select(AuditEntry)).one()
-    assert (entry.actor, entry.action) == ("佐藤 花子", "staff_added")
+    assert entry.actor.startswith("cli") and entry.action == "staff_added"
+    assert entry.detail == "name=佐藤 花子 role=viewer" and user.role == "viewer"
 
 
 def test_staff_add_refuses_weak_passwords_taken_names_and_arguments(engine, wiring):

@@ -1,0 +1,68 @@
+"""The plan page's figures: coming slots (`todoku plan`'s own functions), the notices as
+residents will see them, and `todoku config check` for the configuration in use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.config.check import check
+from bot.config.population import read_population
+from bot.config.problems import Problem
+from bot.dispatch.plan import coming_slots
+from messages import NoticeLinks, build_notice
+
+# A preview writes nothing and counts nothing: its links go nowhere.
+PREVIEW_LINKS = NoticeLinks("https://example.invalid/", "https://example.invalid/")
+
+
+@dataclass(frozen=True)
+class SlotLine:
+    """One coming slot: when (after the delivery window), first or reminder, audience now."""
+
+    at: datetime
+    reminder: bool
+    audience: int
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A campaign's coming slots and the notice its next slot sends."""
+
+    campaign_id: str
+    program_name: str
+    slots: list[SlotLine]
+    notice: dict | None  # the LINE message object (type flex) of the next slot
+
+
+@dataclass(frozen=True)
+class ConfigReport:
+    """`todoku config check` for the folder in use."""
+
+    folder: str
+    problems: list[Problem]
+    population: bool
+
+
+def plan(wiring, now: datetime) -> list[CampaignPlan]:
+    """Each campaign's coming slots after `now`, with the next notice rendered."""
+    config = wiring.config
+    result = []
+    for campaign, slots in coming_slots(wiring, now):
+        program = config.program(campaign.program)
+        lines = [SlotLine(p.at, p.is_reminder, n) for p, n in slots]
+        notice = None
+        if lines:
+            built = build_notice(program, campaign.lead, PREVIEW_LINKS, lines[0].at.date())
+            notice = built.to_dict()
+        result.append(CampaignPlan(campaign.id, program.name, lines, notice))
+    return result
+
+
+def config_report(folder: Path) -> ConfigReport:
+    """Every problem in the configuration folder, population.csv included."""
+    config, problems = check(folder)
+    districts = config.municipality.districts if config is not None else None
+    population, more = read_population(folder, districts)
+    return ConfigReport(str(folder), [*problems, *more], population is not None)

@@ -1,0 +1,218 @@
+"""The staff dashboard's SQL: logins and their limits, staff accounts, entered KPI figures.
+
+Kept apart from the audience and delivery SQL in bot.store.queries (the same rules: named
+builders, one line on why each is shaped so). Nothing here reads resident data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Delete, Select, Update, and_, case, delete, func, select, update
+
+from bot.store.models import (
+    AuditEntry,
+    CampaignRun,
+    Click,
+    Delivery,
+    HomepageVisits,
+    LoginFailure,
+    ProgramResponse,
+    Resident,
+    StaffUser,
+)
+from bot.store.queries import registered
+
+_failures = LoginFailure.__table__.c
+_staff = StaffUser.__table__.c
+_audit = AuditEntry.__table__.c
+
+
+# name: failures-since
+# Failed logins in a window, narrowed to a name and/or an address; the indexes
+# (name, address, at) and (address, at) answer each shape without reading the table.
+def failures_since(
+    since: dt.datetime, *, name: str | None = None, address: str | None = None
+) -> Select[tuple[int, dt.datetime | None]]:
+    """Select (how many, the oldest moment) of failed logins after `since`."""
+    query = select(func.count(), func.min(_failures.at)).where(_failures.at > since)
+    if name is not None:
+        query = query.where(_failures.name == name)
+    if address is not None:
+        query = query.where(_failures.address == address)
+    return query
+
+
+# name: forget-failures
+# A successful login clears that (name, address) pair's record; old rows are dropped
+# after a day, so the table never grows past a day of attempts.
+def forget_failures(*, name: str, address: str) -> Delete:
+    """Delete the failed logins of one name from one address."""
+    return delete(LoginFailure).where(_failures.name == name, _failures.address == address)
+
+
+def drop_old_failures(before: dt.datetime) -> Delete:
+    """Delete failed logins older than `before`."""
+    return delete(LoginFailure).where(_failures.at < before)
+
+
+def drop_failure(failure_id: int) -> Delete:
+    """Delete one recorded attempt (an attempt refused before its password was checked)."""
+    return delete(LoginFailure).where(_failures.id == failure_id)
+
+
+# name: familiar-address
+# Has this name logged in successfully from this address lately? Such a pair is spared
+# the address-wide and global limits, so nobody elsewhere can lock a colleague out.
+# The audit log is small (staff actions only) and indexed by time.
+def familiar_address(name: str, address: str, since: dt.datetime) -> Select[tuple[int]]:
+    """Select 1 if `name` logged in from `address` after `since`."""
+    return (
+        select(_audit.id)
+        .where(
+            _audit.at > since,
+            _audit.actor == name,
+            _audit.action == "login",
+            _audit.detail == f"address {address}",
+        )
+        .limit(1)
+    )
+
+
+# name: bump-session-epoch
+# One UPDATE: every cookie carrying the old epoch stops working at once, in every process.
+def bump_session_epoch(staff_id: int) -> Update:
+    """Raise the staff member's session epoch by one."""
+    return (
+        update(StaffUser)
+        .where(_staff.id == staff_id)
+        .values(session_epoch=StaffUser.session_epoch + 1)
+    )
+
+
+# name: homepage-visits-in-year
+# The entered visitor figures of a fiscal year's months (at most 12 rows, primary key).
+def homepage_visits_between(first: dt.date, end: dt.date) -> Select[tuple[dt.date, int]]:
+    """Select (month, visitors) for months from `first` up to, not including, `end`."""
+    return (
+        select(HomepageVisits.month, HomepageVisits.visitors)
+        .where(HomepageVisits.month >= first, HomepageVisits.month < end)
+        .order_by(HomepageVisits.month)
+    )
+
+
+# name: latest-homepage-visits
+# The newest month entered: the figure the KPI card shows against the monthly target.
+def latest_homepage_visits() -> Select[tuple[dt.date, int]]:
+    """Select (month, visitors) of the latest month entered."""
+    return (
+        select(HomepageVisits.month, HomepageVisits.visitors)
+        .order_by(HomepageVisits.month.desc())
+        .limit(1)
+    )
+
+
+# name: registered-by-district-and-band
+# Today's registrations per district, split into age bands by birth-date bounds: one pass
+# over the residents (SUM(CASE) per band), grouped by district. `bounds` are inclusive
+# (earliest, latest) birth dates per band, None for open; residents with no birth date
+# fall in no band and are counted in the district total only.
+def registered_by_district_and_band(
+    bounds: list[tuple[dt.date | None, dt.date | None]],
+) -> Select:
+    """Select (district, total, count per band...) of registered residents."""
+    born = Resident.birth_date
+    columns = []
+    for earliest, latest in bounds:
+        conditions = [born.is_not(None)]
+        if earliest is not None:
+            conditions.append(born >= earliest)
+        if latest is not None:
+            conditions.append(born <= latest)
+        columns.append(func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0))
+    return (
+        select(Resident.district, func.count(), *columns)
+        .where(registered())
+        .group_by(Resident.district)
+    )
+
+
+# name: audit-page
+# The newest audit entries first, a page at a time (the index on `at` serves the order).
+def audit_entries(limit: int | None, before_id: int | None = None) -> Select:
+    """Select audit entries, newest first."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return query.limit(limit) if limit else query
+
+
+# --- Campaign results: details per run, for the runs the page lists ---------------------------
+# Each takes the run ids of the fiscal year and reads deliveries through the unique
+# (run_id, resident_id) index, so a run's rows are found without scanning other runs.
+
+
+# name: run-reasons
+# Deferred, failed and skipped notices per run and reason: why a notice did not go out
+# (LINE's message for failures, the weekly limit for deferrals).
+def run_reasons(run_ids: list[int], statuses: tuple[str, ...]) -> Select:
+    """Select (run_id, status, reason, count)."""
+    return (
+        select(Delivery.run_id, Delivery.status, Delivery.reason, func.count())
+        .where(Delivery.run_id.in_(run_ids), Delivery.status.in_(statuses))
+        .group_by(Delivery.run_id, Delivery.status, Delivery.reason)
+    )
+
+
+# name: run-answers
+# 申請済み / 対象外・不要 answers about the run's program from the residents the run
+# reached (a semi-join on the answers' primary key; no personal data leaves the database).
+def run_answers(run_ids: list[int], sent: str) -> Select:
+    """Select (run_id, answer, count)."""
+    answers = ProgramResponse.__table__.c
+    return (
+        select(Delivery.run_id, answers.answer, func.count())
+        .join(
+            ProgramResponse.__table__,
+            and_(
+                answers.resident_id == Delivery.resident_id,
+                answers.program_id == Delivery.program_id,
+            ),
+        )
+        .where(Delivery.run_id.in_(run_ids), Delivery.status == sent)
+        .group_by(Delivery.run_id, answers.answer)
+    )
+
+
+# name: run-send-times
+# When each run's notices actually went out (first and last accepted by LINE).
+def run_send_times(run_ids: list[int], sent: str) -> Select:
+    """Select (run_id, first sent_at, last sent_at)."""
+    return (
+        select(Delivery.run_id, func.min(Delivery.sent_at), func.max(Delivery.sent_at))
+        .where(Delivery.run_id.in_(run_ids), Delivery.status == sent)
+        .group_by(Delivery.run_id)
+    )
+
+
+# --- Data version: what the cached delivery and click figures depend on -------------------
+# Deliveries only move from pending/sending/deferred to a final status, or are inserted
+# (a new highest id): so the highest id, the count per non-final status (the status index
+# answers these; they are few) and the runs' own rows (a small table) change whenever any
+# figure over the deliveries could. Clicks are only ever inserted.
+
+
+# name: deliveries-version
+def deliveries_version(open_statuses: tuple[str, ...]) -> list[Select]:
+    """Selects whose results together change whenever delivery or click figures may."""
+    runs = CampaignRun.__table__.c
+    return [
+        select(func.max(Delivery.id), select(func.max(Click.id)).scalar_subquery()),
+        select(Delivery.status, func.count())
+        .where(Delivery.status.in_(open_statuses))
+        .group_by(Delivery.status)
+        .order_by(Delivery.status),
+        select(runs.id, runs.campaign_id, runs.program_id, runs.slot_at, runs.status).order_by(
+            runs.id
+        ),
+    ]
