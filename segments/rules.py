@@ -274,3 +274,8 @@ def attributes_used(rule: Any) -> frozenset[str]:
     if isinstance(rule, NotRule):
         return attributes_used(rule.root)
     return frozenset({_ATTRIBUTES[type(rule)]})
+
+
+def attribute_of(atom: Any) -> str:
+    """The resident attribute one atom (a rule other than all/any/not) reads."""
+    return _ATTRIBUTES[type(atom)]

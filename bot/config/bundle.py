@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.config.models import TOKYO, Delivery, KpiTargets, Municipality
+from bot.config.models import TOKYO, Delivery, KpiTargets, Municipality, Question
 from bot.config.programs import Campaign, Program, SendSlot
 
 
@@ -33,6 +33,7 @@ class Config(BaseModel):
     kpi: KpiTargets
     programs: tuple[Program, ...]
     campaigns: tuple[Campaign, ...]
+    questions: dict[str, Question] = {}
 
     def program(self, program_id: str) -> Program:
         """The program with this id; KeyError if there is none."""

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bot.config.bundle import Config, slot_moment
 from bot.config.explain import EXPECTED, problem_from_error, without_typo_echoes
-from bot.config.models import MunicipalityFile
+from bot.config.models import QUESTIONS, MunicipalityFile
 from bot.config.problems import PathPart, Problem, dotted, sort_problems
 from bot.config.programs import Campaign, Program
 from bot.config.yamlsource import YamlDoc, read_yaml
+from segments.rules import Rule, attributes_used
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,6 +102,7 @@ def check(folder: str | Path) -> tuple[Config | None, list[Problem]]:
         kpi=muni.kpi,
         programs=tuple(programs.values()),
         campaigns=tuple(campaigns.values()),
+        questions=dict(muni.questions),
     )
     return config, []
 
@@ -107,7 +110,8 @@ def check(folder: str | Path) -> tuple[Config | None, list[Problem]]:
 def _municipality(run: Checker, doc: YamlDoc) -> MunicipalityFile | None:
     if not doc.readable:
         return None  # already reported
-    return run.validate(MunicipalityFile, doc, (), doc.data, {})
+    # The context lets `questions.*.ask_if` rules name this file's districts and topics.
+    return run.validate(MunicipalityFile, doc, (), doc.data, _context(None, doc.data))
 
 
 def _context(muni: MunicipalityFile | None, raw: Any) -> dict[str, Any]:
@@ -212,3 +216,54 @@ def _check_slots(
                     f"period of '{program.id}' ({period.opens} to {period.closes})",
                     "choose a moment between opens and closes (inclusive)",
                 )
+
+
+QUESTION_NAMES_JA = {
+    "birth_date": "生年月日", "district": "地区", "household_size": "家族の人数",
+    "children": "お子さん", "pregnant": "妊娠", "single_parent": "ひとり親", "interests": "分野",
+}  # fmt: skip
+
+
+def warnings(config: Config) -> list[str]:
+    """Things that are valid but probably not meant (printed by `config check`, exit 0)."""
+    found = []
+    if config.municipality.contact is None:
+        bare = [p.id for p in config.programs if not (p.contact or p.department)]
+        if bare:
+            found.append(
+                "warning: municipality.yaml: municipality.contact is not set, and these programs "
+                f"name no contact or department: {', '.join(bare)}; their notices can only say "
+                "「市役所の窓口や電話でも…」 without a number. Add municipality.contact "
+                "(phone: 0237-55-2111, counter: 市役所1階 総合案内) or a contact to each program"
+            )
+    for name, question in config.questions.items():
+        later = set(QUESTIONS[QUESTIONS.index(name) :])
+        read = sorted(attributes_used(question.ask_if) & later)
+        if read:
+            found.append(
+                f"warning: municipality.yaml: questions.{name}.ask_if reads {', '.join(read)}, "
+                f"which is asked at or after '{name}', so it always counts as not answered there"
+            )
+    return found
+
+
+def explain_questions(config: Config) -> list[str]:
+    """Which registration questions are asked, and when (for `config check`)."""
+    used = frozenset().union(
+        *(attributes_used(r) for r in [p.eligible for p in config.programs]
+          + [c.audience for c in config.campaigns] if r is not None)
+    )  # fmt: skip
+    lines = ["Questions (each asked only when some rule could still hold because of its answer):"]
+    for name in QUESTIONS:
+        label = f"  {name} ({QUESTION_NAMES_JA[name]})"
+        if name != "interests" and name not in used:
+            lines.append(f"{label}: not asked (no rule reads it)")
+            continue
+        question = config.questions.get(name)
+        if question is None:
+            lines.append(f"{label}: asked" + (" always" if name == "interests" else ""))
+        else:
+            shown = TypeAdapter(Rule).dump_python(question.ask_if, mode="json", exclude_none=True)
+            rule = json.dumps(shown, ensure_ascii=False)
+            lines.append(f"{label}: asked only of residents for whom ask_if holds: {rule}")
+    return lines

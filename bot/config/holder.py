@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bot.config.bundle import Config, PlannedSlot, slot_moment
-from bot.config.check import check
+from bot.config.check import check, explain_questions, warnings
 from bot.config.models import TOKYO, Delivery, KpiTargets, Municipality, Target, Window
 from bot.config.population import read_population
 from bot.config.problems import (
@@ -86,6 +86,8 @@ def config_check_command(folder: str, *, as_json: bool = False) -> int:
             f"{slots} send slots"
             + (f", population.csv: {len(population.counts)} figures" if population else "")
         )
+        for line in [*warnings(config), *explain_questions(config)]:
+            print(line)
     return 0
 
 

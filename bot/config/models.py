@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,8 @@ from pydantic import (
     ValidationInfo,
 )
 from pydantic_core import PydanticCustomError
+
+from segments.rules import Rule
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 _ID = re.compile(r"[a-z0-9-]+")
@@ -93,6 +95,26 @@ Text = Annotated[str, Field(min_length=1)]
 Names = Annotated[list[Text], Field(min_length=1), AfterValidator(_unique)]
 
 
+_PHONE = re.compile(r"0\d{1,4}-\d{1,4}-\d{3,4}|0\d{9,10}")
+
+
+def _check_phone(value: str) -> str:
+    if not _PHONE.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "bad_phone",
+            "'{value}' is not a phone number; write it like 0237-55-2111",
+            {"value": value},
+        )
+    return value.strip()
+
+
+class Contact(Strict):
+    """The city's own analog route (代表電話・窓口), shown where a program names none."""
+
+    phone: Annotated[str, AfterValidator(_check_phone)] | None = None
+    counter: Text | None = None
+
+
 class Municipality(Strict):
     """Who runs the account, where links may point, and the names rules may use."""
 
@@ -101,6 +123,7 @@ class Municipality(Strict):
     link_hosts: Annotated[list[Text], Field(min_length=1)]
     districts: Names
     topics: Names
+    contact: Contact | None = None  # optional; `config check` warns when programs need it
 
 
 class Window(Strict):
@@ -179,9 +202,24 @@ class KpiTargets(Strict):
     homepage_visits_per_month: Annotated[int, Field(ge=0)] | None = None
 
 
+# The registration questions, in the order they are asked (the attributes rules read).
+QUESTIONS = ("birth_date", "district", "household_size", "children", "pregnant",
+             "single_parent", "interests")  # fmt: skip
+QuestionName = Literal[QUESTIONS]  # type: ignore[valid-type]
+
+
+class Question(Strict):
+    """Settings of one registration question."""
+
+    # Asked only of residents for whom this rule holds on the day they register, read
+    # with the answers given so far (a question not asked yet counts as not answered).
+    ask_if: Rule
+
+
 class MunicipalityFile(Strict):
     """municipality.yaml as a whole."""
 
     municipality: Municipality
     delivery: Delivery
     kpi: KpiTargets = KpiTargets()
+    questions: dict[QuestionName, Question] = {}
