@@ -18,9 +18,22 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from messages.dates import wareki
+from messages.dates import wareki, wareki_weekday
 from messages.postback import encode
 from messages.programs import NoticeLinks, Period
+from messages.style import (
+    ACCENT,
+    DEADLINE,
+    MUTED,
+    TEXT,
+    CityContact,
+    button,
+    call_button,
+    contact_block,
+    deadline,
+    text,
+    uri_button,
+)
 from messages.texts import say
 
 ALT_TEXT_MAX = 400  # LINE: altText is at most 400 characters; it is the push notification
@@ -41,28 +54,39 @@ class NoticeProgram(Protocol):
 
 
 def build_notice(
-    program: NoticeProgram, lead: str | None, links: NoticeLinks, on: dt.date
+    program: NoticeProgram,
+    lead: str | None,
+    links: NoticeLinks,
+    on: dt.date,
+    city: CityContact | None = None,
 ) -> FlexMessage:
-    """The notice of `program` as sent on `on`: one bubble, links and feedback buttons."""
+    """The notice of `program` as sent on `on`: one bubble, links and feedback buttons.
+
+    `city` (municipality.contact) is shown when the program names no contact of its own.
+    """
     closes = program.period.closes
+    contact, phone = contact_block(program.contact or program.department, city)
     body = [
-        *([_text(lead, size="sm", color="#1b5e20", weight="bold")] if lead else []),
-        _text(program.name, weight="bold", size="lg", margin="sm" if lead else "none"),
-        _text(program.summary, size="sm", margin="md"),
+        *([text(lead, size="sm", color=ACCENT, weight="bold")] if lead else []),
+        text(program.name, weight="bold", size="lg", color=TEXT, margin="sm" if lead else "none"),
+        text(program.summary, size="sm", margin="md", color=TEXT),
         {"type": "separator", "margin": "md"},
-        _text(
+        text(deadline(closes, on), size="md", color=DEADLINE, weight="bold", margin="md"),
+        text(
             say("period", opens=wareki(program.period.opens), closes=wareki(closes)),
-            size="xs",
-            color="#666666",
-            margin="md",
+            size="sm",
+            color=MUTED,
         ),
-        _text(_deadline(closes, on), size="sm", color="#c62828", weight="bold"),
-        _text(_counter(program), size="xs", color="#666666", margin="md"),
-        _text(say("notice_feedback_hint"), size="xxs", color="#888888", margin="md"),
+        *contact,
+        {"type": "separator", "margin": "md"},
+        text(say("notice_feedback_hint"), size="sm", color=MUTED, margin="md"),
     ]
-    buttons = [_uri(say("label_details"), links.details, "secondary")]
+    buttons = []
     if program.apply_url and links.apply:
-        buttons.append(_uri(say("label_apply"), links.apply, "primary"))
+        buttons.append(uri_button(say("label_apply"), links.apply, "primary"))
+    buttons.append(uri_button(say("label_details"), links.details, "secondary"))
+    if phone:
+        buttons.append(call_button(phone))
     buttons.append(
         {
             "type": "box",
@@ -83,12 +107,25 @@ def build_notice(
 
 def notice_alt_text(program: NoticeProgram, lead: str | None) -> str:
     """The notification line: the lead, the program and its deadline (≤ 400 characters)."""
-    closes = wareki(program.period.closes)
+    closes = wareki_weekday(program.period.closes)
     if lead:
         text = say("notice_alt_lead", lead=lead, program=program.name, closes=closes)
     else:
         text = say("notice_alt", program=program.name, closes=closes)
     return text if len(text) <= ALT_TEXT_MAX else text[: ALT_TEXT_MAX - 1] + "…"
+
+
+def build_feedback_confirm(program_name: str | None, program_id: str) -> TextMessage:
+    """申請しました asks once more: a slip of the thumb must not stop a program's notices."""
+    name = program_name or say("feedback_unknown_program")
+    items = [
+        QuickReplyItem(action=PostbackAction(label=say(label), displayText=say(label),
+                                             data=encode(FEEDBACK_ACTION, q=program_id, v=v)))
+        for label, v in (("label_confirm_applied", "applied"), ("label_cancel", "not_yet"))
+    ]  # fmt: skip
+    return TextMessage(
+        text=say("feedback_confirm_applied", program=name), quickReply=QuickReply(items=items)
+    )
 
 
 def build_feedback_thanks(program_name: str | None, program_id: str, answer: str) -> TextMessage:
@@ -110,43 +147,10 @@ def build_feedback_undone(program_name: str | None) -> TextMessage:
     )
 
 
-def _deadline(closes: dt.date, on: dt.date) -> str:
-    days = (closes - on).days
-    if days <= 0:
-        return say("deadline_today", closes=wareki(closes))
-    return say("deadline", closes=wareki(closes), days=days)
-
-
-def _counter(program: NoticeProgram) -> str:
-    # The analog route is always shown: nobody is forced onto the online form (config.md).
-    contact = program.contact or program.department
-    return say("notice_counter", contact=contact) if contact else say("notice_counter_city")
-
-
 def _feedback(program_id: str, answer: str) -> dict:
+    # 申請しました is confirmed before it stops the notices (build_feedback_confirm).
+    value = "confirm" if answer == "applied" else answer
     label = say(f"label_{answer}")
-    return {
-        "type": "button",
-        "style": "link",
-        "height": "sm",
-        "flex": 1,
-        "action": {
-            "type": "postback",
-            "label": label,
-            "displayText": label,
-            "data": encode(FEEDBACK_ACTION, q=program_id, v=answer),
-        },
-    }
-
-
-def _text(text: str, **style: str) -> dict:
-    return {"type": "text", "text": text, "wrap": True, **style}
-
-
-def _uri(label: str, uri: str, style: str) -> dict:
-    return {
-        "type": "button",
-        "style": style,
-        "height": "sm",
-        "action": {"type": "uri", "label": label, "uri": uri},
-    }
+    return button(label, {"type": "postback", "displayText": label,
+                          "data": encode(FEEDBACK_ACTION, q=program_id, v=value)},
+                  "link", flex=1)  # fmt: skip

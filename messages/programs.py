@@ -9,6 +9,17 @@ from typing import NamedTuple, Protocol
 from linebot.v3.messaging import FlexContainer, FlexMessage, Message, TextMessage
 
 from messages.dates import wareki
+from messages.style import (
+    DEADLINE,
+    MUTED,
+    TEXT,
+    CityContact,
+    call_button,
+    contact_block,
+    deadline,
+    text,
+    uri_button,
+)
 from messages.texts import say
 
 MAX_BUBBLES = 12  # LINE: a carousel holds at most 12 bubbles
@@ -45,63 +56,80 @@ def build_program_list(
     *,
     skipped_some: bool,
     links: Callable[[ProgramLike], NoticeLinks] | None = None,
+    city: CityContact | None = None,
+    topics: Sequence[str] = (),
+    guest: bool = False,
 ) -> list[Message]:
-    """The carousel (soonest deadline first), or a kind note when nothing fits.
+    """The carousel, or a kind note when nothing fits.
 
-    `links` gives each program's tracked links (GET /r/<token>); without it the buttons
-    open the configured URLs directly.
+    Programs of the resident's chosen `topics` come first, then by the soonest deadline.
+    `guest`: the resident has not registered (あとで); only programs for everybody are
+    passed, and the intro invites them to register. `links` gives each program's tracked
+    links (GET /r/<token>); without it the buttons open the configured URLs directly.
+    `city` is the city's own phone and counter, shown where a program names no contact.
     """
     if not programs:
-        text = say("programs_none")
-        if skipped_some:
+        text = say("programs_guest_none" if guest else "programs_none")
+        if skipped_some and not guest:
             text += "\n\n" + say("programs_more_answers")
         return [TextMessage(text=text)]
-    ordered = sorted(programs, key=lambda p: (p.period.closes, p.name))
+    chosen = set(topics)
+    ordered = sorted(programs, key=lambda p: (getattr(p, "topic", None) not in chosen,
+                                              p.period.closes, p.name))  # fmt: skip
     if len(ordered) <= MAX_BUBBLES:
-        bubbles = [program_bubble(p, on, links) for p in ordered]
+        bubbles = [program_bubble(p, on, links, city) for p in ordered]
     else:
         # The last place goes to a bubble that says how many more and links the city HP.
         shown = ordered[: MAX_BUBBLES - 1]
-        bubbles = [program_bubble(p, on, links) for p in shown]
+        bubbles = [program_bubble(p, on, links, city) for p in shown]
         bubbles.append(_more_bubble(len(ordered) - len(shown), city_homepage))
     carousel = {"type": "carousel", "contents": bubbles}
     alt = say("programs_alt", count=len(ordered))
+    first_topics = [t for t in topics if any(getattr(p, "topic", None) == t for p in ordered)]
+    if guest:
+        intro = say("programs_guest_intro", count=len(ordered))
+    elif first_topics:
+        intro = say("programs_intro_topics", count=len(ordered), topics="、".join(first_topics))
+    else:
+        intro = say("programs_intro", count=len(ordered))
     return [
-        TextMessage(text=say("programs_intro", count=len(ordered))),
+        TextMessage(text=intro),
         FlexMessage(altText=alt, contents=FlexContainer.from_dict(carousel)),
     ]
 
 
 def program_bubble(
-    program: ProgramLike, on: dt.date, links: Callable[[ProgramLike], NoticeLinks] | None = None
+    program: ProgramLike,
+    on: dt.date,
+    links: Callable[[ProgramLike], NoticeLinks] | None = None,
+    city: CityContact | None = None,
 ) -> dict:
-    """One program: name, summary, period with deadline, contact, and its links."""
+    """One program: name, summary, deadline with weekday, period, contact, and its links."""
     closes = program.period.closes
-    days = (closes - on).days
-    deadline = (say("deadline_today", closes=wareki(closes)) if days <= 0
-                else say("deadline", closes=wareki(closes), days=days))  # fmt: skip
     period = say("period", opens=wareki(program.period.opens), closes=wareki(closes))
-    contact = program.contact or program.department
+    contact, phone = contact_block(program.contact or program.department, city)
     body = [
-        _text(program.name, weight="bold", size="md"),
-        _text(program.summary, size="sm", margin="md"),
+        text(program.name, weight="bold", size="md", color=TEXT),
+        text(program.summary, size="sm", margin="md", color=TEXT),
         {"type": "separator", "margin": "md"},
-        _text(period, size="xs", color="#666666", margin="md"),
-        _text(deadline, size="sm", color="#c62828", weight="bold"),
-        *([_text(say("contact", contact=contact), size="xs", color="#666666", margin="sm")]
-          if contact else []),
-    ]  # fmt: skip
+        text(deadline(closes, on), size="md", color=DEADLINE, weight="bold", margin="md"),
+        text(period, size="sm", color=MUTED),
+        *contact,
+    ]
     urls = links(program) if links else NoticeLinks(program.homepage, program.apply_url)
-    buttons = [_link(say("label_details"), urls.details, "secondary")]
+    buttons = []
     if program.apply_url and urls.apply:
-        buttons.append(_link(say("label_apply"), urls.apply, "primary"))
+        buttons.append(uri_button(say("label_apply"), urls.apply, "primary"))
+    buttons.append(uri_button(say("label_details"), urls.details, "secondary"))
+    if phone:
+        buttons.append(call_button(phone))
     return _bubble(body, buttons)
 
 
 def _more_bubble(count: int, city_homepage: str) -> dict:
-    body = [_text(say("programs_more", count=count), weight="bold", size="md"),
-            _text(say("programs_more_body"), size="sm", margin="md")]  # fmt: skip
-    return _bubble(body, [_link(say("label_city_homepage"), city_homepage, "primary")])
+    body = [text(say("programs_more", count=count), weight="bold", size="md", color=TEXT),
+            text(say("programs_more_body"), size="sm", margin="md", color=TEXT)]  # fmt: skip
+    return _bubble(body, [uri_button(say("label_city_homepage"), city_homepage, "primary")])
 
 
 def _bubble(body: list[dict], buttons: list[dict]) -> dict:
@@ -110,12 +138,3 @@ def _bubble(body: list[dict], buttons: list[dict]) -> dict:
         "body": {"type": "box", "layout": "vertical", "contents": body},
         "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": buttons},
     }
-
-
-def _text(text: str, **style: str) -> dict:
-    return {"type": "text", "text": text, "wrap": True, **style}
-
-
-def _link(label: str, uri: str, style: str) -> dict:
-    return {"type": "button", "style": style, "height": "sm",
-            "action": {"type": "uri", "label": label, "uri": uri}}  # fmt: skip

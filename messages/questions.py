@@ -1,7 +1,11 @@
-"""The registration questions: text with quick replies and LINE's date picker, no typing.
+"""The registration questions: text with quick replies, LINE's date picker, or typing.
 
 `build_question(ask)` dispatches by the question's step name. Every question but consent
 offers 答えない; each button's postback carries the step token `ask.token`.
+
+Dates (the resident's and each child's birth date) are typed (昭和21年5月3日, 1946/5/3…,
+see messages.dates.parse_date) or tapped without scrolling: 元号 → (年の範囲) → 年 → 月 as
+quick replies, then the day by a picker confined to that month, or typed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from messages.dates import ERAS, era_start, era_year, era_year_label, wareki_with_year
 from messages.postback import encode
 from messages.texts import say
 
@@ -31,6 +36,9 @@ MAX_LABEL = 20  # LINE: quick reply labels are at most 20 characters
 OLDEST_YEARS = 120  # a birth date more than 120 years ago is a mistake
 PARENT_MIN_AGE = 12  # a child born before the parent was 12 is a mistake
 MAX_HOUSEHOLD = 10  # "10人以上" is stored as 10
+OLDEST_ERA_YEARS = 110  # the resident's era buttons cover the last 110 years (more: typing)
+YOUNGEST_RESIDENT = 10  # ... down to 10 years ago (令和 is not offered for the resident)
+CHILD_YEARS = 18  # the children question concerns children up to 18
 
 
 @dataclass(frozen=True)
@@ -47,13 +55,28 @@ class Ask:
     parent_birth: dt.date | None = None
     page: int = 0
     note: str | None = None  # a TEXTS name said before the question (a kind re-prompt)
+    progress_exact: bool = True  # False: progress[1] is an upper bound (later answers decide)
+    # A date being tapped in parts: the era, the first era-year of a range, the year, month.
+    era: str | None = None
+    decade: int | None = None
+    year: int | None = None
+    month: int | None = None
+    last_child: dt.date | None = None  # the child just added (read back)
+    repeat: bool = False  # asked again after a tap that does not end the question (a topic)
 
 
 def build_question(ask: Ask) -> TextMessage:
     """The question `ask.step`, with its progress hint and answer buttons."""
-    text, items = _QUESTIONS[ask.step](ask)
+    part = _date_part(ask) if ask.step in DATE_STEPS else None
+    text, items = part if part else _QUESTIONS[ask.step](ask)
     if ask.progress:
-        text = say("progress", n=ask.progress[0], total=ask.progress[1]) + text
+        n, total = ask.progress
+        hint = (
+            say("progress", n=n, total=total)
+            if ask.progress_exact or n == total
+            else say("progress_at_most", n=n, left=total - n)
+        )
+        text = text if ask.repeat else hint + text
     if ask.note:
         text = say(ask.note) + "\n\n" + text
     return TextMessage(
@@ -94,22 +117,129 @@ def _skip(ask: Ask) -> PostbackAction:
     return _tap(ask, say("label_skip"), action="skip")
 
 
-def _picker(ask: Ask, label: str, lowest: dt.date, initial: dt.date) -> DatetimePickerAction:
+def _picker(
+    ask: Ask, label: str, lowest: dt.date, initial: dt.date, highest: dt.date | None = None
+) -> DatetimePickerAction:
     # No time zones in the picker (LINE): the day is read as a local (Asia/Tokyo) date.
-    initial = min(max(initial, lowest), ask.today)
+    highest = highest or ask.today
+    initial = min(max(initial, lowest), highest)
     return DatetimePickerAction(label=label, data=encode("ans", q=ask.step, t=ask.token),
                                 mode="date", initial=initial.isoformat(),
-                                min=lowest.isoformat(), max=ask.today.isoformat())  # fmt: skip
+                                min=lowest.isoformat(), max=highest.isoformat())  # fmt: skip
 
 
 def _fit(label: str) -> str:
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
+DATE_STEPS = ("birth_date", "children")
+INITIAL_AGE = 70  # the calendar opens 70 years back: four in ten residents are 65 or over
+INITIAL_CHILD_AGE = 5
+
+
+def date_bounds(ask: Ask) -> tuple[dt.date, dt.date]:
+    """The earliest and latest day a date answer to `ask` may be."""
+    if ask.step == "children":
+        return earliest_child_birth(ask.today, ask.parent_birth), ask.today
+    return earliest_birth(ask.today), ask.today
+
+
+def _eras(low: dt.date, high: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """The eras overlapping [low, high], newest last, each clipped to the range."""
+    found = []
+    ends = [dt.date.max] + [start - dt.timedelta(days=1) for start, _ in ERAS[:-1]]
+    for (start, era), end in zip(ERAS, ends, strict=True):
+        if start <= high and end >= low:
+            found.append((era, max(start, low), min(end, high)))
+    return found[::-1]
+
+
+def _era_buttons(ask: Ask) -> list[Action]:
+    """元号 buttons (昭和生まれ…) for the years residents are likely to have been born in."""
+    low, high = date_bounds(ask)
+    if ask.step == "children":
+        low = max(low, years_before(ask.today, CHILD_YEARS + 1))
+        order = lambda eras: eras[::-1]  # noqa: E731 — 令和 first for children
+    else:
+        low = max(low, years_before(ask.today, OLDEST_ERA_YEARS))
+        high = min(high, years_before(ask.today, YOUNGEST_RESIDENT))
+        order = lambda eras: eras  # noqa: E731 — 昭和 before 平成: the likelier first
+    eras = [e for e, _, _ in _eras(low, high)]
+    if ask.step != "children" and "昭和" in eras:
+        eras.remove("昭和")
+        eras.insert(0, "昭和")
+    return [_tap(ask, say("label_era", era=e), value=f"era:{e}") for e in order(eras)]
+
+
+def _era_span(ask: Ask) -> tuple[dt.date, dt.date]:
+    """The allowed days inside the tapped era (the whole allowed range if it is unknown)."""
+    low, high = date_bounds(ask)
+    for era, start, end in _eras(low, high):
+        if era == ask.era:
+            return start, end
+    return low, high
+
+
+def _era_range(ask: Ask) -> tuple[int, int]:
+    """The first and last era-year numbers of `ask.era` inside the allowed range."""
+    low, high = date_bounds(ask)
+    for era, start, end in _eras(low, high):
+        if era == ask.era:
+            return era_year(start)[1], era_year(end)[1]
+    return 1, 0
+
+
+def _date_part(ask: Ask) -> tuple[str, list[Action]] | None:
+    """The next part of a tapped date, or None when no era has been tapped yet."""
+    if ask.era is None:
+        return None
+    again = _tap(ask, say("label_date_restart"), value="restart")
+    if ask.year is not None and ask.month is not None:
+        low, high = _era_span(ask)
+        first = dt.date(ask.year, ask.month, 1)
+        last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+        lowest, highest = max(first, low), min(last, high)
+        picker = _picker(ask, say("label_pick_day"), lowest, lowest, highest)
+        month = f"{era_year_label(*era_year(first))}{ask.month}月"
+        return say("q_date_day", month=month), [picker, again]
+    if ask.year is not None:
+        low, high = _era_span(ask)
+        months = [m for m in range(1, 13) if (ask.year, m) >= (low.year, low.month)
+                  and (ask.year, m) <= (high.year, high.month)]  # fmt: skip
+        label = era_year_label(*era_year(dt.date(ask.year, 12, 31)))
+        if ask.era and era_start(ask.era).year == ask.year:
+            label = era_year_label(ask.era, 1)
+        items: list[Action] = [_tap(ask, f"{m}月", value=f"m:{m}") for m in months]
+        return say("q_date_month", year=label, western=ask.year), [*items, again]
+    first, last = _era_range(ask)
+    start_year = era_start(ask.era).year
+    if last - first + 1 > MAX_ITEMS - 2 and ask.decade is None:
+        ranges = [(a, min(a + 9, last)) for a in range(first - (first - 1) % 10, last + 1, 10)]
+        items = [
+            _tap(ask, say("label_years", era=ask.era, a=max(a, first), b=b,
+                          wa=start_year + max(a, first) - 1, wb=start_year + b - 1),
+                 value=f"dec:{max(a, first)}")
+            for a, b in ranges
+        ]  # fmt: skip
+        return say("q_date_decade", era=ask.era), [*items, again]
+    if ask.decade is not None:
+        first, last = max(first, ask.decade), min(last, ask.decade - (ask.decade - 1) % 10 + 9)
+    items = [
+        _tap(
+            ask,
+            f"{era_year_label(ask.era, n)}（{start_year + n - 1}）",
+            value=f"y:{start_year + n - 1}",
+        )
+        for n in range(first, last + 1)
+    ]
+    return say("q_date_year", era=ask.era), [*items, again]
+
+
 def _birth_date(ask: Ask) -> tuple[str, list[Action]]:
-    initial = years_before(ask.today, 50)
-    picker = _picker(ask, say("label_pick_birth"), earliest_birth(ask.today), initial)
-    return say("q_birth_date"), [picker, _skip(ask)]
+    low, _ = date_bounds(ask)
+    initial = years_before(ask.today, INITIAL_AGE)
+    picker = _picker(ask, say("label_pick_calendar"), low, initial)
+    return say("q_birth_date"), [*_era_buttons(ask), picker, _skip(ask)]
 
 
 def _paged(ask: Ask, fixed: int, more: str) -> tuple[list[str], Action | None]:
@@ -137,15 +267,17 @@ def _household_size(ask: Ask) -> tuple[str, list[Action]]:
 
 
 def _children(ask: Ask) -> tuple[str, list[Action]]:
-    lowest = earliest_child_birth(ask.today, ask.parent_birth)
-    initial = years_before(ask.today, 3)
+    lowest, _ = date_bounds(ask)
+    initial = years_before(ask.today, INITIAL_CHILD_AGE)
+    picker = _picker(ask, say("label_pick_calendar"), lowest, initial)
     if ask.children == 0:
-        picker = _picker(ask, say("label_pick_child"), lowest, initial)
         none = _tap(ask, say("label_no_children"), value="none")
-        return say("q_children"), [picker, none, _skip(ask)]
-    picker = _picker(ask, say("label_add_child"), lowest, initial)
+        return say("q_children"), [none, *_era_buttons(ask), picker, _skip(ask)]
     done = _tap(ask, say("label_children_done"), action="done")
-    return say("q_children_more", count=ask.children), [picker, done]
+    added = ""
+    if ask.last_child is not None:
+        added = say("child_added", date=wareki_with_year(ask.last_child)) + "\n"
+    return added + say("q_children_more", count=ask.children), [done, *_era_buttons(ask), picker]
 
 
 def _yes_no(name: str) -> Callable[[Ask], tuple[str, list[Action]]]:
@@ -158,15 +290,17 @@ def _yes_no(name: str) -> Callable[[Ask], tuple[str, list[Action]]]:
 
 
 def _interests(ask: Ask) -> tuple[str, list[Action]]:
+    # 完了 comes first, so it is on screen without scrolling the buttons sideways.
+    done = _tap(ask, say("label_done"), action="done")
     shown, more = _paged(ask, fixed=2, more="label_next_topics")
     items: list[Action] = [
         _tap(ask, ("✓" if topic in ask.chosen else "") + topic, value=topic) for topic in shown
     ]
     chosen = [t for t in ask.choices if t in ask.chosen]
     status = say("topics_chosen", topics="、".join(chosen)) if chosen else say("topics_none_chosen")
-    done = _tap(ask, say("label_done"), action="done")
-    return say("q_interests") + "\n" + status, [*items, *([more] if more else []), done,
-                                                 _skip(ask)]  # fmt: skip
+    # After a tap only the choice so far is said again, not the whole instructions.
+    text = status + "\n" + say("topics_again") if ask.repeat else say("q_interests") + "\n" + status
+    return text, [done, *items, *([more] if more else []), _skip(ask)]
 
 
 _QUESTIONS: dict[str, Callable[[Ask], tuple[str, Sequence[Action]]]] = {

@@ -9,6 +9,7 @@ from linebot.v3.messaging import FlexContainer, FlexMessage
 from messages.dates import both_calendars
 from messages.postback import encode
 from messages.questions import MAX_HOUSEHOLD
+from messages.style import LABEL, MUTED, TEXT, button, text
 from messages.texts import say
 from segments import Profile
 
@@ -20,11 +21,10 @@ def build_review(profile: Profile, steps: Sequence[str], *, paused: bool = False
         rows += [_row(step, describe(step, profile)), {"type": "separator", "margin": "md"}]
     notes = [say("review_hint")] + ([say("paused_note")] if paused else [])
     body = [
-        {"type": "text", "text": say("review_title"), "weight": "bold", "size": "lg"},
+        text(say("review_title"), weight="bold", size="lg", color=TEXT),
         *rows,
-        *({"type": "text", "text": n, "size": "xs", "color": "#666666", "wrap": True,
-           "margin": "md"} for n in notes),
-    ]  # fmt: skip
+        *(text(n, size="sm", color=MUTED, margin="md") for n in notes),
+    ]
     bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": body}}
     return FlexMessage(altText=say("review_alt"), contents=FlexContainer.from_dict(bubble))
 
@@ -36,17 +36,16 @@ def describe(step: str, profile: Profile) -> str:
 
 def _row(step: str, value: str) -> dict:
     label = say("field_" + step)
-    change = {"type": "postback", "label": say("label_change"), "data": encode("edit", q=step),
+    change = {"type": "postback", "data": encode("edit", q=step),
               "displayText": f"{label}を{say('label_change')}"}  # fmt: skip
     return {
         "type": "box", "layout": "horizontal", "margin": "md", "spacing": "sm",
         "contents": [
             {"type": "box", "layout": "vertical", "flex": 5, "contents": [
-                {"type": "text", "text": label, "size": "xs", "color": "#666666"},
-                {"type": "text", "text": value, "size": "sm", "wrap": True},
+                text(label, size="sm", color=LABEL),
+                text(value, size="md", color=TEXT),
             ]},
-            {"type": "button", "action": change, "style": "secondary", "height": "sm",
-             "flex": 2, "gravity": "center"},
+            button(say("label_change"), change, "secondary", flex=2, gravity="center"),
         ],
     }  # fmt: skip
 

@@ -21,7 +21,7 @@ from bot.errors import OutsideWindow, UserError
 from bot.store import queries as audience
 from bot.store.engine import transaction
 from bot.store.models import AuditEntry, DeliveryStatus, RunStatus
-from messages import NoticeLinks, build_notice, say
+from messages import NoticeLinks, build_notice, city_of, say
 
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 # The order `todoku send` reports counts in: what happened first, what is still open last.
@@ -199,7 +199,8 @@ def staff_test_send(
     lead = say("notice_test_lead") + (campaign.lead or "")
     # run None: taps on a test notice redirect but are not counted as clicks.
     links = notice_links(wiring.settings, program, None, campaign.id)
-    notice = build_notice(program, lead, links, wiring.clock.now().date())
+    city = city_of(wiring.config.municipality)
+    notice = build_notice(program, lead, links, wiring.clock.now().date(), city)
     # A fresh key per test send: staff may send the same test twice on purpose.
     key = str(uuid.uuid4())
     outcome = wiring.dispatcher.using(sender, policy).multicast(list(to), [notice], key)

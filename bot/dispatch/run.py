@@ -24,7 +24,7 @@ from bot.errors import MonthlyQuotaReached, UnknownCampaign
 from bot.logs import get_logger
 from bot.store.models import BatchStatus
 from bot.wiring import Wiring
-from messages import build_notice
+from messages import build_notice, city_of
 
 log = get_logger("todoku.dispatch")
 
@@ -265,7 +265,7 @@ def notice_for(wiring, run_id: int, day: dt.date) -> list[Message] | None:
     if program is None:
         return None
     links = notice_links(wiring.settings, program, run_id, campaign.id)
-    return [build_notice(program, campaign.lead, links, day)]
+    return [build_notice(program, campaign.lead, links, day, city_of(config.municipality))]
 
 
 def summarize(

@@ -10,9 +10,11 @@ from linebot.v3.messaging import Message
 
 from bot.store.models import ProgramResponse, Resident
 from messages import (
+    build_feedback_confirm,
     build_feedback_thanks,
     build_feedback_undone,
     build_not_registered,
+    build_note,
     build_start_again,
 )
 from messages.notice import ANSWERS
@@ -28,6 +30,11 @@ def program_feedback(
     if resident.consented_at is None:
         return [build_not_registered()]
     name = _program_name(ctx.wiring.config, program_id)
+    if answer == "confirm" and program_id:
+        # 申請しました: asked once more before it stops the program's notices.
+        return [build_feedback_confirm(name, program_id)]
+    if answer == "not_yet":
+        return [build_note("feedback_not_yet")]
     existing = ctx.session.get(ProgramResponse, (resident.id, program_id))
     if answer == "undo":
         if existing is not None:

@@ -22,7 +22,6 @@ from bot.registration.feedback import program_feedback
 from bot.store.models import Resident, ResidentActivity
 from messages import (
     FEEDBACK_ACTION,
-    build_help,
     build_not_registered,
     build_note,
     build_start_again,
@@ -81,13 +80,12 @@ def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
 
 
 def on_message(ctx: HandlerContext, event: MessageEvent) -> list[Message]:
-    """Text, stickers, photos...: the bot takes answers only by buttons, and says so kindly."""
+    """Text, stickers, photos...: a typed answer, or the city's phone, counter and menu."""
     resident = find_resident(ctx.session, event.source.user_id)
     if resident is None:
         return [build_start_again()]
-    if resident.consented_at is None:
-        return [build_not_registered()]
-    return registration.resume(ctx, resident, note="use_buttons") or [build_help()]
+    text = getattr(event.message, "text", None)
+    return registration.free_text(ctx, resident, text if isinstance(text, str) else None)
 
 
 def on_postback(ctx: HandlerContext, event: PostbackEvent) -> list[Message]:

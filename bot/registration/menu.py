@@ -15,13 +15,19 @@ from bot.registration import dialog
 from bot.registration.steps import profile_of, questions_for, unanswered
 from bot.store.models import Resident
 from messages import (
+    CityContact,
+    build_contact,
     build_delete_confirm,
+    build_later,
     build_not_registered,
     build_note,
     build_paused,
     build_program_list,
     build_start_again,
+    city_of,
+    wants_contact,
 )
+from messages.questions import DATE_STEPS
 from segments import holds
 
 MenuAction = Callable[[object, Resident], list[Message]]
@@ -44,7 +50,35 @@ def later(ctx, resident: Resident | None) -> list[Message]:
     """あとで: nothing is stored; say how to register later."""
     if resident is not None and resident.consented_at is not None:
         return resume(ctx, resident) or [dialog.review(ctx, resident)]
-    return [build_note("later")]
+    return [build_later()]
+
+
+def city_contact(config) -> CityContact:
+    """The city's phone and counter from municipality.contact (either may be missing)."""
+    return city_of(config.municipality)
+
+
+def free_text(ctx, resident: Resident, text: str | None) -> list[Message]:
+    """Typed text or a sticker: an answer to the open question if it reads as one, else
+    the city's phone and counter with the menu — never a dead end."""
+    contact = city_contact(ctx.wiring.config)
+    if resident.consented_at is None:
+        return [build_contact(contact, registered=False, understood=wants_contact(text)),
+                build_not_registered()]  # fmt: skip
+    if not dialog.in_progress(resident):
+        return [build_contact(contact, registered=True, understood=wants_contact(text))]
+    if text:
+        replies = dialog.typed(ctx, resident, text)
+        if replies is not None:
+            return replies
+    if not text:  # a sticker, a photo...: the question again, kindly
+        return [dialog.ask(ctx, resident, note="use_buttons")]
+    if resident.dialog["step"] in DATE_STEPS and not wants_contact(text):
+        return [dialog.ask(ctx, resident, note="date_not_read")]
+    # Not an answer: the phone and counter (and the menu), then the open question again.
+    registered = resident.registered_at is not None
+    return [build_contact(contact, registered=registered, understood=wants_contact(text)),
+            dialog.ask(ctx, resident)]  # fmt: skip
 
 
 def resume(ctx, resident: Resident, note: str | None = None) -> list[Message]:
@@ -59,7 +93,7 @@ def menu(ctx, resident: Resident | None, item: str | None) -> list[Message]:
         return resume(ctx, resident) if resident else [build_start_again()]
     if resident is None:
         return [build_start_again()]
-    if resident.consented_at is None and action is not confirm_delete:
+    if resident.consented_at is None and action not in (confirm_delete, show_programs):
         return [build_not_registered()]
     return action(ctx, resident)
 
@@ -70,17 +104,20 @@ def show_review(ctx, resident: Resident) -> list[Message]:
 
 
 def show_programs(ctx, resident: Resident) -> list[Message]:
-    """使える制度を見る: open programs (today, Asia/Tokyo) the resident is eligible for."""
+    """使える制度を見る: open programs (today, Asia/Tokyo) the resident is eligible for, their
+    chosen topics first. Someone not registered (あとで) sees the programs for everybody."""
     config = ctx.wiring.config
     on = dialog.today(ctx)
+    guest = resident.consented_at is None
     profile = profile_of(resident)
     fitting = [
         p
         for p in config.programs
-        if p.is_open(on) and (p.eligible is None or holds(p.eligible, profile, on))
+        if p.is_open(on) and (p.eligible is None or (not guest and holds(p.eligible, profile, on)))
     ]
-    skipped = bool(unanswered(resident, questions_for(config)))
+    skipped = not guest and bool(unanswered(resident, questions_for(config)))
     settings = ctx.wiring.settings
+    topics = [t for t in config.municipality.topics if t in profile.interests]
     replies = build_program_list(
         fitting,
         on,
@@ -88,7 +125,12 @@ def show_programs(ctx, resident: Resident) -> list[Message]:
         skipped_some=skipped,
         # Tracked like notices: visits to the HP from LINE are one of the plan's KPIs.
         links=lambda program: notice_links(settings, program, None, MENU_SOURCE),
+        city=city_contact(config),
+        topics=topics,
+        guest=guest,
     )
+    if guest:
+        return [*replies, build_not_registered()]
     # LINE takes at most five messages in one reply; the question adds one.
     return [*replies, *resume(ctx, resident)]
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from bot.store.models import Resident, ResidentChild, ResidentInterest
 from messages import MAX_HOUSEHOLD, STEPS, earliest_birth, earliest_child_birth
+from messages.dates import ERAS
 from segments import Profile, attributes_used
+from segments.relevance import could_hold, matters, not_answered
 
 ALWAYS = frozenset({"interests"})  # topics are opt-ins every resident may choose
 
@@ -22,6 +24,97 @@ def questions_for(config) -> tuple[str, ...]:
     rules = [p.eligible for p in config.programs] + [c.audience for c in config.campaigns]
     used = frozenset().union(*(attributes_used(rule) for rule in rules if rule is not None))
     return tuple(step for step in STEPS if step in used | ALWAYS)
+
+
+def conditions(config) -> list:
+    """Every rule a question could matter to: program eligibility, and campaign audiences
+    together with their program's eligibility (a tuple: all of them must hold)."""
+    found: list = [p.eligible for p in config.programs if p.eligible is not None]
+    for campaign in config.campaigns:
+        if campaign.audience is not None:
+            eligible = config.program(campaign.program).eligible
+            found.append(campaign.audience if eligible is None else (eligible, campaign.audience))
+    return found
+
+
+def _built_in_skip(step: str, profile: Profile, known: frozenset[str]) -> bool:
+    """Questions whose answer is already known: no child lives with someone living alone
+    (the city's child programs concern children in the household); ひとり親 is not asked
+    of someone who said they have no children."""
+    if step == "children":
+        return "household_size" in known and profile.household_size == 1
+    if step == "single_parent":
+        return "children" in known and profile.children is not None and not profile.children
+    return False
+
+
+def worth_asking(
+    config,
+    step: str,
+    profile: Profile,
+    known: frozenset[str],
+    on: dt.date,
+    *,
+    before: frozenset[str] = frozenset(),
+    certain: bool = False,
+) -> bool:
+    """Whether `step` is (with `certain`: will surely be) asked.
+
+    `known`: the questions already asked or decided; `before`: those still to be asked
+    before `step`, whose answers are not known yet. A question is asked only when some
+    configured rule could still hold because of its answer, and its `ask_if` (if any)
+    holds with the answers given so far (a question not asked yet counts as not answered).
+    """
+    if step in ALWAYS:
+        return True
+    if not certain and _built_in_skip(step, profile, known):
+        return False
+    if certain and (
+        (step == "children" and "household_size" in before)
+        or (step == "single_parent" and "children" in before)
+        or _built_in_skip(step, profile, known)
+    ):
+        return False
+    for_all = before if certain else frozenset()
+    if not any(matters(rule, step, profile, known, on, for_all=for_all)
+               for rule in conditions(config)):  # fmt: skip
+        return False
+    question = config.questions.get(step)
+    if question is None:
+        return True
+    later = frozenset(STEPS) - known - before
+    view = not_answered(profile, later)
+    return could_hold(question.ask_if, view, known | later, on, must=certain)
+
+
+def next_question(
+    config, profile: Profile, queue: list[str], known: frozenset[str], on: dt.date
+) -> tuple[str | None, list[str], frozenset[str]]:
+    """The next question worth asking, the queue after it, and what is known then."""
+    queue = list(queue)
+    while queue:
+        step = queue.pop(0)
+        if worth_asking(config, step, profile, known, on):
+            return step, queue, known
+        known = known | {step}  # decided: not asked (its answer stays "not given")
+    return None, [], known
+
+
+def outlook(
+    config, profile: Profile, step: str, rest: list[str], known: frozenset[str], on: dt.date
+) -> tuple[int, bool]:
+    """How many of `rest` may still be asked after `step`, and whether that is certain."""
+    may, sure = 0, True
+    before = {step}
+    for later in rest:
+        possible = worth_asking(config, later, profile, known, on, before=frozenset(before))
+        if possible:
+            may += 1
+            sure = sure and worth_asking(
+                config, later, profile, known, on, before=frozenset(before), certain=True
+            )
+        before.add(later)
+    return may, sure
 
 
 def profile_of(resident: Resident) -> Profile:
@@ -83,9 +176,41 @@ def store_answer(resident: Resident, step: str, answer: Answer, state: dict) -> 
     return _STORE[step](resident, answer, state)
 
 
+DATE_PARTS = {"era": "era", "dec": "dec", "y": "y", "m": "m"}
+
+
+def take_date_part(value: str | None, state: dict) -> bool:
+    """A tap on 元号 / 年の範囲 / 年 / 月 (or 選び直す): remember it; True if it was one."""
+    if value == "restart":
+        state.pop("dp", None)
+        return True
+    kind, _, raw = (value or "").partition(":")
+    if kind not in DATE_PARTS:
+        return False
+    part = dict(state.get("dp", {}))
+    if kind == "era":
+        if raw not in {era for _, era in ERAS}:
+            raise Again("choice_unknown")
+        part = {"era": raw}
+    else:
+        if not raw.isdigit() or "era" not in part:
+            raise Again("choice_unknown")
+        number = int(raw)
+        limits = {"dec": (1, 99), "y": (1868, 2200), "m": (1, 12)}[kind]
+        if not limits[0] <= number <= limits[1]:
+            raise Again("choice_unknown")
+        part[kind] = number
+    state["dp"] = part
+    return True
+
+
 def _birth_date(resident: Resident, a: Answer, state: dict) -> bool:
+    if a.date is None and take_date_part(a.value, state):
+        return False
     early = "date_too_old"
     resident.birth_date = check_birth_date(a.date, a.today, earliest_birth(a.today), early)
+    state.pop("dp", None)
+    state["said"] = resident.birth_date.isoformat()
     return True
 
 
@@ -114,9 +239,13 @@ def _children(resident: Resident, a: Answer, state: dict) -> bool:
         resident.children = [ResidentChild(birth_date=dt.date.fromisoformat(k)) for k in kids]
         resident.children_answered = True
         return True
+    if a.date is None and take_date_part(a.value, state):
+        return False
     earliest = earliest_child_birth(a.today, resident.birth_date)
     day = check_birth_date(a.date, a.today, earliest, "child_too_early")
     state["kids"] = sorted([*state.get("kids", []), day.isoformat()])
+    state["last"] = day.isoformat()
+    state.pop("dp", None)
     return False
 
 

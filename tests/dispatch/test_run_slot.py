@@ -46,8 +46,9 @@ def test_notice_links_are_click_tracked_on_the_public_url(line, people, sim):
         for b in notice["contents"]["footer"]["contents"]
         if b.get("action", {}).get("type") == "uri"
     ]
-    assert len(uris) == 2
-    assert all(u.startswith("https://todoku.example.jp/r/") for u in uris)
+    web = [u for u in uris if not u.startswith("tel:")]
+    assert len(web) == 2 and uris[-1] == "tel:0237552111"  # and a tap-to-call button
+    assert all(u.startswith("https://todoku.example.jp/r/") for u in web)
     assert all("logoform" not in u for u in uris)
 
 

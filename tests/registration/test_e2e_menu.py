@@ -26,7 +26,26 @@ def test_programs_open_now_that_fit_the_resident(sim, live_bot):
     assert "子育て応援給付金" not in names  # no children
     assert "高齢者世帯雪下ろし支援事業" not in names  # opens on 1 December
     assert f"{len(names)}件" in texts(reply)
-    assert "締切" in texts(reply) and "0237-55-2111" in texts(reply)
+    assert "まで・あと" in texts(reply) and "0237-55-2111" in texts(reply)
+    # Their chosen topic (高齢者) comes first, and says so.
+    assert names[0] == "シニア世代スマホスタート応援補助金"
+    assert "選んだ分野（高齢者）の制度が先です" in texts(reply)
+    sim.assert_no_problems()
+
+
+def test_later_still_sees_programs_for_everybody_and_is_invited(sim, live_bot):
+    """あとで: 使える制度を見る shows the programs for everybody, and offers to register."""
+    chat = Chat(sim)
+    chat.follow()
+    chat.tap("あとで")
+    assert chat.labels() == ["使える制度を見る", "登録する"]
+    reply = chat.tap("使える制度を見る")
+    names = card_names(reply)
+    assert names and "住宅リフォーム補助金" in names  # no eligibility rule: for everybody
+    assert "シニア世代スマホスタート応援補助金" not in names  # needs an age
+    assert "どなたでも使える" in texts(reply)
+    assert chat.labels() == ["同意して登録する", "あとで"]
+    assert "（1問目" in texts(chat.tap("同意して登録する"))
     sim.assert_no_problems()
 
 
@@ -48,7 +67,7 @@ def test_programs_during_registration_then_the_open_question(sim, live_bot):
     chat = Chat(sim)
     chat.follow()
     chat.tap("同意して登録する")
-    chat.tap("生まれた日を選ぶ", date="1958-07-03")
+    chat.tap("カレンダーで選ぶ", date="1958-07-03")
     reply = chat.menu("programs")
     assert reply[-1]["type"] == "text" and "地区" in reply[-1]["text"]
     assert "楯岡" in chat.labels()

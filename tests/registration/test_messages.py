@@ -46,14 +46,15 @@ def test_public_surface_is_pinned():
     """messages/__init__.py exports exactly these names."""
     assert sorted(messages.__all__) == sorted([
         "FEEDBACK_ACTION", "MAX_BUBBLES", "MAX_HOUSEHOLD", "MENU_ITEMS", "PARENT_MIN_AGE",
-        "STEPS", "TEXTS", "Ask", "NoticeLinks",
-        "both_calendars", "build_delete_confirm", "build_feedback_thanks",
-        "build_feedback_undone", "build_finished", "build_help",
-        "build_not_registered", "build_note", "build_notice", "build_paused",
+        "STEPS", "TEXTS", "Ask", "CityContact", "NoticeLinks",
+        "both_calendars", "build_contact", "build_delete_confirm", "build_feedback_confirm",
+        "build_feedback_thanks", "build_feedback_undone", "build_finished", "build_help",
+        "build_later", "build_not_registered", "build_note", "build_notice", "build_paused",
         "build_program_list", "build_question", "build_review", "build_rich_menu",
-        "build_start_again", "build_welcome", "decode", "describe", "earliest_birth",
-        "earliest_child_birth", "encode", "notice_alt_text", "program_bubble", "say",
-        "seireki", "wareki", "years_before",
+        "build_start_again", "build_welcome", "city_of", "decode", "describe", "earliest_birth",
+        "earliest_child_birth", "encode", "notice_alt_text", "parse_date", "phone_in",
+        "program_bubble", "say", "seireki", "tel_uri", "wants_contact", "wareki",
+        "wareki_with_year", "years_before",
     ])  # fmt: skip
     for name in messages.__all__:
         assert hasattr(messages, name)
@@ -61,9 +62,10 @@ def test_public_surface_is_pinned():
 
 def test_every_button_label_fits_in_twenty_characters():
     """LINE refuses quick reply labels longer than 20 characters."""
+    widest = {"era": "大正", "a": 11, "b": 15, "wa": 1922, "wb": 1926, "phone": "0237-55-2111"}
     for name, text in TEXTS.items():
         if name.startswith(("label_", "menu_")):
-            assert len(text) <= 20, name
+            assert len(text.format(**widest)) <= 20, name
 
 
 def test_welcome_says_what_and_asks_consent():
@@ -87,29 +89,66 @@ def test_every_question_is_valid_with_a_skip_button_and_progress(step):
         assert decode(item["action"]["data"])["t"] == "7"
 
 
-def test_birth_date_uses_the_date_picker_within_120_years():
-    """The birth date is picked, not typed: mode=date, from 120 years ago up to today."""
+def _picker(body: dict) -> dict:
+    [picker] = [i["action"] for i in body["quickReply"]["items"]
+                if i["action"]["type"] == "datetimepicker"]  # fmt: skip
+    return picker
+
+
+def test_birth_date_is_typed_or_tapped_by_era_or_picked():
+    """Typed (the text says how), 元号 buttons, or the calendar opening 70 years back."""
     [body] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY)))
-    picker = body["quickReply"]["items"][0]["action"]
-    assert picker["type"] == "datetimepicker" and picker["mode"] == "date"
+    assert "昭和21年5月3日" in body["text"]
+    assert quick_labels(body) == ["昭和生まれ", "大正生まれ", "平成生まれ", "カレンダーで選ぶ",
+                                  "答えない"]  # fmt: skip
+    picker = _picker(body)
+    assert picker["mode"] == "date"
     assert picker["max"] == "2026-11-22" and picker["min"] == "1906-11-22"
-    assert picker["min"] <= picker["initial"] <= picker["max"]
+    assert picker["initial"] == "1956-11-22"  # 70 years back: where most residents are
+
+
+def test_the_era_path_needs_no_scrolling():
+    """昭和 → 昭和21〜30年 → 昭和21年 → 5月 → a picker confined to May 1946."""
+    ask = Ask(step="birth_date", token=1, today=TODAY, era="昭和")
+    [ranges] = valid(build_question(ask))
+    assert quick_labels(ranges)[:2] == ["昭和1〜10年（1926〜1935）", "昭和11〜20年（1936〜1945）"]
+    assert quick_labels(ranges)[-1] == "選び直す"
+    [years] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和",
+                                       decade=21)))  # fmt: skip
+    assert quick_labels(years)[0] == "昭和21年（1946）" and len(quick_labels(years)) == 11
+    [months] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和",
+                                        decade=21, year=1946)))  # fmt: skip
+    assert quick_labels(months) == [f"{m}月" for m in range(1, 13)] + ["選び直す"]
+    assert "昭和21年（1946年）" in months["text"]
+    [day] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和",
+                                     decade=21, year=1946, month=5)))  # fmt: skip
+    picker = _picker(day)
+    assert (picker["initial"], picker["min"], picker["max"]) == (
+        "1946-05-01",
+        "1946-05-01",
+        "1946-05-31",
+    )
+    assert "昭和21年5月" in day["text"]
 
 
 def test_child_picker_starts_when_the_parent_was_twelve():
     """A child cannot be born before the parent was 12: the picker's min says so."""
     ask = Ask(step="children", token=1, today=TODAY, parent_birth=dt.date(1990, 6, 1))
     [body] = valid(build_question(ask))
-    picker = body["quickReply"]["items"][0]["action"]
-    assert picker["min"] == "2002-06-01"
-    assert quick_labels(body) == ["生まれた日を選ぶ", "いない", "答えない"]
+    picker = _picker(body)
+    assert picker["min"] == "2002-06-01" and picker["initial"] == "2021-11-22"
+    assert quick_labels(body) == ["いない", "令和生まれ", "平成生まれ", "カレンダーで選ぶ",
+                                  "答えない"]  # fmt: skip
 
 
-def test_after_one_child_the_question_offers_another_or_done():
-    """After a child, the resident adds another or says that is all."""
-    [body] = valid(build_question(Ask(step="children", token=1, today=TODAY, children=1)))
+def test_after_one_child_the_question_reads_it_back_and_offers_another_or_done():
+    """After a child, its date is read back; the resident adds another or says that is all."""
+    ask = Ask(step="children", token=1, today=TODAY, children=1, last_child=dt.date(2019, 5, 10),
+              parent_birth=dt.date(1990, 6, 1))  # fmt: skip
+    [body] = valid(build_question(ask))
+    assert "令和元年5月10日（2019年）生まれのお子さんを登録しました" in body["text"]
     assert "1人" in body["text"]
-    assert quick_labels(body) == ["もう1人いる", "これで全部"]
+    assert quick_labels(body) == ["これで全部", "令和生まれ", "平成生まれ", "カレンダーで選ぶ"]
 
 
 def test_topics_show_what_is_chosen_and_toggle():
@@ -117,8 +156,13 @@ def test_topics_show_what_is_chosen_and_toggle():
     ask = Ask(step="interests", token=3, today=TODAY, choices=TOPICS, chosen=frozenset({"防災"}))
     [body] = valid(build_question(ask))
     labels = quick_labels(body)
-    assert "✓防災" in labels and "子育て" in labels and "完了" in labels
-    assert "防災" in body["text"]
+    assert "✓防災" in labels and "子育て" in labels and labels[0] == "完了"
+    assert "防災" in body["text"] and "いくつでも選べます" in body["text"]
+    again = Ask(step="interests", token=4, today=TODAY, choices=TOPICS, progress=(5, 5),
+                chosen=frozenset({"防災", "高齢者"}), repeat=True)  # fmt: skip
+    [short] = valid(build_question(again))
+    assert short["text"].startswith("いま選んでいる分野：高齢者、防災")
+    assert "いくつでも選べます" not in short["text"] and "（5/5）" not in short["text"]
 
 
 def test_many_districts_are_paged_within_thirteen_buttons():
@@ -188,10 +232,16 @@ def test_program_carousel_has_deadline_contact_and_links():
                                                 skipped_some=False))  # fmt: skip
     assert "2件" in intro["text"]
     first, second = carousel["contents"]["contents"]
-    assert "締切 令和9年1月2日（あと41日）" in str(first)
+    assert "令和9年1月2日（土）まで・あと41日" in str(first)
     assert "0237-55-2111" in str(first)
-    assert [a["label"] for a in _actions(first)] == ["くわしく見る", "オンラインで申し込む"]
-    assert [a["label"] for a in _actions(second)] == ["くわしく見る"]
+    assert [a["label"] for a in _actions(first)] == [
+        "オンラインで申し込む",
+        "くわしく見る",
+        "電話する 0237-55-2111",
+    ]
+    assert [a["label"] for a in _actions(second)] == ["くわしく見る", "電話する 0237-55-2111"]
+    call = list(_actions(first))[-1]
+    assert call["uri"] == "tel:0237552111"
 
 
 def test_more_than_twelve_programs_end_with_a_link_to_the_city():
@@ -203,6 +253,18 @@ def test_more_than_twelve_programs_end_with_a_link_to_the_city():
     assert len(bubbles) == MAX_BUBBLES
     assert "ほかに9件" in str(bubbles[-1])
     assert [a["uri"] for a in _actions(bubbles[-1])] == ["https://www.city.murayama.lg.jp/"]
+
+
+def test_a_program_without_contact_shows_the_city_phone_and_counter():
+    """municipality.contact stands in where a program names no contact of its own."""
+    bare = SimpleNamespace(**{**vars(_program(1)), "contact": None})
+    city = messages.CityContact("村山市", "0237-55-2111", "市役所1階 総合案内")
+    _, carousel = valid(*build_program_list([bare], TODAY, "https://x.jp/", skipped_some=False,
+                                            city=city))  # fmt: skip
+    [card] = carousel["contents"]["contents"]
+    assert "市役所1階 総合案内" in str(card) and "tel:0237552111" in str(card)
+    _, carousel = valid(*build_program_list([bare], TODAY, "https://x.jp/", skipped_some=False))
+    assert "市役所の窓口や電話でも" in str(carousel) and "tel:" not in str(carousel)
 
 
 def test_no_programs_is_a_kind_note_with_a_hint_to_answer_more():
