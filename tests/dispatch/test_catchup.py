@@ -63,7 +63,7 @@ def register(sim, born: str, topics: tuple[str, ...] = ()) -> Chat:
     chat = Chat(sim)
     chat.follow()
     chat.tap("同意して登録する")
-    chat.tap("生まれた日を選ぶ", date=born)
+    chat.tap("カレンダーで選ぶ", date=born)
     for topic in topics:
         chat.tap(topic)
     chat.tap("完了")
@@ -76,7 +76,7 @@ def change_birth_date(chat: Chat, born: str) -> None:
     changes = [a for a in _actions(shown) if a.get("label") == "変更"]
     chat.sim.postback(chat.user_id, changes[0]["data"])
     chat.new()
-    chat.tap("生まれた日を選ぶ", date=born)
+    chat.tap("カレンダーで選ぶ", date=born)
 
 
 def notices(sim, user_id: str) -> list[dict]:
