@@ -15,7 +15,8 @@
     └── SendError                             a Messaging API call failed
         ├── RetryableSendError                500, timeout, rate limit: retry with the same key
         └── PermanentSendError                4xx other than a rate limit: do not retry
-            └── MonthlyQuotaReached           429 "monthly limit": stop the run, do not retry
+            ├── MonthlyQuotaReached           429 "monthly limit": stop the run, do not retry
+            └── InvalidReplyToken             400 "Invalid reply token": used or expired
 
 ConfigError lives beside the loader (bot.config.problems). Only the edges (webhook
 route, CLI, process start-up) turn these into HTTP statuses or exit codes.
@@ -90,3 +91,7 @@ class PermanentSendError(SendError):
 
 class MonthlyQuotaReached(PermanentSendError):
     """LINE's monthly message quota is used up: no send can succeed until next month."""
+
+
+class InvalidReplyToken(PermanentSendError):
+    """LINE refused a reply token: already used (by an earlier attempt) or expired."""

@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", validation_alias=_env("log_level", "TODOKU_LOG_LEVEL"))
     line_timeout_seconds: float = 10.0
+    # Replies (bot.registration.outbox): sent after commit by this many threads per process;
+    # the webhook answers LINE at once (0) or waits this long for its replies (tests).
+    reply_threads: int = Field(16, validation_alias=_env("reply_threads", "TODOKU_REPLY_THREADS"))
+    reply_wait_seconds: float = Field(
+        0.0, validation_alias=_env("reply_wait_seconds", "TODOKU_REPLY_WAIT_SECONDS")
+    )
+    # How often each web process looks for replies committed but not sent (0: never).
+    reply_sweep_seconds: float = Field(
+        2.0, validation_alias=_env("reply_sweep_seconds", "TODOKU_REPLY_SWEEP_SECONDS")
+    )
+    # LINE: use a reply token within one minute; after this long, push instead.
+    reply_token_seconds: float = 50.0
+    reply_timeout_seconds: float = Field(
+        5.0, validation_alias=_env("reply_timeout_seconds", "TODOKU_REPLY_TIMEOUT_SECONDS")
+    )
     # How many reverse proxies (load balancers) stand in front of the web process.
     trusted_proxies: int = Field(
         0, validation_alias=_env("trusted_proxies", "TODOKU_TRUSTED_PROXIES")

@@ -106,6 +106,10 @@ def make_settings(database_url: str, **overrides) -> Settings:
         # Nothing listens on port 9: a test that forgets linesim fails fast, never reaches LINE.
         "line_api_base": "http://127.0.0.1:9",
         "line_api_data_base": "http://127.0.0.1:9",
+        # Replies go out after the webhook's 200 in production; tests wait for them so a
+        # test reads the timeline after the reply, and no sweeper thread outlives its test.
+        "reply_wait_seconds": 10.0,
+        "reply_sweep_seconds": 0.0,
     }
     values.update(overrides)
     return Settings(**values)

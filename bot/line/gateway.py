@@ -6,6 +6,7 @@ retries so that every retry is ours and carries the same X-Line-Retry-Key.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import urllib3
@@ -22,7 +23,13 @@ from linebot.v3.messaging import (
     RichMenuRequest,
 )
 
-from bot.errors import MonthlyQuotaReached, PermanentSendError, RetryableSendError, SendError
+from bot.errors import (
+    InvalidReplyToken,
+    MonthlyQuotaReached,
+    PermanentSendError,
+    RetryableSendError,
+    SendError,
+)
 from bot.logs import get_logger
 from bot.settings import Settings
 
@@ -42,6 +49,20 @@ class LineGateway:
         self._data_client = ApiClient(_configuration(settings.line_api_data_base, token))
         self.api = MessagingApi(self._client)
         self.blob = MessagingApiBlob(self._data_client)
+        # Replies from the outbox are JSON already: posted as they are, without the SDK's
+        # models (rebuilding and serialising them cost more than the rest of a webhook).
+        self._base = settings.line_api_base.rstrip("/")
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "User-Agent": "todoku",
+        }
+        self._http = urllib3.PoolManager(
+            num_pools=2,
+            maxsize=max(4, settings.reply_threads),
+            retries=False,
+            timeout=urllib3.Timeout(connect=2.0, read=settings.reply_timeout_seconds),
+        )
 
     def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
         """Answer a webhook event (free of quota; the token is single-use, ~1 minute)."""
@@ -49,6 +70,40 @@ class LineGateway:
             return
         request = ReplyMessageRequest(replyToken=reply_token, messages=list(messages))
         self._call(self.api.reply_message_with_http_info, request, kind="reply")
+
+    def reply_json(self, reply_token: str, messages_json: str) -> str:
+        """Reply with a JSON array of message objects; InvalidReplyToken if used or expired."""
+        body = f'{{"replyToken":{json.dumps(reply_token)},"messages":{messages_json}}}'
+        return self._post_json("/v2/bot/message/reply", body, kind="reply")
+
+    def push_json(self, user_id: str, messages_json: str, retry_key: str) -> str:
+        """Push a JSON array of message objects to one user with a retry key."""
+        body = f'{{"to":{json.dumps(user_id)},"messages":{messages_json}}}'
+        return self._post_json("/v2/bot/message/push", body, kind="push", retry_key=retry_key)
+
+    def _post_json(self, path: str, body: str, *, kind: str, retry_key: str | None = None) -> str:
+        headers = self._headers
+        if retry_key is not None:
+            headers = {**headers, "X-Line-Retry-Key": retry_key}
+        try:
+            response = self._http.request(
+                "POST", self._base + path, body=body.encode(), headers=headers
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            # No answer: it may or may not have been accepted (the outbox knows what to do).
+            raise RetryableSendError(f"{kind}: {type(exc).__name__}") from exc
+        request_id = response.headers.get("x-line-request-id", "")
+        if response.status == 200:
+            log.info("line_api_call", kind=kind, status=200, request_id=request_id)
+            return request_id
+        text = response.data.decode("utf-8", "replace")
+        if kind == "reply" and response.status == 400 and "Invalid reply token" in text:
+            raise InvalidReplyToken(f"{kind}: HTTP 400: invalid reply token", status=400)
+        error = _map_error(response.status, text, response.headers, kind)
+        if isinstance(error, _AlreadyAccepted):
+            log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
+            return error.request_id
+        raise error
 
     def push(self, user_id: str, messages: Sequence[Message], retry_key: str) -> str:
         """Send to one user; returns LINE's request id."""
@@ -112,12 +167,14 @@ def _configuration(host: str, token: str) -> Configuration:
 
 
 def _map_api_exception(exc: ApiException, kind: str) -> SendError:
-    status = exc.status or 0
-    accepted = (exc.headers or {}).get("x-line-accepted-request-id")
+    return _map_error(exc.status or 0, exc.body or "", exc.headers or {}, kind)
+
+
+def _map_error(status: int, body: str, headers, kind: str) -> SendError:
+    accepted = headers.get("x-line-accepted-request-id")
     if status == 409 and accepted:
         # The retry key was accepted earlier: the send happened; not an error for us.
         return _AlreadyAccepted(accepted)
-    body = exc.body or ""
     log.warning("line_api_error", kind=kind, status=status)
     if status == 429 and "monthly limit" in str(body):
         # Not a rate limit: every send fails until the month ends (§2.7); never retry.

@@ -46,15 +46,20 @@ class HandlerContext:
 Handler = Callable[[HandlerContext, Event], list[Message]]
 
 
-def find_resident(session: Session, line_user_id: str) -> Resident | None:
-    """The resident with this LINE user id, if known."""
-    return session.scalar(select(Resident).where(Resident.line_user_id == line_user_id))
+def find_resident(session: Session, line_user_id: str, *, lock: bool = False) -> Resident | None:
+    """The resident with this LINE user id, if known; `lock` holds their row to commit."""
+    query = select(Resident).where(Resident.line_user_id == line_user_id)
+    if lock:
+        # Two events of one resident at once (follow + consent, a double tap) run one after
+        # the other on PostgreSQL; SQLite has a single writer anyway (and no FOR UPDATE).
+        query = query.with_for_update()
+    return session.scalar(query)
 
 
 def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     """A resident added (or unblocked) the account: create or restore them and welcome them."""
     user_id = event.source.user_id
-    resident = find_resident(ctx.session, user_id)
+    resident = find_resident(ctx.session, user_id, lock=True)
     ctx.record("follow")
     if resident is None:
         # Only the LINE user id is stored before consent.
@@ -71,7 +76,7 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
 
 def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
     """A resident blocked the account: stop sending; answers are kept for a while."""
-    resident = find_resident(ctx.session, event.source.user_id)
+    resident = find_resident(ctx.session, event.source.user_id, lock=True)
     if resident is not None and resident.following:
         resident.following = False
         resident.unfollowed_at = ctx.now
@@ -81,7 +86,7 @@ def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
 
 def on_message(ctx: HandlerContext, event: MessageEvent) -> list[Message]:
     """Text, stickers, photos...: a typed answer, or the city's phone, counter and menu."""
-    resident = find_resident(ctx.session, event.source.user_id)
+    resident = find_resident(ctx.session, event.source.user_id, lock=True)
     if resident is None:
         return [build_start_again()]
     text = getattr(event.message, "text", None)
@@ -91,7 +96,7 @@ def on_message(ctx: HandlerContext, event: MessageEvent) -> list[Message]:
 def on_postback(ctx: HandlerContext, event: PostbackEvent) -> list[Message]:
     """A button or the date picker: dispatch by the postback's action."""
     fields = decode(event.postback.data)
-    resident = find_resident(ctx.session, event.source.user_id)
+    resident = find_resident(ctx.session, event.source.user_id, lock=True)
     action = POSTBACKS.get(fields.get("a", ""))
     if action is None:
         return registration.resume(ctx, resident) if resident else []

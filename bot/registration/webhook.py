@@ -1,23 +1,39 @@
-"""POST /callback: verify, parse, record each event once, dispatch by table, reply.
+"""POST /callback: verify, parse each event on its own, record it once, answer via the outbox.
 
-Each event is handled in its own transaction that also inserts its webhookEventId;
-a redelivered (or concurrently delivered) event hits the primary key and is skipped.
-Replies are sent only after the transaction commits, so a rolled-back event never
-speaks to the resident.
+Each event is handled in its own transaction that also inserts its webhookEventId and,
+when the handler answers, its reply (bot.registration.outbox): a redelivered (or
+concurrently delivered) event hits the primary key and is skipped. Replies are sent only
+after the transaction commits, by a background sender, so a rolled-back event never speaks
+to the resident and LINE never waits for the Messaging API (its 2-second deadline).
+
+Two events of one resident may arrive at once (a follow and the consent tap, a double tap
+on 削除する). Handlers lock the resident's row (PostgreSQL; SQLite has one writer anyway),
+and a transaction that still collides with its twin (both insert the new resident, or the
+row it read was deleted meanwhile) is run again from the start, up to three times.
+
+One malformed event (no userId, over-long ids, NUL bytes, missing mode or webhookEventId)
+is skipped with a warning naming its type; the other events of the body are handled.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import random
+import re
+import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhooks import Event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from bot.errors import SendError, WebhookRejected
+from bot.errors import WebhookRejected
 from bot.logs import get_logger
+from bot.registration import outbox
 from bot.registration.handlers import HandlerContext, handler_for
 from bot.store.models import WebhookEvent
 from bot.wiring import Wiring
@@ -25,24 +41,47 @@ from bot.wiring import Wiring
 log = get_logger("todoku.webhook")
 blueprint = Blueprint("webhook", __name__)
 
+# A transaction that collides with a concurrent twin is run again at most this many times.
+ATTEMPTS = 3
+# LINE's ids: user U + 32 hex; webhookEventId a 26-character ULID; reply token 32 hex.
+# The limits are looser than LINE's formats (they may change) but fit the columns.
+USER_ID = re.compile(r"U[0-9a-f]{32}")
+MAX_ID_LENGTH = 64
+EVENT_TYPE = re.compile(r"[A-Za-z]{1,40}")
+# PostgreSQL: 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
+RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+@blueprint.record_once
+def _start_sweeper(state) -> None:
+    """Each web process sends what an earlier process committed but did not send."""
+    outbox.sender_for(state.app).start_sweeper()
+
 
 @blueprint.post("/callback")
 def callback() -> Response:
     """Receive a LINE webhook: 200 when signed and well-formed, 400/413 otherwise."""
     wiring: Wiring = current_app.extensions["todoku"]
     try:
-        events = parse_webhook(wiring)
+        raw_events = read_webhook(wiring)
     except WebhookRejected as exc:
         log.info("webhook_rejected", reason=exc.reason, status=exc.status)
         return Response(exc.reason + "\n", status=exc.status, mimetype="text/plain")
     wiring.refresh_config()
-    for event in events:
-        handle_event(wiring, event)
+    pending = []
+    for raw in raw_events:
+        event = parse_event(raw)
+        if event is not None:
+            item = handle_event(wiring, event)
+            if item is not None:
+                pending.append(item)
+    if pending:
+        outbox.sender_for(current_app).send(pending)
     return Response("OK\n", mimetype="text/plain")
 
 
-def parse_webhook(wiring: Wiring) -> list[Event]:
-    """Check size and signature, then parse; raise WebhookRejected with a short reason."""
+def read_webhook(wiring: Wiring) -> list:
+    """Check size and signature, then decode the JSON; raise WebhookRejected with a reason."""
     limit = wiring.settings.max_webhook_bytes
     if request.content_length is not None and request.content_length > limit:
         raise WebhookRejected(f"body larger than {limit} bytes", status=413)
@@ -52,57 +91,128 @@ def parse_webhook(wiring: Wiring) -> list[Event]:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise WebhookRejected(f"body larger than {limit} bytes", status=413)
-    body = raw.decode("utf-8", errors="replace")
-    parser = WebhookParser(wiring.settings.channel_secret.get_secret_value())
+    secret = wiring.settings.channel_secret.get_secret_value().encode()
+    expected = base64.b64encode(hmac.new(secret, raw, hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
+        raise WebhookRejected("invalid signature")
     try:
-        payload = parser.parse(body, signature, as_payload=True)
-    except InvalidSignatureError:
-        raise WebhookRejected("invalid signature") from None
-    except Exception as exc:  # the SDK raises KeyError/TypeError/ValueError on bad shapes
-        raise WebhookRejected(f"not a LINE webhook body ({type(exc).__name__})") from None
-    if not isinstance(payload.events, list):
+        body = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise WebhookRejected("not a LINE webhook body (JSON)") from None
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
         raise WebhookRejected("not a LINE webhook body (events)")
-    return payload.events
+    return events
 
 
-def handle_event(wiring: Wiring, event: Event) -> None:
-    """Handle one event exactly once and send its replies after commit."""
-    event_id = getattr(event, "webhook_event_id", None)
-    handler = handler_for(event)
-    if handler is None or not event_id:
-        log.info("webhook_event_ignored", event_type=_event_type(event), event_id=event_id)
-        return
-    session = wiring.session_factory()
-    try:
-        with session.begin():
-            _claim(session, event_id, _event_type(event))
-            ctx = HandlerContext(session=session, wiring=wiring, now=wiring.clock.now())
-            replies = handler(ctx, event)
-    except _Duplicate:
-        log.info("webhook_event_duplicate", event_id=event_id)
-        return
-    finally:
-        session.close()
-    log.info("webhook_event_handled", event_type=_event_type(event), event_id=event_id)
-    token = getattr(event, "reply_token", None)
-    if replies and token and getattr(event, "mode", "active") == "active":
+def parse_event(raw) -> Event | None:
+    """One event as the SDK's model, or None (with a warning) when it is malformed."""
+    kind = _safe_type(raw)
+    problem = _malformed(raw)
+    if problem is None and not Event.get_discriminator_value(raw):
+        problem = "unknown type"  # a type newer than the SDK, or one LINE never sends
+    if problem is None:
         try:
-            wiring.line.reply(token, replies)
-        except SendError as exc:
-            log.warning("reply_failed", event_id=event_id, status=exc.status)
+            return Event.from_dict(raw)
+        except Exception as exc:  # pydantic.v1 ValidationError, KeyError, TypeError...
+            problem = f"sdk:{type(exc).__name__}"
+    log.warning("webhook_event_skipped", event_type=kind, problem=problem)
+    return None
+
+
+def _safe_type(raw) -> str:
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    return kind if isinstance(kind, str) and EVENT_TYPE.fullmatch(kind) else "invalid"
+
+
+def _malformed(raw) -> str | None:
+    """What makes this event unusable (a short reason without its content), or None."""
+    if not isinstance(raw, dict):
+        return "not an object"
+    if _safe_type(raw) == "invalid":
+        return "type"
+    if raw.get("mode") not in ("active", "standby"):
+        return "mode"
+    event_id = raw.get("webhookEventId")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+        return "webhookEventId"
+    token = raw.get("replyToken")
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_ID_LENGTH):
+        return "replyToken"
+    source = raw.get("source")
+    if isinstance(source, dict) and source.get("type") == "user":
+        user_id = source.get("userId")
+        if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
+            return "source.userId"
+    if _has_nul(raw):
+        return "NUL character"
+    return None
+
+
+def _has_nul(value) -> bool:
+    # PostgreSQL cannot store NUL in text; LINE never sends one.
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
+    """Handle one event exactly once; returns its committed reply, to send after commit."""
+    event_id = event.webhook_event_id
+    handler = handler_for(event)
+    if handler is None:
+        log.info("webhook_event_ignored", event_type=_event_type(event))
+        return None
+    for attempt in range(1, ATTEMPTS + 1):
+        session = wiring.session_factory()
+        try:
+            with session.begin():
+                received = datetime.now(UTC)
+                _claim(session, event_id, _event_type(event), received)
+                ctx = HandlerContext(session=session, wiring=wiring, now=wiring.clock.now())
+                replies = handler(ctx, event)
+                item = outbox.store(session, wiring.settings, event, replies, received)
+        except _Duplicate:
+            log.info("webhook_event_duplicate", event_id=event_id)
+            # A redelivery: its reply may still be waiting (the first process died).
+            return outbox.due_for_event(wiring, event_id)
+        except (IntegrityError, StaleDataError, DBAPIError) as exc:
+            if attempt == ATTEMPTS or not _collision(exc):
+                raise
+            # The twin committed first: run again, now seeing its rows.
+            log.info("webhook_event_retry", event_id=event_id, error=type(exc).__name__)
+            time.sleep(random.uniform(0, 0.01 * attempt))
+            continue
+        finally:
+            session.close()
+        log.info("webhook_event_handled", event_type=_event_type(event), event_id=event_id)
+        return item
+    return None
+
+
+def _collision(exc: Exception) -> bool:
+    """True for errors a concurrent transaction of the same resident causes."""
+    if isinstance(exc, IntegrityError | StaleDataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)  # SQLite's busy timeout ran out
 
 
 class _Duplicate(Exception):
     """The event was handled before (or is being handled by another process)."""
 
 
-def _claim(session, event_id: str, event_type: str) -> None:
+def _claim(session, event_id: str, event_type: str, received: datetime) -> None:
     # Only this insert's IntegrityError means "seen before"; one raised by a handler is a
-    # real error and must surface (500, so LINE redelivers and we try again).
+    # collision with a twin (retried) or a real error (500, so LINE redelivers).
     session.add(
-        WebhookEvent(
-            webhook_event_id=event_id, event_type=event_type, received_at=datetime.now(UTC)
-        )
+        WebhookEvent(webhook_event_id=event_id, event_type=event_type, received_at=received)
     )
     try:
         session.flush()

@@ -372,3 +372,27 @@ class CatchupMark(Base):
     marked_at: Mapped[datetime] = mapped_column(Timestamp)
 
     resident: Mapped[Resident] = relationship()
+
+
+class ReplyOutbox(Base):
+    """A reply committed with its webhook event and not yet accepted by LINE.
+
+    Written in the event's transaction, sent after commit; deleted once LINE accepted it
+    (no resident data is kept after that). `lease_until` says until when one process may
+    send it undisturbed; after that a sweeper or a redelivery of the event sends it: by
+    reply while the token is young, else by push with `retry_key` (exactly once).
+    """
+
+    __tablename__ = "reply_outbox"
+
+    webhook_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_user_id: Mapped[str] = mapped_column(String(33))
+    reply_token: Mapped[str | None] = mapped_column(String(64))
+    messages: Mapped[str] = mapped_column(Text)  # JSON array of LINE message objects
+    retry_key: Mapped[str] = mapped_column(String(36))
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    lease_until: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # pending → (deleted when sent) | failed (LINE refused it for good; messages cleared)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -44,6 +44,7 @@ from bot.store.models import (
     Delivery,
     DeliveryStatus,
     ProgramResponse,
+    ReplyOutbox,
     Resident,
     ResidentChild,
     ResidentInterest,
@@ -633,3 +634,57 @@ def catchup_counts(since: dt.datetime | None = None) -> Select[tuple[str, str, i
         .group_by(_runs.campaign_id, _deliveries.status)
     )
     return query if since is None else query.where(_deliveries.created_at >= since)
+
+
+# ---- reply outbox (bot.registration.outbox) -------------------------------------------
+
+_outbox = ReplyOutbox.__table__.c
+
+
+# name: claim-due-replies
+# One statement takes the rows whose lease ran out and extends it: concurrent sweepers of
+# several processes never send the same row at once (PostgreSQL re-checks the lease after
+# waiting for a competing UPDATE's row lock; SQLite has one writer). RETURNING hands back
+# what to send without a second round trip (SQLite >= 3.35).
+def claim_due_replies(now: dt.datetime, lease_until: dt.datetime, limit: int, event_id=None):
+    """Update-returning: take up to `limit` pending replies whose lease ended before `now`."""
+    due = select(_outbox.webhook_event_id).where(
+        _outbox.status == "pending", _outbox.lease_until < now
+    )
+    if event_id is not None:
+        due = due.where(_outbox.webhook_event_id == event_id)
+    due = due.order_by(_outbox.lease_until).limit(limit)
+    return (
+        update(ReplyOutbox.__table__)
+        .where(_outbox.webhook_event_id.in_(due.scalar_subquery()), _outbox.lease_until < now)
+        .values(lease_until=lease_until, attempts=_outbox.attempts + 1)
+        .returning(
+            _outbox.webhook_event_id,
+            _outbox.line_user_id,
+            _outbox.reply_token,
+            _outbox.messages,
+            _outbox.retry_key,
+            _outbox.received_at,
+            _outbox.attempts,
+        )
+    )
+
+
+# name: delete-sent-replies
+# Sent replies are deleted in batches (one statement per up to a few dozen sends under
+# load), so sending costs one write per batch instead of one per reply.
+def delete_sent_replies(event_ids: list[str]):
+    """Delete the outbox rows of these sent replies."""
+    return ReplyOutbox.__table__.delete().where(_outbox.webhook_event_id.in_(event_ids))
+
+
+# name: fail-reply
+# LINE refused the reply for good (or its retry key is older than LINE's 24 h): keep the
+# row for the operator's count, without the messages (they may name the resident's answers).
+def fail_reply(event_id: str, reason: str):
+    """Mark one outbox row failed and clear its messages."""
+    return (
+        update(ReplyOutbox.__table__)
+        .where(_outbox.webhook_event_id == event_id)
+        .values(status="failed", messages="[]", last_error=reason[:200])
+    )

@@ -1,0 +1,268 @@
+"""The reply outbox: a webhook event's reply is stored with the event and sent after commit.
+
+Why: LINE gives a webhook 2 seconds, and the Messaging API may be slow or not answer at
+all; a process may also die between commit and send. So the reply is a row written in the
+event's transaction (`store`), and after commit this process's `ReplySender` sends it from
+a thread pool while the webhook has already answered LINE. A sent reply's row is deleted.
+
+Exactly once, whatever dies when:
+- The row carries a lease (`lease_until`): until then only the process that wrote it sends.
+- After the lease, a sweeper (every web process, every `reply_sweep_seconds`) or LINE's
+  redelivery of the event takes the row over (`claim_due_replies`, one UPDATE … RETURNING).
+- Taken over while the reply token is young, it is replied again: LINE's 400 "Invalid reply
+  token" then means an earlier attempt was accepted (only we hold the token), so it counts
+  as sent. With the token expired (~1 minute, LINE's rule) it is pushed with the row's
+  X-Line-Retry-Key, so retries of the push cannot duplicate it either (409 = sent).
+- The one gap: a reply that LINE accepted while its process died before recording it, and
+  no process came back within the token's minute; it is then pushed and arrives twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.errors import InvalidReplyToken, PermanentSendError, RetryableSendError
+from bot.line.gateway import DUMMY_REPLY_TOKENS
+from bot.logs import get_logger
+from bot.store import queries
+from bot.store.models import ReplyOutbox
+
+log = get_logger("todoku.replies")
+
+# Rows one sweep takes at most; more wait for the next sweep.
+SWEEP_BATCH = 100
+# Sent rows are deleted in one statement once this many are done (or the pool is idle).
+DELETE_BATCH = 32
+# Replies queued in one process at most; beyond that, rows wait for a sweeper.
+MAX_QUEUED = 5000
+# Pushes of a reply are retried for this long; LINE forgets a retry key after 24 hours.
+GIVE_UP_AFTER = timedelta(hours=23)
+
+
+@dataclass
+class Pending:
+    """One committed reply to send."""
+
+    event_id: str
+    user_id: str
+    token: str | None
+    messages: str  # JSON array
+    retry_key: str
+    received: datetime
+    taken_over: bool = False  # sent by a sweeper/redelivery: an earlier attempt may exist
+    queued: float = field(default_factory=time.monotonic)
+
+
+def lease_seconds(settings) -> float:
+    """How long the writing process has to send a reply before others may take it over."""
+    return 3 * settings.reply_timeout_seconds
+
+
+def store(session, settings, event, replies, received: datetime) -> Pending | None:
+    """Add the event's reply to its transaction; None when there is nothing to send."""
+    token = getattr(event, "reply_token", None)
+    if not replies or getattr(event, "mode", "active") != "active" or not token:
+        return None
+    if token in DUMMY_REPLY_TOKENS:  # the console's "Verify": nobody to answer
+        return None
+    item = Pending(
+        event_id=event.webhook_event_id,
+        user_id=event.source.user_id,
+        token=token,
+        messages=json.dumps([m.to_dict() for m in replies], ensure_ascii=False),
+        retry_key=str(uuid.uuid4()),
+        received=received,
+    )
+    lease = timedelta(seconds=lease_seconds(settings))
+    session.add(
+        ReplyOutbox(
+            webhook_event_id=item.event_id,
+            line_user_id=item.user_id,
+            reply_token=token,
+            messages=item.messages,
+            retry_key=item.retry_key,
+            received_at=received,
+            lease_until=received + lease,
+            attempts=0,
+            status="pending",
+        )
+    )
+    return item
+
+
+def take_over(wiring, event_id: str | None = None, limit: int = SWEEP_BATCH) -> list[Pending]:
+    """Claim pending replies whose lease ran out (all due, or one event's)."""
+    now = datetime.now(UTC)  # LINE's clock: token age and leases are real time
+    lease_until = now + timedelta(seconds=lease_seconds(wiring.settings))
+    statement = queries.claim_due_replies(now, lease_until, limit, event_id)
+    with wiring.engine.begin() as conn:
+        rows = conn.execute(statement).all()
+    return [
+        Pending(
+            event_id=row.webhook_event_id,
+            user_id=row.line_user_id,
+            token=row.reply_token,
+            messages=row.messages,
+            retry_key=row.retry_key,
+            received=_aware(row.received_at),
+            taken_over=True,
+        )
+        for row in rows
+    ]
+
+
+def due_for_event(wiring, event_id: str) -> Pending | None:
+    """A redelivered event's reply, if it is still waiting and nobody holds its lease."""
+    found = take_over(wiring, event_id, limit=1)
+    return found[0] if found else None
+
+
+def deliver(wiring, item: Pending) -> str:
+    """Send one reply: 'sent', 'retry' (leave it to a later sweep) or 'failed'."""
+    settings = wiring.settings
+    age = (datetime.now(UTC) - item.received).total_seconds()
+    line = wiring.line
+    try:
+        if item.token and age < settings.reply_token_seconds:
+            try:
+                line.reply_json(item.token, item.messages)
+                return "sent"
+            except InvalidReplyToken:
+                if item.taken_over:
+                    # Only we hold the token, and it is young: an earlier attempt used it.
+                    log.info("reply_token_already_used", event_id=item.event_id)
+                    return "sent"
+                # Never used by us and refused: push instead (nothing was delivered).
+        if age > GIVE_UP_AFTER.total_seconds():
+            return "failed"
+        line.push_json(item.user_id, item.messages, item.retry_key)
+        return "sent"
+    except RetryableSendError as exc:
+        log.warning("reply_retry_later", event_id=item.event_id, status=exc.status)
+        return "retry"
+    except PermanentSendError as exc:
+        log.warning("reply_failed", event_id=item.event_id, status=exc.status)
+        return "failed"
+
+
+class ReplySender:
+    """This process's reply threads, the batched deletion of sent rows, and the sweeper."""
+
+    def __init__(self, wiring) -> None:
+        self.wiring = wiring
+        self.settings = wiring.settings
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, self.settings.reply_threads), thread_name_prefix="reply"
+        )
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._sent: list[str] = []
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def send(self, items: list[Pending]) -> None:
+        """Queue committed replies; wait up to `reply_wait_seconds` for them (0: never)."""
+        futures: list[Future] = []
+        for item in items:
+            with self._lock:
+                if self._queued >= MAX_QUEUED:
+                    log.warning("reply_queue_full", event_id=item.event_id)
+                    continue  # its lease runs out and a sweeper sends it
+                self._queued += 1
+            futures.append(self._pool.submit(self._run, item))
+        if futures and self.settings.reply_wait_seconds > 0:
+            wait_for(futures, timeout=self.settings.reply_wait_seconds)
+
+    def _run(self, item: Pending) -> None:
+        outcome = "retry"
+        try:
+            # A reply that waited so long that its lease may end mid-call is left to the
+            # sweeper: two processes must never send the same row at once.
+            budget = lease_seconds(self.settings) - 2 * self.settings.reply_timeout_seconds
+            if item.taken_over or time.monotonic() - item.queued < budget:
+                outcome = deliver(self.wiring, item)
+            if outcome == "failed":
+                self._fail(item, "refused by LINE or too old")
+        except Exception as exc:  # never kill the pool thread; the row stays pending
+            log.error("reply_send_error", event_id=item.event_id, error=type(exc).__name__)
+        finally:
+            self._finish(item.event_id if outcome == "sent" else None)
+
+    def _finish(self, sent_id: str | None) -> None:
+        with self._lock:
+            self._queued -= 1
+            if sent_id is not None:
+                self._sent.append(sent_id)
+            if not self._sent or (self._queued > 0 and len(self._sent) < DELETE_BATCH):
+                return
+            batch, self._sent = self._sent, []
+        try:
+            with self.wiring.engine.begin() as conn:
+                conn.execute(queries.delete_sent_replies(batch))
+        except Exception as exc:  # rows stay; a sweeper's reply is then refused as used
+            log.error("reply_delete_error", rows=len(batch), error=type(exc).__name__)
+
+    def _fail(self, item: Pending, reason: str) -> None:
+        with self.wiring.engine.begin() as conn:
+            conn.execute(queries.fail_reply(item.event_id, reason))
+
+    def sweep_once(self) -> int:
+        """Take over and send every reply whose lease ran out; returns how many."""
+        items = take_over(self.wiring)
+        for item in items:
+            with self._lock:
+                self._queued += 1
+            self._pool.submit(self._run, item)
+        if items:
+            log.info("replies_taken_over", count=len(items))
+        return len(items)
+
+    def start_sweeper(self) -> None:
+        """Sweep every `reply_sweep_seconds` in a daemon thread (not when it is 0)."""
+        interval = self.settings.reply_sweep_seconds
+        if interval <= 0 or self._sweeper is not None:
+            return
+        self._sweeper = threading.Thread(
+            target=self._sweep_forever, args=(interval,), name="reply-sweeper", daemon=True
+        )
+        self._sweeper.start()
+
+    def _sweep_forever(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.sweep_once()
+            except Exception as exc:  # a database hiccup: try again next time
+                log.warning("reply_sweep_error", error=type(exc).__name__)
+
+    def close(self) -> None:
+        """Stop sweeping; queued replies are still sent."""
+        self._stop.set()
+        self._pool.shutdown(wait=False)
+
+
+_senders_lock = threading.Lock()
+
+
+def sender_for(app) -> ReplySender:
+    """The app's ReplySender, built on first use."""
+    sender = app.extensions.get("todoku.replies")
+    if sender is None:
+        with _senders_lock:
+            sender = app.extensions.get("todoku.replies")
+            if sender is None:
+                sender = ReplySender(app.extensions["todoku"])
+                app.extensions["todoku.replies"] = sender
+                weakref.finalize(app, sender.close)
+    return sender
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,207 @@
+"""Replies leave through the outbox (issue 9 item 7): never holding the webhook past LINE's
+2 seconds, and reaching the resident exactly once when LINE hangs, loses answers, the token
+expires, LINE redelivers, or the process is killed (-9) after commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from bot.registration.outbox import sender_for
+from bot.store.models import ReplyOutbox
+from tests.conftest import make_settings
+from tests.server_process import ServerProcess
+
+
+class Bot:
+    """The bot served in a thread with chosen settings, talking to linesim."""
+
+    def __init__(self, engine, clock, sim_url: str, **overrides) -> None:
+        from bot.app import create_app
+        from bot.wiring import wire
+
+        settings = make_settings(
+            engine.url.render_as_string(hide_password=False),
+            line_api_base=sim_url,
+            line_api_data_base=sim_url,
+            **overrides,
+        )
+        self.wiring = wire(settings, clock=clock, engine=engine)
+        self.app = create_app(wiring=self.wiring)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    @property
+    def sender(self):
+        return sender_for(self.app)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def make_bot(engine, clock, linesim_server):
+    """Start bots with chosen settings; each is pointed at by linesim's webhook."""
+    bots = []
+
+    def start(**overrides) -> Bot:
+        bot = Bot(engine, clock, linesim_server.url, **overrides)
+        linesim_server.sim.sender.url = f"{bot.url}/callback"
+        bots.append(bot)
+        return bot
+
+    yield start
+    for bot in bots:
+        bot.stop()
+
+
+# Production: answer LINE at once; short timeouts and leases so the tests are quick.
+FAST = {"reply_wait_seconds": 0.0, "reply_timeout_seconds": 0.5}
+
+
+def _outbox(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(ReplyOutbox.webhook_event_id, ReplyOutbox.status)).all()
+
+
+def _replies(sim, user: str) -> list[str]:
+    """The Messaging API requests whose messages reached the resident (one per answer)."""
+    timeline = sim.sim.state.users[user].timeline
+    return list(dict.fromkeys(m["request_id"] for m in timeline if m.get("from") == "bot"))
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _sends(sim) -> list[dict]:
+    return [
+        r
+        for r in sim.sim.state.requests
+        if r["path"] in ("/v2/bot/message/reply", "/v2/bot/message/push")
+    ]
+
+
+def test_webhook_answers_at_once_when_line_never_answers(make_bot, linesim_server, engine):
+    """LINE's API hangs: the webhook still answers in well under 2 s; the reply waits."""
+    bot = make_bot(**FAST)
+    linesim_server.sim.faults.configure({"timeout_rate": 1.0, "timeout_seconds": 5})
+    users = [linesim_server.sim.state.create_user(f"住民{i}").user_id for i in range(20)]
+    started = time.monotonic()
+    results = [linesim_server.sim.follow(u) for u in users]
+    took = time.monotonic() - started
+    for result in results:
+        [attempt] = result["webhook"]["attempts"]
+        assert attempt["status"] == 200 and attempt["ms"] < 2000
+    assert took < 20 * 0.5  # nothing waited for LINE's (absent) answer
+    assert bot.app.test_client().get("/healthz").status_code == 200
+    assert len(_outbox(engine)) == 20  # committed, waiting to be sent
+
+
+def test_reply_lost_then_taken_over_arrives_once(make_bot, linesim_server, engine):
+    """LINE delivers the reply but its answer is lost; the sweeper's retry is refused as a
+    used token, which counts as sent: one welcome, no push."""
+    bot = make_bot(**FAST)
+    sim = linesim_server
+    sim.sim.faults.configure({"lost_response_rate": 1.0})
+    user = sim.sim.state.create_user("花子").user_id
+    sim.sim.follow(user)
+    _wait_for(lambda: len(_sends(sim)) == 1)
+    assert len(_replies(sim, user)) == 1
+    sim.sim.faults.configure({})
+    time.sleep(1.6)  # the lease (3 × reply timeout) runs out
+    assert bot.sender.sweep_once() == 1
+    _wait_for(lambda: _outbox(engine) == [])
+    assert len(_replies(sim, user)) == 1
+    assert [r["endpoint"] for r in _sends(sim)] == ["reply", "reply"]
+
+
+def test_reply_never_answered_is_sent_by_the_sweeper(make_bot, linesim_server, engine):
+    """LINE does not answer (nothing delivered); the sweeper replies once it answers again."""
+    bot = make_bot(**FAST)
+    sim = linesim_server
+    sim.sim.faults.configure({"timeout_rate": 1.0, "timeout_seconds": 3})
+    user = sim.sim.state.create_user("花子").user_id
+    sim.sim.follow(user)
+    time.sleep(0.8)
+    sim.sim.faults.configure({})
+    time.sleep(1.0)
+    assert bot.sender.sweep_once() == 1
+    _wait_for(lambda: _outbox(engine) == [])
+    assert len(_replies(sim, user)) == 1
+
+
+def test_expired_token_is_pushed_once_with_a_retry_key(make_bot, linesim_server, engine):
+    """The token is too old when the reply is taken over: pushed with the row's retry key;
+    a lost answer to the push is retried with the same key (409 = sent)."""
+    bot = make_bot(**FAST, reply_token_seconds=1.0)
+    sim = linesim_server
+    sim.sim.faults.configure({"timeout_rate": 1.0, "timeout_seconds": 2})
+    user = sim.sim.state.create_user("花子").user_id
+    sim.sim.follow(user)
+    time.sleep(1.6)
+    sim.sim.faults.configure({"lost_response_rate": 1.0})
+    assert bot.sender.sweep_once() == 1
+    _wait_for(lambda: len(_sends(sim)) == 2)
+    sim.sim.faults.configure({})
+    time.sleep(1.6)
+    assert bot.sender.sweep_once() == 1
+    _wait_for(lambda: _outbox(engine) == [])
+    pushes = [r for r in _sends(sim) if r["endpoint"] == "push"]
+    assert len(pushes) == 2 and pushes[0]["retry_key"] == pushes[1]["retry_key"]
+    assert pushes[1]["status"] == 409
+    assert len(_replies(sim, user)) == 1
+
+
+def test_redelivery_sends_a_reply_left_behind(make_bot, linesim_server, engine):
+    """LINE redelivers an event whose reply was committed but not sent: the redelivery
+    sends it (once), and handles nothing twice."""
+    make_bot(**FAST)
+    sim = linesim_server
+    sim.sim.faults.configure({"timeout_rate": 1.0, "timeout_seconds": 2})
+    user = sim.sim.state.create_user("花子").user_id
+    sim.sim.follow(user)
+    time.sleep(1.6)
+    sim.sim.faults.configure({})
+    sim.sim.redeliver_last(user)
+    _wait_for(lambda: _outbox(engine) == [])
+    assert len(_replies(sim, user)) == 1
+
+
+@pytest.mark.xdist_group("server-process")
+def test_kill_9_after_commit_the_reply_still_arrives_once(engine, linesim_server):
+    """kill -9 of the shipped web process while its reply hangs (committed, not sent); the
+    restarted process's sweeper sends it: exactly one welcome."""
+    url = engine.url.render_as_string(hide_password=False)
+    env = {"TODOKU_REPLY_TIMEOUT_SECONDS": "1", "TODOKU_REPLY_SWEEP_SECONDS": "0.5"}
+    sim = linesim_server
+    first = ServerProcess(url, sim.url, **env).start()
+    sim.sim.sender.url = f"{first.url}/callback"
+    sim.sim.faults.configure({"timeout_rate": 1.0, "timeout_seconds": 30})
+    user = sim.sim.state.create_user("花子").user_id
+    assert sim.sim.follow(user)["webhook"]["status"] == 200
+    _wait_for(lambda: len(_sends(sim)) >= 0 and len(_outbox(engine)) == 1)
+    first.kill()
+    sim.sim.faults.configure({})
+    assert _replies(sim, user) == []
+    second = ServerProcess(url, sim.url, **env).start()
+    try:
+        _wait_for(lambda: _outbox(engine) == [], timeout=30)
+        time.sleep(1.5)  # a few more sweeps: nothing is sent twice
+        assert len(_replies(sim, user)) == 1
+    finally:
+        second.stop()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ReplyOutbox)).scalar_one() == 0
