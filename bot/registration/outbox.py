@@ -33,7 +33,6 @@ from bot.errors import InvalidReplyToken, PermanentSendError, RetryableSendError
 from bot.line.gateway import DUMMY_REPLY_TOKENS
 from bot.logs import get_logger
 from bot.store import queries
-from bot.store.models import ReplyOutbox
 
 log = get_logger("todoku.replies")
 
@@ -82,18 +81,19 @@ def store(session, settings, event, replies, received: datetime) -> Pending | No
         received=received,
     )
     lease = timedelta(seconds=lease_seconds(settings))
-    session.add(
-        ReplyOutbox(
-            webhook_event_id=item.event_id,
-            line_user_id=item.user_id,
-            reply_token=token,
-            messages=item.messages,
-            retry_key=item.retry_key,
-            received_at=received,
-            lease_until=received + lease,
-            attempts=0,
-            status="pending",
-        )
+    session.execute(
+        queries.add_reply(),
+        {
+            "webhook_event_id": item.event_id,
+            "line_user_id": item.user_id,
+            "reply_token": token,
+            "messages": item.messages,
+            "retry_key": item.retry_key,
+            "received_at": received,
+            "lease_until": received + lease,
+            "attempts": 0,
+            "status": "pending",
+        },
     )
     return item
 

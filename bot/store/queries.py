@@ -52,6 +52,7 @@ from bot.store.models import (
     RunStatus,
     SchedulerLease,
     Timestamp,
+    WebhookEvent,
 )
 from segments.sql import ResidentColumns, compile_rule
 
@@ -636,9 +637,24 @@ def catchup_counts(since: dt.datetime | None = None) -> Select[tuple[str, str, i
     return query if since is None else query.where(_deliveries.created_at >= since)
 
 
-# ---- reply outbox (bot.registration.outbox) -------------------------------------------
+# ---- webhook events and the reply outbox (bot.registration) -----------------------------
 
 _outbox = ReplyOutbox.__table__.c
+
+
+# name: claim-event
+# A plain INSERT into the primary key: a redelivered event fails it (IntegrityError), and
+# a concurrent twin waits for the first transaction, then fails or proceeds.
+def claim_event():
+    """Insert one webhook event id (parameters: webhook_event_id, event_type, received_at)."""
+    return insert(WebhookEvent.__table__)
+
+
+# name: add-reply
+# The reply row is inserted with the event's claim, in the same transaction.
+def add_reply():
+    """Insert one outbox row (parameters: every ReplyOutbox column but last_error)."""
+    return insert(ReplyOutbox.__table__)
 
 
 # name: claim-due-replies

@@ -1,0 +1,120 @@
+"""A LINE Messaging API stand-in for load benchmarks: answers after a fixed delay, or never.
+
+    .venv/bin/python -m benchmarks.line_standin --port 18600 --delay-ms 50 [--hang]
+
+linesim checks every message against LINE's rules and keeps timelines: right for tests,
+but at thousands of requests per second it would eat the cores the benchmark measures.
+This stand-in is one asyncio process that parses just enough HTTP/1.1 (keep-alive, no
+pipelining), sleeps `--delay-ms` (LINE's latency from Japan is tens of ms), answers 200,
+and counts what it received: every reply token and push retry key, so the benchmark can
+check that each event was answered exactly once. `GET /_stats` returns the counts;
+`POST /_hang` and `POST /_answer` switch "LINE never answers" on and off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from collections import Counter
+
+RICH_MENU_ANSWERS = {
+    ("GET", "/v2/bot/user/all/richmenu"): (404, {"message": "no default rich menu"}),
+    ("POST", "/v2/bot/richmenu"): (200, {"richMenuId": "richmenu-bench"}),
+    ("GET", "/v2/bot/richmenu/list"): (200, {"richmenus": []}),
+}
+
+
+class StandIn:
+    """The counters and the server."""
+
+    def __init__(self, delay: float, hang: bool) -> None:
+        self.delay = delay
+        self.hang = hang
+        self.tokens: Counter[str] = Counter()
+        self.retry_keys: Counter[str] = Counter()
+        self.requests = 0
+
+    def stats(self) -> dict:
+        """What was received so far."""
+        return {
+            "requests": self.requests,
+            "replies": sum(self.tokens.values()),
+            "reply_tokens": len(self.tokens),
+            "duplicate_reply_tokens": sum(1 for c in self.tokens.values() if c > 1),
+            "pushes": sum(self.retry_keys.values()),
+            "duplicate_retry_keys": sum(1 for c in self.retry_keys.values() if c > 1),
+            "hang": self.hang,
+            "delay_ms": self.delay * 1000,
+        }
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                status, answer = await self.answer(method, path, headers, body)
+                if status is None:
+                    await asyncio.Event().wait()  # never answers; the client times out
+                payload = json.dumps(answer).encode()
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\nx-line-request-id: {uuid.uuid4()}\r\n"
+                    f"\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def answer(self, method: str, path: str, headers: dict, body: bytes):
+        if path == "/_stats":
+            return 200, self.stats()
+        if path in ("/_hang", "/_answer"):
+            self.hang = path == "/_hang"
+            return 200, self.stats()
+        self.requests += 1
+        if self.hang:
+            return None, None
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if path == "/v2/bot/message/reply":
+            self.tokens[json.loads(body)["replyToken"]] += 1
+            return 200, {"sentMessages": [{"id": "1"}]}
+        if path == "/v2/bot/message/push":
+            self.retry_keys[headers.get("x-line-retry-key", "")] += 1
+            return 200, {"sentMessages": [{"id": "1"}]}
+        return RICH_MENU_ANSWERS.get((method, path.split("?")[0]), (200, {}))
+
+
+async def serve(port: int, delay: float, hang: bool) -> None:
+    """Serve on 127.0.0.1:port until killed."""
+    standin = StandIn(delay, hang)
+    server = await asyncio.start_server(standin.handle, "127.0.0.1", port, backlog=1024)
+    print(f"line stand-in on http://127.0.0.1:{port} (delay {delay * 1000:.0f} ms)", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    """Parse the command line and serve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay-ms", type=float, default=50.0)
+    parser.add_argument("--hang", action="store_true", help="never answer (LINE is down)")
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.delay_ms / 1000, args.hang))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""Webhook load benchmark: the web process as shipped, beside the bare floor, with wrk.
+
+    .venv/bin/python -m benchmarks.webhook --db sqlite:///var/bench-webhook.db
+    .venv/bin/python -m benchmarks.webhook --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
+
+One invocation:
+1. starts the LINE stand-in (benchmarks/line_standin.py), answering after `--line-delay-ms`;
+2. writes signed webhook bodies: a third each follow, text and postback (menu tap), one
+   event per request by default (`--events-per-request`), every event id unique;
+3. the floor: gunicorn with the shipped gunicorn.conf.py serving a Flask endpoint that only
+   checks the signature and parses with the SDK; wrk (Debian) posts the bodies;
+4. the bot: gunicorn with the shipped gunicorn.conf.py and `bot.app:create_app()` on a fresh
+   schema; the same wrk run; then waits for the outbox to drain and checks that every
+   accepted event was stored and answered exactly once (the stand-in counts reply tokens);
+5. LINE never answers: the stand-in hangs; the same wrk run; the slowest webhook answer must
+   stay under LINE's 2 s.
+It prints events/s, p50, p99 and max per run, the ratio to the floor, and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, select
+
+from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY
+
+REPO = Path(__file__).resolve().parent.parent
+DESTINATION = "U" + "d" * 32
+LUA = r"""
+local sigs, bodies, n, idx, step = {}, {}, 0, 0, 1
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  local f = assert(io.open(args[1], "r"))
+  for line in f:lines() do
+    local tab = line:find("\t", 1, true)
+    n = n + 1
+    sigs[n] = line:sub(1, tab - 1)
+    bodies[n] = line:sub(tab + 1)
+  end
+  f:close()
+  idx = tonumber(tid) or 0
+  step = tonumber(args[2])
+end
+function request()
+  local i = idx % n + 1
+  idx = idx + step
+  return wrk.format("POST", "/callback",
+    {["Content-Type"] = "application/json", ["X-Line-Signature"] = sigs[i]}, bodies[i])
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,' ..
+    '"write":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.write, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def floor_app():
+    """The bare floor: check the signature and parse with the SDK, nothing else."""
+    from flask import Flask, Response, abort, request
+    from linebot.v3 import WebhookParser
+    from linebot.v3.exceptions import InvalidSignatureError
+
+    app = Flask(__name__)
+    parser = WebhookParser(os.environ.get("LINE_CHANNEL_SECRET", DEMO_CHANNEL_SECRET))
+
+    @app.post("/callback")
+    def callback():
+        body = request.get_data(as_text=True)
+        try:
+            parser.parse(body, request.headers.get("X-Line-Signature", ""))
+        except InvalidSignatureError:
+            abort(400)
+        return Response("OK\n", mimetype="text/plain")
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sign(body: bytes) -> str:
+    """X-Line-Signature of a body."""
+    digest = hmac.new(DEMO_CHANNEL_SECRET.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def make_event(kind: str, user: str, now_ms: int) -> dict:
+    """One event as LINE sends it; unique id and reply token."""
+    event = {
+        "type": kind,
+        "mode": "active",
+        "timestamp": now_ms,
+        "source": {"type": "user", "userId": user},
+        "webhookEventId": "01" + secrets.token_hex(12).upper(),
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": secrets.token_hex(16),
+    }
+    if kind == "follow":
+        event["follow"] = {"isUnblocked": False}
+    elif kind == "message":
+        event["message"] = {"id": str(secrets.randbelow(10**17)), "type": "text",
+                            "quoteToken": secrets.token_hex(8), "text": "こんにちは"}  # fmt: skip
+    else:
+        event["postback"] = {"data": "a=menu&v=review"}
+    return event
+
+
+def write_bodies(path: Path, requests_needed: int, per_request: int) -> None:
+    """Signed bodies, one per line: signature, a tab, the body."""
+    now_ms = int(time.time() * 1000)
+    kinds = ("follow", "message", "postback")
+    with path.open("w", encoding="utf-8") as out:
+        n = 0
+        for _ in range(requests_needed):
+            events = []
+            for _ in range(per_request):
+                user = "U" + hashlib.md5(str(n // 3).encode()).hexdigest()
+                events.append(make_event(kinds[n % 3], user, now_ms))
+                n += 1
+            body = json.dumps({"destination": DESTINATION, "events": events},
+                              ensure_ascii=False, separators=(",", ":"))  # fmt: skip
+            out.write(sign(body.encode()) + "\t" + body + "\n")
+
+
+class Process:
+    """A subprocess in its own process group, stopped with its children."""
+
+    def __init__(self, args: list[str], env: dict, health: str | None) -> None:
+        self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        if health:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(health, timeout=1).status_code == 200:
+                        return
+                except requests.RequestException:
+                    time.sleep(0.2)
+            self.stop()
+            raise RuntimeError(f"{args[0]} did not start")
+
+    def stop(self) -> None:
+        """SIGINT (gunicorn: quick shutdown), then SIGKILL."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def gunicorn(app: str, env: dict) -> tuple[Process, str]:
+    """The shipped gunicorn.conf.py serving `app` on a free port."""
+    port = free_port()
+    binary = str(Path(sys.executable).parent / "gunicorn")
+    url = f"http://127.0.0.1:{port}"
+    env = {**env, "PORT": str(port)}
+    return Process([binary, "-c", "gunicorn.conf.py", app], env, url + "/healthz"), url
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pgids: set[int], parents: set[int] = frozenset()) -> float:
+    """user+system CPU of the live processes in these process groups, or of these parents
+    and their children (PostgreSQL's backends lead their own groups), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        # fields: 1 ppid, 2 pgrp, 11 utime, 12 stime
+        if int(fields[2]) in pgids or pid in parents or int(fields[1]) in parents:
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def wrk(url: str, script: Path, bodies: Path, args, pgids: set[int] = frozenset()) -> dict:
+    """One wrk run; returns its RESULT line as a dict with events/s, ms and CPU figures.
+
+    CPU per event is measured beside the rates because the machine is shared: it does not
+    depend on the load much, and 2 cores ÷ the CPU of one event is what idle cores could do.
+    """
+    before = cpu_seconds(set(pgids), args.db_parents)
+    children = os.times()
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+               "--timeout", "10s", "-s", str(script), url + "/callback", "--",
+               str(bodies), str(args.threads)]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    after = os.times()
+    events = max(1, result["requests"] * args.events_per_request)
+    result["cpu_ms_per_event"] = (cpu_seconds(set(pgids), args.db_parents) - before) * 1000 / events
+    wrk_cpu = (after.children_user + after.children_system) - (
+        children.children_user + children.children_system
+    )
+    result["wrk_cpu_ms_per_event"] = wrk_cpu * 1000 / events
+    seconds = result["duration_us"] / 1e6
+    result["req_per_s"] = result["requests"] / seconds
+    result["events_per_s"] = result["req_per_s"] * args.events_per_request
+    for key in ("p50", "p90", "p99", "max"):
+        result[f"{key}_ms"] = result[f"{key}_us"] / 1000
+    return result
+
+
+def show(name: str, r: dict, floor: dict | None = None) -> None:
+    """One result line."""
+    ratio = f"  {r['events_per_s'] / floor['events_per_s']:.2f}× floor" if floor else ""
+    errors = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    print(f"{name:<14} {r['events_per_s']:8,.0f} events/s  p50 {r['p50_ms']:7.1f} ms  "
+          f"p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  errors {errors}"
+          f"{ratio}  (load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    print(
+        f"{'':<14} CPU per event: server {r['cpu_ms_per_event']:.2f} ms (gunicorn, LINE "
+        f"stand-in, database server), wrk {r['wrk_cpu_ms_per_event']:.2f} ms",
+        flush=True,
+    )
+
+
+def drain(engine, standin: str, timeout: float = 60) -> dict:
+    """Wait until the outbox is empty; return the stand-in's counts and stored events."""
+    from bot.store.models import ReplyOutbox, WebhookEvent
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            left = conn.execute(select(func.count()).select_from(ReplyOutbox)).scalar_one()
+            stored = conn.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
+        if left == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    stats = requests.get(standin + "/_stats", timeout=5).json()
+    return {"outbox_left": left, "stored": stored, **stats}
+
+
+def run(args) -> None:
+    """Floor, bot, bot with LINE hanging; one invocation."""
+    from benchmarks.segments import fresh_schema
+    from bot.store.engine import make_engine
+
+    print(f"# webhook benchmark: {args.db.split(':')[0]}, {args.events_per_request} event(s) "
+          f"per request, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+          f"LINE answers after {args.line_delay_ms:.0f} ms; {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    port = free_port()
+    standin_url = f"http://127.0.0.1:{port}"
+    standin = Process([sys.executable, "-m", "benchmarks.line_standin", "--port", str(port),
+                       "--delay-ms", str(args.line_delay_ms)], dict(os.environ),
+                      standin_url + "/_stats")  # fmt: skip
+    engine = make_engine(args.db)
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.db,
+        "TODOKU_CONFIG": str(REPO / "config"),
+        "LINE_API_BASE": standin_url,
+        "LINE_API_DATA_BASE": standin_url,
+        "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
+        "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
+    }
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            script, bodies = Path(tmp) / "webhook.lua", Path(tmp) / "bodies.tsv"
+            script.write_text(LUA)
+            write_bodies(bodies, args.bodies, args.events_per_request)
+            if not args.skip_floor:
+                server, url = gunicorn("benchmarks.webhook:floor_app()", env)
+                try:
+                    floor = wrk(url, script, bodies, argparse.Namespace(
+                        **{**vars(args), "db_parents": set()}), {server.proc.pid})  # fmt: skip
+                finally:
+                    server.stop()
+                show("floor", floor)
+            else:
+                floor = None
+            fresh_schema(engine)
+            server, url = gunicorn("bot.app:create_app()", env)
+            try:
+                if args.profile:
+                    profile(server, args)
+                groups = {server.proc.pid, standin.proc.pid}
+                bot = wrk(url, script, bodies, args, groups)
+                show("bot", bot, floor)
+                counts = drain(engine, standin_url)
+                answered_twice = counts["duplicate_reply_tokens"] + counts["duplicate_retry_keys"]
+                print(f"{'':<14} accepted {bot['requests'] - bot['non2xx']:,} requests; stored "
+                      f"{counts['stored']:,} events; answered {counts['reply_tokens']:,} by reply "
+                      f"+ {counts['pushes']:,} by push; answered twice {answered_twice}; "
+                      f"outbox left {counts['outbox_left']}", flush=True)  # fmt: skip
+                if not args.skip_hang:
+                    requests.post(standin_url + "/_hang", timeout=5)
+                    hang_args = argparse.Namespace(**{**vars(args), "duration": args.hang_duration})
+                    hung = wrk(url, script, bodies, hang_args, groups)
+                    show("LINE hangs", hung, floor)
+                    verdict = "held" if hung["max_ms"] < 2000 else "MISSED"
+                    print(f"{'':<14} LINE's 2 s deadline {verdict} (slowest answer "
+                          f"{hung['max_ms']:.0f} ms)", flush=True)  # fmt: skip
+            finally:
+                server.stop()
+    finally:
+        standin.stop()
+        engine.dispose()
+
+
+def profile(server: Process, args) -> None:
+    """py-spy the workers during a wrk run (prints the top own-time frames)."""
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    out = Path(tempfile.mkdtemp()) / "profile.txt"
+    spy = subprocess.Popen([py_spy, "record", "--pid", str(server.proc.pid), "--subprocesses",
+                            "--format", "raw", "--rate", "200", "--nonblocking",
+                            "--duration", str(args.duration), "--output", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(1)
+    print(f"# py-spy raw profile → {out}", flush=True)
+    args.profile_process = spy
+
+
+def main() -> None:
+    """Parse the command line and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=f"sqlite:///{REPO / 'var' / 'bench-webhook.db'}")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--hang-duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--line-delay-ms", type=float, default=50.0)
+    parser.add_argument("--events-per-request", type=int, default=1)
+    parser.add_argument("--bodies", type=int, default=60_000, help="distinct bodies written")
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-hang", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="py-spy the bot's run")
+    parser.add_argument("--pg-data", help="PostgreSQL data directory: count its CPU too")
+    args = parser.parse_args()
+    args.db_parents = set()
+    if args.pg_data:
+        args.db_parents = {int((Path(args.pg_data) / "postmaster.pid").read_text().split()[0])}
+    if args.db.startswith("sqlite:///"):
+        Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    run(args)
+    if getattr(args, "profile_process", None):
+        args.profile_process.wait()
+
+
+if __name__ == "__main__":
+    main()
