@@ -8,7 +8,7 @@ This stand-in is one asyncio process that parses just enough HTTP/1.1 (keep-aliv
 pipelining), sleeps `--delay-ms` (LINE's latency from Japan is tens of ms), answers 200,
 and counts what it received: every reply token and push retry key, so the benchmark can
 check that each event was answered exactly once. `GET /_stats` returns the counts;
-`POST /_hang` and `POST /_answer` switch "LINE never answers" on and off.
+`POST /_reset` zeroes them; `POST /_hang` and `POST /_answer` switch "LINE never answers" on and off.
 """
 
 from __future__ import annotations
@@ -79,6 +79,11 @@ class StandIn:
 
     async def answer(self, method: str, path: str, headers: dict, body: bytes):
         if path == "/_stats":
+            return 200, self.stats()
+        if path == "/_reset":
+            self.tokens.clear()
+            self.retry_keys.clear()
+            self.requests = 0
             return 200, self.stats()
         if path in ("/_hang", "/_answer"):
             self.hang = path == "/_hang"

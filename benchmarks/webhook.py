@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.webhook --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
 One invocation:
+0. (each server gets `--warmup` seconds of unmeasured load from other bodies first);
 1. starts the LINE stand-in (benchmarks/line_standin.py), answering after `--line-delay-ms`;
 2. writes signed webhook bodies: a third each follow, text and postback (menu tap), one
    event per request by default (`--events-per-request`), every event id unique;
@@ -252,6 +253,21 @@ def show(name: str, r: dict, floor: dict | None = None) -> None:
     )
 
 
+def warm_events(engine, warm: Path) -> int:
+    """How many of the stored events came from the warm-up bodies."""
+    from bot.store.models import WebhookEvent
+
+    ids = [e["webhookEventId"] for line in warm.read_text(encoding="utf-8").splitlines()
+           for e in json.loads(line.split("\t", 1)[1])["events"]]  # fmt: skip
+    with engine.connect() as conn:
+        found = 0
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            query = select(func.count()).where(WebhookEvent.webhook_event_id.in_(chunk))
+            found += conn.execute(query).scalar_one()
+    return found
+
+
 def drain(engine, standin: str, timeout: float = 60) -> dict:
     """Wait until the outbox is empty; return the stand-in's counts and stored events."""
     from bot.store.models import ReplyOutbox, WebhookEvent
@@ -296,11 +312,15 @@ def run(args) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             script, bodies = Path(tmp) / "webhook.lua", Path(tmp) / "bodies.tsv"
+            warm = Path(tmp) / "warm-up.tsv"
             script.write_text(LUA)
             write_bodies(bodies, args.bodies, args.events_per_request)
+            write_bodies(warm, 5000, args.events_per_request)
+            warm_args = argparse.Namespace(**{**vars(args), "duration": args.warmup})
             if not args.skip_floor:
                 server, url = gunicorn("benchmarks.webhook:floor_app()", env)
                 try:
+                    wrk(url, script, warm, warm_args)  # every worker imports, connects...
                     floor = wrk(url, script, bodies, argparse.Namespace(
                         **{**vars(args), "db_parents": set()}), {server.proc.pid})  # fmt: skip
                 finally:
@@ -311,12 +331,16 @@ def run(args) -> None:
             fresh_schema(engine)
             server, url = gunicorn("bot.app:create_app()", env)
             try:
+                wrk(url, script, warm, warm_args)
+                drain(engine, standin_url)  # the warm-up's replies are out: count from zero
+                requests.post(standin_url + "/_reset", timeout=5)
                 if args.profile:
                     profile(server, args)
                 groups = {server.proc.pid, standin.proc.pid}
                 bot = wrk(url, script, bodies, args, groups)
                 show("bot", bot, floor)
                 counts = drain(engine, standin_url)
+                counts["stored"] -= warm_events(engine, warm)
                 answered_twice = counts["duplicate_reply_tokens"] + counts["duplicate_retry_keys"]
                 print(f"{'':<14} accepted {bot['requests'] - bot['non2xx']:,} requests; stored "
                       f"{counts['stored']:,} events; answered {counts['reply_tokens']:,} by reply "
@@ -356,6 +380,7 @@ def main() -> None:
     parser.add_argument("--db", default=f"sqlite:///{REPO / 'var' / 'bench-webhook.db'}")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--hang-duration", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--line-delay-ms", type=float, default=50.0)
