@@ -7,8 +7,9 @@ but at thousands of requests per second it would eat the cores the benchmark mea
 This stand-in is one asyncio process that parses just enough HTTP/1.1 (keep-alive, no
 pipelining), sleeps `--delay-ms` (LINE's latency from Japan is tens of ms), answers 200,
 and counts what it received: every reply token and push retry key, so the benchmark can
-check that each event was answered exactly once. `GET /_stats` returns the counts;
-`POST /_reset` zeroes them; `POST /_hang` and `POST /_answer` switch "LINE never answers" on and off.
+check that each event was answered exactly once. `GET /_stats` returns the counts,
+`POST /_reset` zeroes them; `POST /_hang` and `POST /_answer` switch "LINE never answers"
+on and off.
 """
 
 from __future__ import annotations
