@@ -1,15 +1,15 @@
 """reply outbox: replies stored with their webhook event, sent after commit
 
-Revision ID: 0003_reply_outbox
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_reply_outbox"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
