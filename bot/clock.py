@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -51,3 +52,21 @@ class FixedClock:
     def set(self, at: datetime) -> None:
         """Jump to another moment."""
         self._at = at
+
+
+class RunningClock:
+    """A clock that starts at a chosen moment and then runs at real speed (the demo's).
+
+    It reads the monotonic clock only, so neither the machine's date nor its time of day
+    changes what it says: `todoku demo` behaves the same at 06:00 and in any year.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("RunningClock needs a timezone-aware datetime")
+        self._start = start
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        """The start moment plus the real time elapsed since this clock was made."""
+        return self._start + timedelta(seconds=time.monotonic() - self._began)

@@ -6,11 +6,12 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from bot.clock import TOKYO, RunningClock
 from bot.registration.handlers import find_resident
 from bot.store.engine import transaction
 from bot.store.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
@@ -18,6 +19,14 @@ from bot.store.models import Resident, ResidentActivity, ResidentChild, Resident
 DEMO_DB = Path("var") / "demo.db"
 # The demo's dashboard login. The demo runs on this machine only, with fictional residents.
 DEMO_STAFF = ("demo", "todoku-demo-2026")
+# The demo's world starts at this moment and runs at real speed from there (RunningClock),
+# whatever the machine's date and hour: a weekday morning inside 令和8年度, inside the
+# delivery window, when several sample programs are open. So the demo looks the same on
+# any day and its first notices go out at start, even at night or after 31 March 2027.
+# The scheduler reads this clock for what is due (its start-up catch-up and 15-minute
+# tick); APScheduler's own timers follow the machine's clock, so its per-slot jobs are
+# silenced as "missed" and the tick runs those slots instead.
+DEMO_START = datetime(2026, 11, 24, 10, 30, tzinfo=TOKYO)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DB}")
     env["LINE_API_BASE"] = env["LINE_API_DATA_BASE"] = f"http://127.0.0.1:{sim_port}"
+    bot_url = f"http://127.0.0.1:{port}"
+    env["TODOKU_PUBLIC_URL"] = bot_url  # links in notices lead to this demo, on its port
     if env["DATABASE_URL"] == f"sqlite:///{DEMO_DB}":
         DEMO_DB.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
@@ -97,9 +108,9 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     settings = Settings.from_env(env, demo=True)
     configure_logging("WARNING")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the terminal
-    wiring = wire(settings)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # see DEMO_START
+    wiring = wire(settings, clock=RunningClock(DEMO_START))
     upgrade(wiring.engine)
-    bot_url = f"http://127.0.0.1:{port}"
     sim = start_in_thread(
         settings.channel_secret.get_secret_value(),
         settings.channel_access_token.get_secret_value(),
@@ -118,6 +129,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
         f"\nTodoku demo is running.\n  chat page (linesim): {sim.url}/\n"
         f"  dashboard:           {bot_url}/admin/  (login {DEMO_STAFF[0]} / {DEMO_STAFF[1]})\n"
         f"  bot webhook:         {bot_url}/callback\n  health:              {bot_url}/healthz\n"
+        f"  demo clock:          starts at {DEMO_START:%Y-%m-%d %H:%M} (Asia/Tokyo)\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -51,14 +53,20 @@ def test_demo_prints_urls_and_has_registered_sample_residents(tmp_path):
         )
         users = requests.get(f"http://127.0.0.1:{sim_port}/_sim/users", timeout=10).json()["users"]
         assert len(users) >= 5 and all(u["following"] for u in users)
-        # The scheduler catches up open programs' latest slots: notices arrive in the chats.
-        deadline = time.monotonic() + 30
+        # The scheduler catches up open programs' latest slots on the demo clock: notices
+        # arrive in the chats within a minute, at any hour and on any date.
+        deadline = time.monotonic() + 60
         multicast = []
         while time.monotonic() < deadline and not multicast:
             sent = requests.get(f"http://127.0.0.1:{sim_port}/_sim/requests", timeout=10).json()
             multicast = [r for r in sent["requests"] if r["path"].endswith("/multicast")]
             time.sleep(0.5)
         assert multicast and all(r["status"] == 200 for r in multicast)
+        # Links in notices lead to this demo's port (TODOKU_PUBLIC_URL derived from --port).
+        links = re.findall(r'"uri": "([^"]+)"', json.dumps([r["body"] for r in multicast]))
+        tracked = [u for u in links if "/r/" in u]
+        assert tracked and all(u.startswith(f"http://127.0.0.1:{port}/r/") for u in tracked)
+        assert requests.get(tracked[0], timeout=10, allow_redirects=False).status_code == 302
         assert (tmp_path / "var" / "demo.db").exists()
     finally:
         proc.terminate()
