@@ -188,7 +188,7 @@ def main() -> None:
         cluster = PgCluster(find_bindir())
         url = cluster.start()
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, timeout=None, create=True)
         fresh_schema(engine)
         from bot.config import load_config
 

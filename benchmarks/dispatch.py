@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = bench_config(Path(tmp))
             config = load_config(folder)
-            engine = make_engine(args.db)
+            engine = make_engine(args.db, timeout=None, create=True)
             fresh_schema(engine)
             path = Path(tmp) / "residents.jsonl"
             write_jsonl(path, args.residents, dt.datetime.now(TOKYO).date())

@@ -100,7 +100,7 @@ def load(engine: Engine, config, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> None:
     """Generate, import, and time the floor and every program's and campaign's audience."""
     config = load_config(args.config)
-    engine = make_engine(args.db)
+    engine = make_engine(args.db, timeout=None, create=True)
     print(f"# {engine.dialect.name}, {args.residents:,} residents, audiences on {args.on}")
     if not args.reuse:
         load(engine, config, args)

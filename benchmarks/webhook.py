@@ -298,7 +298,7 @@ def run(args) -> None:
     standin = Process([sys.executable, "-m", "benchmarks.line_standin", "--port", str(port),
                        "--delay-ms", str(args.line_delay_ms)], dict(os.environ),
                       standin_url + "/_stats")  # fmt: skip
-    engine = make_engine(args.db)
+    engine = make_engine(args.db, timeout=None, create=True)
     env = {
         **os.environ,
         "DATABASE_URL": args.db,

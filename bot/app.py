@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 
 from bot.settings import Settings
-from bot.store.engine import database_answers
+from bot.store.engine import WEB_TIMEOUT
+from bot.store.health import health_problem
 from bot.wiring import Wiring, wire
 
 
@@ -16,7 +17,7 @@ def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -
 
         settings = settings or Settings.from_env()
         configure_logging(settings.log_level)
-        wiring = wire(settings)
+        wiring = wire(settings, db_timeout=WEB_TIMEOUT)
     app = Flask(__name__)
     proxies = wiring.settings.trusted_proxies
     if proxies:
@@ -42,8 +43,16 @@ def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        """200 when the database answers, 503 otherwise."""
-        ok = database_answers(wiring.engine)
-        return jsonify(status="ok" if ok else "database unavailable"), 200 if ok else 503
+        """200 when the schema is at head and the database takes a write, within 3 s; else 503."""
+        problem = health_problem(wiring.engine)
+        if problem is None:
+            return jsonify(status="ok"), 200
+        return jsonify(status="database unavailable", reason=problem), 503
+
+    @app.after_request
+    def no_sniffing(response: Response) -> Response:
+        # Browsers must take every answer (the /r/ 404 page, /healthz's JSON) as labelled.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
     return app

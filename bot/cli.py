@@ -19,14 +19,20 @@ def cli() -> None:
 
 
 def _wiring(*, demo: bool = False, need_secrets: bool = False):
-    """Build the process wiring; settings and config errors become exit code 1."""
+    """Build the process wiring and check the database is ready (schema at head).
+
+    Settings, configuration and database problems become one message and exit code 1.
+    """
     from bot.logs import configure_logging
     from bot.settings import Settings
+    from bot.store.health import check_schema
     from bot.wiring import wire
 
     settings = Settings.from_env(demo=demo or not need_secrets)
     configure_logging(settings.log_level)
-    return wire(settings)
+    wiring = wire(settings)
+    check_schema(wiring.engine)
+    return wiring
 
 
 @cli.group("config")
@@ -202,7 +208,7 @@ def db_upgrade() -> None:
     from bot.store.migrate import upgrade
 
     settings = Settings.from_env(demo=True)  # needs only DATABASE_URL
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=None, create=True)
     upgrade(engine)
     click.echo(f"database is up to date ({engine.url.render_as_string(hide_password=True)})")
 
@@ -264,3 +270,31 @@ def main() -> None:
     except TodokuError as exc:  # SettingsError, UserError, ConfigError, ...
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except Exception as exc:  # a bug or an outage, not the user's mistake: one line
+        click.echo(f"error: {_unexpected(exc)}", err=True)
+        sys.exit(1)
+
+
+def _unexpected(exc: Exception) -> str:
+    """Save the traceback to a private file; the one line that names it and the error."""
+    import os
+    import tempfile
+    import traceback
+    import uuid
+
+    from bot.logs import database_error_summary, hide_database_details
+
+    reference = uuid.uuid4().hex[:12]
+    # Database errors lose their texts (they may quote a resident's row), as in the logs.
+    event = hide_database_details(None, "", {"exc_info": exc})
+    details = event.get("exception") or "".join(traceback.format_exception(exc))
+    folder = os.path.join(tempfile.gettempdir(), "todoku-errors")
+    path = os.path.join(folder, f"{reference}.txt")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"todoku {' '.join(sys.argv[1:2])}: {reference}\n{details}")
+    except OSError:
+        path = "(could not be saved)"
+    return f"unexpected {database_error_summary(exc)}; reference {reference}, details in {path}"

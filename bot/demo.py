@@ -91,6 +91,7 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     from bot.line.startup import prepare_line_platform
     from bot.logs import configure_logging
     from bot.settings import Settings
+    from bot.store.engine import make_engine
     from bot.store.migrate import upgrade
     from bot.wiring import wire
     from linesim.client import SimClient
@@ -109,7 +110,8 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     configure_logging("WARNING")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the terminal
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # see DEMO_START
-    wiring = wire(settings, clock=RunningClock(DEMO_START))
+    engine = make_engine(settings.database_url, create=True)  # the demo makes its database
+    wiring = wire(settings, clock=RunningClock(DEMO_START), engine=engine)
     upgrade(wiring.engine)
     sim = start_in_thread(
         settings.channel_secret.get_secret_value(),

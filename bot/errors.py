@@ -10,8 +10,11 @@
     │   ├── OutsideWindow(window, opens)      `todoku send` outside delivery.window
     │   ├── UnknownTarget(target, valid)      `todoku audience X`: X is no program or campaign
     │   │                                     (bot.store.queries)
-    │   └── BadResidentsFile(problems)        an import file with bad lines, each with its
-    │                                         line number (bot.residents.importer)
+    │   ├── BadResidentsFile(problems)        an import file with bad lines, each with its
+    │   │                                     line number (bot.residents.importer)
+    │   ├── DatabaseNotReady                  no Todoku tables / an old schema: run
+    │   │                                     `todoku db upgrade` (bot.store.health)
+    │   └── DatabaseUnreachable               DATABASE_URL cannot be reached (bot.store.health)
     └── SendError                             a Messaging API call failed
         ├── RetryableSendError                500, timeout, rate limit: retry with the same key
         └── PermanentSendError                4xx other than a rate limit: do not retry
@@ -95,3 +98,11 @@ class MonthlyQuotaReached(PermanentSendError):
 
 class InvalidReplyToken(PermanentSendError):
     """LINE refused a reply token: already used (by an earlier attempt) or expired."""
+
+
+class DatabaseNotReady(UserError):
+    """The database has no Todoku tables, or not the newest schema: run `todoku db upgrade`."""
+
+
+class DatabaseUnreachable(UserError):
+    """The database named by DATABASE_URL cannot be reached (or refuses the connection)."""

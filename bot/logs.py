@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import traceback
 
 import structlog
 
@@ -26,6 +28,7 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                hide_database_details,
                 structlog.processors.format_exc_info,
                 structlog.processors.JSONRenderer(ensure_ascii=False),
             ],
@@ -38,8 +41,78 @@ def configure_logging(level: str = "INFO") -> None:
     # The SDK logs request bodies at DEBUG; keep it quiet whatever our level is.
     logging.getLogger("linebot").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # Alembic announces its plugins at INFO each time migrations are read (e.g. the head).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A structured logger; pass ids and counts as key-values, never message text."""
     return structlog.get_logger(name)
+
+
+def hide_database_details(_logger, _name: str, event_dict: dict) -> dict:
+    """Log a database error by class and constraint name only, never by its text.
+
+    A driver's message can quote the row it refused (PostgreSQL's ``Key
+    (line_user_id)=(U…)``, a date, an answer); the traceback's frames stay, the texts of
+    every exception in the chain go.
+    """
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    error = exc_info if isinstance(exc_info, BaseException) else None
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        error = exc_info[1]
+    if error is None or not any(is_database_error(e) for e in _chain(error)):
+        return event_dict
+    event_dict.pop("exc_info", None)
+    event_dict["error"] = database_error_summary(error)
+    event_dict["exception"] = "".join(
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_tb(e.__traceback__))
+        + database_error_summary(e)
+        + "\n"
+        for e in reversed(_chain(error))
+    )
+    return event_dict
+
+
+def is_database_error(error: BaseException) -> bool:
+    """An error of SQLAlchemy or of a database driver (its text may quote resident data)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    module = type(error).__module__.split(".")[0]
+    return isinstance(error, SQLAlchemyError) or module in ("sqlite3", "psycopg", "psycopg2")
+
+
+def database_error_summary(error: BaseException) -> str:
+    """``Class`` or ``Class (constraint NAME)``: what may be said about a database error."""
+    name = type(error).__name__
+    if not is_database_error(error):
+        return name
+    constraint = constraint_name(error)
+    return f"{name} (constraint {constraint})" if constraint else name
+
+
+_SQLITE_CONSTRAINT = re.compile(r"constraint failed: ([\w.]+(?:, [\w.]+)*)")
+
+
+def constraint_name(error: BaseException) -> str | None:
+    """The constraint a database refused a row by (PostgreSQL's name; SQLite's columns)."""
+    orig = getattr(error, "orig", None) or error
+    diag = getattr(orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return diag.constraint_name
+    if type(orig).__module__ == "sqlite3":
+        found = _SQLITE_CONSTRAINT.search(str(orig))
+        return found.group(1) if found else None
+    return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes/contexts, newest first (as a traceback prints them)."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return chain

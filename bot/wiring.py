@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
-from bot.store.engine import make_engine, make_session_factory
+from bot.store.engine import DEFAULT_TIMEOUT, make_engine, make_session_factory
 
 if TYPE_CHECKING:
     from bot.config import Config, ConfigHolder
@@ -58,11 +58,20 @@ class Wiring:
         return Dispatcher(self.line)
 
 
-def wire(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Wiring:
-    """Build the process's parts; an invalid configuration raises ConfigError (fatal)."""
+def wire(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    db_timeout: float | None = DEFAULT_TIMEOUT,
+) -> Wiring:
+    """Build the process's parts; an invalid configuration raises ConfigError (fatal).
+
+    `db_timeout`: seconds a database statement or lock wait may take (bot.store.engine).
+    """
     from bot.config import ConfigHolder
 
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, timeout=db_timeout)
     holder = ConfigHolder(settings.config_dir)
     return Wiring(
         settings=settings,

@@ -61,7 +61,7 @@ def _migrated(backend, request, tmp_path_factory) -> Engine:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'todoku.db'}"
     else:
         url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     with engine.begin() as conn:
         Base.metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

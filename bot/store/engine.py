@@ -1,21 +1,119 @@
-"""Engine and session factory for SQLite (default) and PostgreSQL."""
+"""Engine and session factory for SQLite (default) and PostgreSQL.
+
+Every database call is bounded in time, so a locked, frozen or unreachable database makes
+a request fail fast (LINE then redelivers) instead of holding it: PostgreSQL gets a
+connect_timeout and a statement_timeout, SQLite a busy timeout. SQL parameters never
+appear in error texts (hide_parameters), so resident data cannot leak into logs.
+
+A SQLite database file is only created by `todoku db upgrade` (`create=True`); any other
+process opening a missing file fails instead of leaving an empty database behind, and a
+file deleted or replaced under a running process is noticed at the next checkout (the
+process would otherwise keep writing into the deleted file, and those writes would be lost).
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import SettingsError
 
-def make_engine(url: str) -> Engine:
-    """Create an engine with the settings each backend needs to be safe under concurrency."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+# Seconds a statement (PostgreSQL) or a wait for SQLite's write lock may take.
+# CLI and scheduler: long enough for a million-resident import or a large slot.
+DEFAULT_TIMEOUT = 600.0
+# The web process: LINE gives up on a webhook after 2 s; fail soon after, so it redelivers.
+WEB_TIMEOUT = 3.0
+CONNECT_TIMEOUT = 5  # seconds (libpq's connect_timeout is whole seconds)
+SQLITE_DEFAULT_BUSY = 30.0  # SQLite's lock wait outside the web process
+
+
+def make_engine(
+    url: str, *, timeout: float | None = DEFAULT_TIMEOUT, create: bool = False
+) -> Engine:
+    """An engine with the settings each backend needs to be safe under concurrency.
+
+    `timeout`: seconds per statement (PostgreSQL) / lock wait (SQLite); None: no limit.
+    `create`: create the SQLite file now if it is missing (only `todoku db upgrade`, the demo
+    and tests do); connections never create it, so a deleted file stays deleted.
+    """
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()  # an unknown database or a driver that is not installed
+    except (ArgumentError, NoSuchModuleError, ImportError):
+        raise SettingsError(
+            "DATABASE_URL",
+            "is not a database URL Todoku can use; write e.g. sqlite:///todoku.db or "
+            "postgresql+psycopg://USER@HOST/DBNAME",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        busy = SQLITE_DEFAULT_BUSY if timeout is None else min(timeout, SQLITE_DEFAULT_BUSY)
+        path = sqlite_file(url)
+        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": busy}}
+        if path is not None:
+            if create and not path.exists():
+                sqlite3.connect(f"{path.resolve().as_uri()}?mode=rwc", uri=True).close()
+            kwargs["creator"] = partial(_connect_sqlite, path, busy)
+        engine = create_engine(parsed, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
+        if path is not None:
+            event.listen(engine, "connect", partial(_remember_file, path))
+            event.listen(engine, "checkout", partial(_same_file, path))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        if timeout is not None and "options" not in parsed.query:
+            ms = int(timeout * 1000)
+            connect_args["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+    return create_engine(
+        parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args
+    )
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a plain SQLite URL (not in-memory, not a `file:` URI), else None."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or parsed.query.get("uri") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _connect_sqlite(path: Path, busy: float) -> sqlite3.Connection:
+    # mode=rw: opening a missing file fails instead of creating an empty database, also
+    # when the file was deleted under a running process.
+    uri = f"{path.resolve().as_uri()}?mode=rw"
+    return sqlite3.connect(uri, uri=True, timeout=busy, check_same_thread=False)
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _remember_file(path: Path, _dbapi_connection, record) -> None:
+    record.info["file_id"] = _file_id(path)
+
+
+def _same_file(path: Path, _dbapi_connection, record, _proxy) -> None:
+    # A connection to a deleted (or replaced) file would write where nobody reads: drop it;
+    # the pool then reconnects, which fails while the file is missing (mode=rw).
+    if _file_id(path) != record.info.get("file_id"):
+        raise DisconnectionError("the SQLite database file was deleted or replaced")
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -39,13 +137,3 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
     with factory() as session, session.begin():
         yield session
-
-
-def database_answers(engine: Engine) -> bool:
-    """True when the database answers a trivial query."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:  # any driver error means "not healthy"
-        return False

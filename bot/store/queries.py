@@ -33,6 +33,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -704,3 +705,17 @@ def fail_reply(event_id: str, reason: str):
         .where(_outbox.webhook_event_id == event_id)
         .values(status="failed", messages="[]", last_error=reason[:200])
     )
+
+
+# --- Health and readiness (bot.store.health) ---------------------------------------------
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at; raises when it has no Todoku tables."""
+    return conn.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+def probe_write(conn: Connection) -> None:
+    """A write that changes nothing (the caller rolls it back): fails when the database is
+    read-only. alembic_version has one row, so it is the cheapest real write there is."""
+    conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
