@@ -2,6 +2,8 @@
 
 import os
 
+from gunicorn.glogging import Logger
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = 2
@@ -10,6 +12,23 @@ timeout = 30
 accesslog = "-"
 # Never log query strings: click tokens and ids could appear there.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+
+
+class JsonLogger(Logger):
+    """gunicorn's own messages (master and workers, error and access log) as the app's JSON
+    lines on stderr, so one log pipeline reads every line of the web process."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from bot.logs import configure_logging
+
+        configure_logging(os.environ.get("TODOKU_LOG_LEVEL") or "INFO")
+        for log in (self.error_log, self.access_log):
+            log.handlers[:] = []  # the root logger's JSON handler writes them
+            log.propagate = True
+
+
+logger_class = JsonLogger
 
 
 def when_ready(server):

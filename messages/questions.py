@@ -26,6 +26,13 @@ from linebot.v3.messaging import (
 from messages.dates import ERAS, era_start, era_year, era_year_label, wareki_with_year
 from messages.postback import encode
 from messages.texts import say
+from segments.calendar import (  # noqa: F401  (re-exported: the dialog's date bounds)
+    OLDEST_YEARS,
+    PARENT_MIN_AGE,
+    earliest_birth,
+    earliest_child_birth,
+    years_before,
+)
 
 STEPS = (
     "birth_date", "district", "household_size", "children", "pregnant", "single_parent",
@@ -33,8 +40,6 @@ STEPS = (
 )  # fmt: skip
 MAX_ITEMS = 13  # LINE: at most 13 quick reply buttons
 MAX_LABEL = 20  # LINE: quick reply labels are at most 20 characters
-OLDEST_YEARS = 120  # a birth date more than 120 years ago is a mistake
-PARENT_MIN_AGE = 12  # a child born before the parent was 12 is a mistake
 MAX_HOUSEHOLD = 10  # "10人以上" is stored as 10
 OLDEST_ERA_YEARS = 110  # the resident's era buttons cover the last 110 years (more: typing)
 YOUNGEST_RESIDENT = 10  # ... down to 10 years ago (令和 is not offered for the resident)
@@ -82,27 +87,6 @@ def build_question(ask: Ask) -> TextMessage:
     return TextMessage(
         text=text, quickReply=QuickReply(items=[QuickReplyItem(action=a) for a in items])
     )
-
-
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same day `years` earlier (28 February for 29 February in a common year)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
-def earliest_birth(today: dt.date) -> dt.date:
-    """The earliest birth date the bot accepts (120 years ago; the picker's floor is 1900)."""
-    return max(years_before(today, OLDEST_YEARS), dt.date(1900, 1, 1))
-
-
-def earliest_child_birth(today: dt.date, parent_birth: dt.date | None) -> dt.date:
-    """The earliest birth date of a child: when the parent was 12, else 120 years ago."""
-    if parent_birth is None:
-        return earliest_birth(today)
-    at_twelve = years_before(parent_birth, -PARENT_MIN_AGE)
-    return min(max(at_twelve, earliest_birth(today)), today)
 
 
 def _tap(

@@ -108,3 +108,30 @@ def birth_range_for_grade(grade: str, on: dt.date) -> tuple[dt.date | None, dt.d
         return None, dt.date(first_grade_cohort - len(GRADE_NAMES) + 1, 4, 1)
     cohort = first_grade_cohort - GRADE_NAMES.index(grade)
     return dt.date(cohort, 4, 2), dt.date(cohort + 1, 4, 1)
+
+
+# --- Plausible birth dates: the dialog's bounds, also applied by `residents import` -------
+
+OLDEST_YEARS = 120  # a birth date more than 120 years ago is a mistake
+PARENT_MIN_AGE = 12  # a child born before the parent was 12 is a mistake
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same day `years` earlier (28 February for 29 February in a common year)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def earliest_birth(today: dt.date) -> dt.date:
+    """The earliest birth date the bot accepts (120 years ago; the picker's floor is 1900)."""
+    return max(years_before(today, OLDEST_YEARS), dt.date(1900, 1, 1))
+
+
+def earliest_child_birth(today: dt.date, parent_birth: dt.date | None) -> dt.date:
+    """The earliest birth date of a child: when the parent was 12, else 120 years ago."""
+    if parent_birth is None:
+        return earliest_birth(today)
+    at_twelve = years_before(parent_birth, -PARENT_MIN_AGE)
+    return min(max(at_twelve, earliest_birth(today)), today)

@@ -49,7 +49,8 @@ def _csv(header: tuple[str, ...], rows) -> str:
 
 
 def _text(value: str) -> str:
-    # A cell starting with = + - @ would run as a formula in Excel (CSV injection).
+    # A cell starting with = + - @ (or tab, CR, LF, which some spreadsheets skip before
+    # reading a formula) would run as a formula in Excel (CSV injection).
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 

@@ -20,6 +20,10 @@ from typing import IO, Annotated, Literal, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from segments.calendar import earliest_birth, earliest_child_birth
+
+BOM = b"\xef\xbb\xbf"
+
 
 @dataclass(slots=True)
 class Chunk:
@@ -46,20 +50,23 @@ RESIDENT_KEYS = (
 )  # fmt: skip
 
 
-def line_type(districts: list[str], topics: list[str]) -> TypeAdapter:
-    """A validator for one line; Literal choices keep the whole check inside pydantic-core."""
+def line_type(districts: list[str], topics: list[str], today: dt.date) -> TypeAdapter:
+    """A validator for one line; Literal choices and date bounds keep the whole check inside
+    pydantic-core. Strict: `true` or `2.0` is no household size, `"yes"` no answer; dates
+    are ISO strings between the dialog's bounds (120 years ago, at most 1900; today)."""
     District = Literal[tuple(districts)] if districts else str
     Topic = Literal[tuple(topics)] if topics else str
-    closed = ConfigDict(extra="forbid")
+    closed = ConfigDict(extra="forbid", strict=True)
+    Birth = Annotated[dt.date, Field(ge=earliest_birth(today), le=today)]
 
     class Child(TypedDict):
         __pydantic_config__ = closed  # type: ignore[misc]
-        birth_date: dt.date
+        birth_date: Birth  # type: ignore[valid-type]
 
     class Line(TypedDict):
         __pydantic_config__ = closed  # type: ignore[misc]
         line_user_id: Annotated[str, StringConstraints(pattern=r"^U[0-9a-f]{32}$")]
-        birth_date: NotRequired[dt.date | None]
+        birth_date: NotRequired[Birth | None]  # type: ignore[valid-type]
         district: NotRequired[District | None]  # type: ignore[valid-type]
         household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
         pregnant: NotRequired[bool | None]
@@ -79,13 +86,21 @@ def describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def chunks(path: Path, districts: list[str], topics: list[str], size: int) -> Iterator[Chunk]:
-    """The file's lines in chunks of up to `size` valid ones; duplicates are problems."""
-    validate = line_type(districts, topics).validate_json
+def chunks(
+    path: Path, districts: list[str], topics: list[str], size: int, today: dt.date
+) -> Iterator[Chunk]:
+    """The file's lines in chunks of up to `size` valid ones; duplicates are problems.
+
+    `today`: the import's local date, the upper bound of birth dates. A UTF-8 byte order
+    mark (as Windows editors write) is skipped.
+    """
+    validate = line_type(districts, topics, today).validate_json
     first_line: dict[str, int] = {}
     chunk = Chunk()
     with path.open("rb") as f:
         for number, raw in enumerate(f, 1):
+            if number == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
             if not raw.strip():
                 continue
             try:
@@ -98,11 +113,27 @@ def chunks(path: Path, districts: list[str], topics: list[str], size: int) -> It
                 message = f"line {number}: line_user_id {user} is also on line {first}"
                 chunk.problems.append((number, message))
                 continue
+            if (
+                line.get("children")
+                and line.get("birth_date")
+                and (problem := _child_too_early(line, today))
+            ):
+                chunk.problems.append((number, f"line {number}: {problem}"))
+                continue
             _add(chunk, number, line)
             if len(chunk.numbers) >= size:
                 yield chunk
                 chunk = Chunk()
     yield chunk
+
+
+def _child_too_early(line: dict, today: dt.date) -> str | None:
+    """The dialog's rule: no child born before the parent was 12 (the dates stay unsaid)."""
+    earliest = earliest_child_birth(today, line["birth_date"])
+    for i, child in enumerate(line["children"]):
+        if child["birth_date"] < earliest:
+            return f"children.{i}.birth_date: before the parent (birth_date) was 12"
+    return None
 
 
 def _add(chunk: Chunk, number: int, line: dict) -> None:
@@ -123,7 +154,7 @@ def _add(chunk: Chunk, number: int, line: dict) -> None:
 
 
 def chunks_in_worker(
-    path: Path, districts: list[str], topics: list[str], size: int
+    path: Path, districts: list[str], topics: list[str], size: int, today: dt.date
 ) -> Iterator[Chunk]:
     """``chunks``, computed in a worker process, so validating overlaps writing.
 
@@ -134,7 +165,7 @@ def chunks_in_worker(
     waits for the reader, so the worker stays a chunk or so ahead and the file is never
     all in memory.
     """
-    job = json.dumps([str(path), districts, topics, size])
+    job = json.dumps([str(path), districts, topics, size, today.isoformat()])
     root = str(Path(__file__).resolve().parent.parent)  # where `bot` is importable from
     # stderr to a file, not a pipe: nobody reads it until the end, and a full pipe would
     # stop the worker.
@@ -167,9 +198,9 @@ def _receive(worker: subprocess.Popen, errors: IO[bytes]) -> Chunk | None:
 
 def work(job: str) -> None:
     """The worker process: each chunk of the job's file pickled to stdout, then None."""
-    path, districts, topics, size = json.loads(job)
+    path, districts, topics, size, today = json.loads(job)
     out = sys.stdout.buffer
-    for chunk in chunks(Path(path), districts, topics, size):
+    for chunk in chunks(Path(path), districts, topics, size, dt.date.fromisoformat(today)):
         pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
     pickle.dump(None, out)
     out.flush()

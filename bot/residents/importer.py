@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -109,11 +110,13 @@ def import_residents(
     if worker is None:
         worker = path.stat().st_size >= WORKER_FROM_BYTES
     read = chunks_in_worker if worker else chunks
-    lines = read(path, list(town.districts), list(town.topics), chunk)
+    moment = now or dt.datetime.now(dt.UTC)
+    today = moment.astimezone(ZoneInfo("Asia/Tokyo")).date()  # birth dates up to today, in Japan
+    lines = read(path, list(town.districts), list(town.topics), chunk, today)
     state = _Import()
     try:
         with _transaction(target) as conn:
-            state.load(conn, lines, now or dt.datetime.now(dt.UTC), chunk)
+            state.load(conn, lines, moment, chunk)
             if state.failed:
                 raise _Rollback
     except _Rollback:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy import select
 
 from bot.admin.export import CAMPAIGN_HEADER, KPI_HEADER
@@ -73,3 +74,12 @@ def test_campaigns_csv_lists_each_run_with_small_counts_hidden(staff_client, row
         ["ninpu-shussan-2026", "妊婦健康診査費助成・出産応援給付金", "2026-10-01 10:00", "完了",
          "40", "0", "0", "0", "12", "0"],
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r", "\n"])
+def test_csv_cells_that_could_start_a_formula_are_neutralised(first):
+    """A program name starting with = + - @ tab CR LF is prefixed with ' (CSV injection)."""
+    from bot.admin.export import _text
+
+    assert _text(f"{first}HYPERLINK(1)") == f"'{first}HYPERLINK(1)"
+    assert _text("子育て応援") == "子育て応援"

@@ -221,3 +221,47 @@ def test_deleting_an_imported_resident_still_deletes_their_children_and_interest
         conn.execute(Resident.__table__.delete().where(Resident.line_user_id == uid(1)))
     assert count(engine, ResidentChild.__table__) == 19
     assert count(engine, ResidentInterest.__table__) == 19
+
+
+def test_the_dialogs_rules_and_strict_types_apply_to_imported_lines(engine, tmp_path, config):
+    """What the dialog refuses, the import refuses too, each bad line by number (issue 9)."""
+    from tests.conftest import DEFAULT_NOW
+
+    ok = {"line_user_id": uid(1), "birth_date": "1958-07-03", "district": "楯岡"}
+    path = write(
+        tmp_path,
+        ok,
+        {"line_user_id": uid(2), "birth_date": "2999-01-01"},  # line 2: in the future
+        {"line_user_id": uid(3), "birth_date": "1700-01-01"},  # line 3: before 120 years
+        {
+            "line_user_id": uid(4),
+            "birth_date": "1990-01-01",
+            "children": [{"birth_date": "2001-12-31"}],
+        },  # line 4: parent was 11
+        {"line_user_id": uid(5), "household_size": True},  # line 5
+        {"line_user_id": uid(6), "household_size": 2.0},  # line 6
+        {"line_user_id": uid(7), "pregnant": "yes"},  # line 7
+        {"line_user_id": uid(8), "children": [{"birth_date": "2999-05-01"}]},  # line 8
+        {
+            "line_user_id": uid(9),
+            "birth_date": "1990-01-01",
+            "children": [{"birth_date": "2002-01-01"}],
+            "household_size": 2,
+        },  # 9: parent was 12
+    )
+    for worker in (False, True):
+        with pytest.raises(BadResidentsFile) as info:
+            import_residents(engine, path, config, now=DEFAULT_NOW, worker=worker)
+        numbers = [int(p.split(":")[0].removeprefix("line ")) for p in info.value.problems]
+        assert numbers == [2, 3, 4, 5, 6, 7, 8], info.value.problems
+        assert "before the parent (birth_date) was 12" in info.value.problems[2]
+        assert "2001" not in str(info.value)  # the rule is named, the dates stay unsaid
+    assert count(engine, Resident) == 0
+
+
+def test_a_utf8_byte_order_mark_is_accepted(engine, tmp_path, config):
+    """A file saved by a Windows editor (UTF-8 with BOM) imports like any other."""
+    path = tmp_path / "bom.jsonl"
+    line = json.dumps({"line_user_id": uid(1), "district": "楯岡"}, ensure_ascii=False)
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\n")
+    assert import_residents(engine, path, config) == 1
