@@ -196,3 +196,13 @@ def sim(linesim_server, live_bot):
     client = SimClient(linesim_server.url)
     client.set_webhook(f"{live_bot.url}/callback")
     return client
+
+
+def browser_env() -> dict[str, str]:
+    """The environment for Chromium: without libfaketime (CI runs the suite once more under
+    `faketime`; Chromium hangs with it preloaded, and the pages take no clock from it)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k != "LD_PRELOAD" and not k.startswith("FAKETIME") and k != "DONT_FAKE_MONOTONIC"
+    }

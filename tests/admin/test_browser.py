@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 
 from tests.admin import scenario
 from tests.admin.conftest import STAFF_NAME, STAFF_PASSWORD
+from tests.conftest import browser_env
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -50,7 +51,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=browser_env())
         context = browser.new_context(locale="ja-JP", accept_downloads=True)
         context.set_default_timeout(10_000)
         page = context.new_page()

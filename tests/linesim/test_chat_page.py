@@ -13,6 +13,7 @@ from linebot.v3.messaging import (
     RichMenuSize,
 )
 
+from tests.conftest import browser_env
 from tests.linesim.fakebot import FORM_URL
 from tests.linesim.test_api import png
 
@@ -42,7 +43,7 @@ def page(running):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=browser_env())
         context = browser.new_context(locale="ja-JP")
         context.route(
             "https://example.com/**",
