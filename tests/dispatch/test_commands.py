@@ -117,6 +117,8 @@ def test_exit_codes_of_the_real_command_line(tmp_path, args, code, says):
     from tests.conftest import SAMPLE_CONFIG
 
     env = {"TODOKU_CONFIG": str(SAMPLE_CONFIG), "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"}
+    # A migrated database: without one, every command says `run todoku db upgrade` first.
+    assert run_todoku("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     result = run_todoku(*args, env=env, cwd=tmp_path)
     assert result.returncode == code, result.stderr
     assert says in result.stderr
