@@ -6,7 +6,11 @@ Human output goes to stdout, diagnostics to stderr, `--json` prints one document
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
+import tempfile
+from dataclasses import asdict
 
 import click
 
@@ -46,8 +50,6 @@ def config_check(as_json: bool) -> None:
     """Validate the configuration and report every problem (exit 1 if any)."""
     import os
 
-    from bot.config import config_check_command
-
     folder = os.environ.get("TODOKU_CONFIG") or "config"
     sys.exit(config_check_command(folder, as_json=as_json))
 
@@ -57,8 +59,6 @@ def config_check(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def plan(at: str | None, as_json: bool) -> None:
     """Each campaign's coming slots and the audience size if it fired now."""
-    from bot.dispatch.plan import plan_command
-
     sys.exit(plan_command(_wiring(), at, as_json))
 
 
@@ -68,8 +68,6 @@ def plan(at: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def audience(target: str, on, as_json: bool) -> None:
     """Who matches a program or campaign (count and LINE user ids)."""
-    from bot.store.queries import audience_command
-
     wiring = _wiring()
     day = on.date() if on else wiring.clock.now().date()
     sys.exit(audience_command(wiring, target, day, as_json))
@@ -129,8 +127,6 @@ def kpi(ctx: click.Context, as_json: bool) -> None:
     """The KPI figures the dashboard shows (`kpi record` enters a figure)."""
     if ctx.invoked_subcommand is not None:
         return
-    from bot.kpi import kpi_command
-
     sys.exit(kpi_command(_wiring(), as_json))
 
 
@@ -253,6 +249,154 @@ def demo(port: int, sim_port: int) -> None:
     from bot.demo import run_demo
 
     run_demo(port=port, sim_port=sim_port)
+
+
+# --- Printing: the services return data; what staff see is written here -------------------
+
+
+def config_check_command(folder: str, *, as_json: bool = False) -> int:
+    """`todoku config check`: every problem (stderr) or a summary (stdout); the exit code."""
+    from bot.config import check_folder, format_problems, problems_json
+    from bot.config.check import explain_questions, warnings
+    from bot.config.population import read_population
+
+    config, problems = check_folder(folder)
+    # population.csv is optional and only feeds the dashboard: checked here, never fatal
+    # for the running processes.
+    districts = config.municipality.districts if config is not None else None
+    population, population_problems = read_population(folder, districts)
+    problems = [*problems, *population_problems]
+    if as_json:
+        print(problems_json(problems))
+    elif problems:
+        print(format_problems(problems), file=sys.stderr)
+    if config is None or problems:
+        return 1
+    if not as_json:
+        slots = sum(len(config.slot_times(c)) for c in config.campaigns)
+        print(
+            f"OK: {len(config.programs)} programs, {len(config.campaigns)} campaigns, "
+            f"{slots} send slots"
+            + (f", population.csv: {len(population.counts)} figures" if population else "")
+        )
+        for line in [*warnings(config), *explain_questions(config)]:
+            print(line)
+    return 0
+
+
+def plan_command(wiring, at: str | None, as_json: bool) -> int:
+    """`todoku plan [--at ISO-DATETIME] [--json]`."""
+    from bot.dispatch.plan import (
+        catchup_so_far,
+        coming_slots,
+        format_counts,
+        notice_preview,
+        parse_at,
+    )
+
+    after = parse_at(at) if at else wiring.clock.now()
+    plan = coming_slots(wiring, after)
+    catchup = catchup_so_far(wiring)
+    if as_json:
+        doc = {
+            "campaigns": [
+                {
+                    "id": c.id,
+                    "slots": [{"at": p.at.isoformat(), "audience": n} for p, n in slots],
+                    # Residents who became eligible after a slot ran, told once (so far).
+                    "catchup": catchup.get(c.id, {}),
+                }
+                for c, slots in plan
+            ]
+        }
+        print(json.dumps(doc, ensure_ascii=False))
+        return 0
+    print(f"配信予定（{after:%Y-%m-%d %H:%M} 以降、対象者数はいま送った場合の人数）")
+    for campaign, slots in plan:
+        program = wiring.config.program(campaign.program)
+        print(f"\n■ {campaign.id}  {program.name}")
+        if catchup.get(campaign.id):
+            so_far = format_counts(catchup[campaign.id])
+            print(f"  追いかけ配信（あとから対象になった方・これまで）：{so_far}")
+        if not slots:
+            print("  （これからの送信はありません）")
+            continue
+        for slot, n in slots:
+            kind = "リマインド" if slot.is_reminder else "初回"
+            print(f"  {slot.at:%Y-%m-%d %H:%M}  {kind:<6}  {n:>8,} 人")
+        print("  次に送るお知らせ：")
+        for line in notice_preview(program, campaign.lead, slots[0][0].at.date()):
+            print(f"    {line}")
+    return 0
+
+
+def audience_command(wiring, target: str, on, as_json: bool) -> int:
+    """`todoku audience TARGET [--on DATE] [--json]`: print who matches; the exit code."""
+    from bot.store.queries import UnknownTarget, audience_ids, target_rules
+
+    try:
+        rules = target_rules(wiring.config, target)
+    except UnknownTarget as error:
+        print(error, file=sys.stderr)
+        return 1
+    # Ids go to a spooled temporary file while they are counted, so the JSON can put the
+    # count first without holding a large audience in memory.
+    with tempfile.SpooledTemporaryFile(8 << 20, mode="w+", encoding="utf-8") as ids:
+        count = 0
+        for users in audience_ids(wiring.engine, rules, on):
+            if as_json:
+                ids.write((", " if count else "") + ", ".join(json.dumps(u) for u in users))
+            else:
+                ids.writelines(f"{u}\n" for u in users)
+            count += len(users)
+        ids.seek(0)
+        if as_json:
+            head = {"target": target, "on": on.isoformat(), "count": count}
+            sys.stdout.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "line_user_ids": [')
+            shutil.copyfileobj(ids, sys.stdout)
+            sys.stdout.write("]}\n")
+        else:
+            print(f"{target}: {count} residents on {on.isoformat()}")
+            shutil.copyfileobj(ids, sys.stdout)
+    return 0
+
+
+def kpi_command(wiring, as_json: bool) -> int:
+    """`todoku kpi [--json]`: the KPI figures (JSON or a short table); exit code 0."""
+    from bot.kpi import compute_kpis
+
+    with wiring.session_factory() as session:
+        figures = compute_kpis(session, wiring.clock.now(), wiring.config)
+    if as_json:
+        print(json.dumps(asdict(figures), ensure_ascii=False))
+        return 0
+    rows = [
+        ("登録者数 (registrations)", figures.registrations, figures.registrations_target),
+        ("友だち数 (followers)", figures.followers, None),
+        (
+            "配信した制度数 (programs distributed)",
+            figures.programs_distributed,
+            figures.programs_distributed_target,
+        ),
+        (
+            "通知からのHP訪問・今月 (homepage visits via notices, this month)",
+            figures.homepage_visits_this_month,
+            None,
+        ),
+        (
+            f"HP訪問者数・{figures.homepage_visitors_month or '未入力'} (homepage visitors)",
+            figures.homepage_visitors if figures.homepage_visitors is not None else "—",
+            figures.homepage_visits_per_month_target,
+        ),
+        ("追いかけ配信 (catch-up notices sent)", figures.catchup_sent, None),
+        ("削除 (deletions)", figures.deletions, None),
+        ("ブロック (unfollows)", figures.unfollows, None),
+        ("ブロック後の自動削除 (purged)", figures.purged, None),
+    ]
+    print(f"{figures.fiscal_year}年度")
+    for label, value, target in rows:
+        print(f"  {label}: {value}" + (f" / 目標 {target}" if target else ""))
+    return 0
 
 
 def main() -> None:

@@ -7,14 +7,18 @@ multicast sends the same bytes to up to 500 people, so clicks count per campaign
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from html import escape
 
-from flask import Blueprint, Response, current_app, redirect
+from flask import Blueprint, Response, current_app, redirect, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from bot.clock import tokyo
 from bot.logs import get_logger
+from bot.store import queries
 from bot.store.engine import transaction
-from bot.store.models import CampaignRun, Click
+from bot.store.models import CampaignRun
 from messages import NoticeLinks
 
 log = get_logger("todoku.clicks")
@@ -71,7 +75,7 @@ def follow(token: str) -> Response:
     target = _target(config, program_id, link)
     # Staff test sends (no run) are not counted; notices and the 使える制度を見る list are.
     if run_id is not None or campaign_id == MENU_SOURCE:
-        _record(wiring, run_id, campaign_id, program_id, link)
+        _record(wiring, token, run_id, campaign_id, program_id, link)
     return redirect(target, code=302)
 
 
@@ -86,20 +90,36 @@ def _target(config, program_id: str, link: str) -> str:
     return program.homepage
 
 
-def _record(wiring, run_id: int | None, campaign_id: str, program_id: str, link: str) -> None:
+def visit_key(secret: str, token: str, client: str, day) -> str:
+    """One visit: this link, from this client address, on this Tokyo day (a keyed digest).
+
+    A multicast sends the same token to up to 500 residents, so the token alone cannot be
+    the visitor; the address tells them apart without storing it. Residents behind one
+    address (a household's router) who tap the same notice on one day count once.
+    """
+    message = f"{token}\n{client}\n{day.isoformat()}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _record(
+    wiring, token: str, run_id: int | None, campaign_id: str, program_id: str, link: str
+) -> None:
+    now = wiring.clock.now()
+    secret = wiring.settings.secret_key.get_secret_value()
+    key = visit_key(secret, token, request.remote_addr or "", tokyo(now).date())
     with transaction(wiring.session_factory) as session:
         # The run may be gone (deleted with its data): keep the click, without the link.
         known = run_id is not None and session.get(CampaignRun, run_id) is not None
-        session.add(
-            Click(
-                run_id=run_id if known else None,
-                campaign_id=campaign_id,
-                program_id=program_id,
-                link=link,
-                clicked_at=wiring.clock.now(),
-            )
-        )
-    log.info("click", run_id=run_id, link=link)
+        values = {
+            "run_id": run_id if known else None,
+            "campaign_id": campaign_id,
+            "program_id": program_id,
+            "link": link,
+            "clicked_at": now,
+            "visit_key": key,
+        }
+        counted = queries.record_click(session.connection(), values)
+    log.info("click", run_id=run_id, link=link, counted=counted)
 
 
 def _not_found(municipality) -> Response:

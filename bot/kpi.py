@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from itertools import pairwise
 
@@ -200,42 +199,6 @@ def homepage_visits_in_month(session: Session, now: datetime) -> int:
 def _target(kpi, name: str) -> int | None:
     item = getattr(kpi, name, None)
     return getattr(item, "target", None)
-
-
-def kpi_command(wiring, as_json: bool) -> int:
-    """Print the KPI figures (JSON or a short table); exit code 0."""
-    with wiring.session_factory() as session:
-        figures = compute_kpis(session, wiring.clock.now(), wiring.config)
-    if as_json:
-        print(json.dumps(asdict(figures), ensure_ascii=False))
-        return 0
-    rows = [
-        ("登録者数 (registrations)", figures.registrations, figures.registrations_target),
-        ("友だち数 (followers)", figures.followers, None),
-        (
-            "配信した制度数 (programs distributed)",
-            figures.programs_distributed,
-            figures.programs_distributed_target,
-        ),
-        (
-            "通知からのHP訪問・今月 (homepage visits via notices, this month)",
-            figures.homepage_visits_this_month,
-            None,
-        ),
-        (
-            f"HP訪問者数・{figures.homepage_visitors_month or '未入力'} (homepage visitors)",
-            figures.homepage_visitors if figures.homepage_visitors is not None else "—",
-            figures.homepage_visits_per_month_target,
-        ),
-        ("追いかけ配信 (catch-up notices sent)", figures.catchup_sent, None),
-        ("削除 (deletions)", figures.deletions, None),
-        ("ブロック (unfollows)", figures.unfollows, None),
-        ("ブロック後の自動削除 (purged)", figures.purged, None),
-    ]
-    print(f"{figures.fiscal_year}年度")
-    for label, value, target in rows:
-        print(f"  {label}: {value}" + (f" / 目標 {target}" if target else ""))
-    return 0
 
 
 # --- Figures per month and per campaign, for the dashboard and its CSV exports -------------

@@ -93,7 +93,7 @@ def test_unknown_option_is_a_usage_error():
 
 def test_kpi_json_counts_followers_and_registrations(wiring, engine, capsys):
     """`todoku kpi --json` counts followers, registrations, deletions and unfollows."""
-    from bot.kpi import kpi_command
+    from bot.cli import kpi_command
 
     now = wiring.clock.now()
     with wiring.session_factory() as s, s.begin():

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 from bot.config.bundle import Config, PlannedSlot, slot_moment
-from bot.config.check import check, explain_questions, warnings
+from bot.config.check import check
 from bot.config.models import TOKYO, Delivery, KpiTargets, Municipality, Target, Window
-from bot.config.population import read_population
 from bot.config.problems import (
     FILES,
     ConfigError,
@@ -42,7 +40,7 @@ __all__ = [
     "Target",
     "Window",
     "check_config",
-    "config_check_command",
+    "check_folder",
     "format_problems",
     "load_config",
     "problems_json",
@@ -50,6 +48,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("todoku.config")
+
+
+def check_folder(folder: str | Path) -> tuple[Config | None, list[Problem]]:
+    """The configuration (None if it is invalid) and every problem in `folder`."""
+    return check(folder)
 
 
 def check_config(folder: str | Path) -> list[Problem]:
@@ -63,32 +66,6 @@ def load_config(folder: str | Path) -> Config:
     if config is None:
         raise ConfigError(problems)
     return config
-
-
-def config_check_command(folder: str, *, as_json: bool = False) -> int:
-    """`todoku config check`: print every problem (stderr) or a summary (stdout); exit code."""
-    config, problems = check(folder)
-    # population.csv is optional and only feeds the dashboard: checked here, never fatal
-    # for the running processes.
-    districts = config.municipality.districts if config is not None else None
-    population, population_problems = read_population(folder, districts)
-    problems = [*problems, *population_problems]
-    if as_json:
-        print(problems_json(problems))
-    elif problems:
-        print(format_problems(problems), file=sys.stderr)
-    if config is None or problems:
-        return 1
-    if not as_json:
-        slots = sum(len(config.slot_times(c)) for c in config.campaigns)
-        print(
-            f"OK: {len(config.programs)} programs, {len(config.campaigns)} campaigns, "
-            f"{slots} send slots"
-            + (f", population.csv: {len(population.counts)} figures" if population else "")
-        )
-        for line in [*warnings(config), *explain_questions(config)]:
-            print(line)
-    return 0
 
 
 Signature = tuple[tuple[int, int, int] | None, ...]

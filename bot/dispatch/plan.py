@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -67,45 +66,7 @@ def catchup_so_far(wiring) -> dict[str, dict[str, int]]:
     return found
 
 
-def plan_command(wiring, at: str | None, as_json: bool) -> int:
-    """`todoku plan [--at ISO-DATETIME] [--json]`."""
-    after = _parse_at(at) if at else wiring.clock.now()
-    plan = coming_slots(wiring, after)
-    catchup = catchup_so_far(wiring)
-    if as_json:
-        doc = {
-            "campaigns": [
-                {
-                    "id": c.id,
-                    "slots": [{"at": p.at.isoformat(), "audience": n} for p, n in slots],
-                    # Residents who became eligible after a slot ran, told once (so far).
-                    "catchup": catchup.get(c.id, {}),
-                }
-                for c, slots in plan
-            ]
-        }
-        print(json.dumps(doc, ensure_ascii=False))
-        return 0
-    print(f"配信予定（{after:%Y-%m-%d %H:%M} 以降、対象者数はいま送った場合の人数）")
-    for campaign, slots in plan:
-        program = wiring.config.program(campaign.program)
-        print(f"\n■ {campaign.id}  {program.name}")
-        if catchup.get(campaign.id):
-            so_far = _counts(catchup[campaign.id])
-            print(f"  追いかけ配信（あとから対象になった方・これまで）：{so_far}")
-        if not slots:
-            print("  （これからの送信はありません）")
-            continue
-        for slot, n in slots:
-            kind = "リマインド" if slot.is_reminder else "初回"
-            print(f"  {slot.at:%Y-%m-%d %H:%M}  {kind:<6}  {n:>8,} 人")
-        print("  次に送るお知らせ：")
-        for line in notice_preview(program, campaign.lead, slots[0][0].at.date()):
-            print(f"    {line}")
-    return 0
-
-
-def _parse_at(text: str) -> dt.datetime:
+def parse_at(text: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -173,7 +134,7 @@ def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> 
     return 0
 
 
-def _counts(counts: dict[str, int]) -> str:
+def format_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts.get(s)) or "0"
 
 

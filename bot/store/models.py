@@ -274,6 +274,9 @@ class Click(Base):
     program_id: Mapped[str] = mapped_column(String(80))
     link: Mapped[str] = mapped_column(String(20))  # "homepage" or "apply"
     clicked_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    # A keyed digest of (token, client address, Tokyo day): a replayed link counts once a
+    # day per visitor. Not reversible without TODOKU_SECRET_KEY; no address is stored.
+    visit_key: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class SchedulerLease(Base):

@@ -8,10 +8,6 @@ chunks, so memory stays flat however large the audience.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
-import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -42,6 +38,7 @@ from bot.errors import UserError
 from bot.store.models import (
     CampaignRun,
     CatchupMark,
+    Click,
     Delivery,
     DeliveryStatus,
     ProgramResponse,
@@ -175,39 +172,11 @@ def target_rules(config: Any, target: str) -> list[Any]:
     raise UnknownTarget(target, sorted(programs) + sorted(c.id for c in config.campaigns))
 
 
-def audience_command(wiring: Any, target: str, on: dt.date, as_json: bool) -> int:
-    """`todoku audience TARGET [--on DATE] [--json]`: print who matches; the exit code."""
-    try:
-        rules = target_rules(wiring.config, target)
-    except UnknownTarget as error:
-        print(error, file=sys.stderr)
-        return 1
-    # Ids go to a spooled temporary file while they are counted, so the JSON can put the
-    # count first without holding a large audience in memory.
-    with tempfile.SpooledTemporaryFile(8 << 20, mode="w+", encoding="utf-8") as ids:
-        count = _spool_ids(wiring.engine, rules, on, ids, as_json)
-        ids.seek(0)
-        if as_json:
-            head = {"target": target, "on": on.isoformat(), "count": count}
-            sys.stdout.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "line_user_ids": [')
-            shutil.copyfileobj(ids, sys.stdout)
-            sys.stdout.write("]}\n")
-        else:
-            print(f"{target}: {count} residents on {on.isoformat()}")
-            shutil.copyfileobj(ids, sys.stdout)
-    return 0
-
-
-def _spool_ids(engine: Any, rules: list[Any], on: dt.date, out: Any, as_json: bool) -> int:
-    count = 0
+def audience_ids(engine: Any, rules: list[Any], on: dt.date) -> Iterator[list[str]]:
+    """The LINE user ids of the residents `rules` match on `on`, a chunk at a time."""
     with engine.connect() as conn:
         for rows in stream(conn, eligible_residents(rules, on)):
-            if as_json:
-                out.write((", " if count else "") + ", ".join(json.dumps(u) for _, u in rows))
-            else:
-                out.writelines(f"{u}\n" for _, u in rows)
-            count += len(rows)
-    return count
+            yield [user for _, user in rows]
 
 
 # --- Delivery (bot.dispatch.run): who a send slot reaches, and the deferred notices' re-check ---
@@ -719,3 +688,21 @@ def probe_write(conn: Connection) -> None:
     """A write that changes nothing (the caller rolls it back): fails when the database is
     read-only. alembic_version has one row, so it is the cheapest real write there is."""
     conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+
+# --- Clicks (bot.clicks) -----------------------------------------------------------------
+
+
+def record_click(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert one click unless its visit_key is there already; True if it was counted.
+
+    ON CONFLICT DO NOTHING on the unique visit_key: a replay of the same link by the same
+    visitor on the same day is no new visit, and twin requests cannot collide (no 500).
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(Click.__table__).values(**values)
+    result = conn.execute(statement.on_conflict_do_nothing(index_elements=["visit_key"]))
+    return result.rowcount == 1

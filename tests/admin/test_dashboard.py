@@ -123,7 +123,7 @@ def test_charts_are_svg_images_with_a_table_alternative(page, staff_client):
 
 def test_todoku_kpi_json_prints_the_figures_of_the_page(page, wiring, capsys):
     """`todoku kpi --json` and the page agree on registrations, programs and HP visits."""
-    from bot.kpi import kpi_command
+    from bot.cli import kpi_command
 
     capsys.readouterr()
     assert kpi_command(wiring, as_json=True) == 0

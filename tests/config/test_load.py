@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from bot.config import TOKYO, check_config, config_check_command, load_config
+from bot.cli import config_check_command
+from bot.config import TOKYO, check_config, load_config
 from segments import rules
 from tests.config.helpers import CAMPAIGNS, KAHOKU, MUNICIPALITY, SAMPLE, edit
 

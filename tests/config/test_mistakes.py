@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, check_config, config_check_command, load_config
+from bot.cli import config_check_command
+from bot.config import ConfigError, check_config, load_config
 from tests.config.helpers import (
     CAMPAIGNS,
     MUNICIPALITY,

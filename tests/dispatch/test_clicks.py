@@ -71,3 +71,39 @@ def test_the_token_carries_no_url_and_no_resident(line):
     assert read_token(secret, token_of(links.apply)) == (
         7, "senior-2026", "senior-smartphone", "apply")  # fmt: skip
     assert "logoform" not in links.apply and links.apply.startswith("https://todoku.example.jp/r/")
+
+
+def test_a_replayed_link_counts_one_visit_per_visitor_and_day(line):
+    """Replays of one link from one address count once a day; another address, or the next
+    day, is another visit (issue 9: a replay must not inflate the HP visits)."""
+    import datetime as dt
+
+    from bot.app import create_app
+
+    secret = line.settings.secret_key.get_secret_value()
+    token = click_token(secret, None, "menu", "senior-smartphone", "homepage")
+    client = create_app(wiring=line).test_client()
+
+    def tap(address: str) -> None:
+        response = client.get("/r/" + token, environ_base={"REMOTE_ADDR": address})
+        assert response.status_code == 302
+
+    for _ in range(5):
+        tap("203.0.113.7")
+    tap("198.51.100.2")
+    line.clock.advance(dt.timedelta(days=1))
+    tap("203.0.113.7")
+    tap("203.0.113.7")
+    with line.session_factory() as session:
+        clicks = session.scalars(select(Click)).all()
+    assert len(clicks) == 3
+    assert all(c.visit_key and "203.0.113.7" not in c.visit_key for c in clicks)
+
+
+def test_the_404_page_is_not_sniffed(line):
+    """The /r/ 404 page says what it is (X-Content-Type-Options: nosniff)."""
+    from bot.app import create_app
+
+    response = create_app(wiring=line).test_client().get("/r/abc")
+    assert response.status_code == 404
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -8,8 +8,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from bot.cli import plan_command
 from bot.clock import TOKYO
-from bot.dispatch.plan import plan_command, send_command, staff_test_send
+from bot.dispatch.plan import send_command, staff_test_send
 from bot.errors import OutsideWindow, UnknownCampaign, UserError
 from bot.store.models import AuditEntry, CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, multicasts, notices

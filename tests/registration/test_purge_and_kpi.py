@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import func, select
 
-from bot.kpi import kpi_command
+from bot.cli import kpi_command
 from bot.residents.purge import purge_unfollowed
 from bot.store.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 from tests.conftest import DEFAULT_NOW

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from pydantic import TypeAdapter
 from sqlalchemy import insert, update
 
+from bot.cli import audience_command
 from bot.store.models import Resident, ResidentInterest
 from bot.store.queries import (
-    audience_command,
     eligible_count,
     eligible_residents,
     stream,
