@@ -49,7 +49,7 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
         while time.monotonic() < deadline and status is None:
             try:
                 status = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting
                 time.sleep(0.5)
         assert status == 200
     finally:

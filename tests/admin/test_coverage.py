@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from bot.config import config_check_command
+from bot.cli import config_check_command
 from tests.admin import scenario
 from tests.admin.scenario import table_rows
 from tests.conftest import SAMPLE_CONFIG

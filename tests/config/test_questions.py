@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.config import check_config, config_check_command, load_config
+from bot.cli import config_check_command
+from bot.config import check_config, load_config
 from tests.config.helpers import KAHOKU, MUNICIPALITY, SAMPLE
 
 ASK_IF = (

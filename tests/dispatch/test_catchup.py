@@ -367,8 +367,7 @@ def test_a_catch_up_killed_mid_send_is_resumed_exactly_once(line, people, sim, c
 
 def test_plan_and_kpi_show_catch_up_deliveries_apart_from_slots(line, people, sim, clock, capsys):
     """`todoku plan --json` has per campaign a "catchup" count; `kpi --json` catchup_sent."""
-    from bot.dispatch.plan import plan_command
-    from bot.kpi import kpi_command
+    from bot.cli import kpi_command, plan_command
 
     people.add(age=70)  # reached by the slot, not a catch-up
     slot_ran(line)
@@ -411,7 +410,7 @@ def test_upgrading_a_sqlite_database_keeps_runs_and_deliveries(tmp_path):
     from bot.store.engine import make_engine
     from bot.store.migrate import upgrade
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", create=True)
     upgrade(engine, "0001")
     with engine.begin() as conn:
         conn.execute(text(
