@@ -146,3 +146,14 @@ def test_no_import_circles_between_modules():
         if start not in state:
             visit(start, [start])
     assert cycles == []
+
+
+def test_test_modules_never_import_each_other():
+    """Shared set-up lives in fixtures (conftest) or helper modules, never in a test module."""
+    offences = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / "tests").rglob("test_*.py"))
+        for name in imports_of(path)
+        if name.startswith("tests.") and any(p.startswith("test_") for p in name.split("."))
+    ]
+    assert offences == []

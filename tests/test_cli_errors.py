@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import SAMPLE_CONFIG
-from tests.test_foundation import run_todoku
+from tests.helpers import run_todoku
 
 NO_TABLES = "the database has no Todoku tables: run `todoku db upgrade`"
 USER = "U0123456789abcdef0123456789abcdef"

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,17 +16,9 @@ from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.store.models import Base, Resident, ResidentActivity
 from tests.conftest import REPO
+from tests.helpers import run_todoku
 
 TODOKU = [sys.executable, "-m", "bot"]
-
-
-def run_todoku(*args: str, env: dict | None = None, cwd: Path = REPO):
-    """Run the real `todoku` command line in a subprocess."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*TODOKU, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120
-    )
 
 
 def test_missing_secret_names_the_variable():

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from bot.store.models import AuditEntry
-from tests.admin.test_staff_cli import todoku
+from tests.helpers import todoku
 
 
 def test_recorded_visitors_appear_in_kpi_json_and_the_audit_log(engine, wiring):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.store.models import AuditEntry, StaffUser
+from bot.store.models import StaffUser
 from tests.admin.conftest import STAFF_NAME, STAFF_PASSWORD, csrf_token, log_in
+from tests.helpers import audit
 
 PAGES = [
     "/admin/",
@@ -15,12 +16,6 @@ PAGES = [
     "/admin/export/kpi.csv",
     "/admin/export/campaigns.csv",
 ]
-
-
-def audit(wiring) -> list[tuple[str, str]]:
-    """(actor, action) of every audit entry, oldest first."""
-    with wiring.session_factory() as s:
-        return [(e.actor, e.action) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
 
 
 @pytest.mark.parametrize("path", PAGES)

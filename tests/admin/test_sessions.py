@@ -17,8 +17,8 @@ import requests
 from bot.admin.staff import change_password, remove_staff
 from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY
 from tests.admin.conftest import STAFF_NAME, STAFF_PASSWORD, csrf_token, log_in
-from tests.admin.test_staff_cli import todoku
 from tests.conftest import DEFAULT_NOW, REPO, SAMPLE_CONFIG
+from tests.helpers import todoku
 
 
 def _copy_of_cookie(client, app):
@@ -68,7 +68,7 @@ def test_staff_passwd_and_remove_commands(engine, wiring, staff, client):
     assert unknown.returncode == 1 and "登録されていません" in unknown.stderr
     assert todoku(engine, "staff", "remove", STAFF_NAME, stdin="").returncode == 0
     assert client.get("/admin/").status_code == 302
-    from tests.admin.test_login import audit
+    from tests.helpers import audit
 
     actions = [action for _, action in audit(wiring)]
     assert "staff_password_changed" in actions and "staff_removed" in actions

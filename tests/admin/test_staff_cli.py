@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from sqlalchemy import select
 
 from bot.admin.staff import authenticate
 from bot.store.models import AuditEntry, StaffUser
-from tests.conftest import SAMPLE_CONFIG
-
-TODOKU = Path(sys.executable).with_name("todoku")
-
-
-def todoku(engine, *args: str, stdin: str) -> subprocess.CompletedProcess:
-    """Run the real `todoku` command with `stdin` typed in, detached from any terminal."""
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "TODOKU_CONFIG": str(SAMPLE_CONFIG), "TODOKU_LOG_LEVEL": "WARNING"}  # fmt: skip
-    # A new session has no controlling terminal, so the hidden prompt reads stdin.
-    return subprocess.run([str(TODOKU), *args], input=stdin, env=env, capture_output=True,
-                          text=True, timeout=60, start_new_session=True)  # fmt: skip
+from tests.helpers import todoku
 
 
 def test_staff_add_asks_twice_and_creates_a_login(engine, wiring):

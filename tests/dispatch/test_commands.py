@@ -14,7 +14,7 @@ from bot.dispatch.plan import send_command, staff_test_send
 from bot.errors import OutsideWindow, UnknownCampaign, UserError
 from bot.store.models import AuditEntry, CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, multicasts, notices
-from tests.test_foundation import run_todoku
+from tests.helpers import run_todoku
 
 
 def count(wiring, model) -> int:

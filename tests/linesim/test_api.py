@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import struct
 import uuid
-import zlib
 from datetime import datetime
 
 import pytest
@@ -28,6 +26,7 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import NotFoundException, UnauthorizedException
 
 from linesim.state import JST
+from tests.helpers import png
 from tests.linesim.conftest import TOKEN
 
 
@@ -154,24 +153,6 @@ def test_reply_token_from_nowhere_is_invalid(api):
         api.reply_message(ReplyMessageRequest(reply_token="f" * 32, messages=hello()))
     assert raised.value.status == 400
     assert "Invalid reply token" in raised.value.body
-
-
-def png(width: int, height: int) -> bytes:
-    """A valid blank PNG of the given size."""
-    row = b"\x00" + b"\xff\xff\xff" * width
-
-    def chunk(kind, data):
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_rich_menu_create_upload_and_set_default(api, blob):

@@ -14,20 +14,8 @@ from linebot.v3.messaging import (
 )
 
 from tests.conftest import browser_env
+from tests.helpers import ARGS, CHROMIUM, png
 from tests.linesim.fakebot import FORM_URL
-from tests.linesim.test_api import png
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlalchemy import select
+
+from bot.store.models import Resident
 from messages import encode
 
 
@@ -97,3 +100,23 @@ def texts(messages: list[dict]) -> str:
 
     walk(messages)
     return "\n".join(found)
+
+
+def resident_row(live_bot, user_id: str) -> Resident | None:
+    with live_bot.wiring.session_factory() as s:
+        resident = s.scalar(select(Resident).where(Resident.line_user_id == user_id))
+        if resident is not None:
+            _ = list(resident.children), list(resident.interests)  # load before close
+        return resident
+
+
+def register_quickly(chat: Chat) -> None:
+    """A short registration used by other tests: born 1958, 大倉, 2 people, no children."""
+    chat.follow()
+    chat.tap("同意して登録する")
+    chat.tap("カレンダーで選ぶ", date="1958-07-03")
+    chat.tap("大倉")
+    chat.tap("2人")
+    chat.tap("いない")
+    chat.tap("高齢者")
+    chat.tap("完了")

@@ -7,8 +7,7 @@ import threading
 from werkzeug.serving import make_server
 
 from tests.conftest import make_settings
-from tests.registration.chat import Chat, texts
-from tests.registration.test_e2e_registration import register_quickly, resident_row
+from tests.registration.chat import Chat, register_quickly, resident_row, texts
 
 
 def start_registration(sim) -> Chat:

@@ -15,8 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import SAMPLE_CONFIG, LiveBot, make_settings
-from tests.registration.chat import Chat, texts
-from tests.registration.test_e2e_registration import resident_row
+from tests.registration.chat import Chat, resident_row, texts
 
 KAHOKU = Path(__file__).resolve().parent.parent / "config" / "fixtures" / "kahoku"
 PROGRESS = re.compile(r"^（(\d+)(?:/(\d+)|問目・のこり(\d+)問まで)）")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.clock import TOKYO
-from tests.registration.chat import Chat, texts
-from tests.registration.test_e2e_registration import register_quickly, resident_row
+from tests.registration.chat import Chat, register_quickly, resident_row, texts
 
 
 def card_names(messages: list[dict]) -> list[str]:

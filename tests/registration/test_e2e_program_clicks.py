@@ -8,8 +8,7 @@ import requests
 from sqlalchemy import select
 
 from bot.store.models import Click
-from tests.registration.chat import Chat
-from tests.registration.test_e2e_registration import register_quickly
+from tests.registration.chat import Chat, register_quickly
 
 
 def test_program_card_links_are_tracked_and_lead_to_the_configured_page(sim, live_bot):

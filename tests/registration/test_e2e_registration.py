@@ -6,16 +6,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.store.models import Resident, ResidentActivity
-from tests.registration.chat import Chat, texts
-
-
-def resident_row(live_bot, user_id: str) -> Resident | None:
-    with live_bot.wiring.session_factory() as s:
-        resident = s.scalar(select(Resident).where(Resident.line_user_id == user_id))
-        if resident is not None:
-            _ = list(resident.children), list(resident.interests)  # load before close
-        return resident
+from bot.store.models import ResidentActivity
+from tests.registration.chat import Chat, register_quickly, resident_row, texts
 
 
 def activity(live_bot, kind: str) -> int:
@@ -106,18 +98,6 @@ def test_skipping_everything_stores_nothing(sim, live_bot):
     assert row.children_answered is False and row.interests == []
     assert row.registered_at is not None
     sim.assert_no_problems()
-
-
-def register_quickly(chat: Chat) -> None:
-    """A short registration used by other tests: born 1958, 大倉, 2 people, no children."""
-    chat.follow()
-    chat.tap("同意して登録する")
-    chat.tap("カレンダーで選ぶ", date="1958-07-03")
-    chat.tap("大倉")
-    chat.tap("2人")
-    chat.tap("いない")
-    chat.tap("高齢者")
-    chat.tap("完了")
 
 
 def test_review_then_edit_one_answer(sim, live_bot):

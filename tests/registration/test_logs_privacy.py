@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.logs import configure_logging
-from tests.registration.chat import Chat
-from tests.registration.test_e2e_registration import register_quickly
+from tests.registration.chat import Chat, register_quickly
 
 
 def test_a_whole_registration_logs_no_personal_data(sim, live_bot, capfd):

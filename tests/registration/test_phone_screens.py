@@ -14,7 +14,7 @@ import pytest
 
 from bot.line.richmenu import ensure_rich_menu
 from messages import NoticeLinks, build_notice, city_of
-from tests.linesim.test_chat_page import ARGS, CHROMIUM
+from tests.helpers import ARGS, CHROMIUM
 
 PHONE = {"width": 390, "height": 844}
 

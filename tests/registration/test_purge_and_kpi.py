@@ -11,8 +11,7 @@ from bot.cli import kpi_command
 from bot.residents.purge import purge_unfollowed
 from bot.store.models import Resident, ResidentActivity, ResidentChild, ResidentInterest
 from tests.conftest import DEFAULT_NOW
-from tests.registration.chat import Chat, texts
-from tests.registration.test_e2e_registration import register_quickly
+from tests.registration.chat import Chat, register_quickly, texts
 
 
 def add_resident(session, *, unfollowed_days_ago: int | None) -> Resident:

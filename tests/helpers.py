@@ -1,0 +1,73 @@
+"""Helpers shared by test modules (test modules never import each other)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.store.models import AuditEntry
+from tests.conftest import REPO, SAMPLE_CONFIG
+
+# The real command line, as a module (works without the console script) and as staff run it.
+TODOKU = [sys.executable, "-m", "bot"]
+TODOKU_SCRIPT = Path(sys.executable).with_name("todoku")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def run_todoku(*args: str, env: dict | None = None, cwd: Path = REPO):
+    """Run the real `todoku` command line in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*TODOKU, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120
+    )
+
+
+def todoku(engine, *args: str, stdin: str) -> subprocess.CompletedProcess:
+    """Run the real `todoku` command with `stdin` typed in, detached from any terminal."""
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+           "TODOKU_CONFIG": str(SAMPLE_CONFIG), "TODOKU_LOG_LEVEL": "WARNING"}  # fmt: skip
+    # A new session has no controlling terminal, so the hidden prompt reads stdin.
+    return subprocess.run([str(TODOKU_SCRIPT), *args], input=stdin, env=env, capture_output=True,
+                          text=True, timeout=60, start_new_session=True)  # fmt: skip
+
+
+def audit(wiring) -> list[tuple[str, str]]:
+    """(actor, action) of every audit entry, oldest first."""
+    with wiring.session_factory() as s:
+        return [(e.actor, e.action) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid blank PNG of the given size."""
+    row = b"\x00" + b"\xff\xff\xff" * width
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
