@@ -164,7 +164,7 @@ def test_every_page_at_desktop_and_phone_width(served, browser_page, admin_login
     assert plan.status == 200
     bubbles = page.locator(".preview .f-bubble")
     assert bubbles.count() >= 1
-    assert "申請済み" in page.locator(".preview").first.inner_text()
+    assert "申請しました" in page.locator(".preview").first.inner_text()
     page.goto(served + "/admin/")
     page.click("text=ログアウト")
     page.wait_for_url(served + "/admin/login?done=logout")
