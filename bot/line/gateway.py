@@ -18,7 +18,6 @@ from linebot.v3.messaging import (
     MessagingApi,
     MessagingApiBlob,
     MulticastRequest,
-    PushMessageRequest,
     ReplyMessageRequest,
     RichMenuRequest,
 )
@@ -104,13 +103,6 @@ class LineGateway:
             log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
             return error.request_id
         raise error
-
-    def push(self, user_id: str, messages: Sequence[Message], retry_key: str) -> str:
-        """Send to one user; returns LINE's request id."""
-        request = PushMessageRequest(to=user_id, messages=list(messages))
-        return self._call(
-            self.api.push_message_with_http_info, request, kind="push", retry_key=retry_key
-        )
 
     def multicast(
         self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
