@@ -88,7 +88,7 @@ def test_registration_and_a_notice_at_phone_width(phone, sim, live_bot, tmp_path
     notice = build_notice(program, "申請期限が近づいています。", links, dt.date(2026, 11, 22),
                           city_of(wiring.config.municipality))  # fmt: skip
     user_id = sim.users()[0]["user_id"]
-    wiring.line.push(user_id, [notice], retry_key=str(uuid.uuid4()))
+    wiring.line.multicast([user_id], [notice], retry_key=str(uuid.uuid4()))
     bubble = page.locator(".f-bubble", has_text=program.name)
     bubble.wait_for()
     assert "令和9年2月26日（金）まで" in bubble.inner_text()
