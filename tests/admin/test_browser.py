@@ -12,18 +12,7 @@ from werkzeug.serving import make_server
 from tests.admin import scenario
 from tests.admin.conftest import STAFF_NAME, STAFF_PASSWORD
 from tests.conftest import browser_env
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.helpers import ARGS, CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
