@@ -167,14 +167,13 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-_VARIABLES = {
-    "database_url": "DATABASE_URL",
-    "config_dir": "TODOKU_CONFIG",
-    "unfollow_retention_days": "TODOKU_UNFOLLOW_RETENTION_DAYS",
-    "log_level": "TODOKU_LOG_LEVEL",
-    "trusted_proxies": "TODOKU_TRUSTED_PROXIES",
-    "public_url": "TODOKU_PUBLIC_URL",
-    "line_api_base": "LINE_API_BASE",
-    "line_api_data_base": "LINE_API_DATA_BASE",
-    **{field: var for field, var in SECRETS.items()},
-}
+def _variables() -> dict[str, str]:
+    # Field name → its environment variable, read off the aliases (the last choice of each).
+    return {
+        name: field.validation_alias.choices[-1]
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.validation_alias, AliasChoices)
+    }
+
+
+_VARIABLES = _variables()
