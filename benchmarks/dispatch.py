@@ -5,11 +5,14 @@
 
 Three processes on this machine, as in production:
 
-* **linesim** (the local LINE platform) in its own process, answering every Messaging API
-  request after `--latency-ms` (LINE from Japan: tens of ms) and enforcing LINE's own
-  multicast limit, 200 requests/s per channel (more gets 429, as from LINE). It is a
-  threaded server: with 50 ms per answer, 200 req/s means ≥ 10 requests in flight;
-  `stand-in` below checks it serves them concurrently and is not the bottleneck.
+* **LINE** in its own process, answering every Messaging API request after `--latency-ms`
+  (LINE from Japan: tens of ms) and enforcing LINE's own multicast limit, 200 requests/s
+  per channel (more gets 429, as from LINE), and its retry keys (409 for a key already
+  accepted). By default (`--line standin`) this is `benchmarks/line_standin.py`, one
+  asyncio process that does little else, so that LINE's own work does not take the cores
+  the benchmark measures; `--line linesim` uses linesim, which also validates every
+  message against LINE's rules (about 20 ms of CPU per 500-id multicast: on 2 cores it
+  then bounds even the bare floor).
 * **this process**: generates and imports the residents, then measures the floors over
   the same LINE user ids:
   - `LINE rate floor`: ceil(N / 500) multicasts at 200/s — LINE's limit, computed
@@ -119,6 +122,32 @@ def start_linesim() -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+def start_standin(latency_ms: float) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.line_standin", "--port", str(port),
+         "--delay-ms", str(latency_ms), "--multicast-rate", str(LINE_MULTICAST_RATE)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout.readline().startswith("line stand-in on")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+class StandIn:
+    """The same calls on the stand-in (its latency is fixed when it starts)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def reset(self, latency_ms: float) -> None:
+        requests.post(f"{self.url}/_reset", timeout=30).raise_for_status()
+
+    def multicasts(self) -> list[dict]:
+        return requests.get(f"{self.url}/_multicasts", timeout=120).json()["multicasts"]
+
+
 class Sim:
     """The few /_sim calls the benchmark needs."""
 
@@ -145,7 +174,9 @@ def statuses(records: list[dict]) -> str:
 
 
 def arrived(record: dict) -> float:
-    """Epoch seconds at which linesim received the request (logged when it answered)."""
+    """Epoch seconds at which LINE received the request (linesim logs when it answered)."""
+    if isinstance(record["at"], float):
+        return record["at"]
     return dt.datetime.fromisoformat(record["at"]).timestamp() - record["ms"] / 1000
 
 
@@ -250,8 +281,12 @@ def run(args: argparse.Namespace) -> None:
     from bot.logs import configure_logging
 
     configure_logging("WARNING")  # one line per request would time the terminal
-    proc, url = start_linesim()
-    sim = Sim(url)
+    if args.line == "linesim":
+        proc, url = start_linesim()
+        sim: Sim | StandIn = Sim(url)
+    else:
+        proc, url = start_standin(args.latency_ms)
+        sim = StandIn(url)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = bench_config(Path(tmp))
@@ -269,7 +304,7 @@ def run(args: argparse.Namespace) -> None:
         proc.wait()
 
 
-def report(args, engine, folder: Path, sim: Sim) -> None:
+def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
     from sqlalchemy import text
 
     from bot.clicks import notice_links
@@ -284,7 +319,8 @@ def report(args, engine, folder: Path, sim: Sim) -> None:
     notice = build_notice(program, "ベンチマーク", links, dt.date.today())
     print(
         f"# {engine.dialect.name}, {len(ids):,} residents, {len(batches):,} multicasts, "
-        f"LINE latency {args.latency_ms:g} ms, {dt.datetime.now(TOKYO):%Y-%m-%d %H:%M} JST, "
+        f"LINE ({args.line}) latency {args.latency_ms:g} ms, "
+        f"{dt.datetime.now(TOKYO):%Y-%m-%d %H:%M} JST, "
         f"{os.cpu_count()} cores"
     )
     rate_floor = len(batches) / LINE_MULTICAST_RATE
@@ -336,6 +372,7 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--db", default=f"sqlite:///{REPO / 'var' / 'bench-dispatch.db'}")
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--line", choices=["standin", "linesim"], default="standin")
     parser.add_argument(
         "--sequential-calls", type=int, default=0, help="cap the sequential loop (0: all)"
     )

@@ -10,6 +10,11 @@ and counts what it received: every reply token and push retry key, so the benchm
 check that each event was answered exactly once. `GET /_stats` returns the counts,
 `POST /_reset` zeroes them; `POST /_hang` and `POST /_answer` switch "LINE never answers"
 on and off.
+
+Multicast behaves as LINE's does where a dispatcher can tell: at most `--multicast-rate`
+requests per second per channel (a one-second moving window; 429 above it, as LINE), a
+retry key already accepted answers 409 with `x-line-accepted-request-id`. `GET /_multicasts`
+lists every multicast received: arrival time (epoch s), status, retry key, recipients.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 
 RICH_MENU_ANSWERS = {
     ("GET", "/v2/bot/user/all/richmenu"): (404, {"message": "no default rich menu"}),
@@ -30,12 +36,16 @@ RICH_MENU_ANSWERS = {
 class StandIn:
     """The counters and the server."""
 
-    def __init__(self, delay: float, hang: bool) -> None:
+    def __init__(self, delay: float, hang: bool, multicast_rate: int = 200) -> None:
         self.delay = delay
         self.hang = hang
         self.tokens: Counter[str] = Counter()
         self.retry_keys: Counter[str] = Counter()
         self.requests = 0
+        self.multicast_rate = multicast_rate
+        self.window: deque[float] = deque()  # arrival times of the last second's multicasts
+        self.accepted: dict[str, str] = {}  # retry key -> request id
+        self.multicasts: list[dict] = []
 
     def stats(self) -> dict:
         """What was received so far."""
@@ -62,14 +72,15 @@ class StandIn:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                status, answer = await self.answer(method, path, headers, body)
+                status, answer, *extra = await self.answer(method, path, headers, body)
+                more = "".join(f"{k}: {v}\r\n" for k, v in (extra[0] if extra else {}).items())
                 if status is None:
                     await asyncio.Event().wait()  # never answers; the client times out
                 payload = json.dumps(answer).encode()
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(payload)}\r\nx-line-request-id: {uuid.uuid4()}\r\n"
-                    f"\r\n".encode()
+                    f"{more}\r\n".encode()
                     + payload
                 )
                 await writer.drain()
@@ -85,13 +96,20 @@ class StandIn:
             self.tokens.clear()
             self.retry_keys.clear()
             self.requests = 0
+            self.window.clear()
+            self.accepted.clear()
+            self.multicasts.clear()
             return 200, self.stats()
+        if path == "/_multicasts":
+            return 200, {"multicasts": self.multicasts}
         if path in ("/_hang", "/_answer"):
             self.hang = path == "/_hang"
             return 200, self.stats()
         self.requests += 1
         if self.hang:
             return None, None
+        if path == "/v2/bot/message/multicast":
+            return await self.multicast(headers, body)
         if self.delay:
             await asyncio.sleep(self.delay)
         if path == "/v2/bot/message/reply":
@@ -102,10 +120,32 @@ class StandIn:
             return 200, {"sentMessages": [{"id": "1"}]}
         return RICH_MENU_ANSWERS.get((method, path.split("?")[0]), (200, {}))
 
+    async def multicast(self, headers: dict, body: bytes):
+        """LINE's multicast as a sender sees it: the rate limit, retry keys, the latency."""
+        arrived = time.time()
+        key = headers.get("x-line-retry-key", "")
+        record = {"at": arrived, "retry_key": key, "to": len(json.loads(body)["to"])}
+        self.multicasts.append(record)
+        while self.window and self.window[0] <= arrived - 1.0:
+            self.window.popleft()
+        if len(self.window) >= self.multicast_rate:
+            record["status"] = 429
+            return 429, {"message": "The API rate limit has been exceeded. Try again later."}
+        self.window.append(arrived)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if key in self.accepted:
+            record["status"] = 409
+            accepted = {"x-line-accepted-request-id": self.accepted[key]}
+            return 409, {"message": "The retry key is already accepted"}, accepted
+        self.accepted[key] = str(uuid.uuid4())
+        record["status"] = 200
+        return 200, {}
 
-async def serve(port: int, delay: float, hang: bool) -> None:
+
+async def serve(port: int, delay: float, hang: bool, multicast_rate: int = 200) -> None:
     """Serve on 127.0.0.1:port until killed."""
-    standin = StandIn(delay, hang)
+    standin = StandIn(delay, hang, multicast_rate)
     server = await asyncio.start_server(standin.handle, "127.0.0.1", port, backlog=1024)
     print(f"line stand-in on http://127.0.0.1:{port} (delay {delay * 1000:.0f} ms)", flush=True)
     async with server:
@@ -118,8 +158,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-ms", type=float, default=50.0)
     parser.add_argument("--hang", action="store_true", help="never answer (LINE is down)")
+    parser.add_argument("--multicast-rate", type=int, default=200, help="per second (LINE: 200)")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay_ms / 1000, args.hang))
+    asyncio.run(serve(args.port, args.delay_ms / 1000, args.hang, args.multicast_rate))
 
 
 if __name__ == "__main__":

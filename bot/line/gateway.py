@@ -7,6 +7,8 @@ retries so that every retry is ours and carries the same X-Line-Retry-Key.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import urllib3
@@ -17,7 +19,6 @@ from linebot.v3.messaging import (
     Message,
     MessagingApi,
     MessagingApiBlob,
-    MulticastRequest,
     ReplyMessageRequest,
     RichMenuRequest,
 )
@@ -36,6 +37,7 @@ log = get_logger("todoku.line")
 
 # Tokens the LINE console's "Verify" button used to send; replying to them fails.
 DUMMY_REPLY_TOKENS = {"0" * 32, "f" * 32}
+MULTICAST_MAX = 500  # user ids per multicast (LINE)
 
 
 class LineGateway:
@@ -48,6 +50,10 @@ class LineGateway:
         self._data_client = ApiClient(_configuration(settings.line_api_data_base, token))
         self.api = MessagingApi(self._client)
         self.blob = MessagingApiBlob(self._data_client)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[int, ...], tuple[tuple[Message, ...], list[dict]]] = (
+            OrderedDict()
+        )
         # Replies from the outbox are JSON already: posted as they are, without the SDK's
         # models (rebuilding and serialising them cost more than the rest of a webhook).
         self._base = settings.line_api_base.rstrip("/")
@@ -108,10 +114,57 @@ class LineGateway:
         self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
     ) -> str:
         """Send the same messages to ≤500 users; returns LINE's request id."""
-        request = MulticastRequest(to=list(user_ids), messages=list(messages))
-        return self._call(
-            self.api.multicast_with_http_info, request, kind="multicast", retry_key=retry_key
+        if not 0 < len(user_ids) <= MULTICAST_MAX:
+            raise ValueError(f"a multicast reaches 1 to {MULTICAST_MAX} users, not {len(user_ids)}")
+        body = {"to": list(user_ids), "messages": self._serialised(messages)}
+        return self._call(self._post_multicast, body, kind="multicast", retry_key=retry_key)
+
+    def _post_multicast(self, body: dict, **kwargs):
+        """POST /v2/bot/message/multicast through the SDK's client with a body built already.
+
+        What `MessagingApi.multicast_with_http_info` does, minus re-validating and
+        re-serialising the same notice and 500 ids into pydantic models on every call: that
+        cost ~16 ms of CPU per call (profiled), which at LINE's 200 calls/s is more than the
+        two cores have. The messages are SDK models (validated when built) serialised once.
+        """
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if kwargs.get("x_line_retry_key"):
+            headers["X-Line-Retry-Key"] = kwargs["x_line_retry_key"]
+        return self._client.call_api(
+            "/v2/bot/message/multicast",
+            "POST",
+            {},
+            [],
+            headers,
+            body=body,
+            post_params=[],
+            files={},
+            response_types_map={"200": "object"},
+            auth_settings=["Bearer"],
+            _return_http_data_only=False,
+            collection_formats={},
+            _request_timeout=kwargs.get("_request_timeout"),
+            _host=self.api.line_base_path,
         )
+
+    def _serialised(self, messages: Sequence[Message]) -> list[dict]:
+        """The messages as LINE's JSON objects, kept for the same message objects.
+
+        A run sends one notice in every batch: it is serialised once. The cache holds the
+        objects themselves, so an id() is never reused while its entry lives.
+        """
+        key = tuple(id(m) for m in messages)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and all(a is b for a, b in zip(hit[0], messages, strict=True)):
+                self._cache.move_to_end(key)
+                return hit[1]
+        dicts = [m.to_dict() for m in messages]
+        with self._lock:
+            self._cache[key] = (tuple(messages), dicts)
+            while len(self._cache) > 16:
+                self._cache.popitem(last=False)
+        return dicts
 
     def create_rich_menu(self, menu: RichMenuRequest, image_png: bytes) -> str:
         """Create a rich menu, upload its image and make it the default; returns its id."""
