@@ -17,9 +17,11 @@ Three processes on this machine, as in production:
   the same LINE user ids:
   - `LINE rate floor`: ceil(N / 500) multicasts at 200/s — LINE's limit, computed
     (1.0 s per 100,000 residents); the targets are ratios to it;
-  - `bare concurrent`: those multicasts through the SDK (LineGateway, a retry key each),
-    16 threads at the limit, no database: what the platform lets any client reach;
-  - `sequential SDK`: the plain loop of SDK multicast calls, one after another
+  - `bare concurrent`: those multicasts through Todoku's gateway (`LineGateway.multicast`:
+    the SDK's client, a retry key each), 16 threads at the limit, no database: the bare
+    operation `todoku send` is built on;
+  - `sequential SDK`: the plain loop of SDK calls as the SDK documents them
+    (`MessagingApi.multicast(MulticastRequest(...))`), one after another
     (`--sequential-calls` caps it; the time is then extrapolated from its rate).
 * **`todoku send bench-all`**, as staff run it: the installed entry point started as a
   subprocess, timed from process start to exit, with its peak RSS and the moment its
@@ -190,11 +192,17 @@ def gateway(url: str):
 
 
 def sequential(url: str, batches: list[list[str]], notice) -> float:
-    """Seconds for the plain loop of SDK multicasts, one after another."""
-    line = gateway(url)
+    """Seconds for the plain loop of SDK multicasts, one after another, as the SDK documents.
+
+    `MessagingApi.multicast(MulticastRequest(...))` per 500 ids: the baseline the issue names.
+    """
+    from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MulticastRequest
+
+    api = MessagingApi(ApiClient(Configuration(host=url, access_token=DEMO_ACCESS_TOKEN)))
     start = time.perf_counter()
     for ids in batches:
-        line.multicast(ids, [notice], str(uuid.uuid4()))
+        request = MulticastRequest(to=ids, messages=[notice])
+        api.multicast(request, x_line_retry_key=str(uuid.uuid4()), _request_timeout=(3.05, 10))
     return time.perf_counter() - start
 
 

@@ -85,6 +85,9 @@ def audience(target: str, on, as_json: bool) -> None:
 )
 def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
     """Run a campaign slot now (staff's manual trigger), or test-send it with --to."""
+    from bot.dispatch.send import preload_sdk
+
+    preload_sdk()
     from bot.dispatch.plan import send_command
 
     sys.exit(send_command(_wiring(need_secrets=not dry_run), campaign, dry_run, to))

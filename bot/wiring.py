@@ -53,9 +53,11 @@ class Wiring:
     @cached_property
     def dispatcher(self) -> Dispatcher:
         """How this process sends multicasts: one rate gate for every slot, tick and command."""
-        from bot.dispatch.send import Dispatcher
+        from bot.dispatch.send import Dispatcher, SenderOnFirstUse
 
-        return Dispatcher(self.line)
+        # The gateway (and the SDK under it) is built when the first multicast goes out,
+        # so a run is claimed and recorded meanwhile.
+        return Dispatcher(SenderOnFirstUse(lambda: self.line))
 
 
 def wire(

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -273,33 +273,26 @@ def _form_batches(
     batches = []
     with transaction(factory) as session:
         rows = session.execute(audience.pending_batch(run_id, after_id, BATCH * count)).all()
-        for i in range(0, len(rows), BATCH):
-            chunk = rows[i : i + BATCH]
-            # uuid4, created here and committed before the first attempt: a request sent
-            # without its key could never be retried safely (line-platform.md §2.6).
-            batch = SendBatch(
-                key=str(uuid.uuid4()),
-                run_id=run_id,
-                status=BatchStatus.PENDING,
-                attempts=0,
-                created_at=now,
-            )
-            session.add(batch)
-            session.flush()
-            taken = session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id.in_([r[0] for r in chunk]),
-                    Delivery.status == DeliveryStatus.PENDING,
-                    Delivery.batch_key.is_(None),
-                )
-                .values(batch_key=batch.key, status=DeliveryStatus.SENDING)
-            )
+        chunks = [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
+        # uuid4, created here and committed before the first attempt: a request sent
+        # without its key could never be retried safely (line-platform.md §2.6).
+        keys = [str(uuid.uuid4()) for _ in chunks]
+        if keys:
+            session.execute(
+                insert(SendBatch.__table__),
+                [
+                    {"key": key, "run_id": run_id, "status": BatchStatus.PENDING,
+                     "attempts": 0, "created_at": now}
+                    for key in keys
+                ],
+            )  # fmt: skip
+        for key, chunk in zip(keys, chunks, strict=True):
+            taken = session.execute(audience.take_batch(run_id, chunk[0][0], chunk[-1][0], key))
             if taken.rowcount != len(chunk):
                 # PostgreSQL re-checks the WHERE after waiting on the other's row locks:
                 # sending these rows could send some twice, so roll back and choose again.
                 raise _Raced
-            batches.append(Batch(batch.key, run_id, now, [r[1] for r in chunk], chunk[-1][0]))
+            batches.append(Batch(key, run_id, now, [r[1] for r in chunk], chunk[-1][0]))
     return batches
 
 
@@ -333,10 +326,7 @@ def settle_batch(
                 sent_at=now if status == BatchStatus.SENT else None,
             )
         )
-        values = {"status": status, "reason": error}
-        if status == BatchStatus.SENT:
-            values["sent_at"] = now
-        session.execute(update(Delivery).where(Delivery.batch_key == key).values(**values))
+        session.execute(audience.settle_deliveries([key], status, now, error))
 
 
 def settle_batches(
@@ -348,12 +338,13 @@ def settle_batches(
         for key, status, values in outcomes:
             attempts = values.get("attempts", 0)
             error = values.get("error")
+            batches = SendBatch.__table__
             session.execute(
-                update(SendBatch)
-                .where(SendBatch.key == key)
+                update(batches)
+                .where(batches.c.key == key)
                 .values(
                     status=status,
-                    attempts=SendBatch.attempts + attempts,
+                    attempts=batches.c.attempts + attempts,
                     request_id=values.get("request_id"),
                     last_error=error,
                     sent_at=now if status == BatchStatus.SENT else None,
@@ -362,17 +353,9 @@ def settle_batches(
             if status == BatchStatus.SENT:
                 sent.append(key)
             else:
-                session.execute(
-                    update(Delivery)
-                    .where(Delivery.batch_key == key)
-                    .values(status=status, reason=error)
-                )
+                session.execute(audience.settle_deliveries([key], status, now, error))
         if sent:  # the common case: one statement for all of them
-            session.execute(
-                update(Delivery)
-                .where(Delivery.batch_key.in_(sent))
-                .values(status=DeliveryStatus.SENT, reason=None, sent_at=now)
-            )
+            session.execute(audience.settle_deliveries(sent, DeliveryStatus.SENT, now, None))
 
 
 def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:

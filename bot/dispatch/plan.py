@@ -12,7 +12,6 @@ import re
 import uuid
 from collections.abc import Sequence
 
-from bot.clicks import notice_links
 from bot.dispatch.run import campaign_of, run_slot
 from bot.dispatch.send import SendPolicy
 from bot.dispatch.window import inside, to_minute, tokyo
@@ -20,7 +19,6 @@ from bot.errors import OutsideWindow, UserError
 from bot.store import queries as audience
 from bot.store.engine import transaction
 from bot.store.models import AuditEntry, DeliveryStatus, RunStatus
-from messages import NoticeLinks, build_notice, city_of, say
 
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 # The order `todoku send` reports counts in: what happened first, what is still open last.
@@ -78,6 +76,8 @@ def parse_at(text: str) -> dt.datetime:
 
 def notice_preview(program, lead: str | None, on: dt.date) -> list[str]:
     """The notice's texts and button labels, as lines (no links: a preview writes nothing)."""
+    from messages import NoticeLinks, build_notice  # the SDK: see run.notice_for
+
     links = NoticeLinks("https://example.invalid/", "https://example.invalid/")
     bubble = build_notice(program, lead, links, on).to_dict()
     lines = [f"[通知] {bubble['altText']}".replace("\n", " ")]
@@ -153,6 +153,9 @@ def staff_test_send(
     actor: str | None = None,
 ) -> int:
     """Send the notice, marked 【テスト配信】, only to staff's LINE ids; no Delivery rows."""
+    from bot.clicks import notice_links  # the SDK: see run.notice_for
+    from messages import build_notice, city_of, say
+
     bad = [u for u in to if not USER_ID.fullmatch(u)]
     if bad:
         raise UserError(f"not a LINE user id: {', '.join(bad)} (U followed by 32 hex digits)")

@@ -13,10 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from linebot.v3.messaging import Message
-
-from bot.clicks import notice_links
 from bot.dispatch import outbox
 from bot.dispatch.send import Dispatcher, Outcome, Sender, SendPolicy
 from bot.dispatch.window import to_minute
@@ -24,7 +22,9 @@ from bot.errors import MonthlyQuotaReached, UnknownCampaign
 from bot.logs import get_logger
 from bot.store.models import BatchStatus
 from bot.wiring import Wiring
-from messages import build_notice, city_of
+
+if TYPE_CHECKING:
+    from linebot.v3.messaging import Message
 
 log = get_logger("todoku.dispatch")
 
@@ -258,6 +258,12 @@ def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
 
 def notice_for(wiring, run_id: int, day: dt.date) -> list[Message] | None:
     """The run's notice as sent on `day` (the batch's day: the same on every retry of it)."""
+    # Imported here, not at the top: the SDK behind messages/ takes about a second to
+    # import, which `todoku send` spends recording the first residents instead
+    # (bot.dispatch.send.preload_sdk starts it on another thread).
+    from bot.clicks import notice_links
+    from messages import build_notice, city_of
+
     config = wiring.config
     run = outbox.get_run(wiring.session_factory, run_id)
     campaign = config.find_campaign(run.campaign_id)

@@ -10,16 +10,17 @@ through the same SDK client (its per-call state is local; urllib3's pool is thre
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from linebot.v3.messaging import Message
 from tenacity import (
     RetryError,
     Retrying,
@@ -30,6 +31,9 @@ from tenacity import (
 
 from bot.errors import RetryableSendError, SendError
 
+if TYPE_CHECKING:  # the SDK takes ~1 s to import: `todoku send` loads it while recording
+    from linebot.v3.messaging import Message
+
 
 class Sender(Protocol):
     """The one LINE call the dispatcher needs (bot.line.gateway.LineGateway implements it)."""
@@ -39,6 +43,37 @@ class Sender(Protocol):
     ) -> str:
         """Send the same messages to ≤500 users with this retry key; LINE's request id."""
         ...
+
+
+class SenderOnFirstUse:
+    """A Sender built on the first multicast (from the dispatcher's threads, once)."""
+
+    def __init__(self, build: Callable[[], Sender]) -> None:
+        self._build, self._sender, self._lock = build, None, threading.Lock()
+
+    def multicast(
+        self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
+    ) -> str:
+        if self._sender is None:
+            with self._lock:
+                if self._sender is None:
+                    self._sender = self._build()
+        return self._sender.multicast(user_ids, messages, retry_key)
+
+
+def preload_sdk() -> threading.Thread:
+    """Import the LINE SDK on another thread (about a second) while this one starts work.
+
+    `todoku send` claims its run and records the first residents meanwhile; whoever needs
+    the SDK first waits for this import to finish (Python's import lock), never repeats it.
+    Only the SDK itself is imported there: no module of ours, so the two threads never wait
+    on each other's half-imported modules.
+    """
+    thread = threading.Thread(
+        target=importlib.import_module, args=("linebot.v3.messaging",), daemon=True
+    )
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)
