@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -23,13 +24,41 @@ HEALTH_LIMIT = 3.0
 
 @cache
 def head_revision() -> str:
-    """The newest migration's revision (read once from the packaged migrations)."""
+    """The newest migration's revision (read once from the packaged migrations).
+
+    Read from the scripts' `revision` / `down_revision` assignments rather than through
+    Alembic's ScriptDirectory: importing Alembic's runtime (and every dialect under it) was
+    a third of every CLI command's start-up. Alembic decides whenever the chain is not a
+    plain line (a branch, a merge), and a test holds the two answers equal.
+    """
+    import ast
+
+    import migrations.versions
+
+    revisions: dict[str, object] = {}
+    for script in Path(migrations.versions.__file__).parent.glob("*.py"):
+        assigned = {
+            node.targets[0].id: node.value
+            for node in ast.parse(script.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        }
+        if "revision" in assigned:
+            down = assigned.get("down_revision")
+            revisions[ast.literal_eval(assigned["revision"])] = down and ast.literal_eval(down)
+    downs = set(revisions.values())
+    heads = [r for r in revisions if r not in downs]
+    if len(heads) == 1 and all(isinstance(d, str | None) for d in downs):
+        return heads[0]
+    return alembic_head_revision()
+
+
+def alembic_head_revision() -> str:
+    """The head as Alembic computes it."""
     from alembic.script import ScriptDirectory
 
     from bot.store.migrate import alembic_config
 
-    config = alembic_config(None)
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
 
 def where(engine: Engine) -> str:

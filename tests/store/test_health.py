@@ -202,3 +202,11 @@ def test_healthz_answers_while_another_thread_holds_the_database(engine, client)
         conn.rollback()
     holder.dispose()
     assert results == [503] * 4 and took < HEALTH_LIMIT + 2
+
+
+def test_the_head_read_from_the_scripts_is_alembics_head():
+    """Every command checks the schema against this head; it must be the one Alembic migrates to."""
+    from bot.store.health import alembic_head_revision, head_revision
+
+    head_revision.cache_clear()
+    assert head_revision() == alembic_head_revision()
