@@ -46,12 +46,15 @@ def config_group() -> None:
 
 @config_group.command("check")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def config_check(as_json: bool) -> None:
+@click.option(
+    "--strict", is_flag=True, help="missing translations are problems too (exit 1 if any)"
+)
+def config_check(as_json: bool, strict: bool) -> None:
     """Validate the configuration and report every problem (exit 1 if any)."""
     import os
 
     folder = os.environ.get("TODOKU_CONFIG") or "config"
-    sys.exit(config_check_command(folder, as_json=as_json))
+    sys.exit(config_check_command(folder, as_json=as_json, strict=strict))
 
 
 @cli.command("plan")
@@ -257,10 +260,11 @@ def demo(port: int, sim_port: int) -> None:
 # --- Printing: the services return data; what staff see is written here -------------------
 
 
-def config_check_command(folder: str, *, as_json: bool = False) -> int:
-    """`todoku config check`: every problem (stderr) or a summary (stdout); the exit code."""
+def config_check_command(folder: str, *, as_json: bool = False, strict: bool = False) -> int:
+    """`todoku config check [--strict]`: every problem (stderr) or a summary (stdout); the
+    exit code. Missing translations are notes, or problems with `strict`."""
     from bot.config import check_folder, format_problems, problems_json
-    from bot.config.check import explain_questions, warnings
+    from bot.config.check import explain_questions, missing_translations, warnings
     from bot.config.population import read_population
 
     config, problems = check_folder(folder)
@@ -269,6 +273,9 @@ def config_check_command(folder: str, *, as_json: bool = False) -> int:
     districts = config.municipality.districts if config is not None else None
     population, population_problems = read_population(folder, districts)
     problems = [*problems, *population_problems]
+    untranslated = missing_translations(config, folder) if config is not None else []
+    if strict:
+        problems = [*problems, *untranslated]
     if as_json:
         print(problems_json(problems))
     elif problems:
@@ -284,6 +291,13 @@ def config_check_command(folder: str, *, as_json: bool = False) -> int:
         )
         for line in [*warnings(config), *explain_questions(config)]:
             print(line)
+        if untranslated:
+            print(
+                f"Translations missing ({len(untranslated)}; residents of those languages get "
+                "the Japanese with a note; `todoku config check --strict` fails on them):"
+            )
+            for problem in untranslated:
+                print(f"  {problem}")
     return 0
 
 

@@ -27,7 +27,7 @@ def get_profile(user_id: str):
         {
             "userId": user.user_id,
             "displayName": user.display_name,
-            "language": "ja",
+            "language": user.language,
             "statusMessage": "",
         }
     )

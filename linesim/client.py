@@ -23,9 +23,15 @@ class SimClient:
             raise SimError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json()
 
-    def create_user(self, name: str) -> str:
-        """Create a resident; returns the LINE user id."""
-        return self._call("POST", "/_sim/users", {"display_name": name})["user_id"]
+    def create_user(self, name: str, language: str | None = None) -> str:
+        """Create a resident (their LINE app in `language`, default ja); returns the id."""
+        body = {"display_name": name, **({"language": language} if language else {})}
+        return self._call("POST", "/_sim/users", body)["user_id"]
+
+    def rich_menu_of(self, user_id: str) -> str | None:
+        """The rich menu linked to one resident (None: they see the default)."""
+        users = {u["user_id"]: u for u in self.users()}
+        return users[user_id]["rich_menu_id"]
 
     def users(self) -> list[dict]:
         """Every resident."""

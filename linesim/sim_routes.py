@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from linesim.api_gate import sim
@@ -41,10 +43,14 @@ def chat_page():
 @bp.post("/_sim/users")
 def create_user():
     """Create a resident (not yet a friend)."""
-    name = str(_body().get("display_name") or "").strip()
+    body = _body()
+    name = str(body.get("display_name") or "").strip()
     if not name:
         return _bad("display_name is required")
-    user = sim().state.create_user(name)
+    language = str(body.get("language") or "ja").strip()
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        return _bad("language must be a BCP 47 tag such as ja, en or vi")
+    user = sim().state.create_user(name, language)
     return jsonify(user.summary()), 201
 
 

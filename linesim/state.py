@@ -51,6 +51,7 @@ class User:
     timeline: list[dict] = field(default_factory=list)
     last_events: list[dict] | None = None
     rich_menu_id: str | None = None
+    language: str = "ja"  # the LINE app's language, as GET /v2/bot/profile reports it
 
     def summary(self) -> dict:
         """The JSON shape `/_sim/users` shows."""
@@ -60,6 +61,7 @@ class User:
             "following": self.following,
             "ever_followed": self.first_follow_at is not None,
             "rich_menu_id": self.rich_menu_id,
+            "language": self.language,
         }
 
 
@@ -94,10 +96,10 @@ class SimState:
             self._seq = 0
 
     # residents -----------------------------------------------------------------
-    def create_user(self, display_name: str) -> User:
-        """Add a resident who has not followed yet."""
+    def create_user(self, display_name: str, language: str = "ja") -> User:
+        """Add a resident who has not followed yet (their LINE app in `language`)."""
         with self.lock:
-            user = User(new_user_id(), display_name)
+            user = User(new_user_id(), display_name, language=language)
             self.users[user.user_id] = user
             return user
 

@@ -1,19 +1,32 @@
 """Pure message builders: resident-facing text and LINE message models, no I/O."""
 
 from messages.conversation import (
+    LANGUAGE_ACTION,
     build_contact,
     build_delete_confirm,
     build_finished,
     build_help,
+    build_language_choice,
     build_later,
     build_not_registered,
     build_note,
     build_paused,
+    build_privacy,
     build_start_again,
     build_welcome,
     wants_contact,
 )
-from messages.dates import both_calendars, parse_date, seireki, wareki, wareki_with_year
+from messages.dates import (
+    both_calendars,
+    date_with_weekday,
+    long_date,
+    parse_date,
+    readback_date,
+    seireki,
+    wareki,
+    wareki_with_year,
+)
+from messages.languages import DEFAULT, LANGUAGES, NAMES, from_line_profile, known
 from messages.menu import MENU_ITEMS, build_rich_menu
 from messages.notice import (
     FEEDBACK_ACTION,
@@ -25,7 +38,13 @@ from messages.notice import (
     notice_alt_text,
 )
 from messages.postback import decode, encode
-from messages.programs import MAX_BUBBLES, build_program_list, program_bubble
+from messages.programs import (
+    MAX_BUBBLES,
+    build_program_list,
+    localized,
+    localized_lead,
+    program_bubble,
+)
 from messages.questions import (
     MAX_HOUSEHOLD,
     PARENT_MIN_AGE,
@@ -41,10 +60,14 @@ from messages.style import CityContact, city_of, phone_in, tel_uri
 from messages.texts import TEXTS, say
 
 __all__ = [
+    "DEFAULT",
     "FEEDBACK_ACTION",
+    "LANGUAGES",
+    "LANGUAGE_ACTION",
     "MAX_BUBBLES",
     "MAX_HOUSEHOLD",
     "MENU_ITEMS",
+    "NAMES",
     "PARENT_MIN_AGE",
     "STEPS",
     "TEXTS",
@@ -59,11 +82,13 @@ __all__ = [
     "build_feedback_undone",
     "build_finished",
     "build_help",
+    "build_language_choice",
     "build_later",
     "build_not_registered",
     "build_note",
     "build_notice",
     "build_paused",
+    "build_privacy",
     "build_program_list",
     "build_question",
     "build_review",
@@ -71,15 +96,22 @@ __all__ = [
     "build_start_again",
     "build_welcome",
     "city_of",
+    "date_with_weekday",
     "decode",
     "describe",
     "earliest_birth",
     "earliest_child_birth",
     "encode",
+    "from_line_profile",
+    "known",
+    "localized",
+    "localized_lead",
+    "long_date",
     "notice_alt_text",
     "parse_date",
     "phone_in",
     "program_bubble",
+    "readback_date",
     "say",
     "seireki",
     "tel_uri",

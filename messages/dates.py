@@ -6,6 +6,8 @@ import datetime as dt
 import re
 import unicodedata
 
+from babel.dates import format_date
+
 # First day of each era; 元年 is year 1 (the state's usage).
 ERAS: tuple[tuple[dt.date, str], ...] = (
     (dt.date(2019, 5, 1), "令和"),
@@ -153,3 +155,43 @@ WEEKDAYS = "月火水木金土日"
 def wareki_weekday(day: dt.date) -> str:
     """The day in 和暦 with its weekday: 令和9年1月29日（金）."""
     return f"{wareki(day)}（{WEEKDAYS[day.weekday()]}）"
+
+
+# Dates in the resident's language. Japanese keeps 和暦; やさしい日本語 writes the Western
+# year in kana (2027ねん 1がつ 29にち), as the easy-Japanese guidelines advise; English and
+# Vietnamese are written the local way, with Babel's CLDR month and weekday names.
+EASY_WEEKDAYS = ("げつようび", "かようび", "すいようび", "もくようび", "きんようび", "どようび",
+                 "にちようび")  # fmt: skip
+
+
+def long_date(day: dt.date, lang: str = "ja") -> str:
+    """令和9年1月29日 / 2027ねん 1がつ 29にち / January 29, 2027 / 29/01/2027."""
+    if lang == "ja-easy":
+        return f"{day.year}ねん {day.month}がつ {day.day}にち"
+    if lang == "en":
+        return format_date(day, "MMMM d, y", locale="en")
+    if lang == "vi":
+        return format_date(day, "dd/MM/y", locale="vi")
+    return wareki(day)
+
+
+def date_with_weekday(day: dt.date, lang: str = "ja") -> str:
+    """令和9年1月29日（金） / 2027ねん 1がつ 29にち（きんようび） / January 29, 2027 (Fri) /
+    29/01/2027 (Thứ Sáu)."""
+    if lang == "ja-easy":
+        return f"{long_date(day, lang)}（{EASY_WEEKDAYS[day.weekday()]}）"
+    if lang == "en":
+        return f"{long_date(day, lang)} ({format_date(day, 'EEE', locale='en')})"
+    if lang == "vi":
+        return f"{long_date(day, lang)} ({format_date(day, 'EEEE', locale='vi')})"
+    return wareki_weekday(day)
+
+
+def birth_date_text(day: dt.date, lang: str = "ja") -> str:
+    """A birth date on the review: both calendars in Japanese, the local way otherwise."""
+    return both_calendars(day) if lang == "ja" else long_date(day, lang)
+
+
+def readback_date(day: dt.date, lang: str = "ja") -> str:
+    """A date read back after it was answered: 昭和21年5月3日（1946年）, or the local way."""
+    return wareki_with_year(day) if lang == "ja" else long_date(day, lang)

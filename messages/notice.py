@@ -18,9 +18,10 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from messages.dates import wareki, wareki_weekday
+from messages.dates import date_with_weekday, long_date
+from messages.languages import DEFAULT
 from messages.postback import encode
-from messages.programs import NoticeLinks, Period
+from messages.programs import NoticeLinks, Period, localized, missing_note
 from messages.style import (
     ACCENT,
     DEADLINE,
@@ -59,40 +60,43 @@ def build_notice(
     links: NoticeLinks,
     on: dt.date,
     city: CityContact | None = None,
+    lang: str = DEFAULT,
 ) -> FlexMessage:
     """The notice of `program` as sent on `on`: one bubble, links and feedback buttons.
 
     `city` (municipality.contact) is shown when the program names no contact of its own.
+    `lang` is the recipients' language; `lead` is already in it (messages.localized_lead).
+    Without a translation of the program the Japanese is shown, after a note saying so.
     """
     closes = program.period.closes
-    contact, phone = contact_block(program.contact or program.department, city)
+    contact, phone = contact_block(program.contact or program.department, city, lang)
+    shown = localized(program, lang)
+    period = say("period", lang, opens=long_date(program.period.opens, lang),
+                 closes=long_date(closes, lang))  # fmt: skip
     body = [
         *([text(lead, size="sm", color=ACCENT, weight="bold")] if lead else []),
-        text(program.name, weight="bold", size="lg", color=TEXT, margin="sm" if lead else "none"),
-        text(program.summary, size="sm", margin="md", color=TEXT),
+        text(shown.name, weight="bold", size="lg", color=TEXT, margin="sm" if lead else "none"),
+        *missing_note(shown, lang),
+        text(shown.summary, size="sm", margin="md", color=TEXT),
         {"type": "separator", "margin": "md"},
-        text(deadline(closes, on), size="md", color=DEADLINE, weight="bold", margin="md"),
-        text(
-            say("period", opens=wareki(program.period.opens), closes=wareki(closes)),
-            size="sm",
-            color=MUTED,
-        ),
+        text(deadline(closes, on, lang), size="md", color=DEADLINE, weight="bold", margin="md"),
+        text(period, size="sm", color=MUTED),
         *contact,
         {"type": "separator", "margin": "md"},
-        text(say("notice_feedback_hint"), size="sm", color=MUTED, margin="md"),
+        text(say("notice_feedback_hint", lang), size="sm", color=MUTED, margin="md"),
     ]
     buttons = []
     if program.apply_url and links.apply:
-        buttons.append(uri_button(say("label_apply"), links.apply, "primary"))
-    buttons.append(uri_button(say("label_details"), links.details, "secondary"))
+        buttons.append(uri_button(say("label_apply", lang), links.apply, "primary"))
+    buttons.append(uri_button(say("label_details", lang), links.details, "secondary"))
     if phone:
-        buttons.append(call_button(phone))
+        buttons.append(call_button(phone, lang))
     buttons.append(
         {
             "type": "box",
             "layout": "horizontal",
             "spacing": "sm",
-            "contents": [_feedback(program.id, answer) for answer in ANSWERS],
+            "contents": [_feedback(program.id, answer, lang) for answer in ANSWERS],
         }
     )
     bubble = {
@@ -101,56 +105,60 @@ def build_notice(
         "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": buttons},
     }
     return FlexMessage(
-        altText=notice_alt_text(program, lead), contents=FlexContainer.from_dict(bubble)
+        altText=notice_alt_text(program, lead, lang), contents=FlexContainer.from_dict(bubble)
     )
 
 
-def notice_alt_text(program: NoticeProgram, lead: str | None) -> str:
+def notice_alt_text(program: NoticeProgram, lead: str | None, lang: str = DEFAULT) -> str:
     """The notification line: the lead, the program and its deadline (≤ 400 characters)."""
-    closes = wareki_weekday(program.period.closes)
+    closes = date_with_weekday(program.period.closes, lang)
+    name = localized(program, lang).name
     if lead:
-        text = say("notice_alt_lead", lead=lead, program=program.name, closes=closes)
+        text = say("notice_alt_lead", lang, lead=lead, program=name, closes=closes)
     else:
-        text = say("notice_alt", program=program.name, closes=closes)
+        text = say("notice_alt", lang, program=name, closes=closes)
     return text if len(text) <= ALT_TEXT_MAX else text[: ALT_TEXT_MAX - 1] + "…"
 
 
-def build_feedback_confirm(program_name: str | None, program_id: str) -> TextMessage:
+def build_feedback_confirm(
+    program_name: str | None, program_id: str, lang: str = DEFAULT
+) -> TextMessage:
     """申請しました asks once more: a slip of the thumb must not stop a program's notices."""
-    name = program_name or say("feedback_unknown_program")
+    name = program_name or say("feedback_unknown_program", lang)
     items = [
-        QuickReplyItem(action=PostbackAction(label=say(label), displayText=say(label),
+        QuickReplyItem(action=PostbackAction(label=say(label, lang), displayText=say(label, lang),
                                              data=encode(FEEDBACK_ACTION, q=program_id, v=v)))
         for label, v in (("label_confirm_applied", "applied"), ("label_cancel", "not_yet"))
     ]  # fmt: skip
     return TextMessage(
-        text=say("feedback_confirm_applied", program=name), quickReply=QuickReply(items=items)
+        text=say("feedback_confirm_applied", lang, program=name), quickReply=QuickReply(items=items)
     )
 
 
-def build_feedback_thanks(program_name: str | None, program_id: str, answer: str) -> TextMessage:
+def build_feedback_thanks(
+    program_name: str | None, program_id: str, answer: str, lang: str = DEFAULT
+) -> TextMessage:
     """The reply to 申請済み / 対象外・不要: no more notices, and how to undo it."""
-    name = program_name or say("feedback_unknown_program")
-    text = say(f"feedback_{answer}", program=name) + "\n" + say("feedback_undo_hint")
+    name = program_name or say("feedback_unknown_program", lang)
+    text = say(f"feedback_{answer}", lang, program=name) + "\n" + say("feedback_undo_hint", lang)
     undo = PostbackAction(
-        label=say("label_undo"),
-        displayText=say("label_undo"),
+        label=say("label_undo", lang),
+        displayText=say("label_undo", lang),
         data=encode(FEEDBACK_ACTION, q=program_id, v="undo"),
     )
     return TextMessage(text=text, quickReply=QuickReply(items=[QuickReplyItem(action=undo)]))
 
 
-def build_feedback_undone(program_name: str | None) -> TextMessage:
+def build_feedback_undone(program_name: str | None, lang: str = DEFAULT) -> TextMessage:
     """The reply to 元に戻す: notices about the program will come again."""
-    return TextMessage(
-        text=say("feedback_undone", program=program_name or say("feedback_unknown_program"))
-    )
+    name = program_name or say("feedback_unknown_program", lang)
+    return TextMessage(text=say("feedback_undone", lang, program=name))
 
 
-def _feedback(program_id: str, answer: str) -> dict:
+def _feedback(program_id: str, answer: str, lang: str) -> dict:
     # 申請しました is confirmed before it stops the notices (build_feedback_confirm).
     value = "confirm" if answer == "applied" else answer
-    label = say(f"label_{answer}")
+    label = say(f"label_{answer}", lang)
     return button(label, {"type": "postback", "displayText": label,
                           "data": encode(FEEDBACK_ACTION, q=program_id, v=value)},
                   "link", flex=1)  # fmt: skip

@@ -8,7 +8,8 @@ from typing import NamedTuple, Protocol
 
 from linebot.v3.messaging import FlexContainer, FlexMessage, Message, TextMessage
 
-from messages.dates import wareki
+from messages.dates import long_date
+from messages.languages import DEFAULT, join_list
 from messages.style import (
     DEADLINE,
     MUTED,
@@ -37,6 +38,36 @@ class Period(Protocol):
     closes: dt.date
 
 
+class Localized(NamedTuple):
+    """A program's name and summary as a resident of one language reads them."""
+
+    name: str
+    summary: str
+    missing: bool  # no (complete) translation: the Japanese is shown, with a note saying so
+
+
+def localized(program, lang: str = DEFAULT) -> Localized:
+    """The program's name and summary in `lang` (programs.yaml `translations:`), else Japanese.
+
+    A translation may give only the name or only the summary: what it gives is used, and the
+    note that the rest is in Japanese is shown all the same.
+    """
+    if lang == DEFAULT:
+        return Localized(program.name, program.summary, False)
+    found = (getattr(program, "translations", None) or {}).get(lang)
+    name = getattr(found, "name", None)
+    summary = getattr(found, "summary", None)
+    return Localized(name or program.name, summary or program.summary, not (name and summary))
+
+
+def localized_lead(campaign_lead: str | None, translations, lang: str = DEFAULT) -> str | None:
+    """A campaign's lead line in `lang` (campaigns.yaml `translations:`), else as written."""
+    if campaign_lead is None or lang == DEFAULT:
+        return campaign_lead
+    found = (translations or {}).get(lang)
+    return getattr(found, "lead", None) or campaign_lead
+
+
 class ProgramLike(Protocol):
     """What a program card shows (the configuration's Program fits)."""
 
@@ -59,6 +90,7 @@ def build_program_list(
     city: CityContact | None = None,
     topics: Sequence[str] = (),
     guest: bool = False,
+    lang: str = DEFAULT,
 ) -> list[Message]:
     """The carousel, or a kind note when nothing fits.
 
@@ -69,29 +101,30 @@ def build_program_list(
     `city` is the city's own phone and counter, shown where a program names no contact.
     """
     if not programs:
-        text = say("programs_guest_none" if guest else "programs_none")
+        text = say("programs_guest_none" if guest else "programs_none", lang)
         if skipped_some and not guest:
-            text += "\n\n" + say("programs_more_answers")
+            text += "\n\n" + say("programs_more_answers", lang)
         return [TextMessage(text=text)]
     chosen = set(topics)
     ordered = sorted(programs, key=lambda p: (getattr(p, "topic", None) not in chosen,
                                               p.period.closes, p.name))  # fmt: skip
     if len(ordered) <= MAX_BUBBLES:
-        bubbles = [program_bubble(p, on, links, city) for p in ordered]
+        bubbles = [program_bubble(p, on, links, city, lang) for p in ordered]
     else:
         # The last place goes to a bubble that says how many more and links the city HP.
         shown = ordered[: MAX_BUBBLES - 1]
-        bubbles = [program_bubble(p, on, links, city) for p in shown]
-        bubbles.append(_more_bubble(len(ordered) - len(shown), city_homepage))
+        bubbles = [program_bubble(p, on, links, city, lang) for p in shown]
+        bubbles.append(_more_bubble(len(ordered) - len(shown), city_homepage, lang))
     carousel = {"type": "carousel", "contents": bubbles}
-    alt = say("programs_alt", count=len(ordered))
+    alt = say("programs_alt", lang, count=len(ordered))
     first_topics = [t for t in topics if any(getattr(p, "topic", None) == t for p in ordered)]
     if guest:
-        intro = say("programs_guest_intro", count=len(ordered))
+        intro = say("programs_guest_intro", lang, count=len(ordered))
     elif first_topics:
-        intro = say("programs_intro_topics", count=len(ordered), topics="、".join(first_topics))
+        intro = say("programs_intro_topics", lang, count=len(ordered),
+                    topics=join_list(first_topics, lang))  # fmt: skip
     else:
-        intro = say("programs_intro", count=len(ordered))
+        intro = say("programs_intro", lang, count=len(ordered))
     return [
         TextMessage(text=intro),
         FlexMessage(altText=alt, contents=FlexContainer.from_dict(carousel)),
@@ -103,33 +136,44 @@ def program_bubble(
     on: dt.date,
     links: Callable[[ProgramLike], NoticeLinks] | None = None,
     city: CityContact | None = None,
+    lang: str = DEFAULT,
 ) -> dict:
     """One program: name, summary, deadline with weekday, period, contact, and its links."""
     closes = program.period.closes
-    period = say("period", opens=wareki(program.period.opens), closes=wareki(closes))
-    contact, phone = contact_block(program.contact or program.department, city)
+    period = say("period", lang, opens=long_date(program.period.opens, lang),
+                 closes=long_date(closes, lang))  # fmt: skip
+    contact, phone = contact_block(program.contact or program.department, city, lang)
+    shown = localized(program, lang)
     body = [
-        text(program.name, weight="bold", size="md", color=TEXT),
-        text(program.summary, size="sm", margin="md", color=TEXT),
+        text(shown.name, weight="bold", size="md", color=TEXT),
+        *missing_note(shown, lang),
+        text(shown.summary, size="sm", margin="md", color=TEXT),
         {"type": "separator", "margin": "md"},
-        text(deadline(closes, on), size="md", color=DEADLINE, weight="bold", margin="md"),
+        text(deadline(closes, on, lang), size="md", color=DEADLINE, weight="bold", margin="md"),
         text(period, size="sm", color=MUTED),
         *contact,
     ]
     urls = links(program) if links else NoticeLinks(program.homepage, program.apply_url)
     buttons = []
     if program.apply_url and urls.apply:
-        buttons.append(uri_button(say("label_apply"), urls.apply, "primary"))
-    buttons.append(uri_button(say("label_details"), urls.details, "secondary"))
+        buttons.append(uri_button(say("label_apply", lang), urls.apply, "primary"))
+    buttons.append(uri_button(say("label_details", lang), urls.details, "secondary"))
     if phone:
-        buttons.append(call_button(phone))
+        buttons.append(call_button(phone, lang))
     return _bubble(body, buttons)
 
 
-def _more_bubble(count: int, city_homepage: str) -> dict:
-    body = [text(say("programs_more", count=count), weight="bold", size="md", color=TEXT),
-            text(say("programs_more_body"), size="sm", margin="md", color=TEXT)]  # fmt: skip
-    return _bubble(body, [uri_button(say("label_city_homepage"), city_homepage, "primary")])
+def missing_note(shown: Localized, lang: str) -> list[dict]:
+    """「This program has no English description yet…」 where the Japanese is shown."""
+    if not shown.missing:
+        return []
+    return [text(say("translation_missing", lang), size="sm", color=MUTED, margin="sm")]
+
+
+def _more_bubble(count: int, city_homepage: str, lang: str) -> dict:
+    body = [text(say("programs_more", lang, count=count), weight="bold", size="md", color=TEXT),
+            text(say("programs_more_body", lang), size="sm", margin="md", color=TEXT)]  # fmt: skip
+    return _bubble(body, [uri_button(say("label_city_homepage", lang), city_homepage, "primary")])
 
 
 def _bubble(body: list[dict], buttons: list[dict]) -> dict:

@@ -23,7 +23,8 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from messages.dates import ERAS, era_start, era_year, era_year_label, wareki_with_year
+from messages.dates import ERAS, era_start, era_year, era_year_label, readback_date
+from messages.languages import DEFAULT, WESTERN, join_list
 from messages.postback import encode
 from messages.texts import say
 from segments.calendar import (  # noqa: F401  (re-exported: the dialog's date bounds)
@@ -68,6 +69,7 @@ class Ask:
     month: int | None = None
     last_child: dt.date | None = None  # the child just added (read back)
     repeat: bool = False  # asked again after a tap that does not end the question (a topic)
+    lang: str = DEFAULT  # the resident's language (messages.languages)
 
 
 def build_question(ask: Ask) -> TextMessage:
@@ -77,13 +79,13 @@ def build_question(ask: Ask) -> TextMessage:
     if ask.progress:
         n, total = ask.progress
         hint = (
-            say("progress", n=n, total=total)
+            say("progress", ask.lang, n=n, total=total)
             if ask.progress_exact or n == total
-            else say("progress_at_most", n=n, left=total - n)
+            else say("progress_at_most", ask.lang, n=n, left=total - n)
         )
         text = text if ask.repeat else hint + text
     if ask.note:
-        text = say(ask.note) + "\n\n" + text
+        text = say(ask.note, ask.lang) + "\n\n" + text
     return TextMessage(
         text=text, quickReply=QuickReply(items=[QuickReplyItem(action=a) for a in items])
     )
@@ -98,7 +100,7 @@ def _tap(
 
 
 def _skip(ask: Ask) -> PostbackAction:
-    return _tap(ask, say("label_skip"), action="skip")
+    return _tap(ask, say("label_skip", ask.lang), action="skip")
 
 
 def _picker(
@@ -139,7 +141,12 @@ def _eras(low: dt.date, high: dt.date) -> list[tuple[str, dt.date, dt.date]]:
 
 
 def _era_buttons(ask: Ask) -> list[Action]:
-    """元号 buttons (昭和生まれ…) for the years residents are likely to have been born in."""
+    """元号 buttons (昭和生まれ…) for the years residents are likely to have been born in.
+
+    None in English and Vietnamese: those residents know their Western year (calendar
+    or typing)."""
+    if ask.lang in WESTERN:
+        return []
     low, high = date_bounds(ask)
     if ask.step == "children":
         low = max(low, years_before(ask.today, CHILD_YEARS + 1))
@@ -152,7 +159,7 @@ def _era_buttons(ask: Ask) -> list[Action]:
     if ask.step != "children" and "昭和" in eras:
         eras.remove("昭和")
         eras.insert(0, "昭和")
-    return [_tap(ask, say("label_era", era=e), value=f"era:{e}") for e in order(eras)]
+    return [_tap(ask, say("label_era", ask.lang, era=e), value=f"era:{e}") for e in order(eras)]
 
 
 def _era_span(ask: Ask) -> tuple[dt.date, dt.date]:
@@ -177,15 +184,15 @@ def _date_part(ask: Ask) -> tuple[str, list[Action]] | None:
     """The next part of a tapped date, or None when no era has been tapped yet."""
     if ask.era is None:
         return None
-    again = _tap(ask, say("label_date_restart"), value="restart")
+    again = _tap(ask, say("label_date_restart", ask.lang), value="restart")
     if ask.year is not None and ask.month is not None:
         low, high = _era_span(ask)
         first = dt.date(ask.year, ask.month, 1)
         last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
         lowest, highest = max(first, low), min(last, high)
-        picker = _picker(ask, say("label_pick_day"), lowest, lowest, highest)
+        picker = _picker(ask, say("label_pick_day", ask.lang), lowest, lowest, highest)
         month = f"{era_year_label(*era_year(first))}{ask.month}月"
-        return say("q_date_day", month=month), [picker, again]
+        return say("q_date_day", ask.lang, month=month), [picker, again]
     if ask.year is not None:
         low, high = _era_span(ask)
         months = [m for m in range(1, 13) if (ask.year, m) >= (low.year, low.month)
@@ -193,19 +200,20 @@ def _date_part(ask: Ask) -> tuple[str, list[Action]] | None:
         label = era_year_label(*era_year(dt.date(ask.year, 12, 31)))
         if ask.era and era_start(ask.era).year == ask.year:
             label = era_year_label(ask.era, 1)
-        items: list[Action] = [_tap(ask, f"{m}月", value=f"m:{m}") for m in months]
-        return say("q_date_month", year=label, western=ask.year), [*items, again]
+        items: list[Action] = [_tap(ask, say("label_month", ask.lang, m=m), value=f"m:{m}")
+                               for m in months]  # fmt: skip
+        return say("q_date_month", ask.lang, year=label, western=ask.year), [*items, again]
     first, last = _era_range(ask)
     start_year = era_start(ask.era).year
     if last - first + 1 > MAX_ITEMS - 2 and ask.decade is None:
         ranges = [(a, min(a + 9, last)) for a in range(first - (first - 1) % 10, last + 1, 10)]
         items = [
-            _tap(ask, say("label_years", era=ask.era, a=max(a, first), b=b,
+            _tap(ask, say("label_years", ask.lang, era=ask.era, a=max(a, first), b=b,
                           wa=start_year + max(a, first) - 1, wb=start_year + b - 1),
                  value=f"dec:{max(a, first)}")
             for a, b in ranges
         ]  # fmt: skip
-        return say("q_date_decade", era=ask.era), [*items, again]
+        return say("q_date_decade", ask.lang, era=ask.era), [*items, again]
     if ask.decade is not None:
         first, last = max(first, ask.decade), min(last, ask.decade - (ask.decade - 1) % 10 + 9)
     items = [
@@ -216,14 +224,14 @@ def _date_part(ask: Ask) -> tuple[str, list[Action]] | None:
         )
         for n in range(first, last + 1)
     ]
-    return say("q_date_year", era=ask.era), [*items, again]
+    return say("q_date_year", ask.lang, era=ask.era), [*items, again]
 
 
 def _birth_date(ask: Ask) -> tuple[str, list[Action]]:
     low, _ = date_bounds(ask)
     initial = years_before(ask.today, INITIAL_AGE)
-    picker = _picker(ask, say("label_pick_calendar"), low, initial)
-    return say("q_birth_date"), [*_era_buttons(ask), picker, _skip(ask)]
+    picker = _picker(ask, say("label_pick_calendar", ask.lang), low, initial)
+    return say("q_birth_date", ask.lang), [*_era_buttons(ask), picker, _skip(ask)]
 
 
 def _paged(ask: Ask, fixed: int, more: str) -> tuple[list[str], Action | None]:
@@ -234,56 +242,63 @@ def _paged(ask: Ask, fixed: int, more: str) -> tuple[list[str], Action | None]:
     size = room - 1
     pages = -(-len(ask.choices) // size)
     page = ask.page % pages
-    return list(ask.choices[page * size : (page + 1) * size]), _tap(ask, say(more), "page")
+    shown = list(ask.choices[page * size : (page + 1) * size])
+    return shown, _tap(ask, say(more, ask.lang), "page")
 
 
 def _district(ask: Ask) -> tuple[str, list[Action]]:
     shown, more = _paged(ask, fixed=1, more="label_next_page")
     items: list[Action] = [_tap(ask, name, value=name) for name in shown]
-    return say("q_district"), [*items, *([more] if more else []), _skip(ask)]
+    return say("q_district", ask.lang), [*items, *([more] if more else []), _skip(ask)]
 
 
 def _household_size(ask: Ask) -> tuple[str, list[Action]]:
-    items: list[Action] = [_tap(ask, say("persons", n=n), value=str(n))
+    items: list[Action] = [_tap(ask, say("persons", ask.lang, n=n), value=str(n))
                            for n in range(1, MAX_HOUSEHOLD)]  # fmt: skip
-    items.append(_tap(ask, say("persons_or_more", n=MAX_HOUSEHOLD), value=str(MAX_HOUSEHOLD)))
-    return say("q_household_size"), [*items, _skip(ask)]
+    most = say("persons_or_more", ask.lang, n=MAX_HOUSEHOLD)
+    items.append(_tap(ask, most, value=str(MAX_HOUSEHOLD)))
+    return say("q_household_size", ask.lang), [*items, _skip(ask)]
 
 
 def _children(ask: Ask) -> tuple[str, list[Action]]:
     lowest, _ = date_bounds(ask)
     initial = years_before(ask.today, INITIAL_CHILD_AGE)
-    picker = _picker(ask, say("label_pick_calendar"), lowest, initial)
+    picker = _picker(ask, say("label_pick_calendar", ask.lang), lowest, initial)
     if ask.children == 0:
-        none = _tap(ask, say("label_no_children"), value="none")
-        return say("q_children"), [none, *_era_buttons(ask), picker, _skip(ask)]
-    done = _tap(ask, say("label_children_done"), action="done")
+        none = _tap(ask, say("label_no_children", ask.lang), value="none")
+        return say("q_children", ask.lang), [none, *_era_buttons(ask), picker, _skip(ask)]
+    done = _tap(ask, say("label_children_done", ask.lang), action="done")
     added = ""
     if ask.last_child is not None:
-        added = say("child_added", date=wareki_with_year(ask.last_child)) + "\n"
-    return added + say("q_children_more", count=ask.children), [done, *_era_buttons(ask), picker]
+        added = say("child_added", ask.lang, date=readback_date(ask.last_child, ask.lang)) + "\n"
+    more = say("q_children_more", ask.lang, count=ask.children)
+    return added + more, [done, *_era_buttons(ask), picker]
 
 
 def _yes_no(name: str) -> Callable[[Ask], tuple[str, list[Action]]]:
     def question(ask: Ask) -> tuple[str, list[Action]]:
-        yes = _tap(ask, say("label_yes"), value="yes")
-        no = _tap(ask, say("label_no"), value="no")
-        return say(name), [yes, no, _skip(ask)]
+        yes = _tap(ask, say("label_yes", ask.lang), value="yes")
+        no = _tap(ask, say("label_no", ask.lang), value="no")
+        return say(name, ask.lang), [yes, no, _skip(ask)]
 
     return question
 
 
 def _interests(ask: Ask) -> tuple[str, list[Action]]:
     # 完了 comes first, so it is on screen without scrolling the buttons sideways.
-    done = _tap(ask, say("label_done"), action="done")
+    done = _tap(ask, say("label_done", ask.lang), action="done")
     shown, more = _paged(ask, fixed=2, more="label_next_topics")
     items: list[Action] = [
         _tap(ask, ("✓" if topic in ask.chosen else "") + topic, value=topic) for topic in shown
     ]
     chosen = [t for t in ask.choices if t in ask.chosen]
-    status = say("topics_chosen", topics="、".join(chosen)) if chosen else say("topics_none_chosen")
+    status = (say("topics_chosen", ask.lang, topics=join_list(chosen, ask.lang)) if chosen
+              else say("topics_none_chosen", ask.lang))  # fmt: skip
     # After a tap only the choice so far is said again, not the whole instructions.
-    text = status + "\n" + say("topics_again") if ask.repeat else say("q_interests") + "\n" + status
+    if ask.repeat:
+        text = status + "\n" + say("topics_again", ask.lang)
+    else:
+        text = say("q_interests", ask.lang) + "\n" + status
     return text, [done, *items, *([more] if more else []), _skip(ask)]
 
 

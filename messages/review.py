@@ -1,4 +1,8 @@
-"""The review of a resident's answers: every answer in plain Japanese, a 変更 button on each."""
+"""The review of a resident's answers: every answer in their language, a change button on each.
+
+The last row is the language the resident reads Todoku in, with a button to choose another
+(the menu's way to the choice of language).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from collections.abc import Callable, Sequence
 
 from linebot.v3.messaging import FlexContainer, FlexMessage
 
-from messages.dates import both_calendars
+from messages.conversation import LANGUAGE_ACTION
+from messages.dates import birth_date_text
+from messages.languages import DEFAULT, NAMES, join_list, known
 from messages.postback import encode
 from messages.questions import MAX_HOUSEHOLD
 from messages.style import LABEL, MUTED, TEXT, button, text
@@ -14,30 +20,35 @@ from messages.texts import say
 from segments import Profile
 
 
-def build_review(profile: Profile, steps: Sequence[str], *, paused: bool = False) -> FlexMessage:
+def build_review(
+    profile: Profile, steps: Sequence[str], *, paused: bool = False, lang: str = DEFAULT
+) -> FlexMessage:
     """A Flex bubble listing the answers to `steps`, each with a button to change it."""
     rows: list[dict] = []
     for step in steps:
-        rows += [_row(step, describe(step, profile)), {"type": "separator", "margin": "md"}]
-    notes = [say("review_hint")] + ([say("paused_note")] if paused else [])
+        label = say("field_" + step, lang)
+        rows += [_row(label, describe(step, profile, lang), encode("edit", q=step), lang),
+                 {"type": "separator", "margin": "md"}]  # fmt: skip
+    rows += [_row(say("field_language", lang), NAMES[known(lang)], encode(LANGUAGE_ACTION), lang),
+             {"type": "separator", "margin": "md"}]  # fmt: skip
+    notes = [say("review_hint", lang)] + ([say("paused_note", lang)] if paused else [])
     body = [
-        text(say("review_title"), weight="bold", size="lg", color=TEXT),
+        text(say("review_title", lang), weight="bold", size="lg", color=TEXT),
         *rows,
         *(text(n, size="sm", color=MUTED, margin="md") for n in notes),
     ]
     bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": body}}
-    return FlexMessage(altText=say("review_alt"), contents=FlexContainer.from_dict(bubble))
+    return FlexMessage(altText=say("review_alt", lang), contents=FlexContainer.from_dict(bubble))
 
 
-def describe(step: str, profile: Profile) -> str:
-    """The answer to `step` in plain Japanese (答えていません when skipped)."""
-    return _DESCRIBE[step](profile)
+def describe(step: str, profile: Profile, lang: str = DEFAULT) -> str:
+    """The answer to `step` in the resident's language (答えていません when skipped)."""
+    return _DESCRIBE[step](profile, lang)
 
 
-def _row(step: str, value: str) -> dict:
-    label = say("field_" + step)
-    change = {"type": "postback", "data": encode("edit", q=step),
-              "displayText": f"{label}を{say('label_change')}"}  # fmt: skip
+def _row(label: str, value: str, data: str, lang: str) -> dict:
+    change = {"type": "postback", "data": data,
+              "displayText": say("change_field", lang, field=label)}  # fmt: skip
     return {
         "type": "box", "layout": "horizontal", "margin": "md", "spacing": "sm",
         "contents": [
@@ -45,38 +56,41 @@ def _row(step: str, value: str) -> dict:
                 text(label, size="sm", color=LABEL),
                 text(value, size="md", color=TEXT),
             ]},
-            button(say("label_change"), change, "secondary", flex=2, gravity="center"),
+            button(say("label_change", lang), change, "secondary", flex=2, gravity="center"),
         ],
     }  # fmt: skip
 
 
-def _or_skipped(value: object, show: Callable[[object], str]) -> str:
-    return say("not_answered") if value is None else show(value)
+def _or_skipped(value: object, lang: str, show: Callable[[object], str]) -> str:
+    return say("not_answered", lang) if value is None else show(value)
 
 
-def _children(p: Profile) -> str:
+def _children(p: Profile, lang: str) -> str:
     if p.children is None:
-        return say("not_answered")
+        return say("not_answered", lang)
     if not p.children:
-        return say("children_none")
-    return "\n".join([say("children_count", count=len(p.children)),
-                      *(both_calendars(b) for b in p.children)])  # fmt: skip
+        return say("children_none", lang)
+    return "\n".join([say("children_count", lang, count=len(p.children)),
+                      *(birth_date_text(b, lang) for b in p.children)])  # fmt: skip
 
 
-def _persons(n: object) -> str:
-    return say("persons_or_more" if n >= MAX_HOUSEHOLD else "persons", n=n)
+def _persons(n: object, lang: str) -> str:
+    return say("persons_or_more" if n >= MAX_HOUSEHOLD else "persons", lang, n=n)
 
 
-def _yes_no(value: object) -> str:
-    return say("yes") if value else say("no")
+def _yes_no(value: object, lang: str) -> str:
+    return say("yes", lang) if value else say("no", lang)
 
 
-_DESCRIBE: dict[str, Callable[[Profile], str]] = {
-    "birth_date": lambda p: _or_skipped(p.birth_date, both_calendars),
-    "district": lambda p: _or_skipped(p.district, str),
-    "household_size": lambda p: _or_skipped(p.household_size, _persons),
+_DESCRIBE: dict[str, Callable[[Profile, str], str]] = {
+    "birth_date": lambda p, lang: _or_skipped(p.birth_date, lang,
+                                              lambda d: birth_date_text(d, lang)),
+    "district": lambda p, lang: _or_skipped(p.district, lang, str),
+    "household_size": lambda p, lang: _or_skipped(p.household_size, lang,
+                                                  lambda n: _persons(n, lang)),
     "children": _children,
-    "pregnant": lambda p: _or_skipped(p.pregnant, _yes_no),
-    "single_parent": lambda p: _or_skipped(p.single_parent, _yes_no),
-    "interests": lambda p: "、".join(sorted(p.interests)) or say("none_chosen"),
-}
+    "pregnant": lambda p, lang: _or_skipped(p.pregnant, lang, lambda v: _yes_no(v, lang)),
+    "single_parent": lambda p, lang: _or_skipped(p.single_parent, lang,
+                                                 lambda v: _yes_no(v, lang)),
+    "interests": lambda p, lang: join_list(sorted(p.interests), lang) or say("none_chosen", lang),
+}  # fmt: skip

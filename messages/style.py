@@ -13,7 +13,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from messages.dates import wareki_weekday
+from messages.dates import date_with_weekday
 from messages.texts import say
 
 WHITE = "#ffffff"
@@ -46,12 +46,13 @@ def uri_button(label: str, uri: str, style: str = "secondary") -> dict:
     return button(label, {"type": "uri", "uri": uri}, style)
 
 
-def deadline(closes: dt.date, on: dt.date) -> str:
-    """令和9年1月29日（金）まで・あと14日 (or 今日が締切です)."""
+def deadline(closes: dt.date, on: dt.date, lang: str = "ja") -> str:
+    """令和9年1月29日（金）まで・あと14日 (or 今日が締切です), in the resident's language."""
     days = (closes - on).days
+    when = date_with_weekday(closes, lang)
     if days <= 0:
-        return say("deadline_today", closes=wareki_weekday(closes))
-    return say("deadline", closes=wareki_weekday(closes), days=days)
+        return say("deadline_today", lang, closes=when)
+    return say("deadline", lang, closes=when, days=days)
 
 
 class CityContact(NamedTuple):
@@ -76,13 +77,15 @@ def phone_in(text: str | None) -> str | None:
     return found[0] if found else None
 
 
-def contact_block(contact: str | None, city: CityContact | None) -> tuple[list[dict], str | None]:
+def contact_block(
+    contact: str | None, city: CityContact | None, lang: str = "ja"
+) -> tuple[list[dict], str | None]:
     """Where else to ask or apply (the analog route), and the phone number to call.
 
     A program's own contact (or department) comes first; without one, the city's
     代表電話・窓口 (municipality.contact); without that, a general line.
     """
-    heading = text(say("contact_heading"), size="sm", weight="bold", color=TEXT, margin="md")
+    heading = text(say("contact_heading", lang), size="sm", weight="bold", color=TEXT, margin="md")
     if contact:
         lines = [text(contact, size="sm", color=TEXT)]
         phone = phone_in(contact) or (city.phone if city else None)
@@ -91,13 +94,13 @@ def contact_block(contact: str | None, city: CityContact | None) -> tuple[list[d
                  for line in (city.phone, city.counter) if line]  # fmt: skip
         phone = city.phone
     else:
-        return [text(say("notice_counter_city"), size="sm", color=TEXT, margin="md")], None
+        return [text(say("notice_counter_city", lang), size="sm", color=TEXT, margin="md")], None
     return [heading, *lines], phone
 
 
-def call_button(phone: str) -> dict:
+def call_button(phone: str, lang: str = "ja") -> dict:
     """A tap-to-call button (tel: URI)."""
-    return uri_button(say("label_call", phone=phone)[:20], tel_uri(phone))
+    return uri_button(say("label_call", lang, phone=phone)[:20], tel_uri(phone))
 
 
 def city_of(municipality) -> CityContact:

@@ -14,7 +14,7 @@ from bot.config.bundle import Config, slot_moment
 from bot.config.explain import EXPECTED, problem_from_error, without_typo_echoes
 from bot.config.models import QUESTIONS, MunicipalityFile
 from bot.config.problems import PathPart, Problem, dotted, sort_problems
-from bot.config.programs import Campaign, Program
+from bot.config.programs import TRANSLATION_LANGUAGES, Campaign, Program
 from bot.config.yamlsource import YamlDoc, read_yaml
 from segments.rules import Rule, attributes_used
 
@@ -267,3 +267,58 @@ def explain_questions(config: Config) -> list[str]:
             rule = json.dumps(shown, ensure_ascii=False)
             lines.append(f"{label}: asked only of residents for whom ask_if holds: {rule}")
     return lines
+
+
+def missing_translations(config: Config, folder: str | Path) -> list[Problem]:
+    """Program names/summaries and campaign leads without a translation, one per item.
+
+    `todoku config check` lists them as notes (exit 0): residents of that language get the
+    Japanese (a program's with a note saying so). `--strict` makes them problems (exit 1),
+    for a city that wants every notice translated before it goes out.
+    """
+    folder = Path(folder)
+    found: list[Problem] = []
+    programs, _ = read_yaml(folder / "programs.yaml")
+    for index, program in enumerate(config.programs):
+        lacking = []
+        for lang in TRANSLATION_LANGUAGES:
+            given = program.translations.get(lang)
+            parts = [p for p in ("name", "summary") if not getattr(given, p, None)]
+            if parts:
+                lacking.append(lang if len(parts) == 2 else f"{lang} ({parts[0]})")
+        if lacking:
+            found.append(
+                _missing(
+                    programs,
+                    ("programs", index),
+                    program.id,
+                    lacking,
+                    "the Japanese name and summary, with a note saying so",
+                )
+            )
+    campaigns, _ = read_yaml(folder / "campaigns.yaml")
+    for index, campaign in enumerate(config.campaigns):
+        if campaign.lead is None:
+            continue
+        lacking = [
+            lang
+            for lang in TRANSLATION_LANGUAGES
+            if not getattr(campaign.translations.get(lang), "lead", None)
+        ]
+        if lacking:
+            found.append(
+                _missing(campaigns, ("campaigns", index), campaign.id, lacking, "the Japanese lead")
+            )
+    return found
+
+
+def _missing(
+    doc: YamlDoc, path: tuple[PathPart, ...], item: str, lacking: list[str], shown: str
+) -> Problem:
+    return Problem(
+        doc.file,
+        doc.line_of(path),
+        f"{dotted(path)}.translations",
+        f"'{item}' is not translated into {', '.join(lacking)}",
+        f"residents reading {', '.join(lacking)} get {shown}",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -43,6 +43,26 @@ class Period(Strict):
         return self.opens <= day <= self.closes
 
 
+# The languages a program or campaign text may be translated into (Japanese is the text
+# itself); the same as messages.languages.LANGUAGES without "ja" (a test keeps them equal).
+TranslationLanguage = Literal["ja-easy", "en", "vi"]
+TRANSLATION_LANGUAGES: tuple[str, ...] = ("ja-easy", "en", "vi")
+
+
+class ProgramTranslation(Strict):
+    """A program's name and summary in one language; either may be left out (then the
+    notice shows the Japanese, and says so)."""
+
+    name: Text | None = None
+    summary: Text | None = None
+
+
+class CampaignTranslation(Strict):
+    """A campaign's lead line in one language."""
+
+    lead: Text | None = None
+
+
 class Program(Strict):
     """A subsidy or support program (補助・助成) and who is eligible."""
 
@@ -56,6 +76,9 @@ class Program(Strict):
     contact: Text | None = None
     period: Period
     eligible: Rule | None = None  # left out: every registered resident
+    # name/summary per language: {en: {name: …, summary: …}, vi: …, ja-easy: …} (add-only:
+    # left out, residents of other languages see the Japanese with a note saying so).
+    translations: dict[TranslationLanguage, ProgramTranslation] = Field(default_factory=dict)
 
     def is_open(self, day: dt.date) -> bool:
         """True if applications are accepted on `day`."""
@@ -113,3 +136,4 @@ class Campaign(Strict):
     audience: Rule | None = None  # left out: the program's eligible residents
     send: Annotated[list[SendSlot], Field(min_length=1)]
     lead: Text | None = None
+    translations: dict[TranslationLanguage, CampaignTranslation] = Field(default_factory=dict)

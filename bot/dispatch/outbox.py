@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
+from bot.dispatch.variant import JAPANESE, Variant, variant_of
 from bot.dispatch.window import WEEK, next_day_with_room
 from bot.store import queries as audience
 from bot.store.engine import transaction
@@ -35,13 +36,15 @@ CAP_REASON = "max_per_week: {limit} notices already in the last 7 days"
 
 @dataclass(frozen=True)
 class Batch:
-    """One recorded multicast: its retry key, run and recipients."""
+    """One recorded multicast: its retry key, run, recipients and message variant."""
 
     key: str
     run_id: int
     created_at: dt.datetime
     user_ids: list[str]
-    last_id: int = 0  # the highest delivery id in it: where the next batch starts
+    # The highest delivery id looked at when it was formed: where the next batch starts.
+    last_id: int = 0
+    variant: Variant = JAPANESE
 
 
 def claim_run(
@@ -273,26 +276,41 @@ def _form_batches(
     batches = []
     with transaction(factory) as session:
         rows = session.execute(audience.pending_batch(run_id, after_id, BATCH * count)).all()
-        chunks = [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
+        # One multicast sends one message: recipients are grouped by message variant (their
+        # language), in delivery order within each, then cut into batches of ≤ 500.
+        groups: dict[Variant, list] = {}
+        for row in rows:
+            groups.setdefault(variant_of(row[2]), []).append(row)
+        chunks = [(variant, group[i : i + BATCH]) for variant, group in groups.items()
+                  for i in range(0, len(group), BATCH)]  # fmt: skip
+        # Each chunk is taken by its id range; when the rows fetched mix variants, the range
+        # of one variant's chunk also spans other variants' rows, so the take reads the
+        # variant too (and a resident who changed language meanwhile makes it a race).
+        mixed = len(groups) > 1
+        last_id = rows[-1][0] if rows else after_id
         # uuid4, created here and committed before the first attempt: a request sent
-        # without its key could never be retried safely (line-platform.md §2.6).
+        # without its key could never be retried safely (line-platform.md §2.6). The
+        # variant is committed with it, so every retry sends the same message.
         keys = [str(uuid.uuid4()) for _ in chunks]
         if keys:
             session.execute(
                 insert(SendBatch.__table__),
                 [
                     {"key": key, "run_id": run_id, "status": BatchStatus.PENDING,
-                     "attempts": 0, "created_at": now}
-                    for key in keys
+                     "attempts": 0, "created_at": now, "variant": variant.key}
+                    for key, (variant, _) in zip(keys, chunks, strict=True)
                 ],
             )  # fmt: skip
-        for key, chunk in zip(keys, chunks, strict=True):
-            taken = session.execute(audience.take_batch(run_id, chunk[0][0], chunk[-1][0], key))
+        for key, (variant, chunk) in zip(keys, chunks, strict=True):
+            language = variant.language if mixed else None
+            taken = session.execute(
+                audience.take_batch(run_id, chunk[0][0], chunk[-1][0], key, language)
+            )
             if taken.rowcount != len(chunk):
                 # PostgreSQL re-checks the WHERE after waiting on the other's row locks:
                 # sending these rows could send some twice, so roll back and choose again.
                 raise _Raced
-            batches.append(Batch(key, run_id, now, [r[1] for r in chunk], chunk[-1][0]))
+            batches.append(Batch(key, run_id, now, [r[1] for r in chunk], last_id, variant))
     return batches
 
 
@@ -300,7 +318,8 @@ def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
     """A recorded batch with its recipients, for a resend with the stored key."""
     with factory() as session:
         user_ids = list(session.scalars(audience.batch_recipients(batch.key)))
-    return Batch(batch.key, batch.run_id, batch.created_at, user_ids)
+    return Batch(batch.key, batch.run_id, batch.created_at, user_ids,
+                 variant=Variant.from_key(batch.variant))  # fmt: skip
 
 
 def settle_batch(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.dispatch import outbox
 from bot.dispatch.send import Dispatcher, Outcome, Sender, SendPolicy
+from bot.dispatch.variant import JAPANESE, Variant
 from bot.dispatch.window import to_minute
 from bot.errors import MonthlyQuotaReached, UnknownCampaign
 from bot.logs import get_logger
@@ -44,11 +45,12 @@ class RunSummary:
 
 @dataclass
 class Delivering:
-    """One pass of sending: the wiring, the process's dispatcher, each run's notice per day."""
+    """One pass of sending: the wiring, the process's dispatcher, each run's notice per day
+    and message variant (language)."""
 
     wiring: Wiring
     dispatcher: Dispatcher
-    notices: dict[tuple[int, dt.date], list[Message] | None] = field(default_factory=dict)
+    notices: dict[tuple[int, dt.date, Variant], list[Message] | None] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -58,11 +60,13 @@ class Delivering:
         return cls(wiring, wiring.dispatcher.using(sender, policy))
 
     def messages_for(self, batch: outbox.Batch) -> list[Message] | None:
-        """The batch's notice as of its day (the same on every retry); None if unsendable."""
+        """The batch's notice as of its day in its variant (the same on every retry); None
+        if unsendable."""
         day = batch.created_at.date()
-        if (batch.run_id, day) not in self.notices:
-            self.notices[batch.run_id, day] = notice_for(self.wiring, batch.run_id, day)
-        return self.notices[batch.run_id, day]
+        key = (batch.run_id, day, batch.variant)
+        if key not in self.notices:
+            self.notices[key] = notice_for(self.wiring, batch.run_id, day, batch.variant)
+        return self.notices[key]
 
 
 def campaign_of(config, campaign_id: str):
@@ -256,13 +260,16 @@ def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
     return outcome
 
 
-def notice_for(wiring, run_id: int, day: dt.date) -> list[Message] | None:
-    """The run's notice as sent on `day` (the batch's day: the same on every retry of it)."""
+def notice_for(
+    wiring, run_id: int, day: dt.date, variant: Variant = JAPANESE
+) -> list[Message] | None:
+    """The run's notice as sent on `day` (the batch's day: the same on every retry of it),
+    in the batch's variant (its recipients' language)."""
     # Imported here, not at the top: the SDK behind messages/ takes about a second to
     # import, which `todoku send` spends recording the first residents instead
     # (bot.dispatch.send.preload_sdk starts it on another thread).
     from bot.clicks import notice_links
-    from messages import build_notice, city_of
+    from messages import build_notice, city_of, known, localized_lead
 
     config = wiring.config
     run = outbox.get_run(wiring.session_factory, run_id)
@@ -271,7 +278,9 @@ def notice_for(wiring, run_id: int, day: dt.date) -> list[Message] | None:
     if program is None:
         return None
     links = notice_links(wiring.settings, program, run_id, campaign.id)
-    return [build_notice(program, campaign.lead, links, day, city_of(config.municipality))]
+    lang = known(variant.language)
+    lead = localized_lead(campaign.lead, campaign.translations, lang)
+    return [build_notice(program, lead, links, day, city_of(config.municipality), lang)]
 
 
 def summarize(

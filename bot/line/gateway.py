@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -35,6 +36,10 @@ from bot.settings import Settings
 
 log = get_logger("todoku.line")
 
+# A new friend's profile (their app's language) is asked within the webhook: at most this
+# long, and not again for PROFILE_PAUSE seconds after LINE did not answer.
+PROFILE_TIMEOUT = 0.5
+PROFILE_PAUSE = 30.0
 # Tokens the LINE console's "Verify" button used to send; replying to them fails.
 DUMMY_REPLY_TOKENS = {"0" * 32, "f" * 32}
 MULTICAST_MAX = 500  # user ids per multicast (LINE)
@@ -62,6 +67,7 @@ class LineGateway:
             "Content-Type": "application/json",
             "User-Agent": "todoku",
         }
+        self._profile_paused_until = 0.0
         self._http = urllib3.PoolManager(
             num_pools=2,
             maxsize=max(4, settings.reply_threads),
@@ -166,8 +172,47 @@ class LineGateway:
                 self._cache.popitem(last=False)
         return dicts
 
-    def create_rich_menu(self, menu: RichMenuRequest, image_png: bytes) -> str:
-        """Create a rich menu, upload its image and make it the default; returns its id."""
+    def profile_language(self, user_id: str) -> str | None:
+        """The `language` of a friend's LINE profile (BCP 47, e.g. "en"), or None.
+
+        Asked once, when someone adds the account, inside the webhook's 2 seconds: so a
+        short timeout, no retry, and any failure is simply "not known" (Japanese). After a
+        timeout or refused connection the profile is not asked for PROFILE_PAUSE seconds, so
+        a LINE outage delays one follow in this process, not every one.
+        """
+        if time.monotonic() < self._profile_paused_until:
+            return None
+        try:
+            response = self._http.request(
+                "GET",
+                f"{self._base}/v2/bot/profile/{user_id}",
+                headers=self._headers,
+                timeout=urllib3.Timeout(total=PROFILE_TIMEOUT),
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            self._profile_paused_until = time.monotonic() + PROFILE_PAUSE
+            log.info("line_profile_unavailable", error=type(exc).__name__)
+            return None
+        if response.status != 200:
+            log.info("line_profile_unavailable", status=response.status)
+            return None
+        try:
+            language = json.loads(response.data).get("language")
+        except (ValueError, AttributeError):
+            return None
+        return language if isinstance(language, str) and len(language) <= 35 else None
+
+    def link_rich_menu(self, user_id: str, rich_menu_id: str, timeout=None) -> None:
+        """Show `rich_menu_id` to one user (their language's menu) instead of the default."""
+        self.api.link_rich_menu_id_to_user(
+            user_id, rich_menu_id, _request_timeout=timeout or self._timeout
+        )
+
+    def create_rich_menu(
+        self, menu: RichMenuRequest, image_png: bytes, *, default: bool = True
+    ) -> str:
+        """Create a rich menu, upload its image and (unless not `default`) make it the
+        default; returns its id."""
         created = self.api.create_rich_menu(menu, _request_timeout=self._timeout)
         self.blob.set_rich_menu_image(
             created.rich_menu_id,
@@ -175,7 +220,8 @@ class LineGateway:
             _headers={"Content-Type": "image/png"},
             _request_timeout=self._timeout,
         )
-        self.api.set_default_rich_menu(created.rich_menu_id, _request_timeout=self._timeout)
+        if default:
+            self.api.set_default_rich_menu(created.rich_menu_id, _request_timeout=self._timeout)
         return created.rich_menu_id
 
     def _call(self, method, request, *, kind: str, retry_key: str | None = None) -> str:

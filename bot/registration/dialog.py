@@ -29,6 +29,7 @@ import unicodedata
 from linebot.v3.messaging import Message, PostbackAction, TextMessage
 
 from bot.clock import TOKYO
+from bot.registration.language import lang_of
 from bot.registration.steps import (
     Again,
     Answer,
@@ -40,7 +41,7 @@ from bot.registration.steps import (
 )
 from bot.store.models import CatchupMark, Resident
 from messages import Ask, build_finished, build_note, build_question, build_review, decode, say
-from messages.dates import parse_date, parse_day, wareki_with_year
+from messages.dates import parse_date, parse_day, readback_date
 from messages.questions import DATE_STEPS
 
 
@@ -109,7 +110,7 @@ def _ask_of(ctx, resident: Resident, state: dict, note: str | None = None) -> As
         page=state.get("page", 0), note=note, era=part.get("era"), decade=part.get("dec"),
         year=part.get("y"), month=part.get("m"),
         last_child=dt.date.fromisoformat(last) if last else None,
-        repeat=bool(state.get("again")),
+        repeat=bool(state.get("again")), lang=lang_of(resident),
     )  # fmt: skip
 
 
@@ -171,9 +172,10 @@ def answer(ctx, resident: Resident, fields: dict[str, str], date: dt.date | None
         # A topic toggled: say only what is chosen now, not the instructions again.
         resident.dialog = dict(state, again=state["step"] == "interests")
         return [ask(ctx, resident)]
-    # Every date is read back in 和暦 with 西暦 before the next question.
-    readback = [TextMessage(text=say("date_registered", date=wareki_with_year(
-        dt.date.fromisoformat(said))))] if said else []  # fmt: skip
+    # Every date is read back (in Japanese: 和暦 with 西暦) before the next question.
+    lang = lang_of(resident)
+    readback = [TextMessage(text=say("date_registered", lang, date=readback_date(
+        dt.date.fromisoformat(said), lang)))] if said else []  # fmt: skip
     return [*readback, *advance(ctx, resident)]
 
 
@@ -183,7 +185,7 @@ def advance(ctx, resident: Resident) -> list[Message]:
     if state["mode"] == "edit":
         resident.dialog = _idle(resident)
         recheck(ctx, resident)
-        return [build_note("changed"), review(ctx, resident)]
+        return [build_note("changed", lang_of(resident)), review(ctx, resident)]
     known = {*state.get("known", []), state["step"]}
     if "children" in state["queue"] and resident.household_size == 1:
         # Living alone: no child lives with them, and the city's child programs concern
@@ -203,7 +205,7 @@ def finish(ctx, resident: Resident) -> list[Message]:
         resident.registered_at = ctx.now
         ctx.record("registered")
     recheck(ctx, resident)
-    return [build_finished()]
+    return [build_finished(lang_of(resident))]
 
 
 def recheck(ctx, resident: Resident) -> None:
@@ -216,7 +218,9 @@ def recheck(ctx, resident: Resident) -> None:
 def review(ctx, resident: Resident) -> Message:
     """The review of every configured question's answer."""
     steps = questions_for(ctx.wiring.config)
-    return build_review(profile_of(resident), steps, paused=resident.notices_paused)
+    return build_review(
+        profile_of(resident), steps, paused=resident.notices_paused, lang=lang_of(resident)
+    )
 
 
 def _idle(resident: Resident) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from linebot.v3.messaging import Message
 
+from bot.registration.language import lang_of
 from bot.store.models import ProgramResponse, Resident
 from messages import (
     build_feedback_confirm,
@@ -16,6 +17,7 @@ from messages import (
     build_not_registered,
     build_note,
     build_start_again,
+    localized,
 )
 from messages.notice import ANSWERS
 
@@ -27,19 +29,20 @@ def program_feedback(
     program_id, answer = fields.get("q", ""), fields.get("v", "")
     if resident is None:
         return [build_start_again()]
+    lang = lang_of(resident)
     if resident.consented_at is None:
-        return [build_not_registered()]
-    name = _program_name(ctx.wiring.config, program_id)
+        return [build_not_registered(lang)]
+    name = _program_name(ctx.wiring.config, program_id, lang)
     if answer == "confirm" and program_id:
         # 申請しました: asked once more before it stops the program's notices.
-        return [build_feedback_confirm(name, program_id)]
+        return [build_feedback_confirm(name, program_id, lang)]
     if answer == "not_yet":
-        return [build_note("feedback_not_yet")]
+        return [build_note("feedback_not_yet", lang)]
     existing = ctx.session.get(ProgramResponse, (resident.id, program_id))
     if answer == "undo":
         if existing is not None:
             ctx.session.delete(existing)
-        return [build_feedback_undone(name)]
+        return [build_feedback_undone(name, lang)]
     if answer not in ANSWERS or not program_id:
         return []
     if existing is None:
@@ -50,10 +53,10 @@ def program_feedback(
         )
     else:
         existing.answer, existing.answered_at = answer, ctx.now
-    return [build_feedback_thanks(name, program_id, answer)]
+    return [build_feedback_thanks(name, program_id, answer, lang)]
 
 
-def _program_name(config, program_id: str) -> str | None:
+def _program_name(config, program_id: str, lang: str) -> str | None:
     # None when the program left the configuration since the notice went out.
     program = config.find_program(program_id)
-    return program.name if program else None
+    return localized(program, lang).name if program else None

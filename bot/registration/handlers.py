@@ -16,12 +16,15 @@ from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.registration import dialog
+from bot.registration import dialog, language
 from bot.registration import menu as registration
 from bot.registration.feedback import program_feedback
+from bot.registration.language import lang_of
 from bot.store.models import Resident, ResidentActivity
 from messages import (
+    DEFAULT,
     FEEDBACK_ACTION,
+    LANGUAGE_ACTION,
     build_not_registered,
     build_note,
     build_start_again,
@@ -62,16 +65,21 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     resident = find_resident(ctx.session, user_id, lock=True)
     ctx.record("follow")
     if resident is None:
-        # Only the LINE user id is stored before consent.
-        ctx.session.add(Resident(line_user_id=user_id, following=True, followed_at=ctx.now))
-        return build_welcome(ctx.wiring.config.municipality.name)
+        # Only the LINE user id (and the language to answer in) is stored before consent.
+        lang = language.preselect(ctx, user_id)
+        ctx.session.add(Resident(line_user_id=user_id, following=True, followed_at=ctx.now,
+                                 language=lang))  # fmt: skip
+        if lang != DEFAULT:
+            language.show_menu_in(ctx.wiring, user_id, lang)
+        return build_welcome(ctx.wiring.config.municipality.name, lang)
     resident.following = True
     resident.followed_at = ctx.now
     resident.unfollowed_at = None
+    lang = lang_of(resident)
     if resident.consented_at is None:
-        return build_welcome(ctx.wiring.config.municipality.name)
+        return build_welcome(ctx.wiring.config.municipality.name, lang)
     # Back within the retention time: the answers are still here; nothing is asked again.
-    return [build_note("welcome_back"), *registration.resume(ctx, resident)]
+    return [build_note("welcome_back", lang), *registration.resume(ctx, resident)]
 
 
 def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
@@ -88,7 +96,7 @@ def on_message(ctx: HandlerContext, event: MessageEvent) -> list[Message]:
     """Text, stickers, photos...: a typed answer, or the city's phone, counter and menu."""
     resident = find_resident(ctx.session, event.source.user_id, lock=True)
     if resident is None:
-        return [build_start_again()]
+        return [build_start_again()]  # nobody known: Japanese, with the choice of language
     text = getattr(event.message, "text", None)
     return registration.free_text(ctx, resident, text if isinstance(text, str) else None)
 
@@ -109,7 +117,7 @@ def _answer(ctx, resident, fields, event) -> list[Message]:
     if not dialog.in_progress(resident):
         # A button of a question that is no longer open (finished, or another device).
         return [dialog.review(ctx, resident)] if resident.consented_at else [
-            build_not_registered()]  # fmt: skip
+            build_not_registered(lang_of(resident))]  # fmt: skip
     return dialog.answer(ctx, resident, fields, _picked_date(event))
 
 
@@ -134,6 +142,9 @@ POSTBACKS: dict[str, Callable[..., list[Message]]] = {
     "edit": lambda ctx, r, f, e: registration.edit(ctx, r, f.get("q")),
     "delete": lambda ctx, r, f, e: registration.delete(ctx, r, f.get("v")),
     FEEDBACK_ACTION: program_feedback,  # 申請済み / 対象外・不要 / 元に戻す on a notice
+    LANGUAGE_ACTION: lambda ctx, r, f, e: registration.choose_language(
+        ctx, r, e.source.user_id, f.get("v")
+    ),
 }
 
 HANDLERS: dict[type, Handler] = {

@@ -12,16 +12,19 @@ from linebot.v3.messaging import Message
 
 from bot.clicks import MENU_SOURCE, notice_links
 from bot.registration import dialog
+from bot.registration.language import lang_of, set_language
 from bot.registration.steps import profile_of, questions_for, unanswered
 from bot.store.models import Resident
 from messages import (
     CityContact,
     build_contact,
     build_delete_confirm,
+    build_language_choice,
     build_later,
     build_not_registered,
     build_note,
     build_paused,
+    build_privacy,
     build_program_list,
     build_start_again,
     city_of,
@@ -50,7 +53,7 @@ def later(ctx, resident: Resident | None) -> list[Message]:
     """あとで: nothing is stored; say how to register later."""
     if resident is not None and resident.consented_at is not None:
         return resume(ctx, resident) or [dialog.review(ctx, resident)]
-    return [build_later()]
+    return [build_later(lang_of(resident))]
 
 
 def city_contact(config) -> CityContact:
@@ -61,12 +64,14 @@ def city_contact(config) -> CityContact:
 def free_text(ctx, resident: Resident, text: str | None) -> list[Message]:
     """Typed text or a sticker: an answer to the open question if it reads as one, else
     the city's phone and counter with the menu — never a dead end."""
-    contact = city_contact(ctx.wiring.config)
+    contact, lang = city_contact(ctx.wiring.config), lang_of(resident)
     if resident.consented_at is None:
-        return [build_contact(contact, registered=False, understood=wants_contact(text)),
-                build_not_registered()]  # fmt: skip
+        return [build_contact(contact, registered=False, understood=wants_contact(text),
+                              lang=lang),
+                build_not_registered(lang)]  # fmt: skip
     if not dialog.in_progress(resident):
-        return [build_contact(contact, registered=True, understood=wants_contact(text))]
+        return [build_contact(contact, registered=True, understood=wants_contact(text),
+                              lang=lang)]  # fmt: skip
     if text:
         replies = dialog.typed(ctx, resident, text)
         if replies is not None:
@@ -77,7 +82,8 @@ def free_text(ctx, resident: Resident, text: str | None) -> list[Message]:
         return [dialog.ask(ctx, resident, note="date_not_read")]
     # Not an answer: the phone and counter (and the menu), then the open question again.
     registered = resident.registered_at is not None
-    return [build_contact(contact, registered=registered, understood=wants_contact(text)),
+    return [build_contact(contact, registered=registered, understood=wants_contact(text),
+                          lang=lang),
             dialog.ask(ctx, resident)]  # fmt: skip
 
 
@@ -94,7 +100,7 @@ def menu(ctx, resident: Resident | None, item: str | None) -> list[Message]:
     if resident is None:
         return [build_start_again()]
     if resident.consented_at is None and action not in (confirm_delete, show_programs):
-        return [build_not_registered()]
+        return [build_not_registered(lang_of(resident))]
     return action(ctx, resident)
 
 
@@ -128,9 +134,10 @@ def show_programs(ctx, resident: Resident) -> list[Message]:
         city=city_contact(config),
         topics=topics,
         guest=guest,
+        lang=lang_of(resident),
     )
     if guest:
-        return [*replies, build_not_registered()]
+        return [*replies, build_not_registered(lang_of(resident))]
     # LINE takes at most five messages in one reply; the question adds one.
     return [*replies, *resume(ctx, resident)]
 
@@ -138,20 +145,21 @@ def show_programs(ctx, resident: Resident) -> list[Message]:
 def toggle_pause(ctx, resident: Resident) -> list[Message]:
     """配信の停止・再開: flip notices_paused and say clearly which it is now."""
     resident.notices_paused = not resident.notices_paused
-    return [build_paused(resident.notices_paused), *resume(ctx, resident)]
+    return [build_paused(resident.notices_paused, lang_of(resident)), *resume(ctx, resident)]
 
 
 def confirm_delete(ctx, resident: Resident) -> list[Message]:
     """登録情報の削除: ask once more before deleting."""
-    return [build_delete_confirm()]
+    return [build_delete_confirm(lang_of(resident))]
 
 
 def delete(ctx, resident: Resident | None, value: str | None) -> list[Message]:
     """削除する removes every personal datum at once; やめる keeps everything."""
     if resident is None:
         return [build_start_again()]
+    lang = lang_of(resident)
     if value != "yes":
-        return [build_note("delete_cancelled"), *resume(ctx, resident)]
+        return [build_note("delete_cancelled", lang), *resume(ctx, resident)]
     # Children, interests and program answers go with the row (ON DELETE CASCADE);
     # deliveries keep their counts with resident_id set to NULL, so no past notice can
     # be tied back to the person.
@@ -159,10 +167,30 @@ def delete(ctx, resident: Resident | None, value: str | None) -> list[Message]:
     ctx.session.delete(resident)
     ctx.session.flush()
     # They still follow the account: keep exactly what a new follower has before consent
-    # (the LINE user id), so the follower count stays true and they can register again.
-    ctx.session.add(Resident(line_user_id=line_user_id, following=True, followed_at=followed_at))
+    # (the LINE user id, and the language to talk to them in), so the follower count stays
+    # true and they can register again.
+    ctx.session.add(Resident(line_user_id=line_user_id, following=True, followed_at=followed_at,
+                             language=lang))  # fmt: skip
     ctx.record("deleted")
-    return [build_note("deleted")]
+    return [build_note("deleted", lang)]
+
+
+def choose_language(
+    ctx, resident: Resident | None, line_user_id: str, value: str | None
+) -> list[Message]:
+    """「Language / 言語」 shows the four languages; a tap on one sets it, says so in that
+    language and goes on where the resident was: consent, the open question or the review."""
+    chosen = set_language(ctx, resident, line_user_id, value)
+    if chosen is None:
+        return [build_language_choice(lang_of(resident))]
+    lang = chosen.language
+    if chosen.consented_at is None:
+        then = build_privacy(lang)
+    elif dialog.in_progress(chosen):
+        then = dialog.ask(ctx, chosen)
+    else:
+        then = dialog.review(ctx, chosen)
+    return [build_note("language_set", lang), then]
 
 
 def edit(ctx, resident: Resident | None, step: str | None) -> list[Message]:
@@ -172,7 +200,7 @@ def edit(ctx, resident: Resident | None, step: str | None) -> list[Message]:
     if resident.registered_at is None:
         if dialog.in_progress(resident):
             return resume(ctx, resident, note="finish_first")
-        return [build_not_registered()]
+        return [build_not_registered(lang_of(resident))]
     if step not in questions_for(ctx.wiring.config):
         return [dialog.review(ctx, resident)]
     return dialog.begin_edit(ctx, resident, step)

@@ -131,6 +131,8 @@ class Resident(Base):
     single_parent: Mapped[bool | None] = mapped_column(Boolean)
     children_answered: Mapped[bool] = mapped_column(Boolean, default=False)
     notices_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The language the resident reads Todoku in (messages.languages.LANGUAGES).
+    language: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
     # The registration dialog's state: survives restarts of the web process.
     dialog: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
@@ -261,6 +263,9 @@ class SendBatch(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Which message variant its recipients get (bot.dispatch.variant.Variant.key): every
+    # attempt of the batch sends the same one.
+    variant: Mapped[str] = mapped_column(String(40), default="ja", server_default="ja")
 
 
 class Click(Base):

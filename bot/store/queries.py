@@ -428,10 +428,12 @@ def recorded_upto(run_id: int) -> Select[tuple[int | None]]:
 # last batch ended: without it every batch re-reads the rows already batched, and a run of
 # 100,000 took 57 s instead of a few on PostgreSQL (measured, benchmarks/dispatch.py).
 # Rows whose resident was deleted have no LINE id: skipped before batching (dispatch_outbox).
-def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, str]]:
-    """Select (delivery id, line_user_id) of a run's next unbatched pending notices."""
+# The recipient's language comes along: batches are formed per message variant
+# (bot.dispatch.variant), as of the moment the batch is recorded.
+def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, str, str]]:
+    """Select (delivery id, line_user_id, language) of a run's next unbatched pending notices."""
     return (
-        select(_deliveries.id, _residents.line_user_id)
+        select(_deliveries.id, _residents.line_user_id, _residents.language)
         .join(Resident.__table__, _residents.id == _deliveries.resident_id)
         .where(
             _deliveries.run_id == run_id,
@@ -449,18 +451,22 @@ def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, s
 # batch's key. A range on the primary key, not an IN list of 500 ids (500 bound parameters
 # compiled per batch were a third of the dispatcher's main thread); the caller checks that
 # the row count equals the rows it chose (another process may have taken some meanwhile).
-def take_batch(run_id: int, first_id: int, last_id: int, key: str) -> Update:
+# `language`: only recipients reading it (a message variant, bot.dispatch.variant), given
+# when the rows fetched mixed languages, so the range also holds other variants' rows.
+def take_batch(
+    run_id: int, first_id: int, last_id: int, key: str, language: str | None = None
+) -> Update:
     """UPDATE the chosen rows to `sending` under the batch's retry key."""
-    return (
-        update(Delivery.__table__)
-        .where(
-            _deliveries.id.between(first_id, last_id),
-            _deliveries.run_id == run_id,
-            _deliveries.status == _D.PENDING,
-            _deliveries.batch_key.is_(None),
-        )
-        .values(batch_key=key, status=_D.SENDING)
-    )
+    conditions = [
+        _deliveries.id.between(first_id, last_id),
+        _deliveries.run_id == run_id,
+        _deliveries.status == _D.PENDING,
+        _deliveries.batch_key.is_(None),
+    ]
+    if language is not None:
+        readers = select(_residents.id).where(_residents.language == language)
+        conditions.append(_deliveries.resident_id.in_(readers))
+    return update(Delivery.__table__).where(*conditions).values(batch_key=key, status=_D.SENDING)
 
 
 # name: settle-deliveries

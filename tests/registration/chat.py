@@ -13,9 +13,9 @@ from messages import encode
 class Chat:
     """One simulated resident talking to the live bot through linesim."""
 
-    def __init__(self, sim, name: str = "村山 花子") -> None:
+    def __init__(self, sim, name: str = "村山 花子", language: str | None = None) -> None:
         self.sim = sim
-        self.user_id = sim.create_user(name)
+        self.user_id = sim.create_user(name, language)  # their LINE app's language
         self.taps = 0
         self._seen = 0
 

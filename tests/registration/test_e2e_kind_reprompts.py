@@ -82,7 +82,7 @@ def test_a_postback_after_deletion_offers_to_start_again(sim, live_bot):
     chat.tap("削除する")
     reply = chat.tap("変更", message=next(m for m in review if m["type"] == "flex"))
     assert "まだ登録されていません" in texts(reply)
-    assert chat.labels() == ["同意して登録する", "あとで"]
+    assert chat.labels() == ["同意して登録する", "あとで", "Language / 言語"]
     assert "（1問目" in texts(chat.tap("同意して登録する"))
     assert resident_row(live_bot, chat.user_id).consented_at is not None
     sim.assert_no_problems()
@@ -144,6 +144,6 @@ def test_text_before_consent_shows_the_privacy_note_again(sim, live_bot):
     chat.follow()
     assert "使える制度を見る" in texts(chat.tap("あとで"))
     chat.say("登録したい")
-    assert chat.labels() == ["同意して登録する", "あとで"]
+    assert chat.labels() == ["同意して登録する", "あとで", "Language / 言語"]
     assert resident_row(live_bot, chat.user_id).consented_at is None
     sim.assert_no_problems()

@@ -37,13 +37,13 @@ def test_later_still_sees_programs_for_everybody_and_is_invited(sim, live_bot):
     chat = Chat(sim)
     chat.follow()
     chat.tap("あとで")
-    assert chat.labels() == ["使える制度を見る", "登録する"]
+    assert chat.labels() == ["使える制度を見る", "登録する", "Language / 言語"]
     reply = chat.tap("使える制度を見る")
     names = card_names(reply)
     assert names and "住宅リフォーム補助金" in names  # no eligibility rule: for everybody
     assert "シニア世代スマホスタート応援補助金" not in names  # needs an age
     assert "どなたでも使える" in texts(reply)
-    assert chat.labels() == ["同意して登録する", "あとで"]
+    assert chat.labels() == ["同意して登録する", "あとで", "Language / 言語"]
     assert "（1問目" in texts(chat.tap("同意して登録する"))
     sim.assert_no_problems()
 
@@ -91,7 +91,7 @@ def test_menu_before_consent_offers_registration(sim, live_bot):
     chat.follow()
     chat.tap("あとで")
     chat.menu("programs")
-    assert chat.labels() == ["同意して登録する", "あとで"]
+    assert chat.labels() == ["同意して登録する", "あとで", "Language / 言語"]
     sim.assert_no_problems()
 
 

@@ -20,7 +20,7 @@ def test_follow_welcomes_and_stores_only_the_user_id(sim, live_bot):
     chat = Chat(sim)
     shown = chat.follow()
     assert "村山市" in texts(shown) and "消し方" in texts(shown)
-    assert chat.labels() == ["同意して登録する", "あとで"]
+    assert chat.labels() == ["同意して登録する", "あとで", "Language / 言語"]
     row = resident_row(live_bot, chat.user_id)
     assert row.consented_at is None and row.birth_date is None and row.dialog is None
     sim.assert_no_problems()

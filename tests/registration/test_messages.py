@@ -45,6 +45,9 @@ def quick_labels(body: dict) -> list[str]:
 def test_public_surface_is_pinned():
     """messages/__init__.py exports exactly these names."""
     assert sorted(messages.__all__) == sorted([
+        "DEFAULT", "LANGUAGES", "LANGUAGE_ACTION", "NAMES", "build_language_choice",
+        "build_privacy", "date_with_weekday", "from_line_profile", "known", "localized",
+        "localized_lead", "long_date", "readback_date",
         "FEEDBACK_ACTION", "MAX_BUBBLES", "MAX_HOUSEHOLD", "MENU_ITEMS", "PARENT_MIN_AGE",
         "STEPS", "TEXTS", "Ask", "CityContact", "NoticeLinks",
         "both_calendars", "build_contact", "build_delete_confirm", "build_feedback_confirm",
@@ -62,7 +65,15 @@ def test_public_surface_is_pinned():
 
 def test_every_button_label_fits_in_twenty_characters():
     """LINE refuses quick reply labels longer than 20 characters."""
-    widest = {"era": "大正", "a": 11, "b": 15, "wa": 1922, "wb": 1926, "phone": "0237-55-2111"}
+    widest = {
+        "era": "大正",
+        "a": 11,
+        "b": 15,
+        "wa": 1922,
+        "wb": 1926,
+        "phone": "0237-55-2111",
+        "m": 12,
+    }
     for name, text in TEXTS.items():
         if name.startswith(("label_", "menu_")):
             assert len(text.format(**widest)) <= 20, name
@@ -74,7 +85,7 @@ def test_welcome_says_what_and_asks_consent():
     assert "村山市" in welcome["text"] and "補助金" in welcome["text"]
     for must in ("使い方", "保存するもの", "消し方", "登録情報の削除"):
         assert must in privacy["text"]
-    assert quick_labels(privacy) == ["同意して登録する", "あとで"]
+    assert quick_labels(privacy) == ["同意して登録する", "あとで", "Language / 言語"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -204,7 +215,8 @@ def test_review_shows_every_answer_in_plain_japanese_with_change_buttons():
                   "答えていません", "いいえ", "子育て", "止めています"):  # fmt: skip
         assert shown in dumped, shown
     edits = [decode(a["data"]) for a in _actions(body) if a["type"] == "postback"]
-    assert [e["q"] for e in edits] == list(STEPS)
+    assert [e.get("q") for e in edits] == [*STEPS, None]  # the last row: the language
+    assert edits[-1]["a"] == "lang"
 
 
 def _actions(node):

@@ -65,7 +65,11 @@ def test_following_after_the_purge_starts_afresh(sim, live_bot):
     with wiring.session_factory() as s, s.begin():
         assert purge_unfollowed(s, wiring.clock.now(), wiring.settings.unfollow_retention_days) == 1
     reply = chat.follow()
-    assert "消し方" in texts(reply) and chat.labels() == ["同意して登録する", "あとで"]
+    assert "消し方" in texts(reply) and chat.labels() == [
+        "同意して登録する",
+        "あとで",
+        "Language / 言語",
+    ]
     sim.assert_no_problems()
 
 

@@ -1,6 +1,6 @@
-"""docs/texts.md lists every resident-facing text and where it is used, for the city to
-proofread. It is generated from messages/texts.py and the code that says each text; this
-test fails when the two drift apart. Regenerate with:
+"""docs/texts.md lists every resident-facing text in every language and where it is used, for
+the city to proofread. It is generated from the catalogue (messages/catalogue/*.po) and the
+code that says each text; this test fails when the two drift apart. Regenerate with:
 
     TODOKU_WRITE_DOCS=1 .venv/bin/python -m pytest -q tests/registration/test_texts_doc.py
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 from pathlib import Path
 
-from messages.texts import TEXTS
+from messages.languages import LANGUAGES
+from messages.texts import CATALOGUE, SECTIONS, TEXTS
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "texts.md"
@@ -47,9 +47,11 @@ SECTION_JA = {
 }
 HEADER = """# 住民の方に表示する文言の一覧
 
-LINE で住民の方に表示する文言（メッセージ・ボタン・カード）をすべて並べた表です。
-市で読み合わせ（校正）をするときに使ってください。文言は `messages/texts.py` の1か所に
-まとまっています。直したいときは、その名前（左の列）を開発担当に伝えてください。
+LINE で住民の方に表示する文言（メッセージ・ボタン・カード）を、4つのことば（日本語・
+やさしい日本語・English・Tiếng Việt）で並べた表です。市で読み合わせ（校正）をするときに
+使ってください。文言は `messages/catalogue/` のことばごとのファイル（`ja.po` `ja-easy.po`
+`en.po` `vi.po`）にまとまっています。直し方は docs/staff-guide.md の「ことば（多言語）」の
+章を見てください。
 
 - `{city}` `{program}` などの `{ }` の部分には、市の名前・制度の名前・日付などが入ります。
 - 名前が `label_` `menu_` で始まるものはボタンの文字です（LINE の決まりで 20 文字まで）。
@@ -84,18 +86,8 @@ def usages() -> dict[str, list[str]]:
 
 
 def sections() -> list[tuple[str, list[str]]]:
-    """The groups of texts as commented in messages/texts.py, in order."""
-    source = (REPO / "messages" / "texts.py").read_text(encoding="utf-8")
-    body = source[source.index("TEXTS: dict") :]
-    groups: list[tuple[str, list[str]]] = []
-    for line in body.splitlines():
-        comment = re.match(r"\s+# (.+)", line)
-        key = re.match(r'\s+"([a-z0-9_]+)": ', line)
-        if comment:
-            groups.append((comment[1], []))
-        elif key and key[1] in TEXTS:
-            groups[-1][1].append(key[1])
-    return groups
+    """The groups of texts as ja.po's `# section:` comments mark them, in order."""
+    return SECTIONS
 
 
 def cell(text: str) -> str:
@@ -108,10 +100,15 @@ def render() -> str:
     for title, names in sections():
         out += [
             f"\n## {SECTION_JA.get(title, title)}\n",
-            "| 名前 | 文言 | 使われる場所 |",
-            "| --- | --- | --- |",
+            "| 名前 | 日本語 | やさしい日本語 | English | Tiếng Việt | 使われる場所 |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
-        out += [f"| `{n}` | {cell(TEXTS[n])} | {'<br>'.join(used[n])} |" for n in names]
+        out += [
+            f"| `{n}` | "
+            + " | ".join(cell(CATALOGUE[lang].get(n, "")) for lang in LANGUAGES)
+            + f" | {'<br>'.join(used[n])} |"
+            for n in names
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -1,0 +1,40 @@
+"""The resident's language: preselected from their LINE profile, chosen from the welcome or
+the menu (「Language / 言語」), and the rich menu of that language linked to them.
+
+Only the language code is stored (residents.language); the profile's other fields (name,
+picture, status) are never read into Todoku.
+"""
+
+from __future__ import annotations
+
+from bot.line.richmenu import show_menu_in
+from bot.store.models import Resident
+from messages import DEFAULT, LANGUAGES, from_line_profile, known
+
+
+def lang_of(resident: Resident | None) -> str:
+    """The language to answer in (Japanese for someone unknown)."""
+    return known(resident.language) if resident is not None else DEFAULT
+
+
+def preselect(ctx, line_user_id: str) -> str:
+    """A new friend's language: their LINE app's, if it is one of ours; else Japanese."""
+    line = getattr(ctx.wiring, "line", None)
+    asker = getattr(line, "profile_language", None)
+    return from_line_profile(asker(line_user_id) if asker else None)
+
+
+def set_language(
+    ctx, resident: Resident | None, line_user_id: str, value: str | None
+) -> Resident | None:
+    """Set the chosen language and show its rich menu; None when `value` is not one of
+    ours (then the choice is shown: bot.registration.menu.choose_language)."""
+    if value not in LANGUAGES:
+        return None
+    if resident is None:
+        # Someone Todoku does not know yet (no follow seen): only the LINE id, as on a follow.
+        resident = Resident(line_user_id=line_user_id, following=True, followed_at=ctx.now)
+        ctx.session.add(resident)
+    resident.language = value
+    show_menu_in(ctx.wiring, line_user_id, value)
+    return resident
