@@ -87,7 +87,7 @@ def test_a_batch_keeps_its_recorded_variant_whatever_the_resident_does_later(lin
     assert "Smartphone Start Subsidy" in notice.alt_text
 
 
-def test_variant_keys_round_trip_and_unknown_languages_read_as_japanese(line, people):
+def test_variant_keys_round_trip_and_unknown_languages_read_as_japanese(line):
     for lang in LANGUAGES:
         assert Variant.from_key(Variant(lang).key) == Variant(lang) == variant_of(lang)
     assert variant_of(None) == Variant.from_key("") == JAPANESE
