@@ -142,9 +142,7 @@ def kpi(ctx: click.Context, as_json: bool) -> None:
 @click.option("--count", required=True, type=click.IntRange(min=0), help="visitors that month")
 def kpi_record(figure: str, month: str, count: int) -> None:
     """Enter a month's figure from the city's web analytics (audited; re-entering corrects)."""
-    from bot.kpi import record_command
-
-    sys.exit(record_command(_wiring(), figure, month, count))
+    sys.exit(kpi_record_command(_wiring(), figure, month, count))
 
 
 @cli.group("staff")
@@ -414,6 +412,26 @@ def kpi_command(wiring, as_json: bool) -> int:
     for label, value, target in rows:
         print(f"  {label}: {value}" + (f" / 目標 {target}" if target else ""))
     return 0
+
+
+def kpi_record_command(wiring, figure: str, month: str, count: int) -> int:
+    """`todoku kpi record homepage-visits --month YYYY-MM --count N`; exit code 0."""
+    from bot.kpi import parse_month, record_homepage_visits
+
+    day = parse_month(month)
+    record_homepage_visits(wiring.session_factory, day, count, wiring.clock.now(), cli_actor())
+    print(f"{day.year}年{day.month}月のHP訪問者数を {count:,} 人として記録しました。")
+    return 0
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a command: the operating-system user, as `cli:NAME`."""
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
 
 
 def main() -> None:

@@ -5,26 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from itertools import pairwise
 
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import TOKYO, tokyo
 from bot.errors import UserError
-from bot.store import dashboard_queries, queries
+from bot.store import dashboard_queries
 from bot.store.engine import transaction
-from bot.store.models import (
-    AuditEntry,
-    CampaignRun,
-    Click,
-    Delivery,
-    DeliveryStatus,
-    HomepageVisits,
-    Resident,
-    ResidentActivity,
-    RunKind,
-)
+from bot.store.models import AuditEntry, DeliveryStatus, HomepageVisits
 from segments.calendar import fiscal_year
 
 
@@ -58,24 +46,15 @@ class KpiFigures:
 
 def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
     """Count registrations, followers, deletions and programs distributed this fiscal year."""
-    following = Resident.following.is_(True)
-    consented = Resident.consented_at.is_not(None)
     year = fiscal_year(now.astimezone(TOKYO).date())
     fy_start = datetime.combine(date(year, 4, 1), time(), TOKYO)
 
-    def when(condition):
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    # One pass over the residents for the three counts (a million rows: one scan, not three).
     registrations, followers, consented_following = session.execute(
-        select(
-            when(queries.registered()), when(following), when(and_(consented, following))
-        ).select_from(Resident)
+        dashboard_queries.resident_counts()
     ).one()
 
     def activity(kind: str) -> int:
-        query = select(func.count()).where(ResidentActivity.kind == kind)
-        return session.scalar(query) or 0
+        return session.scalar(dashboard_queries.activity_count(kind)) or 0
 
     # Programs with a notice sent this fiscal year (from the cached per-program figures).
     programs = len(sent_by_program(session, year))
@@ -100,17 +79,7 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
 
 def catchup_sent(session: Session, since: datetime) -> int:
     """Catch-up notices sent since `since`."""
-    query = (
-        select(func.count())
-        .select_from(Delivery)
-        .join(CampaignRun, CampaignRun.id == Delivery.run_id)
-        .where(
-            CampaignRun.kind == RunKind.CATCHUP,
-            Delivery.status == DeliveryStatus.SENT,
-            Delivery.sent_at >= since,
-        )
-    )
-    return session.scalar(query) or 0
+    return session.scalar(dashboard_queries.catchup_sent_since(since)) or 0
 
 
 def _latest_visitors(session: Session, now: datetime) -> dict:
@@ -161,8 +130,9 @@ def record_homepage_visits(factory, month: date, visitors: int, now: datetime, a
         row = session.get(HomepageVisits, month)
         before = None if row is None else row.visitors
         if row is None:
-            session.add(HomepageVisits(month=month, visitors=visitors, recorded_at=now,
-                                       recorded_by=actor))  # fmt: skip
+            session.add(
+                HomepageVisits(month=month, visitors=visitors, recorded_at=now, recorded_by=actor)
+            )
         else:
             row.visitors, row.recorded_at, row.recorded_by = visitors, now, actor
         detail = f"month={month:%Y-%m} visitors={visitors}" + (
@@ -171,29 +141,12 @@ def record_homepage_visits(factory, month: date, visitors: int, now: datetime, a
         session.add(AuditEntry(at=now, actor=actor, action="homepage_visits", detail=detail))
 
 
-def record_command(wiring, figure: str, month: str, count: int) -> int:
-    """`todoku kpi record homepage-visits --month YYYY-MM --count N`; exit code."""
-    import getpass
-
-    try:
-        actor = "cli:" + getpass.getuser()
-    except (KeyError, OSError):
-        actor = "cli"
-    day = parse_month(month)
-    record_homepage_visits(wiring.session_factory, day, count, wiring.clock.now(), actor)
-    print(f"{day.year}年{day.month}月のHP訪問者数を {count:,} 人として記録しました。")
-    return 0
-
-
 def homepage_visits_in_month(session: Session, now: datetime) -> int:
     """Taps on notices' homepage links in the Asia/Tokyo calendar month of `now`."""
     day = now.astimezone(TOKYO).date()
     start = datetime.combine(day.replace(day=1), time(), TOKYO)
     end = datetime.combine(date(day.year + day.month // 12, day.month % 12 + 1, 1), time(), TOKYO)
-    query = select(func.count()).where(
-        Click.link == "homepage", Click.clicked_at >= start, Click.clicked_at < end
-    )
-    return session.scalar(query) or 0
+    return session.scalar(dashboard_queries.homepage_clicks_between(start, end)) or 0
 
 
 def _target(kpi, name: str) -> int | None:
@@ -224,28 +177,9 @@ def month_bounds(year: int) -> list[datetime]:
     return [datetime.combine(day, time(), TOKYO) for day in starts]
 
 
-def _per_month(column, bounds: list[datetime]) -> list:
-    # One SUM(CASE ...) per month: a single pass over the rows, the same SQL on both back
-    # ends (no dialect-specific date_trunc/strftime, no time-zone conversion in SQL).
-    return [
-        func.coalesce(func.sum(case((and_(column >= lo, column < hi), 1), else_=0)), 0)
-        for lo, hi in pairwise(bounds)
-    ]
-
-
-def _in_year(column, bounds: list[datetime]):
-    return and_(column >= bounds[0], column < bounds[-1])
-
-
 def monthly_activity(session: Session, year: int) -> dict[str, list[int]]:
     """Anonymous facts per kind and month (follow, unfollow, registered, deleted, ...)."""
-    bounds = month_bounds(year)
-    at = ResidentActivity.occurred_at
-    query = (
-        select(ResidentActivity.kind, *_per_month(at, bounds))
-        .where(_in_year(at, bounds))
-        .group_by(ResidentActivity.kind)
-    )
+    query = dashboard_queries.activity_per_month(month_bounds(year))
     counts = {kind: [0] * 12 for kind in ACTIVITY_KINDS}
     for kind, *months in session.execute(query):
         counts[kind] = [int(n) for n in months]
@@ -292,15 +226,7 @@ def clear_cache() -> None:
 
 
 def _sent_by_program(session: Session, year: int) -> dict[str, tuple[datetime, list[int]]]:
-    # One pass over the year's sent notices: per program, the first send and sends per month.
-    bounds = month_bounds(year)
-    query = (
-        select(
-            Delivery.program_id, func.min(Delivery.sent_at), *_per_month(Delivery.sent_at, bounds)
-        )
-        .where(Delivery.status == DeliveryStatus.SENT, _in_year(Delivery.sent_at, bounds))
-        .group_by(Delivery.program_id)
-    )
+    query = dashboard_queries.sent_per_program_and_month(month_bounds(year))
     return {
         program: (tokyo(first), [int(n) for n in months])
         for program, first, *months in session.execute(query)
@@ -324,12 +250,7 @@ def monthly_clicks(session: Session, year: int) -> dict[str, list[int]]:
 
 
 def _monthly_clicks(session: Session, year: int) -> dict[str, list[int]]:
-    bounds = month_bounds(year)
-    query = (
-        select(Click.link, *_per_month(Click.clicked_at, bounds))
-        .where(_in_year(Click.clicked_at, bounds))
-        .group_by(Click.link)
-    )
+    query = dashboard_queries.clicks_per_link_and_month(month_bounds(year))
     counts = {link: [0] * 12 for link in CLICK_LINKS}
     for link, *months in session.execute(query):
         counts[link] = [int(n) for n in months]
@@ -343,23 +264,13 @@ def programs_first_sent(session: Session, year: int) -> dict[str, datetime]:
 
 def registrations_by_month_end(session: Session, year: int) -> list[int]:
     """Of today's registrations, how many had registered by the end of each month."""
-    # Counted from residents, not from activity: it then ends at exactly the headline
-    # figure, and residents loaded by `residents import` (no activity rows) are included.
-    ends = month_bounds(year)[1:]
-    at = Resident.registered_at
-    columns = [func.coalesce(func.sum(case((at < end, 1), else_=0)), 0) for end in ends]
-    row = session.execute(select(*columns).where(queries.registered())).one()
+    row = session.execute(dashboard_queries.registered_before_each(month_bounds(year)[1:])).one()
     return [int(n) for n in row]
 
 
 def registrations_by_district(session: Session) -> list[tuple[str | None, int]]:
     """Today's registrations per district (None: not answered), largest first."""
-    query = (
-        select(Resident.district, func.count())
-        .where(queries.registered())
-        .group_by(Resident.district)
-        .order_by(func.count().desc(), Resident.district)
-    )
+    query = dashboard_queries.registered_by_district()
     return [(district, int(n)) for district, n in session.execute(query)]
 
 
@@ -378,36 +289,13 @@ class RunFigures:
     kind: str = "slot"  # RunKind: "catchup" = the day's notices to residents eligible later
 
 
-_RUN_COLUMNS = (
-    CampaignRun.id,
-    CampaignRun.campaign_id,
-    CampaignRun.program_id,
-    CampaignRun.slot_at,
-    CampaignRun.status,
-    CampaignRun.reminder,
-    CampaignRun.kind,
-)
-
-
 def campaign_runs(session: Session, year: int) -> list[RunFigures]:
     """Every campaign run with a slot in the fiscal year, oldest first, with its counts."""
     return _cached(session, "runs", year, lambda: _campaign_runs(session, year))
 
 
 def _campaign_runs(session: Session, year: int) -> list[RunFigures]:
-    bounds = month_bounds(year)
-    per_status = [
-        func.coalesce(func.sum(case((Delivery.status == s, 1), else_=0)), 0)
-        for s in DELIVERY_STATUSES
-    ]
-    run = CampaignRun
-    query = (
-        select(*_RUN_COLUMNS, *per_status)
-        .outerjoin(Delivery, Delivery.run_id == run.id)
-        .where(_in_year(run.slot_at, bounds))
-        .group_by(*_RUN_COLUMNS)
-        .order_by(run.slot_at, run.id)
-    )
+    query = dashboard_queries.runs_with_status_counts(month_bounds(year), DELIVERY_STATUSES)
     rows = session.execute(query).all()
     clicks = _clicks_per_run(session, [row[0] for row in rows])
     return [
@@ -427,11 +315,7 @@ def _campaign_runs(session: Session, year: int) -> list[RunFigures]:
 def _clicks_per_run(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
     if not run_ids:
         return {}
-    query = (
-        select(Click.run_id, Click.link, func.count())
-        .where(Click.run_id.in_(run_ids))
-        .group_by(Click.run_id, Click.link)
-    )
+    query = dashboard_queries.clicks_per_run(run_ids)
     found: dict[int, dict[str, int]] = {}
     for run_id, link, n in session.execute(query):
         found.setdefault(run_id, dict.fromkeys(CLICK_LINKS, 0))[link] = int(n)

@@ -7,6 +7,7 @@ builders, one line on why each is shaped so). Nothing here reads resident data.
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 
 from sqlalchemy import Delete, Select, Update, and_, case, delete, func, select, update
 
@@ -15,10 +16,13 @@ from bot.store.models import (
     CampaignRun,
     Click,
     Delivery,
+    DeliveryStatus,
     HomepageVisits,
     LoginFailure,
     ProgramResponse,
     Resident,
+    ResidentActivity,
+    RunKind,
     StaffUser,
 )
 from bot.store.queries import registered
@@ -88,6 +92,27 @@ def bump_session_epoch(staff_id: int) -> Update:
         .where(_staff.id == staff_id)
         .values(session_epoch=StaffUser.session_epoch + 1)
     )
+
+
+# name: staff-id-by-name
+# The unique index on name answers it; checked before the insert for a kind message (the
+# insert's IntegrityError still catches a twin added in between).
+def staff_id_named(name: str) -> Select[tuple[int]]:
+    """Select the id of the staff login with this name."""
+    return select(StaffUser.id).where(StaffUser.name == name)
+
+
+# name: staff-by-name
+def staff_named(name: str) -> Select[tuple[StaffUser]]:
+    """Select the staff login (ORM object) with this exact name."""
+    return select(StaffUser).where(StaffUser.name == name)
+
+
+# name: staff-list
+# A handful of rows: the whole table, by name, for the staff page.
+def all_staff() -> Select[tuple[StaffUser]]:
+    """Select every staff login, ordered by name."""
+    return select(StaffUser).order_by(StaffUser.name)
 
 
 # name: homepage-visits-in-year
@@ -216,3 +241,157 @@ def deliveries_version(open_statuses: tuple[str, ...]) -> list[Select]:
             runs.id
         ),
     ]
+
+
+# --- KPI figures (bot.kpi) ----------------------------------------------------------------
+# Months are Asia/Tokyo calendar months given as aware bounds; every figure compares the
+# timestamps with them (exact on PostgreSQL's timestamptz; on SQLite, which stores the
+# wall-clock text Todoku's Tokyo clock wrote, it matches too).
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _per_month(column, bounds: list[dt.datetime]) -> list:
+    # One SUM(CASE ...) per month: a single pass over the rows, the same SQL on both back
+    # ends (no dialect-specific date_trunc/strftime, no time-zone conversion in SQL).
+    return [_count_if(and_(column >= lo, column < hi)) for lo, hi in pairwise(bounds)]
+
+
+def _in_year(column, bounds: list[dt.datetime]):
+    return and_(column >= bounds[0], column < bounds[-1])
+
+
+# name: resident-counts
+# One pass over the residents for the three headline counts (a million rows: one scan,
+# not three).
+def resident_counts() -> Select[tuple[int, int, int]]:
+    """Select (registered, following, consented and following) over all residents."""
+    following = Resident.following.is_(True)
+    consented = Resident.consented_at.is_not(None)
+    return select(
+        _count_if(registered()), _count_if(following), _count_if(and_(consented, following))
+    ).select_from(Resident)
+
+
+# name: activity-count
+# Anonymous facts (deleted, unfollow, purged ...) have no resident: only a count per kind.
+def activity_count(kind: str) -> Select[tuple[int]]:
+    """Select how many activity rows of this kind there are."""
+    return select(func.count()).where(ResidentActivity.kind == kind)
+
+
+# name: catchup-sent
+# Catch-up notices are deliveries of catch-up runs: joined to the (small) runs table.
+def catchup_sent_since(since: dt.datetime) -> Select[tuple[int]]:
+    """Select how many catch-up notices were sent since `since`."""
+    return (
+        select(func.count())
+        .select_from(Delivery)
+        .join(CampaignRun, CampaignRun.id == Delivery.run_id)
+        .where(
+            CampaignRun.kind == RunKind.CATCHUP,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.sent_at >= since,
+        )
+    )
+
+
+# name: homepage-clicks
+# Taps on notices' homepage links in a time range (a month): the bot's share of HP visits.
+def homepage_clicks_between(start: dt.datetime, end: dt.datetime) -> Select[tuple[int]]:
+    """Select how many homepage-link clicks fall in [start, end)."""
+    return select(func.count()).where(
+        Click.link == "homepage", Click.clicked_at >= start, Click.clicked_at < end
+    )
+
+
+# name: activity-per-month
+def activity_per_month(bounds: list[dt.datetime]) -> Select:
+    """Select (kind, count per month...) of the activity rows inside `bounds`."""
+    at = ResidentActivity.occurred_at
+    return (
+        select(ResidentActivity.kind, *_per_month(at, bounds))
+        .where(_in_year(at, bounds))
+        .group_by(ResidentActivity.kind)
+    )
+
+
+# name: sent-per-program-and-month
+# One pass over the year's sent notices: per program, the first send and sends per month.
+def sent_per_program_and_month(bounds: list[dt.datetime]) -> Select:
+    """Select (program_id, first sent_at, sent per month...) of notices sent inside `bounds`."""
+    return (
+        select(
+            Delivery.program_id, func.min(Delivery.sent_at), *_per_month(Delivery.sent_at, bounds)
+        )
+        .where(Delivery.status == DeliveryStatus.SENT, _in_year(Delivery.sent_at, bounds))
+        .group_by(Delivery.program_id)
+    )
+
+
+# name: clicks-per-link-and-month
+def clicks_per_link_and_month(bounds: list[dt.datetime]) -> Select:
+    """Select (link, clicks per month...) of the clicks inside `bounds`."""
+    return (
+        select(Click.link, *_per_month(Click.clicked_at, bounds))
+        .where(_in_year(Click.clicked_at, bounds))
+        .group_by(Click.link)
+    )
+
+
+# name: registered-by-month-end
+# Counted from today's registered residents, not from activity: it then ends at exactly the
+# headline figure, and residents loaded by `residents import` (no activity rows) count too.
+def registered_before_each(ends: list[dt.datetime]) -> Select:
+    """Select, for each moment in `ends`, how many of today's registered registered before it."""
+    at = Resident.registered_at
+    return select(*[_count_if(at < end) for end in ends]).where(registered())
+
+
+# name: registered-by-district
+def registered_by_district() -> Select[tuple[str | None, int]]:
+    """Select (district, count) of registered residents, largest first."""
+    return (
+        select(Resident.district, func.count())
+        .where(registered())
+        .group_by(Resident.district)
+        .order_by(func.count().desc(), Resident.district)
+    )
+
+
+_RUN_COLUMNS = (
+    CampaignRun.id,
+    CampaignRun.campaign_id,
+    CampaignRun.program_id,
+    CampaignRun.slot_at,
+    CampaignRun.status,
+    CampaignRun.reminder,
+    CampaignRun.kind,
+)
+
+
+# name: runs-with-counts
+# Every run with a slot in the year and its deliveries per status, in one grouped outer
+# join (a run with no deliveries still shows, with zeros).
+def runs_with_status_counts(bounds: list[dt.datetime], statuses: tuple[str, ...]) -> Select:
+    """Select (id, campaign, program, slot_at, status, reminder, kind, count per status...)."""
+    run = CampaignRun
+    return (
+        select(*_RUN_COLUMNS, *[_count_if(Delivery.status == s) for s in statuses])
+        .outerjoin(Delivery, Delivery.run_id == run.id)
+        .where(_in_year(run.slot_at, bounds))
+        .group_by(*_RUN_COLUMNS)
+        .order_by(run.slot_at, run.id)
+    )
+
+
+# name: clicks-per-run
+def clicks_per_run(run_ids: list[int]) -> Select[tuple[int, str, int]]:
+    """Select (run_id, link, count) of the clicks on these runs' notices."""
+    return (
+        select(Click.run_id, Click.link, func.count())
+        .where(Click.run_id.in_(run_ids))
+        .group_by(Click.run_id, Click.link)
+    )
