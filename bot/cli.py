@@ -121,8 +121,6 @@ def residents_import(path: str) -> None:
 @residents_group.command("purge")
 def residents_purge() -> None:
     """Delete the answers of residents who blocked the account past the retention time."""
-    from bot.residents.purge import purge_command
-
     sys.exit(purge_command(_wiring()))
 
 
@@ -162,8 +160,6 @@ def staff_group() -> None:
 )
 def staff_add(name: str, role: str) -> None:
     """Create a staff login (the password is asked, never taken from the command line)."""
-    from bot.admin.staff import staff_add_command
-
     wiring = _wiring()
     sys.exit(staff_add_command(wiring, name, _ask_password(), role))
 
@@ -172,8 +168,6 @@ def staff_add(name: str, role: str) -> None:
 @click.argument("name")
 def staff_passwd(name: str) -> None:
     """Set a new password for a staff login; its open sessions end at once."""
-    from bot.admin.staff import staff_passwd_command
-
     wiring = _wiring()
     sys.exit(staff_passwd_command(wiring, name, _ask_password()))
 
@@ -182,8 +176,6 @@ def staff_passwd(name: str) -> None:
 @click.argument("name")
 def staff_remove(name: str) -> None:
     """Delete a staff login; its open sessions end at once."""
-    from bot.admin.staff import staff_remove_command
-
     sys.exit(staff_remove_command(_wiring(), name))
 
 
@@ -414,6 +406,16 @@ def kpi_command(wiring, as_json: bool) -> int:
     return 0
 
 
+def purge_command(wiring) -> int:
+    """`todoku residents purge`: purge now and print how many were removed; exit code 0."""
+    from bot.residents.purge import purge
+
+    days = wiring.settings.unfollow_retention_days
+    count = purge(wiring.session_factory, wiring.clock.now(), days)
+    print(f"purged {count} resident(s) who unfollowed more than {days} days ago")
+    return 0
+
+
 def kpi_record_command(wiring, figure: str, month: str, count: int) -> int:
     """`todoku kpi record homepage-visits --month YYYY-MM --count N`; exit code 0."""
     from bot.kpi import parse_month, record_homepage_visits
@@ -421,6 +423,39 @@ def kpi_record_command(wiring, figure: str, month: str, count: int) -> int:
     day = parse_month(month)
     record_homepage_visits(wiring.session_factory, day, count, wiring.clock.now(), cli_actor())
     print(f"{day.year}年{day.month}月のHP訪問者数を {count:,} 人として記録しました。")
+    return 0
+
+
+def staff_add_command(wiring, name: str, password: str, role: str = "viewer") -> int:
+    """`todoku staff add NAME [--role R]` after the password was asked: create it; exit code."""
+    from bot.admin.roles import role_label
+    from bot.admin.staff import create_staff
+
+    create_staff(wiring.session_factory, name, password, wiring.clock.now(), role, cli_actor())
+    print(
+        f"職員「{name.strip()}」を登録しました（役割: {role_label(role)} {role}）。"
+        "/admin/login からログインできます。"
+    )
+    return 0
+
+
+def staff_passwd_command(wiring, name: str, password: str) -> int:
+    """`todoku staff passwd NAME`: set a new password, ending that login's sessions."""
+    from bot.admin.staff import change_password
+
+    change_password(wiring.session_factory, name, password, wiring.clock.now(), cli_actor())
+    print(
+        f"職員「{name.strip()}」のパスワードを変更しました。ログイン中の画面はログアウトされます。"
+    )
+    return 0
+
+
+def staff_remove_command(wiring, name: str) -> int:
+    """`todoku staff remove NAME`: delete the login; its sessions end at once."""
+    from bot.admin.staff import remove_staff
+
+    remove_staff(wiring.session_factory, name, wiring.clock.now(), cli_actor())
+    print(f"職員「{name.strip()}」を削除しました。ログイン中の画面も使えなくなります。")
     return 0
 
 

@@ -268,12 +268,6 @@ def registrations_by_month_end(session: Session, year: int) -> list[int]:
     return [int(n) for n in row]
 
 
-def registrations_by_district(session: Session) -> list[tuple[str | None, int]]:
-    """Today's registrations per district (None: not answered), largest first."""
-    query = dashboard_queries.registered_by_district()
-    return [(district, int(n)) for district, n in session.execute(query)]
-
-
 @dataclass(frozen=True)
 class RunFigures:
     """One campaign run with its deliveries per status and its clicks per link."""

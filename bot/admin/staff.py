@@ -7,13 +7,12 @@ from functools import cache
 
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.admin.roles import ROLES, role_label
+from bot.admin.roles import ROLES
 from bot.errors import UserError
-from bot.store.dashboard_queries import bump_session_epoch
+from bot.store.dashboard_queries import all_staff, bump_session_epoch, staff_id_named, staff_named
 from bot.store.engine import transaction
 from bot.store.models import AuditEntry, StaffUser
 
@@ -75,12 +74,11 @@ def create_staff(
     if problem:
         raise UserError(problem)
     user = StaffUser(
-        name=name, password_hash=hash_password(password), created_at=now, role=role,
-        session_epoch=0,
-    )  # fmt: skip
+        name=name, password_hash=hash_password(password), created_at=now, role=role, session_epoch=0
+    )
     try:
         with transaction(factory) as session:
-            if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
+            if session.scalar(staff_id_named(name)) is not None:
                 raise UserError(_taken(name))
             session.add(user)
             record(session, now, actor or name, "staff_added", f"name={name} role={role}")
@@ -90,7 +88,7 @@ def create_staff(
 
 
 def _existing(session: Session, name: str) -> StaffUser:
-    user = session.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
+    user = session.scalar(staff_named(name.strip()))
     if user is None:
         raise UserError(f"職員「{name.strip()}」は登録されていません。名前を確かめてください。")
     return user
@@ -124,7 +122,7 @@ def end_sessions(session: Session, staff_id: int) -> None:
 
 def list_staff(session: Session) -> list[StaffUser]:
     """Every staff login, by name."""
-    return list(session.scalars(select(StaffUser).order_by(StaffUser.name)))
+    return list(session.scalars(all_staff()))
 
 
 def _taken(name: str) -> str:
@@ -133,7 +131,7 @@ def _taken(name: str) -> str:
 
 def authenticate(session: Session, name: str, password: str) -> StaffUser | None:
     """The staff user when name and password match, else None (same cost either way)."""
-    user = session.scalar(select(StaffUser).where(StaffUser.name == name))
+    user = session.scalar(staff_named(name))
     try:
         _hasher().verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
@@ -157,38 +155,3 @@ def session_user(session: Session, staff_id: int, epoch: int) -> StaffUser | Non
 def record(session: Session, now: datetime, actor: str, action: str, detail: str | None = None):
     """Add an audit entry (who did what); never put resident data in `detail`."""
     session.add(AuditEntry(at=now, actor=actor[:MAX_NAME_LENGTH], action=action, detail=detail))
-
-
-def staff_add_command(wiring, name: str, password: str, role: str = "viewer") -> int:
-    """`todoku staff add NAME [--role R]` after the password was asked: create it; exit code."""
-    create_staff(wiring.session_factory, name, password, wiring.clock.now(), role, _cli_actor())
-    print(
-        f"職員「{name.strip()}」を登録しました（役割: {role_label(role)} {role}）。"
-        "/admin/login からログインできます。"
-    )
-    return 0
-
-
-def staff_passwd_command(wiring, name: str, password: str) -> int:
-    """`todoku staff passwd NAME`: set a new password, ending that login's sessions."""
-    change_password(wiring.session_factory, name, password, wiring.clock.now(), _cli_actor())
-    print(
-        f"職員「{name.strip()}」のパスワードを変更しました。ログイン中の画面はログアウトされます。"
-    )
-    return 0
-
-
-def staff_remove_command(wiring, name: str) -> int:
-    """`todoku staff remove NAME`: delete the login; its sessions end at once."""
-    remove_staff(wiring.session_factory, name, wiring.clock.now(), _cli_actor())
-    print(f"職員「{name.strip()}」を削除しました。ログイン中の画面も使えなくなります。")
-    return 0
-
-
-def _cli_actor() -> str:
-    import getpass
-
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        return "cli"

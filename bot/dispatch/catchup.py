@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import TOKYO
@@ -31,7 +30,7 @@ from bot.dispatch.window import WEEK, inside, to_minute
 from bot.logs import get_logger
 from bot.store import queries as audience
 from bot.store.engine import transaction
-from bot.store.models import CampaignRun, Delivery, RunKind, RunStatus
+from bot.store.models import CampaignRun, RunKind, RunStatus
 
 log = get_logger("todoku.dispatch")
 
@@ -91,14 +90,7 @@ def _record_campaign(
 ) -> tuple[int | None, int]:
     """Add the campaign's due residents to today's catch-up run; (run id, how many)."""
     day = dt.datetime.combine(now.date(), dt.time(), TOKYO)
-    run = session.scalar(
-        select(CampaignRun).where(
-            CampaignRun.campaign_id == campaign.id,
-            CampaignRun.kind == RunKind.CATCHUP,
-            CampaignRun.slot_at >= day,
-            CampaignRun.slot_at < day + dt.timedelta(days=1),
-        )
-    )
+    run = session.scalar(audience.catchup_run_between(campaign.id, day, day + dt.timedelta(days=1)))
     created = run is None
     if created:
         # Born `sending`: a catch-up run is never `running` (claimed, unrecorded), so
@@ -121,18 +113,12 @@ def _record_campaign(
     record = audience.record_deliveries(
         who, run.id, program.id, now, now - WEEK, limit, outbox.CAP_REASON.format(limit=limit)
     )
-    # Counted by RETURNING: psycopg reports no rowcount for this INSERT ... SELECT. A pass
-    # records a few rows (the residents marked in a minute), so the ids cost nothing.
-    recorded = len(session.execute(record.returning(Delivery.id)).all())
+    recorded = len(session.execute(audience.returning_ids(record)).all())
     if not recorded:
         if created:
             session.delete(run)  # no empty run rows: most passes find nobody
         return None, 0
     outbox.date_deferred(session, config, run.id, now)
     if not created:  # the day's run may be done already: it is sending again
-        session.execute(
-            update(CampaignRun)
-            .where(CampaignRun.id == run.id)
-            .values(status=RunStatus.SENDING, finished_at=None)
-        )
+        session.execute(audience.update_run(run.id, status=RunStatus.SENDING, finished_at=None))
     return run.id, recorded

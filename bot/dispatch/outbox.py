@@ -10,7 +10,6 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,15 +18,7 @@ from bot.dispatch.variant import JAPANESE, Variant, variant_of
 from bot.dispatch.window import WEEK, next_day_with_room
 from bot.store import queries as audience
 from bot.store.engine import transaction
-from bot.store.models import (
-    BatchStatus,
-    CampaignRun,
-    Delivery,
-    DeliveryStatus,
-    RunKind,
-    RunStatus,
-    SendBatch,
-)
+from bot.store.models import BatchStatus, CampaignRun, DeliveryStatus, RunStatus, SendBatch
 
 BATCH = 500  # LINE: a multicast reaches at most 500 user ids
 PAGE = 1000
@@ -75,13 +66,7 @@ def claim_run(
 def find_run(factory: sessionmaker[Session], campaign_id: str, slot_at: dt.datetime) -> int:
     """The id of the run of this slot."""
     with factory() as session:
-        return session.scalar(
-            select(CampaignRun.id).where(
-                CampaignRun.campaign_id == campaign_id,
-                CampaignRun.slot_at == slot_at,
-                CampaignRun.kind == RunKind.SLOT,
-            )
-        )
+        return session.scalar(audience.slot_run_id(campaign_id, slot_at))
 
 
 def get_run(factory: sessionmaker[Session], run_id: int) -> CampaignRun:
@@ -94,16 +79,10 @@ def expire_run(factory: sessionmaker[Session], run_id: int, reason: str, now: dt
     """Close a run that must not send (program closed, superseded), with the reason."""
     with transaction(factory) as session:
         session.execute(
-            update(CampaignRun)
-            .where(CampaignRun.id == run_id)
-            .values(status=RunStatus.EXPIRED, reason=reason, finished_at=now)
+            audience.update_run(run_id, status=RunStatus.EXPIRED, reason=reason, finished_at=now)
         )
         # A run whose recording a crash interrupted may have rows not yet batched.
-        session.execute(
-            update(Delivery)
-            .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.PENDING)
-            .values(status=DeliveryStatus.SKIPPED, reason=reason)
-        )
+        session.execute(audience.resolve_pending(run_id, DeliveryStatus.SKIPPED, reason))
 
 
 RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 s of sending)
@@ -138,11 +117,7 @@ class Recording:
                 # First a write on the run's row: it serialises recorders of the same run
                 # (PostgreSQL row lock, SQLite's write lock) and says whether the run is
                 # still being recorded at all.
-                claimed = session.execute(
-                    update(CampaignRun)
-                    .where(CampaignRun.id == run.id, CampaignRun.status == RunStatus.RUNNING)
-                    .values(status=RunStatus.RUNNING)
-                )
+                claimed = session.execute(audience.lock_running_run(run.id))
                 if claimed.rowcount != 1:
                     self.done = True  # recorded (or expired) by someone else
                     return False
@@ -176,11 +151,7 @@ class Recording:
                 date_deferred(session, config, run.id, now)
                 self.chunks += 1
                 if last:
-                    session.execute(
-                        update(CampaignRun)
-                        .where(CampaignRun.id == run.id)
-                        .values(status=RunStatus.SENDING)
-                    )
+                    session.execute(audience.update_run(run.id, status=RunStatus.SENDING))
                 if last or self.chunks & (self.chunks - 1) == 0:
                     # After chunks 1, 2, 4, 8 … and the last: the planner must see the
                     # pending rows the batches are formed from (see refresh_delivery_stats).
@@ -226,25 +197,14 @@ def redate(session: Session, config: Config, rows: list, now: dt.datetime) -> No
         until = next_day_with_room(
             recent.get(resident, []), now, delivery.max_per_week, delivery.window
         )
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(defer_until=until, reason=CAP_REASON.format(limit=delivery.max_per_week))
-        )
+        reason = CAP_REASON.format(limit=delivery.max_per_week)
+        session.execute(audience.set_defer_until(delivery_id, until, reason))
 
 
 def skip_orphans(factory: sessionmaker[Session], run_id: int) -> None:
     """Pending rows whose resident deleted their data meanwhile cannot be sent: skipped."""
     with transaction(factory) as session:
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.run_id == run_id,
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.resident_id.is_(None),
-            )
-            .values(status=DeliveryStatus.SKIPPED, reason="resident deleted their data")
-        )
+        session.execute(audience.skip_orphans(run_id))
 
 
 def form_batch(
@@ -294,7 +254,7 @@ def _form_batches(
         keys = [str(uuid.uuid4()) for _ in chunks]
         if keys:
             session.execute(
-                insert(SendBatch.__table__),
+                audience.new_batches(),
                 [
                     {"key": key, "run_id": run_id, "status": BatchStatus.PENDING,
                      "attempts": 0, "created_at": now, "variant": variant.key}
@@ -334,17 +294,8 @@ def settle_batch(
 ) -> None:
     """Record a batch's outcome (sent, failed, unknown) on it and on its deliveries."""
     with transaction(factory) as session:
-        session.execute(
-            update(SendBatch)
-            .where(SendBatch.key == key)
-            .values(
-                status=status,
-                attempts=SendBatch.attempts + attempts,
-                request_id=request_id,
-                last_error=error,
-                sent_at=now if status == BatchStatus.SENT else None,
-            )
-        )
+        sent_at = now if status == BatchStatus.SENT else None
+        session.execute(audience.settle_batch(key, status, attempts, request_id, error, sent_at))
         session.execute(audience.settle_deliveries([key], status, now, error))
 
 
@@ -357,17 +308,10 @@ def settle_batches(
         for key, status, values in outcomes:
             attempts = values.get("attempts", 0)
             error = values.get("error")
-            batches = SendBatch.__table__
+            sent_at = now if status == BatchStatus.SENT else None
+            request_id = values.get("request_id")
             session.execute(
-                update(batches)
-                .where(batches.c.key == key)
-                .values(
-                    status=status,
-                    attempts=batches.c.attempts + attempts,
-                    request_id=values.get("request_id"),
-                    last_error=error,
-                    sent_at=now if status == BatchStatus.SENT else None,
-                )
+                audience.settle_batch(key, status, attempts, request_id, error, sent_at)
             )
             if status == BatchStatus.SENT:
                 sent.append(key)
@@ -380,46 +324,31 @@ def settle_batches(
 def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:
     """A batch still unconfirmed after its retries: count them, keep it pending for later."""
     with transaction(factory) as session:
-        session.execute(
-            update(SendBatch)
-            .where(SendBatch.key == key)
-            .values(attempts=SendBatch.attempts + attempts, last_error=error)
-        )
+        session.execute(audience.count_attempts(key, attempts, error))
 
 
 def fail_pending(factory: sessionmaker[Session], run_id: int, reason: str) -> None:
     """Give up the run's unsent notices for good (e.g. the monthly quota is used up)."""
     with transaction(factory) as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.PENDING)
-            .values(status=DeliveryStatus.FAILED, reason=reason)
-        )
+        session.execute(audience.resolve_pending(run_id, DeliveryStatus.FAILED, reason))
 
 
 def unconfirmed_batches(factory: sessionmaker[Session]) -> list[SendBatch]:
     """Batches recorded but not confirmed sent or failed, oldest first."""
     with factory() as session:
-        query = select(SendBatch).where(SendBatch.status == BatchStatus.PENDING)
-        return list(session.scalars(query.order_by(SendBatch.created_at)))
+        return list(session.scalars(audience.unconfirmed_batches()))
 
 
 def runs_in(factory: sessionmaker[Session], *statuses: str) -> list[CampaignRun]:
     """Runs in these statuses, oldest first."""
     with factory() as session:
-        query = select(CampaignRun).where(CampaignRun.status.in_(statuses))
-        return list(session.scalars(query.order_by(CampaignRun.id)))
+        return list(session.scalars(audience.runs_in(statuses)))
 
 
 def counts(factory: sessionmaker[Session], run_id: int) -> dict[str, int]:
     """How many of the run's deliveries are in each status."""
     with factory() as session:
-        query = (
-            select(Delivery.status, func.count())
-            .where(Delivery.run_id == run_id)
-            .group_by(Delivery.status)
-        )
-        return {status: n for status, n in session.execute(query)}
+        return {status: n for status, n in session.execute(audience.run_delivery_counts(run_id))}
 
 
 def finish_run(
@@ -436,5 +365,5 @@ def finish_run(
         values = {"status": status, "finished_at": None if status == RunStatus.SENDING else now}
         if stopped:
             values["reason"] = stopped
-        session.execute(update(CampaignRun).where(CampaignRun.id == run_id).values(**values))
+        session.execute(audience.update_run(run_id, **values))
     return status

@@ -34,7 +34,7 @@ from bot.dispatch.resume import resume_unfinished, retry_unconfirmed, send_defer
 from bot.dispatch.window import inside
 from bot.errors import TodokuError
 from bot.logs import get_logger
-from bot.residents.purge import purge_unfollowed
+from bot.residents.purge import purge
 from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import SchedulerLease
@@ -85,10 +85,9 @@ class Lease:
 
 def purge_job(wiring) -> int:
     """Purge residents past the unfollow retention time; returns how many."""
-    with transaction(wiring.session_factory) as session:
-        count = purge_unfollowed(
-            session, wiring.clock.now(), wiring.settings.unfollow_retention_days
-        )
+    count = purge(
+        wiring.session_factory, wiring.clock.now(), wiring.settings.unfollow_retention_days
+    )
     log.info("purge_done", purged=count)
     return count
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store import queries
 from bot.store.engine import transaction
@@ -24,12 +24,7 @@ def purge_unfollowed(session: Session, now: datetime, retention_days: int) -> in
     return count
 
 
-def purge_command(wiring) -> int:
-    """`todoku residents purge`: purge now and print how many were removed; exit code 0."""
-    with transaction(wiring.session_factory) as session:
-        count = purge_unfollowed(
-            session, wiring.clock.now(), wiring.settings.unfollow_retention_days
-        )
-    print(f"purged {count} resident(s) who unfollowed more than "
-          f"{wiring.settings.unfollow_retention_days} days ago")  # fmt: skip
-    return 0
+def purge(factory: sessionmaker[Session], now: datetime, retention_days: int) -> int:
+    """purge_unfollowed in a transaction of its own (the nightly job, `residents purge`)."""
+    with transaction(factory) as session:
+        return purge_unfollowed(session, now, retention_days)

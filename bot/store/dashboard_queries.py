@@ -350,17 +350,6 @@ def registered_before_each(ends: list[dt.datetime]) -> Select:
     return select(*[_count_if(at < end) for end in ends]).where(registered())
 
 
-# name: registered-by-district
-def registered_by_district() -> Select[tuple[str | None, int]]:
-    """Select (district, count) of registered residents, largest first."""
-    return (
-        select(Resident.district, func.count())
-        .where(registered())
-        .group_by(Resident.district)
-        .order_by(func.count().desc(), Resident.district)
-    )
-
-
 _RUN_COLUMNS = (
     CampaignRun.id,
     CampaignRun.campaign_id,

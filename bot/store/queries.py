@@ -36,6 +36,7 @@ from sqlalchemy import (
 
 from bot.errors import UserError
 from bot.store.models import (
+    BatchStatus,
     CampaignRun,
     CatchupMark,
     Click,
@@ -49,6 +50,7 @@ from bot.store.models import (
     RunKind,
     RunStatus,
     SchedulerLease,
+    SendBatch,
     Timestamp,
     WebhookEvent,
 )
@@ -490,6 +492,177 @@ def batch_recipients(batch_key: str) -> Select[tuple[str]]:
         .where(_deliveries.batch_key == batch_key)
         .order_by(_deliveries.id)
     )
+
+
+# --- The outbox's rows (bot.dispatch.outbox): runs, deliveries and batches ------------------
+#
+# Each is one statement on primary keys or the (run_id, status) / batch_key indexes; the
+# callers run each in its own transaction, committed before the LINE call it describes.
+_batches = SendBatch.__table__.c
+
+
+# name: slot-run-id
+# The unique (campaign, slot, kind) index answers it: the run a claim lost to.
+def slot_run_id(campaign_id: str, slot_at: dt.datetime) -> Select[tuple[int]]:
+    """Select the id of the slot run of this campaign at `slot_at`."""
+    return select(CampaignRun.id).where(
+        CampaignRun.campaign_id == campaign_id,
+        CampaignRun.slot_at == slot_at,
+        CampaignRun.kind == RunKind.SLOT,
+    )
+
+
+# name: update-run
+# One row by primary key: status changes (expired, sending, done, stopped) with their
+# reason and finish time, always written together.
+def update_run(run_id: int, **values: Any) -> Update:
+    """UPDATE one run's columns (status, reason, finished_at)."""
+    return update(CampaignRun).where(CampaignRun.id == run_id).values(**values)
+
+
+# name: lock-running-run
+# A write that changes nothing: it serialises recorders of the same run (PostgreSQL's row
+# lock, SQLite's write lock), and a rowcount of 0 says the run is no longer being recorded.
+def lock_running_run(run_id: int) -> Update:
+    """UPDATE the run to `running` only if it is `running` (rowcount 1: still recording)."""
+    return (
+        update(CampaignRun)
+        .where(CampaignRun.id == run_id, CampaignRun.status == RunStatus.RUNNING)
+        .values(status=RunStatus.RUNNING)
+    )
+
+
+# name: resolve-pending
+# A run's unsent rows, all at once (expired run: skipped; quota used up: failed), through
+# the (run_id, status) index.
+def resolve_pending(run_id: int, status: DeliveryStatus, reason: str) -> Update:
+    """UPDATE the run's pending deliveries to `status` with `reason`."""
+    return (
+        update(Delivery)
+        .where(Delivery.run_id == run_id, Delivery.status == _D.PENDING)
+        .values(status=status, reason=reason)
+    )
+
+
+# name: skip-orphans
+# Rows whose resident deleted their data (resident_id set NULL) have nobody to send to.
+def skip_orphans(run_id: int) -> Update:
+    """UPDATE the run's pending deliveries without a resident to skipped."""
+    return (
+        update(Delivery)
+        .where(
+            Delivery.run_id == run_id,
+            Delivery.status == _D.PENDING,
+            Delivery.resident_id.is_(None),
+        )
+        .values(status=_D.SKIPPED, reason="resident deleted their data")
+    )
+
+
+# name: set-defer-until
+# One deferred row's date (computed in Python from the resident's recent notices).
+def set_defer_until(delivery_id: int, until: dt.datetime, reason: str) -> Update:
+    """UPDATE one deferred delivery's defer_until and reason."""
+    return (
+        update(Delivery).where(Delivery.id == delivery_id).values(defer_until=until, reason=reason)
+    )
+
+
+# name: new-batches
+# Several batches' rows in one executemany (the caller passes the rows); a Core insert on
+# the table, not ORM objects: the dispatcher's main thread forms thousands of batches.
+def new_batches() -> Insert:
+    """INSERT send_batches rows (parameters: key, run_id, status, attempts, created_at)."""
+    return insert(SendBatch.__table__)
+
+
+# name: settle-batch
+# The batch row by its key (primary key); attempts are added in SQL, so concurrent
+# retries of the same batch never lose a count. Core UPDATE on the table (no ORM
+# bookkeeping): one per settled batch on the dispatcher's main thread.
+def settle_batch(
+    key: str,
+    status: str,
+    attempts: int,
+    request_id: str | None,
+    error: str | None,
+    sent_at: dt.datetime | None,
+) -> Update:
+    """UPDATE one batch's outcome: status, attempts (+), request id, error, sent_at."""
+    return (
+        update(SendBatch.__table__)
+        .where(_batches.key == key)
+        .values(
+            status=status,
+            attempts=_batches.attempts + attempts,
+            request_id=request_id,
+            last_error=error,
+            sent_at=sent_at,
+        )
+    )
+
+
+# name: count-attempts
+# A batch still unconfirmed after its retries stays pending; only its tally grows.
+def count_attempts(key: str, attempts: int, error: str) -> Update:
+    """UPDATE one batch's attempts (+) and last error."""
+    return (
+        update(SendBatch)
+        .where(_batches.key == key)
+        .values(attempts=SendBatch.attempts + attempts, last_error=error)
+    )
+
+
+# name: unconfirmed-batches
+# Pending batches are few (those in flight or cut off by a crash): resent oldest first.
+def unconfirmed_batches() -> Select[tuple[SendBatch]]:
+    """Select the pending batches (ORM objects), oldest first."""
+    return (
+        select(SendBatch)
+        .where(_batches.status == BatchStatus.PENDING)
+        .order_by(_batches.created_at)
+    )
+
+
+# name: runs-in
+# Runs in the given statuses (running, sending: the ones a resume looks at), by id.
+def runs_in(statuses: tuple[str, ...]) -> Select[tuple[CampaignRun]]:
+    """Select the runs (ORM objects) in these statuses, oldest first."""
+    return select(CampaignRun).where(CampaignRun.status.in_(statuses)).order_by(CampaignRun.id)
+
+
+# name: run-delivery-counts
+# Grouped in the database through the (run_id, status) index: a few rows leave it.
+def run_delivery_counts(run_id: int) -> Select[tuple[str, int]]:
+    """Select (status, count) of one run's deliveries."""
+    return (
+        select(Delivery.status, func.count())
+        .where(Delivery.run_id == run_id)
+        .group_by(Delivery.status)
+    )
+
+
+# name: todays-catchup-run
+# A campaign has at most one catch-up run a day; its slot_at is the day's first catch-up
+# minute, so the day's run is found by a range on the unique (campaign, slot, kind) index.
+def catchup_run_between(
+    campaign_id: str, start: dt.datetime, end: dt.datetime
+) -> Select[tuple[CampaignRun]]:
+    """Select the campaign's catch-up run (ORM object) with slot_at in [start, end)."""
+    return select(CampaignRun).where(
+        CampaignRun.campaign_id == campaign_id,
+        CampaignRun.kind == RunKind.CATCHUP,
+        CampaignRun.slot_at >= start,
+        CampaignRun.slot_at < end,
+    )
+
+
+# name: returning-ids
+# psycopg reports no rowcount for an INSERT ... SELECT: RETURNING counts the rows (a
+# catch-up pass records a few, so the ids cost nothing).
+def returning_ids(record: Insert) -> Insert:
+    """The delivery-recording INSERT, returning the new rows' ids."""
+    return record.returning(Delivery.id)
 
 
 # --- The scheduler's lease and its missed slots ---------------------------------------

@@ -1,0 +1,101 @@
+"""The outbox's named queries (bot.store.queries), through bot.dispatch.outbox.
+
+The dispatch tests cover them end to end; these pin the shapes a test there does not
+reach: a deleted resident's pending row, a batch that loses its rows to a twin, and
+sent_at written for sent batches only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import insert, select
+
+from bot.clock import TOKYO
+from bot.dispatch import outbox
+from bot.store import queries
+from bot.store.engine import transaction
+from bot.store.models import CampaignRun, Delivery, Resident, SendBatch
+
+NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)
+
+
+def _run_with(wiring, residents: int, campaign: str = "c", first: int = 0) -> tuple[int, list]:
+    """A sending run with one pending delivery per new resident; (run id, resident ids)."""
+    with transaction(wiring.session_factory) as session:
+        run = CampaignRun(
+            campaign_id=campaign, program_id="p", slot_at=NOW, status="sending", started_at=NOW
+        )
+        session.add(run)
+        session.flush()
+        ids = []
+        for n in range(first, first + residents):
+            row = {"line_user_id": f"U{n:032x}", "following": True}
+            ids.append(
+                session.execute(insert(Resident).values(row).returning(Resident.id)).scalar_one()
+            )
+        session.add_all(
+            Delivery(run_id=run.id, program_id="p", resident_id=i, status="pending", created_at=NOW)
+            for i in ids
+        )
+    return run.id, ids
+
+
+def _statuses(wiring, run_id: int) -> list[tuple]:
+    with wiring.session_factory() as session:
+        query = select(Delivery.status, Delivery.reason, Delivery.sent_at).where(
+            Delivery.run_id == run_id
+        )
+        return [tuple(row) for row in session.execute(query.order_by(Delivery.id))]
+
+
+def test_a_pending_row_whose_resident_deleted_their_data_is_skipped(wiring):
+    run_id, ids = _run_with(wiring, 2)
+    with transaction(wiring.session_factory) as session:
+        session.delete(session.get(Resident, ids[0]))
+    outbox.skip_orphans(wiring.session_factory, run_id)
+    assert [s[:2] for s in _statuses(wiring, run_id)] == [
+        ("skipped", "resident deleted their data"),
+        ("pending", None),
+    ]
+
+
+def test_a_batch_takes_only_rows_still_pending_and_unbatched(wiring):
+    run_id, _ = _run_with(wiring, 3)
+    with wiring.session_factory() as session:
+        first = session.scalars(select(Delivery.id).order_by(Delivery.id)).first()
+        session.add(_batch("k-twin", run_id))
+        session.commit()
+        # A twin batched the first row meanwhile: only two of the three are taken here.
+        session.execute(queries.take_batch(run_id, first, first, "k-twin"))
+        session.commit()
+        ids = list(session.scalars(select(Delivery.id).order_by(Delivery.id)))
+        session.add(_batch("k-late", run_id))
+        session.flush()
+        assert session.execute(queries.take_batch(run_id, ids[0], ids[-1], "k-late")).rowcount == 2
+        session.rollback()
+    [batch] = outbox.form_batches(wiring.session_factory, run_id, NOW, 0, 5)
+    assert len(batch.user_ids) == 2  # the twin's row is not batched twice
+
+
+def test_settling_writes_sent_at_only_for_sent_batches(wiring):
+    run_id, _ = _run_with(wiring, 2)
+    [ok] = outbox.form_batches(wiring.session_factory, run_id, NOW, 0, 1)
+    later = NOW + dt.timedelta(minutes=1)
+    outbox.settle_batches(wiring.session_factory, [(ok.key, "sent", {"attempts": 1})], later)
+    run2, _ = _run_with(wiring, 1, campaign="c2", first=2)
+    [bad] = outbox.form_batches(wiring.session_factory, run2, NOW, 0, 1)
+    outbox.settle_batch(wiring.session_factory, bad.key, "failed", later, attempts=2, error="400")
+    assert [(s, r, at is not None) for s, r, at in _statuses(wiring, run_id)] == [
+        ("sent", None, True),
+        ("sent", None, True),
+    ]
+    assert [(s, r, at) for s, r, at in _statuses(wiring, run2)] == [("failed", "400", None)]
+    with wiring.session_factory() as session:
+        batch = session.get(SendBatch, bad.key)
+        assert (batch.status, batch.attempts, batch.sent_at) == ("failed", 2, None)
+    assert outbox.counts(wiring.session_factory, run_id) == {"sent": 2}
+
+
+def _batch(key: str, run_id: int) -> SendBatch:
+    return SendBatch(key=key, run_id=run_id, status="pending", attempts=0, created_at=NOW)
