@@ -10,11 +10,12 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict
 
 import click
 
-from bot.errors import TodokuError
+from bot.errors import TodokuError, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,8 +92,6 @@ def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
     from bot.dispatch.send import preload_sdk
 
     preload_sdk()
-    from bot.dispatch.plan import send_command
-
     sys.exit(send_command(_wiring(need_secrets=not dry_run), campaign, dry_run, to))
 
 
@@ -113,8 +112,6 @@ def residents_group() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def residents_import(path: str) -> None:
     """Bulk-load residents from JSON Lines (all or nothing)."""
-    from bot.residents.importer import import_command
-
     sys.exit(import_command(_wiring(), path))
 
 
@@ -242,9 +239,25 @@ def linesim(host: str, port: int, webhook: str) -> None:
 @click.option("--sim-port", default=8100, show_default=True, type=int, help="linesim port")
 def demo(port: int, sim_port: int) -> None:
     """Everything at once on SQLite and linesim, with sample residents; prints the URLs."""
-    from bot.demo import run_demo
+    import threading
 
-    run_demo(port=port, sim_port=sim_port)
+    from bot.demo import start_demo
+
+    demo = start_demo(port=port, sim_port=sim_port)
+    user, password = demo.login
+    print(
+        f"\nTodoku demo is running.\n  chat page (linesim): {demo.chat_url}/\n"
+        f"  dashboard:           {demo.bot_url}/admin/  (login {user} / {password})\n"
+        f"  bot webhook:         {demo.bot_url}/callback\n"
+        f"  health:              {demo.bot_url}/healthz\n"
+        f"  demo clock:          starts at {demo.clock_start:%Y-%m-%d %H:%M} (Asia/Tokyo)\n"
+        "Press Ctrl+C to stop.",
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        demo.stop()
 
 
 # --- Printing: the services return data; what staff see is written here -------------------
@@ -293,13 +306,7 @@ def config_check_command(folder: str, *, as_json: bool = False, strict: bool = F
 
 def plan_command(wiring, at: str | None, as_json: bool) -> int:
     """`todoku plan [--at ISO-DATETIME] [--json]`."""
-    from bot.dispatch.plan import (
-        catchup_so_far,
-        coming_slots,
-        format_counts,
-        notice_preview,
-        parse_at,
-    )
+    from bot.dispatch.plan import catchup_so_far, coming_slots, notice_preview, parse_at
 
     after = parse_at(at) if at else wiring.clock.now()
     plan = coming_slots(wiring, after)
@@ -335,6 +342,46 @@ def plan_command(wiring, at: str | None, as_json: bool) -> int:
         for line in notice_preview(program, campaign.lead, slots[0][0].at.date()):
             print(f"    {line}")
     return 0
+
+
+def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> int:
+    """`todoku send CAMPAIGN [--dry-run] [--to USER_ID ...]`: print what happened; exit code."""
+    from bot.dispatch import plan
+    from bot.dispatch.run import campaign_of
+    from bot.store.models import RunStatus
+
+    campaign = campaign_of(wiring.config, campaign_id)
+    if to:
+        sent = plan.staff_test_send(wiring, campaign, to, actor=cli_actor())
+        done = f"テスト配信を {sent.recipients} 人に送りました（{sent.request_id}）"
+        print(f"{sent.campaign_id}: {done}")
+        return 0
+    if dry_run:
+        preview = plan.dry_run(wiring, campaign)
+        would = f"{preview.audience:,} 人に送ります（dry run: 何も書き込まず、送りません）"
+        print(f"{preview.campaign_id}: {would}")
+        for line in preview.preview:
+            print(f"  {line}")
+        return 0
+    summary = plan.send_now(wiring, campaign, cli_actor())
+    if not summary.claimed:
+        print(f"{campaign.id}: この時刻（{summary.slot_at:%H:%M}）の送信は、もう実行されています。")
+    print(f"run {summary.run_id} ({summary.status}): " + format_counts(summary.counts, "0 notices"))
+    if summary.reason:
+        print(f"理由: {summary.reason}")
+    if summary.status == RunStatus.SENDING:
+        raise UserError(
+            "some notices are not confirmed by LINE yet; `todoku scheduler` "
+            "retries them with the same retry keys (no duplicates)"
+        )
+    return 0
+
+
+def format_counts(counts: dict[str, int], none: str = "0") -> str:
+    """`sent 3, deferred 1`: the non-zero counts in the order what happened first, open last."""
+    from bot.dispatch.plan import STATUS_ORDER
+
+    return ", ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts.get(s)) or none
 
 
 def audience_command(wiring, target: str, on, as_json: bool) -> int:
@@ -403,6 +450,24 @@ def kpi_command(wiring, as_json: bool) -> int:
     print(f"{figures.fiscal_year}年度")
     for label, value, target in rows:
         print(f"  {label}: {value}" + (f" / 目標 {target}" if target else ""))
+    return 0
+
+
+def import_command(wiring, path: str) -> int:
+    """`todoku residents import FILE.jsonl`: print the outcome, return the exit code."""
+    from pathlib import Path
+
+    from bot.residents.importer import BadResidentsFile, import_residents
+
+    if not Path(path).is_file():
+        print(f"{path}: no such file; give the path of a JSON Lines file", file=sys.stderr)
+        return 1
+    try:
+        count = import_residents(wiring.engine, path, wiring.config, now=wiring.clock.now())
+    except BadResidentsFile as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"imported {count} residents from {path}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -83,8 +84,19 @@ SAMPLE_RESIDENTS = (
 )
 
 
-def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
-    """Start linesim and the bot, register the sample residents, print the URLs, serve."""
+@dataclass(frozen=True)
+class RunningDemo:
+    """A started demo: where its pages are (bot/cli.py prints them) and how to stop it."""
+
+    chat_url: str
+    bot_url: str
+    login: tuple[str, str]
+    clock_start: datetime
+    stop: Callable[[], None]
+
+
+def start_demo(port: int = 8000, sim_port: int = 8100) -> RunningDemo:
+    """Start linesim, the bot and the scheduler in threads and register the sample residents."""
     from bot.admin.staff import create_staff
     from bot.app import create_app
     from bot.dispatch.scheduler import run_scheduler
@@ -127,19 +139,12 @@ def run_demo(port: int = 8000, sim_port: int = 8100) -> None:
     # The clock process too, as in production: open programs' latest slots are caught up
     # at start, so the sample residents receive real notices in the chat page.
     threading.Thread(target=run_scheduler, args=(wiring,), name="scheduler", daemon=True).start()
-    print(
-        f"\nTodoku demo is running.\n  chat page (linesim): {sim.url}/\n"
-        f"  dashboard:           {bot_url}/admin/  (login {DEMO_STAFF[0]} / {DEMO_STAFF[1]})\n"
-        f"  bot webhook:         {bot_url}/callback\n  health:              {bot_url}/healthz\n"
-        f"  demo clock:          starts at {DEMO_START:%Y-%m-%d %H:%M} (Asia/Tokyo)\n"
-        "Press Ctrl+C to stop.",
-        flush=True,
-    )
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+
+    def stop() -> None:
         server.shutdown()
         sim.stop()
+
+    return RunningDemo(sim.url, bot_url, DEMO_STAFF, DEMO_START, stop)
 
 
 def register_samples(wiring, sim) -> list[str]:

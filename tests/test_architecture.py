@@ -234,3 +234,48 @@ def test_every_named_query_says_why_it_is_shaped_so():
             if public and not ast.get_docstring(node):
                 missing.append(f"{module}.{node.name}")
     assert missing == []
+
+
+# --- Thin CLI: only bot/cli.py talks to the terminal --------------------------------------
+#
+# Services return data (dataclasses, counts, lines); bot/cli.py formats and prints them and
+# turns them into exit codes. Processes report through structured logs (bot.logs), never
+# print. (The JSONL import's worker writes its results to a pipe, not to a terminal.)
+PRINTING_ALLOWED = {"bot/cli.py"}
+
+
+def terminal_output_in(path: Path) -> list[str]:
+    """Calls of print(), click.echo()/secho() in `path`, with their line numbers."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "click":
+            found += [f"from click import {a.name}" for a in node.names if "echo" in a.name]
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "print":
+            found.append(f"print() on line {node.lineno}")
+        elif isinstance(func, ast.Attribute) and ast.unparse(func) in ("click.echo", "click.secho"):
+            found.append(f"{ast.unparse(func)}() on line {node.lineno}")
+    return found
+
+
+def test_only_the_cli_prints():
+    offences = [
+        f"{path.relative_to(REPO)}: {what}"
+        for path in sources("bot")
+        if path.relative_to(REPO).as_posix() not in PRINTING_ALLOWED
+        for what in terminal_output_in(path)
+    ]
+    assert offences == []
+
+
+def test_the_printing_rule_sees_print_and_echo(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("print('x')\nclick.echo('y')\nlog.info('z')\nfrom click import secho\n")
+    assert sorted(terminal_output_in(sample)) == [
+        "click.echo() on line 2",
+        "from click import secho",
+        "print() on line 1",
+    ]

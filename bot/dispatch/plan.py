@@ -1,24 +1,24 @@
 """`todoku plan` and `todoku send`: preview the coming slots, run one now, or test-send.
 
-Thin services for the CLI: they compute, print and return an exit code; errors the staff
-can fix are UserErrors (exit 1) with a message that says what to do.
+Services for the CLI and the dashboard: they compute and return data (bot/cli.py prints
+it); errors the staff can fix are UserErrors (exit 1) with a message that says what to do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from bot.dispatch.run import campaign_of, run_slot
+from bot.dispatch.run import RunSummary, run_slot
 from bot.dispatch.send import SendPolicy
 from bot.dispatch.window import inside, to_minute, tokyo
 from bot.errors import OutsideWindow, UserError
 from bot.store import queries as audience
 from bot.store.engine import transaction
-from bot.store.models import AuditEntry, DeliveryStatus, RunStatus
+from bot.store.models import AuditEntry, DeliveryStatus
 
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 # The order `todoku send` reports counts in: what happened first, what is still open last.
@@ -98,49 +98,47 @@ def _walk(node):
         yield from _walk(child)
 
 
-def send_command(wiring, campaign_id: str, dry_run: bool, to: Sequence[str]) -> int:
-    """`todoku send CAMPAIGN [--dry-run] [--to USER_ID ...]`."""
-    campaign = campaign_of(wiring.config, campaign_id)
+@dataclass(frozen=True)
+class DryRun:
+    """What `todoku send --dry-run` would do: how many residents, and the notice's lines."""
+
+    campaign_id: str
+    audience: int
+    preview: list[str]
+
+
+def dry_run(wiring, campaign) -> DryRun:
+    """The audience size if the campaign's slot ran now, and its notice; writes nothing."""
     now = wiring.clock.now()
-    if to:
-        return staff_test_send(wiring, campaign, to)
-    if dry_run:
-        program = wiring.config.program(campaign.program)
-        size = slot_audience_size(wiring, campaign, now, reminder=False)
-        print(f"{campaign.id}: {size:,} 人に送ります（dry run: 何も書き込まず、送りません）")
-        for line in notice_preview(program, campaign.lead, now.date()):
-            print(f"  {line}")
-        return 0
+    program = wiring.config.program(campaign.program)
+    size = slot_audience_size(wiring, campaign, now, reminder=False)
+    return DryRun(campaign.id, size, notice_preview(program, campaign.lead, now.date()))
+
+
+def send_now(wiring, campaign, actor: str) -> RunSummary:
+    """Run the campaign's slot at this minute (staff's manual trigger), audited as `actor`.
+
+    OutsideWindow when the delivery window is closed; the summary says whether this call
+    ran the slot (it may have run already) and the counts per status.
+    """
+    now = wiring.clock.now()
     window = wiring.config.delivery.window
     if not inside(window, now):
         end = window.end.strftime("%H:%M") if window.end else "24:00"
         raise OutsideWindow(f"{window.start:%H:%M}-{end}", window.next_inside(now))
     summary = run_slot(wiring, campaign.id, to_minute(now))
-    _audit(
-        wiring,
-        "manual_send",
-        f"campaign={campaign.id} run={summary.run_id} status={summary.status}",
-    )
-    if not summary.claimed:
-        print(f"{campaign.id}: この時刻（{summary.slot_at:%H:%M}）の送信は、もう実行されています。")
-    print(_counts_line(summary))
-    if summary.reason:
-        print(f"理由: {summary.reason}")
-    if summary.status == RunStatus.SENDING:
-        raise UserError(
-            "some notices are not confirmed by LINE yet; `todoku scheduler` "
-            "retries them with the same retry keys (no duplicates)"
-        )
-    return 0
+    detail = f"campaign={campaign.id} run={summary.run_id} status={summary.status}"
+    _audit(wiring, "manual_send", detail, actor)
+    return summary
 
 
-def format_counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts.get(s)) or "0"
+@dataclass(frozen=True)
+class TestSent:
+    """A staff test send that LINE accepted: to how many ids, LINE's request id."""
 
-
-def _counts_line(summary) -> str:
-    parts = [f"{s} {summary.counts[s]}" for s in STATUS_ORDER if summary.counts.get(s)]
-    return f"run {summary.run_id} ({summary.status}): " + (", ".join(parts) or "0 notices")
+    campaign_id: str
+    recipients: int
+    request_id: str | None
 
 
 def staff_test_send(
@@ -150,8 +148,8 @@ def staff_test_send(
     *,
     sender=None,
     policy: SendPolicy | None = None,
-    actor: str | None = None,
-) -> int:
+    actor: str,
+) -> TestSent:
     """Send the notice, marked 【テスト配信】, only to staff's LINE ids; no Delivery rows."""
     from bot.clicks import notice_links  # the SDK: see run.notice_for
     from messages import build_notice, city_of, say
@@ -173,19 +171,10 @@ def staff_test_send(
     _audit(wiring, "test_send", detail, actor)
     if outcome.error is not None:
         raise UserError(f"test send failed: {outcome.error}")
-    print(f"{campaign.id}: テスト配信を {len(to)} 人に送りました（{outcome.request_id}）")
-    return 0
+    return TestSent(campaign.id, len(to), outcome.request_id)
 
 
-def _audit(wiring, action: str, detail: str, actor: str | None = None) -> None:
+def _audit(wiring, action: str, detail: str, actor: str) -> None:
     # `actor`: the staff member on the dashboard; the operating-system user on the CLI.
-    who = actor or _actor()
     with transaction(wiring.session_factory) as session:
-        session.add(AuditEntry(at=wiring.clock.now(), actor=who, action=action, detail=detail))
-
-
-def _actor() -> str:
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        return "cli"
+        session.add(AuditEntry(at=wiring.clock.now(), actor=actor, action=action, detail=detail))

@@ -18,7 +18,6 @@ as long each, so on two cores the import takes about half the time.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,17 +149,3 @@ def _reading(target: Session | Engine) -> Iterator[Connection]:
     else:
         with target.connect() as conn:
             yield conn
-
-
-def import_command(wiring: Any, path: str) -> int:
-    """`todoku residents import FILE.jsonl`: print the outcome, return the exit code."""
-    if not Path(path).is_file():
-        print(f"{path}: no such file; give the path of a JSON Lines file", file=sys.stderr)
-        return 1
-    try:
-        count = import_residents(wiring.engine, path, wiring.config, now=wiring.clock.now())
-    except BadResidentsFile as error:
-        print(error, file=sys.stderr)
-        return 1
-    print(f"imported {count} residents from {path}")
-    return 0

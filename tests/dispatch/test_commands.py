@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import plan_command
+from bot.cli import plan_command, send_command
 from bot.clock import TOKYO
-from bot.dispatch.plan import send_command, staff_test_send
+from bot.dispatch.plan import staff_test_send
 from bot.errors import OutsideWindow, UnknownCampaign, UserError
 from bot.store.models import AuditEntry, CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, multicasts, notices
@@ -88,6 +88,7 @@ def test_the_test_send_reaches_only_staff_and_writes_no_delivery(line, people, s
     residents = people.many(2)
     staff = people.add(age=30)[1]
     assert send_command(line, "senior-2026", dry_run=False, to=(staff,)) == 0
+    assert "senior-2026: テスト配信を 1 人に送りました（" in capsys.readouterr().out
     [notice] = notices(sim, staff)
     assert notice["altText"].startswith("【テスト配信】")
     assert all(notices(sim, u) == [] for u in residents)
@@ -95,14 +96,16 @@ def test_the_test_send_reaches_only_staff_and_writes_no_delivery(line, people, s
     with line.session_factory() as session:
         entry = session.scalars(select(AuditEntry)).one()
     assert entry.action == "test_send" and staff not in entry.detail
+    assert entry.actor.startswith("cli")
     # and the real slot later still reaches everyone eligible: a test is not "already told"
     assert send_command(line, "senior-2026", dry_run=False, to=()) == 0
 
 
 def test_the_test_send_refuses_what_is_not_a_line_user_id(line):
     """A typo in --to is a user error before anything is sent."""
+    campaign = line.config.campaign("senior-2026")
     with pytest.raises(UserError):
-        staff_test_send(line, line.config.campaign("senior-2026"), ["taro"], policy=FAST)
+        staff_test_send(line, campaign, ["taro"], policy=FAST, actor="test")
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from bot.cli import import_command
 from bot.config import load_config
-from bot.residents.importer import BadResidentsFile, import_command, import_residents
+from bot.residents.importer import BadResidentsFile, import_residents
 from bot.store.models import Resident, ResidentChild, ResidentInterest
 from tests.conftest import SAMPLE_CONFIG
 
