@@ -134,16 +134,21 @@ def measure(engine: Engine, url: str, repeat: int) -> dict:
 
     staff.PARAMETERS = profiles.CHEAPEST
     settings = Settings(
-        database_url=url, config_dir="config", channel_secret=DEMO_CHANNEL_SECRET,
-        channel_access_token=DEMO_ACCESS_TOKEN, secret_key=DEMO_SECRET_KEY,
-    )  # fmt: skip
+        database_url=url,
+        config_dir="config",
+        channel_secret=DEMO_CHANNEL_SECRET,
+        channel_access_token=DEMO_ACCESS_TOKEN,
+        secret_key=DEMO_SECRET_KEY,
+    )
     wiring = wire(settings, clock=FixedClock(NOW), engine=engine)
     staff.create_staff(wiring.session_factory, "bench", "bench-password-2026", NOW, "admin")
     client = create_app(wiring=wiring).test_client()
     form = client.get("/admin/login").get_data(as_text=True)
     token = form.split('name="csrf_token" value="')[1].split('"')[0]
-    done = client.post("/admin/login", data={"csrf_token": token, "name": "bench",
-                                             "password": "bench-password-2026"})  # fmt: skip
+    done = client.post(
+        "/admin/login",
+        data={"csrf_token": token, "name": "bench", "password": "bench-password-2026"},
+    )
     assert done.status_code == 302, done.status_code
 
     def page(path: str):

@@ -113,8 +113,10 @@ def run(args: argparse.Namespace) -> None:
         query = eligible_residents(target_rules(config, target), args.on)
         rows, best, growth = timed_stream(engine, query, args.repeat)
         worst = max(worst, best)
-        print(f"{target:<28} {best:6.3f} s  {rows:>9,} ids  {best / floor:4.2f}× floor"
-              f"  (RSS +{growth:.0f} MiB)")  # fmt: skip
+        print(
+            f"{target:<28} {best:6.3f} s  {rows:>9,} ids  {best / floor:4.2f}× floor"
+            f"  (RSS +{growth:.0f} MiB)"
+        )
     ratio = worst / floor
     print(f"slowest audience {worst:.3f} s = {ratio:.2f}× floor; peak RSS {peak_mib():.0f} MiB")
     engine.dispose()

@@ -130,8 +130,12 @@ def make_event(kind: str, user: str, now_ms: int) -> dict:
     if kind == "follow":
         event["follow"] = {"isUnblocked": False}
     elif kind == "message":
-        event["message"] = {"id": str(secrets.randbelow(10**17)), "type": "text",
-                            "quoteToken": secrets.token_hex(8), "text": "こんにちは"}  # fmt: skip
+        event["message"] = {
+            "id": str(secrets.randbelow(10**17)),
+            "type": "text",
+            "quoteToken": secrets.token_hex(8),
+            "text": "こんにちは",
+        }
     else:
         event["postback"] = {"data": "a=menu&v=review"}
     return event
@@ -149,8 +153,11 @@ def write_bodies(path: Path, requests_needed: int, per_request: int) -> None:
                 user = "U" + hashlib.md5(str(n // 3).encode()).hexdigest()
                 events.append(make_event(kinds[n % 3], user, now_ms))
                 n += 1
-            body = json.dumps({"destination": DESTINATION, "events": events},
-                              ensure_ascii=False, separators=(",", ":"))  # fmt: skip
+            body = json.dumps(
+                {"destination": DESTINATION, "events": events},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
             out.write(sign(body.encode()) + "\t" + body + "\n")
 
 
@@ -158,8 +165,14 @@ class Process:
     """A subprocess in its own process group, stopped with its children."""
 
     def __init__(self, args: list[str], env: dict, health: str | None) -> None:
-        self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            args,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         if health:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -243,9 +256,12 @@ def show(name: str, r: dict, floor: dict | None = None) -> None:
     """One result line."""
     ratio = f"  {r['events_per_s'] / floor['events_per_s']:.2f}× floor" if floor else ""
     errors = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
-    print(f"{name:<14} {r['events_per_s']:8,.0f} events/s  p50 {r['p50_ms']:7.1f} ms  "
-          f"p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  errors {errors}"
-          f"{ratio}  (load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    print(
+        f"{name:<14} {r['events_per_s']:8,.0f} events/s  p50 {r['p50_ms']:7.1f} ms  "
+        f"p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  errors {errors}"
+        f"{ratio}  (load {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
     print(
         f"{'':<14} CPU per event: server {r['cpu_ms_per_event']:.2f} ms (gunicorn, LINE "
         f"stand-in, database server), wrk {r['wrk_cpu_ms_per_event']:.2f} ms",
@@ -257,8 +273,11 @@ def warm_events(engine, warm: Path) -> int:
     """How many of the stored events came from the warm-up bodies."""
     from bot.store.models import WebhookEvent
 
-    ids = [e["webhookEventId"] for line in warm.read_text(encoding="utf-8").splitlines()
-           for e in json.loads(line.split("\t", 1)[1])["events"]]  # fmt: skip
+    ids = [
+        e["webhookEventId"]
+        for line in warm.read_text(encoding="utf-8").splitlines()
+        for e in json.loads(line.split("\t", 1)[1])["events"]
+    ]
     with engine.connect() as conn:
         found = 0
         for i in range(0, len(ids), 500):
@@ -289,10 +308,13 @@ def run(args) -> None:
     from benchmarks.segments import fresh_schema
     from bot.store.engine import make_engine
 
-    print(f"# webhook benchmark: {args.db.split(':')[0]}, {args.events_per_request} event(s) "
-          f"per request, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"LINE answers after {args.line_delay_ms:.0f} ms; {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    print(
+        f"# webhook benchmark: {args.db.split(':')[0]}, {args.events_per_request} event(s) "
+        f"per request, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+        f"LINE answers after {args.line_delay_ms:.0f} ms; {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     port = free_port()
     standin_url = f"http://127.0.0.1:{port}"
     standin = Process([sys.executable, "-m", "benchmarks.line_standin", "--port", str(port),
@@ -321,8 +343,13 @@ def run(args) -> None:
                 server, url = gunicorn("benchmarks.webhook:floor_app()", env)
                 try:
                     wrk(url, script, warm, warm_args)  # every worker imports, connects...
-                    floor = wrk(url, script, bodies, argparse.Namespace(
-                        **{**vars(args), "db_parents": set()}), {server.proc.pid})  # fmt: skip
+                    floor = wrk(
+                        url,
+                        script,
+                        bodies,
+                        argparse.Namespace(**{**vars(args), "db_parents": set()}),
+                        {server.proc.pid},
+                    )
                 finally:
                     server.stop()
                 show("floor", floor)
@@ -342,18 +369,24 @@ def run(args) -> None:
                 counts = drain(engine, standin_url)
                 counts["stored"] -= warm_events(engine, warm)
                 answered_twice = counts["duplicate_reply_tokens"] + counts["duplicate_retry_keys"]
-                print(f"{'':<14} accepted {bot['requests'] - bot['non2xx']:,} requests; stored "
-                      f"{counts['stored']:,} events; answered {counts['reply_tokens']:,} by reply "
-                      f"+ {counts['pushes']:,} by push; answered twice {answered_twice}; "
-                      f"outbox left {counts['outbox_left']}", flush=True)  # fmt: skip
+                print(
+                    f"{'':<14} accepted {bot['requests'] - bot['non2xx']:,} requests; stored "
+                    f"{counts['stored']:,} events; answered {counts['reply_tokens']:,} by reply "
+                    f"+ {counts['pushes']:,} by push; answered twice {answered_twice}; "
+                    f"outbox left {counts['outbox_left']}",
+                    flush=True,
+                )
                 if not args.skip_hang:
                     requests.post(standin_url + "/_hang", timeout=5)
                     hang_args = argparse.Namespace(**{**vars(args), "duration": args.hang_duration})
                     hung = wrk(url, script, bodies, hang_args, groups)
                     show("LINE hangs", hung, floor)
                     verdict = "held" if hung["max_ms"] < 2000 else "MISSED"
-                    print(f"{'':<14} LINE's 2 s deadline {verdict} (slowest answer "
-                          f"{hung['max_ms']:.0f} ms)", flush=True)  # fmt: skip
+                    print(
+                        f"{'':<14} LINE's 2 s deadline {verdict} (slowest answer "
+                        f"{hung['max_ms']:.0f} ms)",
+                        flush=True,
+                    )
             finally:
                 server.stop()
     finally:

@@ -42,11 +42,22 @@ def run_todoku(*args: str, env: dict | None = None, cwd: Path = REPO):
 
 def todoku(engine, *args: str, stdin: str) -> subprocess.CompletedProcess:
     """Run the real `todoku` command with `stdin` typed in, detached from any terminal."""
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "TODOKU_CONFIG": str(SAMPLE_CONFIG), "TODOKU_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "TODOKU_CONFIG": str(SAMPLE_CONFIG),
+        "TODOKU_LOG_LEVEL": "WARNING",
+    }
     # A new session has no controlling terminal, so the hidden prompt reads stdin.
-    return subprocess.run([str(TODOKU_SCRIPT), *args], input=stdin, env=env, capture_output=True,
-                          text=True, timeout=60, start_new_session=True)  # fmt: skip
+    return subprocess.run(
+        [str(TODOKU_SCRIPT), *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
 
 
 def audit(wiring) -> list[tuple[str, str]]:

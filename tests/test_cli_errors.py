@@ -31,9 +31,13 @@ COMMANDS = [
 def _run(args, database_url, cwd):
     line = {"line_user_id": USER, "birth_date": "1958-07-03", "district": "楯岡"}
     (cwd / "residents.jsonl").write_text(json.dumps(line, ensure_ascii=False) + "\n")
-    env = {"DATABASE_URL": database_url, "TODOKU_CONFIG": str(SAMPLE_CONFIG),
-           "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t",
-           "TODOKU_SECRET_KEY": "k"}  # fmt: skip
+    env = {
+        "DATABASE_URL": database_url,
+        "TODOKU_CONFIG": str(SAMPLE_CONFIG),
+        "LINE_CHANNEL_SECRET": "s",
+        "LINE_CHANNEL_ACCESS_TOKEN": "t",
+        "TODOKU_SECRET_KEY": "k",
+    }
     return run_todoku(*args, env=env, cwd=cwd)
 
 

@@ -33,16 +33,25 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
     env.update(
-        DATABASE_URL=f"sqlite:///{db}", TODOKU_CONFIG=str(SAMPLE_CONFIG), PORT=str(port),
-        WEB_CONCURRENCY="1", LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t",
-        TODOKU_SECRET_KEY="k", LINE_API_BASE="http://127.0.0.1:9",
+        DATABASE_URL=f"sqlite:///{db}",
+        TODOKU_CONFIG=str(SAMPLE_CONFIG),
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        LINE_CHANNEL_SECRET="s",
+        LINE_CHANNEL_ACCESS_TOKEN="t",
+        TODOKU_SECRET_KEY="k",
+        LINE_API_BASE="http://127.0.0.1:9",
         LINE_API_DATA_BASE="http://127.0.0.1:9",
-    )  # fmt: skip
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [str(gunicorn), "-c", "gunicorn.conf.py", "bot.app:create_app()"],
-        cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         status = None

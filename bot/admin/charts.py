@@ -19,12 +19,21 @@ TARGET_STROKE = {"width": 2, "dasharray": "8, 5"}
 def _style(phone: bool) -> Style:
     big = 20 if phone else 14
     return Style(
-        font_family=FONT, background="white", plot_background="white",
-        foreground="#222", foreground_strong="#111", foreground_subtle="#888",
-        colors=COLORS, label_font_size=big, major_label_font_size=big,
-        legend_font_size=big, title_font_size=big + 2, value_font_size=big - 2,
-        guide_stroke_color="#ccc", major_guide_stroke_color="#bbb",
-    )  # fmt: skip
+        font_family=FONT,
+        background="white",
+        plot_background="white",
+        foreground="#222",
+        foreground_strong="#111",
+        foreground_subtle="#888",
+        colors=COLORS,
+        label_font_size=big,
+        major_label_font_size=big,
+        legend_font_size=big,
+        title_font_size=big + 2,
+        value_font_size=big - 2,
+        guide_stroke_color="#ccc",
+        major_guide_stroke_color="#bbb",
+    )
 
 
 def _options(title: str, phone: bool) -> dict:
@@ -74,8 +83,14 @@ def _y_axis(chart, values: list[int | None], target: int | None) -> None:
 
 def _target_line(chart, label: str, value: int | None, count: int) -> None:
     if value:
-        chart.add(label, [value] * count, stroke_style=TARGET_STROKE, show_dots=False,
-                  fill=False, allow_interruptions=False)  # fmt: skip
+        chart.add(
+            label,
+            [value] * count,
+            stroke_style=TARGET_STROKE,
+            show_dots=False,
+            fill=False,
+            allow_interruptions=False,
+        )
 
 
 def registrations_chart(d, phone: bool = False) -> bytes:

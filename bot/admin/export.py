@@ -65,9 +65,18 @@ def kpi_csv(d) -> str:
     targets = tuple(_cell(t) for t in (registrations, programs, d.visits_target))
     rows = []
     for m in d.months:
-        values = (m.follows, m.unfollows, m.registered, m.deleted, m.sent,
-                  m.programs_cumulative, m.homepage, m.apply, m.registrations_cumulative,
-                  m.visitors)  # fmt: skip
+        values = (
+            m.follows,
+            m.unfollows,
+            m.registered,
+            m.deleted,
+            m.sent,
+            m.programs_cumulative,
+            m.homepage,
+            m.apply,
+            m.registrations_cumulative,
+            m.visitors,
+        )
         rows.append((m.label, *(_cell(v) for v in values), *targets))
     return _csv(KPI_HEADER, rows)
 
@@ -88,11 +97,8 @@ def campaigns_csv(lines: list[CampaignLine]) -> str:
         for run in line.runs:
             counts = [run.deliveries[s] for s in ("sent", "deferred", "failed", "skipped")]
             counts += [run.clicks["homepage"], run.clicks["apply"]]
-            rows.append((
-                _text(line.campaign_id), _text(line.program_name),
-                run.slot_at.strftime("%Y-%m-%d 追いかけ配信" if run.kind == "catchup"
-                                     else "%Y-%m-%d %H:%M"),
-                RUN_STATUS.get(run.status, run.status),
-                *(suppressed(n) for n in counts),
-            ))  # fmt: skip
+            when = "%Y-%m-%d 追いかけ配信" if run.kind == "catchup" else "%Y-%m-%d %H:%M"
+            status = RUN_STATUS.get(run.status, run.status)
+            names = (_text(line.campaign_id), _text(line.program_name))
+            rows.append((*names, run.slot_at.strftime(when), status, *map(suppressed, counts)))
     return _csv(CAMPAIGN_HEADER, rows)

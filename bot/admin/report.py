@@ -120,14 +120,22 @@ def months(session: Session, year: int, today: date) -> list[Month]:
         def value(n, started=started):
             return n if started else None
 
-        rows.append(Month(
-            first_day, started,
-            value(activity["follow"][i]), value(activity["unfollow"][i]),
-            value(activity["registered"][i]), value(activity["deleted"][i]), value(sent[i]),
-            value(sum(1 for at in first_sent if at < end)),
-            value(clicks["homepage"][i]), value(clicks["apply"][i]), value(cumulative[i]),
-            visitors[i],
-        ))  # fmt: skip
+        rows.append(
+            Month(
+                first_day,
+                started,
+                value(activity["follow"][i]),
+                value(activity["unfollow"][i]),
+                value(activity["registered"][i]),
+                value(activity["deleted"][i]),
+                value(sent[i]),
+                value(sum(1 for at in first_sent if at < end)),
+                value(clicks["homepage"][i]),
+                value(clicks["apply"][i]),
+                value(cumulative[i]),
+                visitors[i],
+            )
+        )
     return rows
 
 
@@ -155,10 +163,14 @@ def campaigns(session: Session, config, year: int, now: datetime) -> list[Campai
     lines = []
     for campaign in config.campaigns:
         coming = [at for at in config.slot_times(campaign) if at >= now]
-        lines.append(CampaignLine(
-            campaign.id, program_name(config, campaign.program), coming[0] if coming else None,
-            [run for run in runs if run.campaign_id == campaign.id],
-        ))  # fmt: skip
+        lines.append(
+            CampaignLine(
+                campaign.id,
+                program_name(config, campaign.program),
+                coming[0] if coming else None,
+                [run for run in runs if run.campaign_id == campaign.id],
+            )
+        )
     known = {c.id for c in config.campaigns}
     for gone in dict.fromkeys(run.campaign_id for run in runs if run.campaign_id not in known):
         mine = [run for run in runs if run.campaign_id == gone]

@@ -68,9 +68,14 @@ def campaigns() -> str:
     with current_wiring().session_factory() as session:
         details = run_details(session, d.campaigns)
     return _page(
-        "admin/campaigns.html", d=d, details=details, run_status=RUN_STATUS, rate=rate,
-        answers=ANSWER_LABELS, S=DeliveryStatus,
-    )  # fmt: skip
+        "admin/campaigns.html",
+        d=d,
+        details=details,
+        run_status=RUN_STATUS,
+        rate=rate,
+        answers=ANSWER_LABELS,
+        S=DeliveryStatus,
+    )
 
 
 @blueprint.get("/plan")
@@ -83,9 +88,12 @@ def plan_page() -> Response:
     with wiring.session_factory() as session:
         me = session.get(StaffUser, g.staff_id)
     body = _page(
-        "admin/plan.html", now=now, plan=plan(wiring, now),
-        report=config_report(wiring.settings.config_dir), my_line_id=me.line_user_id or "",
-    )  # fmt: skip
+        "admin/plan.html",
+        now=now,
+        plan=plan(wiring, now),
+        report=config_report(wiring.settings.config_dir),
+        my_line_id=me.line_user_id or "",
+    )
     response = Response(body)
     # This page only runs script: linesim's Flex renderer and the few lines that call it.
     response.headers["Content-Security-Policy"] = PREVIEW_CSP

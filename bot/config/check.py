@@ -219,9 +219,14 @@ def _check_slots(
 
 
 QUESTION_NAMES_JA = {
-    "birth_date": "生年月日", "district": "地区", "household_size": "家族の人数",
-    "children": "お子さん", "pregnant": "妊娠", "single_parent": "ひとり親", "interests": "分野",
-}  # fmt: skip
+    "birth_date": "生年月日",
+    "district": "地区",
+    "household_size": "家族の人数",
+    "children": "お子さん",
+    "pregnant": "妊娠",
+    "single_parent": "ひとり親",
+    "interests": "分野",
+}
 
 
 def warnings(config: Config) -> list[str]:
@@ -249,10 +254,8 @@ def warnings(config: Config) -> list[str]:
 
 def explain_questions(config: Config) -> list[str]:
     """Which registration questions are asked, and when (for `config check`)."""
-    used = frozenset().union(
-        *(attributes_used(r) for r in [p.eligible for p in config.programs]
-          + [c.audience for c in config.campaigns] if r is not None)
-    )  # fmt: skip
+    rules = [p.eligible for p in config.programs] + [c.audience for c in config.campaigns]
+    used = frozenset().union(*(attributes_used(r) for r in rules if r is not None))
     lines = ["Questions (each asked only when some rule could still hold because of its answer):"]
     for name in QUESTIONS:
         label = f"  {name} ({QUESTION_NAMES_JA[name]})"

@@ -203,8 +203,15 @@ class KpiTargets(Strict):
 
 
 # The registration questions, in the order they are asked (the attributes rules read).
-QUESTIONS = ("birth_date", "district", "household_size", "children", "pregnant",
-             "single_parent", "interests")  # fmt: skip
+QUESTIONS = (
+    "birth_date",
+    "district",
+    "household_size",
+    "children",
+    "pregnant",
+    "single_parent",
+    "interests",
+)
 QuestionName = Literal[QUESTIONS]  # type: ignore[valid-type]
 
 

@@ -71,9 +71,13 @@ class Rows:
         """A resident who consented and registered at `registered_at` (None: not yet)."""
         self._n += 1
         resident = Resident(
-            line_user_id=f"U{self._n:032x}", following=following, followed_at=DEFAULT_NOW,
-            consented_at=registered_at, registered_at=registered_at, district=district,
-        )  # fmt: skip
+            line_user_id=f"U{self._n:032x}",
+            following=following,
+            followed_at=DEFAULT_NOW,
+            consented_at=registered_at,
+            registered_at=registered_at,
+            district=district,
+        )
         self.session.add(resident)
         return resident
 
@@ -83,17 +87,29 @@ class Rows:
 
     def run(self, campaign: str, program: str, slot_at: datetime, **statuses: int) -> CampaignRun:
         """A finished campaign run with deliveries per status (sent ones sent at the slot)."""
-        run = CampaignRun(campaign_id=campaign, program_id=program, slot_at=slot_at,
-                          status="done", started_at=slot_at, finished_at=slot_at)  # fmt: skip
+        run = CampaignRun(
+            campaign_id=campaign,
+            program_id=program,
+            slot_at=slot_at,
+            status="done",
+            started_at=slot_at,
+            finished_at=slot_at,
+        )
         self.session.add(run)
         self.session.flush()
         for status, count in statuses.items():
             # resident_id NULL, as after the residents deleted their data: the counts stay.
             self.session.add_all(
-                Delivery(run_id=run.id, program_id=program, resident_id=None, status=status,
-                         created_at=slot_at, sent_at=slot_at if status == "sent" else None)
+                Delivery(
+                    run_id=run.id,
+                    program_id=program,
+                    resident_id=None,
+                    status=status,
+                    created_at=slot_at,
+                    sent_at=slot_at if status == "sent" else None,
+                )
                 for _ in range(count)
-            )  # fmt: skip
+            )
         return run
 
     def clicks(self, run: CampaignRun, link: str, at: datetime, times: int = 1) -> None:

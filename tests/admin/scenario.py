@@ -30,8 +30,15 @@ def build(rows) -> None:
     rows.activity("unfollow", at("2026-07-03 12:00"), times=2)
     rows.activity("deleted", at("2026-08-15 12:00"))
     rows.activity("registered", at("2026-11-01 09:00"), times=3)
-    first = rows.run("kosodate-ouen-2026", "kosodate-ouen", at("2026-10-01 10:00"),
-                     sent=25, deferred=3, failed=0, skipped=12)  # fmt: skip
+    first = rows.run(
+        "kosodate-ouen-2026",
+        "kosodate-ouen",
+        at("2026-10-01 10:00"),
+        sent=25,
+        deferred=3,
+        failed=0,
+        skipped=12,
+    )
     rows.run("kosodate-ouen-2026", "kosodate-ouen", at("2026-11-10 10:00"), sent=5)
     ninpu = rows.run("ninpu-shussan-2026", "ninpu-shussan", at("2026-10-01 10:00"), sent=40)
     rows.clicks(first, "homepage", at("2026-11-05 20:00"), times=30)

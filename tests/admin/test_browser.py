@@ -109,16 +109,22 @@ def admin_login(wiring):
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))
-def test_every_page_at_desktop_and_phone_width(served, browser_page, admin_login, rows, size,
-                                               backend, wiring):  # fmt: skip
+def test_every_page_at_desktop_and_phone_width(
+    served, browser_page, admin_login, rows, size, backend, wiring
+):
     """Each page renders under its CSP without errors, fits the screen (tables scroll inside
     their box), draws its charts and previews; screenshots go to docs/screenshots/."""
     from bot.kpi import record_homepage_visits
 
     with rows as r:
         scenario.build(r)
-    record_homepage_visits(wiring.session_factory, scenario.at("2026-10-01 00:00").date(), 4321,
-                           scenario.at("2026-11-02 09:00"), admin_login)  # fmt: skip
+    record_homepage_visits(
+        wiring.session_factory,
+        scenario.at("2026-10-01 00:00").date(),
+        4321,
+        scenario.at("2026-11-02 09:00"),
+        admin_login,
+    )
     page = browser_page
     # The plan page counts every coming slot's audience: give a loaded CI machine time.
     page.set_default_timeout(60_000)
@@ -134,8 +140,9 @@ def test_every_page_at_desktop_and_phone_width(served, browser_page, admin_login
         page.wait_for_selector(ready)
         for image in page.locator("figure img").all():
             image.scroll_into_view_if_needed()
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                                   arg=image.element_handle())  # fmt: skip
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+            )
         if size == "phone":
             # Nothing wider than the screen: the page never scrolls sideways.
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, path

@@ -52,8 +52,9 @@ def test_entered_visitors_show_against_the_target_with_the_line_share(staff_clie
 
     with rows as r:
         scenario.build(r)
-    record_homepage_visits(wiring.session_factory, scenario.at("2026-10-01 00:00").date(),
-                           4321, DEFAULT_NOW, "test")  # fmt: skip
+    record_homepage_visits(
+        wiring.session_factory, scenario.at("2026-10-01 00:00").date(), 4321, DEFAULT_NOW, "test"
+    )
     page = staff_client.get("/admin/").get_data(as_text=True)
     card = text_of(page, 'id="kpi-visits"', "</article>")
     assert "4,321 人 （2026年10月） ／ 目標 月 5,000 人" in card
@@ -163,6 +164,9 @@ def test_cached_figures_follow_every_change_of_the_deliveries(page, staff_client
     assert november_sent() == "5"
     with wiring.session_factory() as s, s.begin():
         first = s.scalar(select(Delivery.id).where(Delivery.status == "deferred").limit(1))
-        s.execute(update(Delivery).where(Delivery.id == first)
-                  .values(status="sent", sent_at=at("2026-11-20 10:00")))  # fmt: skip
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id == first)
+            .values(status="sent", sent_at=at("2026-11-20 10:00"))
+        )
     assert november_sent() == "6"

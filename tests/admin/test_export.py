@@ -50,9 +50,12 @@ def test_kpi_csv_has_a_bom_a_japanese_header_and_one_row_per_month(staff_client,
     assert months["2026年11月"] == ["0", "0", "3", "0", "5", "2", "30", "4", "16", "", *TARGETS]
     assert months["2026年12月"] == [""] * 10 + TARGETS
     assert KPI_HEADER[9:] == (
-        "登録者数（月末累計）", "HP訪問者数（アクセス解析）",
-        "登録者数の目標", "配信した制度数の目標", "HP訪問者数の目標（月）",
-    )  # fmt: skip
+        "登録者数（月末累計）",
+        "HP訪問者数（アクセス解析）",
+        "登録者数の目標",
+        "配信した制度数の目標",
+        "HP訪問者数の目標（月）",
+    )
     with wiring.session_factory() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
     assert (entry.actor, entry.detail) == (STAFF_NAME, "kpi-2026.csv")

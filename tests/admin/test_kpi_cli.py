@@ -21,12 +21,15 @@ def test_recorded_visitors_appear_in_kpi_json_and_the_audit_log(engine, wiring):
     assert figures["homepage_visitors_month"] == "2026-10"
     assert figures["homepage_visitors"] == 4321
     assert figures["homepage_visits_per_month_target"] == 5000
-    bad = todoku(engine, "kpi", "record", "homepage-visits", "--month", "10/2026", "--count", "1",
-                 stdin="")  # fmt: skip
+    bad = todoku(
+        engine, "kpi", "record", "homepage-visits", "--month", "10/2026", "--count", "1", stdin=""
+    )
     assert bad.returncode == 1 and "write it like 2026-11" in bad.stderr
     negative = todoku(engine, *args, "-5", stdin="")
     assert negative.returncode == 2
     with wiring.session_factory() as s:
         details = s.scalars(select(AuditEntry.detail).where(AuditEntry.action == "homepage_visits"))
-        assert list(details) == ["month=2026-10 visitors=4000",
-                                 "month=2026-10 visitors=4321 (was 4000)"]  # fmt: skip
+        assert list(details) == [
+            "month=2026-10 visitors=4000",
+            "month=2026-10 visitors=4321 (was 4000)",
+        ]

@@ -49,9 +49,16 @@ def test_wrong_password_is_refused_without_naming_what_was_wrong(client, staff, 
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/admin/", "/\\evil.example", "/admin/../../x",
-     "javascript:alert(1)", "/admin//evil.example", "/callback"],
-)  # fmt: skip
+    [
+        "https://evil.example/",
+        "//evil.example/admin/",
+        "/\\evil.example",
+        "/admin/../../x",
+        "javascript:alert(1)",
+        "/admin//evil.example",
+        "/callback",
+    ],
+)
 def test_login_never_redirects_outside_the_dashboard(client, staff, target):
     """A `next` that is not a plain /admin/ path falls back to the dashboard."""
     response = log_in(client, next_path=target)

@@ -97,15 +97,25 @@ def _free_port() -> int:
 @pytest.fixture
 def two_processes(engine, staff):
     """Two separate web processes on the same database, like two gunicorn workers."""
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "TODOKU_CONFIG": str(SAMPLE_CONFIG), "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
-           "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN, "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
-           "TODOKU_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "TODOKU_CONFIG": str(SAMPLE_CONFIG),
+        "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
+        "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
+        "TODOKU_LOG_LEVEL": "WARNING",
+    }
     procs, urls = [], []
     for _ in range(2):
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "tests.admin.serve_one", str(port)],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.admin.serve_one", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready"
         procs.append(proc)
         urls.append(f"http://127.0.0.1:{port}")
@@ -122,10 +132,14 @@ def _token(http: requests.Session, url: str) -> str:
 
 def _attempt(url: str, password: str) -> int:
     with requests.Session() as http:
-        data = {"csrf_token": _token(http, url + "/admin/login"), "name": STAFF_NAME,
-                "password": password}  # fmt: skip
-        return http.post(url + "/admin/login", data=data, timeout=30,
-                         allow_redirects=False).status_code  # fmt: skip
+        data = {
+            "csrf_token": _token(http, url + "/admin/login"),
+            "name": STAFF_NAME,
+            "password": password,
+        }
+        return http.post(
+            url + "/admin/login", data=data, timeout=30, allow_redirects=False
+        ).status_code
 
 
 def test_limits_and_logout_hold_across_two_processes(two_processes):
@@ -145,14 +159,18 @@ def test_a_logout_in_one_process_ends_the_cookie_in_the_other(two_processes):
     """The cookie is copied to the second process; logout happens in the first."""
     urls = two_processes
     with requests.Session() as first, requests.Session() as second:
-        data = {"csrf_token": _token(first, urls[0] + "/admin/login"), "name": STAFF_NAME,
-                "password": STAFF_PASSWORD}  # fmt: skip
+        data = {
+            "csrf_token": _token(first, urls[0] + "/admin/login"),
+            "name": STAFF_NAME,
+            "password": STAFF_PASSWORD,
+        }
         done = first.post(urls[0] + "/admin/login", data=data, allow_redirects=False)
         assert done.status_code == 302
         second.cookies.set("session", first.cookies.get("session"))
         assert second.get(urls[1] + "/admin/", allow_redirects=False).status_code == 200
         token = _token(first, urls[0] + "/admin/")
-        out = first.post(urls[0] + "/admin/logout", data={"csrf_token": token},
-                         allow_redirects=False)  # fmt: skip
+        out = first.post(
+            urls[0] + "/admin/logout", data={"csrf_token": token}, allow_redirects=False
+        )
         assert out.status_code == 302
         assert second.get(urls[1] + "/admin/", allow_redirects=False).status_code == 302

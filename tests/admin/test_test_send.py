@@ -18,8 +18,11 @@ def test_a_sender_test_sends_to_their_own_line_and_it_is_audited(live_bot, sim, 
     create_staff(wiring.session_factory, "配信担当", "a-long-password-1", DEFAULT_NOW, "sender")
     client = live_bot.app.test_client()
     log_in(client, "配信担当", "a-long-password-1")
-    data = {"csrf_token": csrf_token(client, "/admin/plan"), "campaign": "kosodate-ouen-2026",
-            "line_user_id": staff_line}  # fmt: skip
+    data = {
+        "csrf_token": csrf_token(client, "/admin/plan"),
+        "campaign": "kosodate-ouen-2026",
+        "line_user_id": staff_line,
+    }
     page = client.post("/admin/plan/test-send", data=data, follow_redirects=True)
     assert "テスト配信を送りました" in page.get_data(as_text=True)
     [notice] = [m["message"] for m in sim.messages(staff_line) if m["message"]["type"] == "flex"]
@@ -31,6 +34,7 @@ def test_a_sender_test_sends_to_their_own_line_and_it_is_audited(live_bot, sim, 
         assert entry.actor == "配信担当" and "campaign=kosodate-ouen-2026" in entry.detail
         assert staff_line not in entry.detail
         assert s.scalar(select(func.count()).select_from(Delivery)) == 0
-    bad = client.post("/admin/plan/test-send", data={**data, "line_user_id": "taro"},
-                      follow_redirects=True)  # fmt: skip
+    bad = client.post(
+        "/admin/plan/test-send", data={**data, "line_user_id": "taro"}, follow_redirects=True
+    )
     assert "テスト配信できませんでした" in bad.get_data(as_text=True)

@@ -35,8 +35,8 @@ def test_ask_if_uses_the_rule_language_with_this_files_names(write_config):
     [problem] = check_config(write_config(municipality=bad))
     assert problem.file.endswith("municipality.yaml")
     assert "unknown district '本町'" in problem.message
-    assert problem.line == bad.splitlines().index("      not: {all: [{age: {min: 60}}, "
-                                                  "{district: [本町]}]}") + 1  # fmt: skip
+    wrong = "      not: {all: [{age: {min: 60}}, {district: [本町]}]}"
+    assert problem.line == bad.splitlines().index(wrong) + 1
 
 
 def test_an_unknown_question_or_key_is_a_problem(write_config):

@@ -413,19 +413,25 @@ def test_upgrading_a_sqlite_database_keeps_runs_and_deliveries(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", create=True)
     upgrade(engine, "0001")
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO campaign_runs (id, campaign_id, program_id, slot_at, status, reminder,"
-            " started_at) VALUES (1, 'c', 'p', '2026-11-22 01:00:00', 'done', 0,"
-            " '2026-11-22 01:00:00')"
-        ))  # fmt: skip
-        conn.execute(text(
-            "INSERT INTO residents (id, line_user_id, following, children_answered,"
-            " notices_paused) VALUES (1, 'U1', 1, 0, 0)"
-        ))  # fmt: skip
-        conn.execute(text(
-            "INSERT INTO deliveries (run_id, program_id, resident_id, status, created_at)"
-            " VALUES (1, 'p', 1, 'sent', '2026-11-22 01:00:00')"
-        ))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO campaign_runs (id, campaign_id, program_id, slot_at, status, reminder,"
+                " started_at) VALUES (1, 'c', 'p', '2026-11-22 01:00:00', 'done', 0,"
+                " '2026-11-22 01:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO residents (id, line_user_id, following, children_answered,"
+                " notices_paused) VALUES (1, 'U1', 1, 0, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (run_id, program_id, resident_id, status, created_at)"
+                " VALUES (1, 'p', 1, 'sent', '2026-11-22 01:00:00')"
+            )
+        )
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM deliveries")) == 1

@@ -32,7 +32,10 @@ def test_a_tap_is_counted_and_redirected_to_the_configured_url(line, people, sim
     with line.session_factory() as session:
         [click] = session.scalars(select(Click))
     assert (click.campaign_id, click.program_id, click.link) == (
-        "senior-2026", "senior-smartphone", "apply")  # fmt: skip
+        "senior-2026",
+        "senior-smartphone",
+        "apply",
+    )
     assert click.run_id is not None
 
 
@@ -69,7 +72,11 @@ def test_the_token_carries_no_url_and_no_resident(line):
     links = notice_links(line.settings, program, 7, "senior-2026")
     secret = line.settings.secret_key.get_secret_value()
     assert read_token(secret, token_of(links.apply)) == (
-        7, "senior-2026", "senior-smartphone", "apply")  # fmt: skip
+        7,
+        "senior-2026",
+        "senior-smartphone",
+        "apply",
+    )
     assert "logoform" not in links.apply and links.apply.startswith("https://todoku.example.jp/r/")
 
 

@@ -42,8 +42,14 @@ def test_plan_table_names_programs_kinds_and_previews_the_notice(line, people, c
     people.add()
     plan_command(line, None, as_json=False)
     out = capsys.readouterr().out
-    for text in ("シニア世代スマホスタート応援補助金", "初回", "リマインド", "2026-11-25 10:00",
-                 "くわしく見る", "申請しました"):  # fmt: skip
+    for text in (
+        "シニア世代スマホスタート応援補助金",
+        "初回",
+        "リマインド",
+        "2026-11-25 10:00",
+        "くわしく見る",
+        "申請しました",
+    ):
         assert text in out
 
 

@@ -78,10 +78,13 @@ def test_a_deferred_notice_is_skipped_if_the_program_closed(line, people, sim, c
     assert skipped.status == "skipped" and "program closed" in skipped.reason
 
 
-WINDOWS = [Window(start=dt.time(8), end=dt.time(20)), Window(start=dt.time(0), end=None),
-           Window(start=dt.time(9, 30), end=dt.time(17, 15))]  # fmt: skip
-moments = st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31)
-                       ).map(lambda d: d.replace(tzinfo=TOKYO))  # fmt: skip
+WINDOWS = [
+    Window(start=dt.time(8), end=dt.time(20)),
+    Window(start=dt.time(0), end=None),
+    Window(start=dt.time(9, 30), end=dt.time(17, 15)),
+]
+naive = st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31))
+moments = naive.map(lambda d: d.replace(tzinfo=TOKYO))
 
 
 @settings(max_examples=300, deadline=None)

@@ -66,8 +66,9 @@ def test_missed_slots_after_downtime_run_once_the_latest_and_expire_the_rest(
     clock.set(dt.datetime(2026, 11, 24, 12, 0, tzinfo=TOKYO))
     catch_up_missed(line)
     done = runs(line)
-    reform = [done["reform-2026", dt.datetime(2026, 11, d, 10, 0, tzinfo=TOKYO)] for d in
-              (22, 23, 24)]  # fmt: skip
+    reform = [
+        done["reform-2026", dt.datetime(2026, 11, d, 10, 0, tzinfo=TOKYO)] for d in (22, 23, 24)
+    ]
     assert [r.status for r in reform] == ["expired", "expired", "done"]
     assert "superseded" in reform[0].reason
     assert done["senior-2026", NOW].status == "done"

@@ -29,8 +29,14 @@ def uid(n: int) -> str:
 
 def add(conn, n: int, birth: date | None, **state) -> int:
     """A registered resident (unless `state` says otherwise) born on `birth`."""
-    row = {"line_user_id": uid(n), "following": True, "consented_at": NOW,
-           "registered_at": NOW, "birth_date": birth, **state}  # fmt: skip
+    row = {
+        "line_user_id": uid(n),
+        "following": True,
+        "consented_at": NOW,
+        "registered_at": NOW,
+        "birth_date": birth,
+        **state,
+    }
     return conn.execute(insert(Resident).values(row).returning(Resident.id)).scalar_one()
 
 
@@ -66,10 +72,13 @@ def test_a_campaign_audience_narrows_the_program(engine):
         interested = add(conn, 1, date(1950, 1, 1))
         add(conn, 2, date(1950, 1, 1))
         young = add(conn, 3, date(1990, 1, 1))
-        conn.execute(insert(ResidentInterest), [
-            {"resident_id": interested, "topic": "高齢者"},
-            {"resident_id": young, "topic": "高齢者"},
-        ])  # fmt: skip
+        conn.execute(
+            insert(ResidentInterest),
+            [
+                {"resident_id": interested, "topic": "高齢者"},
+                {"resident_id": young, "topic": "高齢者"},
+            ],
+        )
         assert ids(conn, eligible_residents([program, audience], ON)) == [uid(1)]
 
 
@@ -99,9 +108,11 @@ def test_audience_json_lists_the_matching_line_user_ids(wiring, engine, capsys):
     assert audience_command(wiring, "senior-smartphone", ON, as_json=True) == 0
     out = capsys.readouterr().out
     assert json.loads(out) == {
-        "target": "senior-smartphone", "on": "2026-11-22", "count": 2,
+        "target": "senior-smartphone",
+        "on": "2026-11-22",
+        "count": 2,
         "line_user_ids": [uid(1), uid(3)],
-    }  # fmt: skip
+    }
     assert out.startswith('{"target": "senior-smartphone", "on": "2026-11-22", "count": 2,')
 
 
