@@ -1,4 +1,8 @@
-"""All audience SQL: named query builders over the residents tables, and `todoku audience`.
+"""Todoku's named SQL (the dashboard's is in dashboard_queries): audiences, delivery
+recording and deferrals, the outbox's runs and batches, catch-up, the reply outbox, the
+scheduler's lease, retention, clicks and health probes. Each function returns a statement
+(or runs one on a connection it is given) and says why it is shaped so; callers only
+execute. tests/test_architecture.py keeps statement building out of the rest of bot/.
 
 Rules are compiled by ``segments.sql.compile_rule`` over ``RESIDENT_COLUMNS``; this module
 adds what makes a resident reachable at all (``registered``) and streams the result in
