@@ -576,7 +576,7 @@ def set_defer_until(delivery_id: int, until: dt.datetime, reason: str) -> Update
 # Several batches' rows in one executemany (the caller passes the rows); a Core insert on
 # the table, not ORM objects: the dispatcher's main thread forms thousands of batches.
 def new_batches() -> Insert:
-    """INSERT send_batches rows (parameters: key, run_id, status, attempts, created_at)."""
+    """INSERT send_batches rows (parameters: key, run_id, status, attempts, created_at, variant)."""
     return insert(SendBatch.__table__)
 
 
