@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from linebot.v3.messaging import FlexContainer, FlexMessage, Message, TextMessage
@@ -91,6 +91,7 @@ def build_program_list(
     topics: Sequence[str] = (),
     guest: bool = False,
     lang: str = DEFAULT,
+    topic_names: Mapping[str, str] | None = None,
 ) -> list[Message]:
     """The carousel, or a kind note when nothing fits.
 
@@ -122,7 +123,8 @@ def build_program_list(
         intro = say("programs_guest_intro", lang, count=len(ordered))
     elif first_topics:
         intro = say("programs_intro_topics", lang, count=len(ordered),
-                    topics=join_list(first_topics, lang))  # fmt: skip
+                    topics=join_list([(topic_names or {}).get(t, t) for t in first_topics],
+                                     lang))  # fmt: skip
     else:
         intro = say("programs_intro", lang, count=len(ordered))
     return [

@@ -11,8 +11,8 @@ quick replies, then the day by a picker confined to that month, or typed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from linebot.v3.messaging import (
     Action,
@@ -70,6 +70,9 @@ class Ask:
     last_child: dt.date | None = None  # the child just added (read back)
     repeat: bool = False  # asked again after a tap that does not end the question (a topic)
     lang: str = DEFAULT  # the resident's language (messages.languages)
+    # How each choice is shown in that language (topics: municipality translations); the
+    # postback carries the choice itself.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_question(ask: Ask) -> TextMessage:
@@ -289,9 +292,10 @@ def _interests(ask: Ask) -> tuple[str, list[Action]]:
     done = _tap(ask, say("label_done", ask.lang), action="done")
     shown, more = _paged(ask, fixed=2, more="label_next_topics")
     items: list[Action] = [
-        _tap(ask, ("✓" if topic in ask.chosen else "") + topic, value=topic) for topic in shown
+        _tap(ask, ("✓" if topic in ask.chosen else "") + ask.labels.get(topic, topic), value=topic)
+        for topic in shown
     ]
-    chosen = [t for t in ask.choices if t in ask.chosen]
+    chosen = [ask.labels.get(t, t) for t in ask.choices if t in ask.chosen]
     status = (say("topics_chosen", ask.lang, topics=join_list(chosen, ask.lang)) if chosen
               else say("topics_none_chosen", ask.lang))  # fmt: skip
     # After a tap only the choice so far is said again, not the whole instructions.

@@ -6,7 +6,7 @@ The last row is the language the resident reads Todoku in, with a button to choo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from linebot.v3.messaging import FlexContainer, FlexMessage
 
@@ -21,13 +21,20 @@ from segments import Profile
 
 
 def build_review(
-    profile: Profile, steps: Sequence[str], *, paused: bool = False, lang: str = DEFAULT
+    profile: Profile,
+    steps: Sequence[str],
+    *,
+    paused: bool = False,
+    lang: str = DEFAULT,
+    topic_names: Mapping[str, str] | None = None,
 ) -> FlexMessage:
-    """A Flex bubble listing the answers to `steps`, each with a button to change it."""
+    """A Flex bubble listing the answers to `steps`, each with a button to change it.
+    `topic_names`: how the chosen topics are named in `lang` (as stored when left out)."""
     rows: list[dict] = []
     for step in steps:
         label = say("field_" + step, lang)
-        rows += [_row(label, describe(step, profile, lang), encode("edit", q=step), lang),
+        shown = describe(step, profile, lang, topic_names)
+        rows += [_row(label, shown, encode("edit", q=step), lang),
                  {"type": "separator", "margin": "md"}]  # fmt: skip
     rows += [_row(say("field_language", lang), NAMES[known(lang)], encode(LANGUAGE_ACTION), lang),
              {"type": "separator", "margin": "md"}]  # fmt: skip
@@ -41,8 +48,13 @@ def build_review(
     return FlexMessage(altText=say("review_alt", lang), contents=FlexContainer.from_dict(bubble))
 
 
-def describe(step: str, profile: Profile, lang: str = DEFAULT) -> str:
+def describe(
+    step: str, profile: Profile, lang: str = DEFAULT, topic_names: Mapping[str, str] | None = None
+) -> str:
     """The answer to `step` in the resident's language (答えていません when skipped)."""
+    if step == "interests":
+        names = sorted((topic_names or {}).get(t, t) for t in profile.interests)
+        return join_list(names, lang) or say("none_chosen", lang)
     return _DESCRIBE[step](profile, lang)
 
 
@@ -92,5 +104,4 @@ _DESCRIBE: dict[str, Callable[[Profile, str], str]] = {
     "pregnant": lambda p, lang: _or_skipped(p.pregnant, lang, lambda v: _yes_no(v, lang)),
     "single_parent": lambda p, lang: _or_skipped(p.single_parent, lang,
                                                  lambda v: _yes_no(v, lang)),
-    "interests": lambda p, lang: join_list(sorted(p.interests), lang) or say("none_chosen", lang),
 }  # fmt: skip

@@ -12,9 +12,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bot.config.bundle import Config, slot_moment
 from bot.config.explain import EXPECTED, problem_from_error, without_typo_echoes
-from bot.config.models import QUESTIONS, MunicipalityFile
+from bot.config.models import QUESTIONS, TRANSLATION_LANGUAGES, MunicipalityFile
 from bot.config.problems import PathPart, Problem, dotted, sort_problems
-from bot.config.programs import TRANSLATION_LANGUAGES, Campaign, Program
+from bot.config.programs import Campaign, Program
 from bot.config.yamlsource import YamlDoc, read_yaml
 from segments.rules import Rule, attributes_used
 
@@ -281,6 +281,27 @@ def missing_translations(config: Config, folder: str | Path) -> list[Problem]:
     """
     folder = Path(folder)
     found: list[Problem] = []
+    municipality, _ = read_yaml(folder / "municipality.yaml")
+    city = config.municipality
+    lacking = []
+    for lang in TRANSLATION_LANGUAGES:
+        given = city.translations.get(lang)
+        untranslated = [t for t in city.topics if t not in (given.topics if given else {})]
+        if given is None or not given.name or untranslated:
+            parts = ([] if given and given.name else ["name"]) + (
+                ["topics"] if untranslated else []
+            )
+            lacking.append(f"{lang} ({', '.join(parts)})")
+    if lacking:
+        found.append(
+            _missing(
+                municipality,
+                ("municipality",),
+                city.name,
+                lacking,
+                "the city's name and topics as written",
+            )
+        )
     programs, _ = read_yaml(folder / "programs.yaml")
     for index, program in enumerate(config.programs):
         lacking = []

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -115,6 +116,20 @@ class Contact(Strict):
     counter: Text | None = None
 
 
+# The languages a staff-written text may be translated into (Japanese is the text itself):
+# messages.languages.LANGUAGES without "ja" (tests/config/test_translations.py keeps them so).
+TranslationLanguage = Literal["ja-easy", "en", "vi"]
+TRANSLATION_LANGUAGES: tuple[str, ...] = ("ja-easy", "en", "vi")
+
+
+class MunicipalityTranslation(Strict):
+    """The city's name and its topics' names in one language (districts stay as written:
+    they are place names). A topic left out is shown as written."""
+
+    name: Text | None = None
+    topics: dict[str, Text] = Field(default_factory=dict)
+
+
 class Municipality(Strict):
     """Who runs the account, where links may point, and the names rules may use."""
 
@@ -124,6 +139,32 @@ class Municipality(Strict):
     districts: Names
     topics: Names
     contact: Contact | None = None  # optional; `config check` warns when programs need it
+    # {en: {name: Murayama City, topics: {子育て: Parenting, …}}, vi: …, ja-easy: …}
+    translations: dict[TranslationLanguage, MunicipalityTranslation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _translated_topics_exist(self) -> Municipality:
+        for translation in self.translations.values():
+            for topic in translation.topics:
+                if topic not in self.topics:
+                    raise PydanticCustomError(
+                        "unknown_topic",
+                        "translations name the topic '{topic}', which is not in topics; "
+                        "use one of {topics}",
+                        {"topic": topic, "topics": ", ".join(self.topics)},
+                    )
+        return self
+
+    def name_in(self, lang: str) -> str:
+        """The city's name in `lang` (as written when not translated)."""
+        translation = self.translations.get(lang)
+        return (translation and translation.name) or self.name
+
+    def topic_names(self, lang: str) -> dict[str, str]:
+        """Each topic's name in `lang` (as written when not translated)."""
+        translation = self.translations.get(lang)
+        names = translation.topics if translation else {}
+        return {topic: names.get(topic, topic) for topic in self.topics}
 
 
 class Window(Strict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +16,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.config.models import TOKYO, Id, Strict, Text, Url
+from bot.config.models import (
+    TOKYO,
+    Id,
+    Strict,
+    Text,
+    TranslationLanguage,
+    Url,
+)
 from segments.rules import Rule, Topic
 
 
@@ -41,12 +48,6 @@ class Period(Strict):
     def contains(self, day: dt.date) -> bool:
         """True if `day` is inside the period."""
         return self.opens <= day <= self.closes
-
-
-# The languages a program or campaign text may be translated into (Japanese is the text
-# itself); the same as messages.languages.LANGUAGES without "ja" (a test keeps them equal).
-TranslationLanguage = Literal["ja-easy", "en", "vi"]
-TRANSLATION_LANGUAGES: tuple[str, ...] = ("ja-easy", "en", "vi")
 
 
 class ProgramTranslation(Strict):

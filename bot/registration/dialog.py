@@ -111,6 +111,7 @@ def _ask_of(ctx, resident: Resident, state: dict, note: str | None = None) -> As
         year=part.get("y"), month=part.get("m"),
         last_child=dt.date.fromisoformat(last) if last else None,
         repeat=bool(state.get("again")), lang=lang_of(resident),
+        labels=municipality.topic_names(lang_of(resident)) if state["step"] == "interests" else {},
     )  # fmt: skip
 
 
@@ -218,8 +219,10 @@ def recheck(ctx, resident: Resident) -> None:
 def review(ctx, resident: Resident) -> Message:
     """The review of every configured question's answer."""
     steps = questions_for(ctx.wiring.config)
+    lang = lang_of(resident)
+    names = ctx.wiring.config.municipality.topic_names(lang)
     return build_review(
-        profile_of(resident), steps, paused=resident.notices_paused, lang=lang_of(resident)
+        profile_of(resident), steps, paused=resident.notices_paused, lang=lang, topic_names=names
     )
 
 

@@ -71,13 +71,13 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
                                  language=lang))  # fmt: skip
         if lang != DEFAULT:
             language.show_menu_in(ctx.wiring, user_id, lang)
-        return build_welcome(ctx.wiring.config.municipality.name, lang)
+        return build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)
     resident.following = True
     resident.followed_at = ctx.now
     resident.unfollowed_at = None
     lang = lang_of(resident)
     if resident.consented_at is None:
-        return build_welcome(ctx.wiring.config.municipality.name, lang)
+        return build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)
     # Back within the retention time: the answers are still here; nothing is asked again.
     return [build_note("welcome_back", lang), *registration.resume(ctx, resident)]
 

@@ -135,6 +135,7 @@ def show_programs(ctx, resident: Resident) -> list[Message]:
         topics=topics,
         guest=guest,
         lang=lang_of(resident),
+        topic_names=config.municipality.topic_names(lang_of(resident)),
     )
     if guest:
         return [*replies, build_not_registered(lang_of(resident))]

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.cli import config_check_command
 from bot.config import check_folder
 from bot.config.check import missing_translations
-from bot.config.programs import TRANSLATION_LANGUAGES
+from bot.config.models import TRANSLATION_LANGUAGES
 from messages import LANGUAGES
 from tests.config.helpers import (
     CAMPAIGNS,
@@ -30,9 +30,22 @@ TRANSLATED = edit(
 )
 
 
-def write(folder: Path, programs: str = PROGRAMS, campaigns: str = CAMPAIGNS) -> Path:
+CITY = edit(
+    MUNICIPALITY,
+    "  topics: [子育て, 高齢者]\n",
+    "  topics: [子育て, 高齢者]\n"
+    "  translations:\n"
+    "    en: {name: Murayama City, topics: {子育て: Parenting, 高齢者: Seniors}}\n"
+    "    vi: {name: Thành phố Murayama, topics: {子育て: Nuôi dạy con, 高齢者: Người cao tuổi}}\n"
+    "    ja-easy: {name: むらやまし, topics: {子育て: こそだて, 高齢者: おとしより}}\n",
+)
+
+
+def write(
+    folder: Path, programs: str = PROGRAMS, campaigns: str = CAMPAIGNS, city: str = MUNICIPALITY
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "municipality.yaml").write_text(MUNICIPALITY, encoding="utf-8")
+    (folder / "municipality.yaml").write_text(city, encoding="utf-8")
     (folder / "programs.yaml").write_text(programs, encoding="utf-8")
     (folder / "campaigns.yaml").write_text(campaigns, encoding="utf-8")
     return folder
@@ -65,8 +78,9 @@ def test_missing_translations_are_listed_per_program_and_campaign(tmp_path):
     folder = write(tmp_path / "c", TRANSLATED)
     config, _ = check_folder(folder)
     found = {p.key: p for p in missing_translations(config, folder)}
-    assert set(found) == {"programs[0].translations", "programs[1].translations",
-                          "campaigns[0].translations"}  # fmt: skip
+    assert set(found) == {"municipality.translations", "programs[0].translations",
+                          "programs[1].translations", "campaigns[0].translations"}  # fmt: skip
+    assert "ja-easy (name, topics)" in found["municipality.translations"].message
     assert "ja-easy (summary)" in found["programs[0].translations"].message
     assert "ja-easy, en, vi" in found["programs[1].translations"].message
     assert found["programs[1].translations"].line == line_of(TRANSLATED, "id: kosodate-ouen")
@@ -76,7 +90,7 @@ def test_config_check_notes_them_and_strict_fails_on_them(tmp_path, capsys):
     folder = write(tmp_path / "c", TRANSLATED)
     assert config_check_command(str(folder)) == 0
     out = capsys.readouterr().out
-    assert "Translations missing (3" in out and "kosodate-ouen" in out
+    assert "Translations missing (4" in out and "kosodate-ouen" in out
     assert config_check_command(str(folder), strict=True) == 1
     assert "kosodate-ouen" in capsys.readouterr().err
     complete = edit(
@@ -92,7 +106,8 @@ def test_config_check_notes_them_and_strict_fails_on_them(tmp_path, capsys):
         "    lead: 申請期限が近づいています。\n    translations: "
         "{en: {lead: x}, vi: {lead: y}, ja-easy: {lead: z}}\n",
     )
-    assert config_check_command(str(write(tmp_path / "d", complete, campaigns)), strict=True) == 0
+    folder = write(tmp_path / "d", complete, campaigns, CITY)
+    assert config_check_command(str(folder), strict=True) == 0
 
 
 def test_the_sample_configuration_is_valid_and_partly_translated():
@@ -101,3 +116,13 @@ def test_the_sample_configuration_is_valid_and_partly_translated():
     assert config.find_program("kosodate-ouen").translations.keys() == {"ja-easy", "en", "vi"}
     missing = {p.key for p in missing_translations(config, SAMPLE)}
     assert "programs[0].translations" not in missing and missing
+
+
+def test_the_city_and_its_topics_may_be_named_in_each_language(tmp_path):
+    config, problems = check_folder(write(tmp_path / "c", city=CITY))
+    assert problems == []
+    city = config.municipality
+    assert city.name_in("en") == "Murayama City" and city.name_in("ja") == "村山市"
+    assert city.topic_names("vi") == {"子育て": "Nuôi dạy con", "高齢者": "Người cao tuổi"}
+    problem = only_problem(write(tmp_path / "d", city=edit(CITY, "高齢者: Seniors", "介護: Care")))
+    assert "介護" in str(problem) and problem.file.endswith("municipality.yaml")

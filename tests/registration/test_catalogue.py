@@ -156,3 +156,18 @@ def test_the_line_profile_language_preselects_one_of_ours(tag, lang):
 def test_an_unknown_stored_language_reads_as_japanese():
     assert known("fr") == "ja" and known("vi") == "vi"
     assert say("label_done", "fr") == TEXTS["label_done"]
+
+
+def test_topics_are_shown_in_the_resident_language_but_answer_with_the_configured_name():
+    import datetime as dt
+
+    from messages import Ask, build_question, decode
+
+    ask = Ask(step="interests", token=3, today=dt.date(2026, 11, 22), lang="en",
+              choices=("子育て", "高齢者"), chosen=frozenset({"高齢者"}),
+              labels={"子育て": "Parenting", "高齢者": "Seniors"})  # fmt: skip
+    body = build_question(ask).to_dict()
+    items = {i["action"]["label"]: decode(i["action"]["data"]) for i in
+             body["quickReply"]["items"]}  # fmt: skip
+    assert items["Parenting"]["v"] == "子育て" and items["✓Seniors"]["v"] == "高齢者"
+    assert "Chosen so far: Seniors" in body["text"]

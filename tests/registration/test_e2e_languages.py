@@ -16,6 +16,9 @@ from tests.conftest import DEFAULT_NOW
 from tests.registration.chat import Chat, resident_row, texts
 
 CAMPAIGN = "senior-smartphone-2026"  # senior-smartphone: translated into English only
+CITY = {"ja": "村山市", "ja-easy": "むらやまし", "en": "Murayama City", "vi": "Thành phố Murayama"}
+# The topic 高齢者 as municipality.yaml's translations name it.
+SENIORS = {"ja": "高齢者", "ja-easy": "おとしより", "en": "Seniors", "vi": "Người cao tuổi"}
 
 
 def register(chat: Chat, lang: str) -> list[dict]:
@@ -25,7 +28,7 @@ def register(chat: Chat, lang: str) -> list[dict]:
     seen += chat.tap("大倉")
     seen += chat.tap(say("persons", lang, n=2))
     seen += chat.tap(say("label_no_children", lang))
-    seen += chat.tap("高齢者")
+    seen += chat.tap(SENIORS[lang])
     seen += chat.tap(say("label_done", lang))
     return seen
 
@@ -61,7 +64,7 @@ def test_a_resident_registers_reviews_and_answers_a_notice_in_their_language(
         assert say("language_set", lang) in texts(welcome)
         assert sim.rich_menu_of(chat.user_id) == menu_id_for(wiring, lang)
     else:
-        assert say("welcome", lang, city="村山市") in texts(welcome)
+        assert say("welcome", lang, city=CITY[lang]) in texts(welcome)
         expected_menu = None if lang == "ja" else menu_id_for(wiring, lang)
         assert sim.rich_menu_of(chat.user_id) == expected_menu
     assert say("privacy", lang) in texts(welcome)
@@ -78,6 +81,7 @@ def test_a_resident_registers_reviews_and_answers_a_notice_in_their_language(
     shown = texts(review)
     for key in ("review_title", "field_birth_date", "field_district", "field_language"):
         assert say(key, lang) in shown
+    assert SENIORS[lang] in shown
     assert {"ja": "昭和33年7月3日（1958年7月3日）", "ja-easy": "1958ねん 7がつ 3にち",
             "en": "July 3, 1958", "vi": "03/07/1958"}[lang] in shown  # fmt: skip
 
