@@ -319,7 +319,8 @@ def run(args: argparse.Namespace) -> None:
             engine = make_engine(args.db, timeout=None, create=True)
             fresh_schema(engine)
             path = Path(tmp) / "residents.jsonl"
-            write_jsonl(path, args.residents, dt.datetime.now(TOKYO).date())
+            today = dt.datetime.now(TOKYO).date()
+            write_jsonl(path, args.residents, today, family_share=args.family_share)
             import_residents(engine, path, config)
             analyze(engine)
             report(args, engine, folder, sim)
@@ -336,14 +337,19 @@ def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
     from messages import build_notice
 
     with engine.connect() as conn:
-        ids = list(conn.scalars(text("SELECT line_user_id FROM residents ORDER BY id")))
+        # LINE accounts only: a family profile's notices go to its account (one message).
+        ids = list(conn.scalars(text(
+            "SELECT line_user_id FROM residents WHERE line_user_id IS NOT NULL ORDER BY id"
+        )))  # fmt: skip
     batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
     config = load_config(folder)
     program = config.program("jutaku-reform")
     links = notice_links(settings_for(args.db, folder, sim.url), program, 0, "x")
     notice = build_notice(program, "ベンチマーク", links, dt.date.today())
     print(
-        f"# {engine.dialect.name}, {len(ids):,} residents, {len(batches):,} multicasts, "
+        f"# {engine.dialect.name}, {len(ids):,} residents"
+        + (f" ({args.family_share:.0%} with a family profile)" if args.family_share else "")
+        + f", {len(batches):,} multicasts, "
         f"LINE ({args.line}) latency {args.latency_ms:g} ms, "
         f"{dt.datetime.now(TOKYO):%Y-%m-%d %H:%M} JST, "
         f"{os.cpu_count()} cores"
@@ -419,6 +425,10 @@ def main() -> None:
     )
     parser.add_argument("--profile", help="record `todoku send` with py-spy into this file")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--family-share", type=float, default=0.0,
+        help="share of accounts holding a family profile (代理受信), e.g. 0.2",
+    )  # fmt: skip
     parser.add_argument("--serve-linesim", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_linesim:

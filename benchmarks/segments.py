@@ -83,7 +83,7 @@ def load(engine: Engine, config, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "residents.jsonl"
         start = time.perf_counter()
-        write_jsonl(path, args.residents, args.on)
+        write_jsonl(path, args.residents, args.on, family_share=args.family_share)
         print(f"generate  {time.perf_counter() - start:6.1f} s  ({path.stat().st_size >> 20} MiB)")
         fresh_schema(engine)
         start = time.perf_counter()
@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> None:
     """Generate, import, and time the floor and every program's and campaign's audience."""
     config = load_config(args.config)
     engine = make_engine(args.db, timeout=None, create=True)
-    print(f"# {engine.dialect.name}, {args.residents:,} residents, audiences on {args.on}")
+    family = f" ({args.family_share:.0%} with a family profile)" if args.family_share else ""
+    print(f"# {engine.dialect.name}, {args.residents:,} residents{family}, audiences on {args.on}")
     if not args.reuse:
         load(engine, config, args)
     floor_query = select(Resident.__table__.c.line_user_id)
@@ -131,6 +132,10 @@ def main() -> None:
     parser.add_argument("--on", type=dt.date.fromisoformat, default=dt.date(2026, 11, 22))
     parser.add_argument("--repeat", type=int, default=3, help="runs per query (best is shown)")
     parser.add_argument("--reuse", action="store_true", help="time the residents already loaded")
+    parser.add_argument(
+        "--family-share", type=float, default=0.0,
+        help="share of accounts holding a family profile (代理受信), e.g. 0.2",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.db.startswith("sqlite:///"):
         Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

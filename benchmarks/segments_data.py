@@ -3,7 +3,11 @@
 Shape (Murayama City: about 40% aged 65 and over, eight districts):
 * adults 16–100, 40% aged 65+, an old age pyramid;
 * children in about a fifth of households (1–4 children, ages fitting the parent);
-* each answer skipped with probability 10% (independently), births on 29 February included.
+* each answer skipped with probability 10% (independently), births on 29 February included;
+* optionally (`family_share`, e.g. 0.2 for the issue's 20 %), accounts holding a family
+  profile (代理受信): mostly an elderly parent or grandparent, now and then two of them.
+  The profiles come from a second random stream, so the accounts are the same ones
+  whatever the share.
 """
 
 from __future__ import annotations
@@ -69,15 +73,49 @@ def resident(rng: random.Random, today: dt.date) -> dict:
     return line
 
 
-def residents(count: int, today: dt.date, seed: int = 2026) -> Iterator[dict]:
-    """`count` residents, the same ones for the same seed."""
+# (label, lowest age, highest age, weight): who residents register as family.
+FAMILY = [("母", 65, 100, 40), ("父", 65, 100, 30), ("祖母", 85, 105, 10),
+          ("祖父", 85, 105, 8), ("おば", 60, 95, 4), ("ハナコ", 70, 100, 8)]  # fmt: skip
+
+
+def family_member(rng: random.Random, today: dt.date, taken: set[str]) -> dict:
+    """One family profile line (contracts.md): an older relative, answers like a resident's."""
+    choices = [f for f in FAMILY if f[0] not in taken]
+    label, low, high, _ = rng.choices(choices, [f[3] for f in choices])[0]
+    age = min(rng.randint(low, high), 110)
+    member = {
+        "label": label,
+        "birth_date": _birth(rng, age, today).isoformat(),
+        "district": rng.choices(DISTRICTS, DISTRICT_WEIGHTS)[0],
+        "household_size": rng.choice([1, 1, 2, 2, 3]),
+        "children": [],
+        "interests": _interests(rng, age, False),
+    }
+    for key in ("birth_date", "district", "household_size"):
+        if rng.random() < SKIP:
+            member[key] = None
+    return member
+
+
+def residents(
+    count: int, today: dt.date, seed: int = 2026, family_share: float = 0.0
+) -> Iterator[dict]:
+    """`count` residents, the same ones for the same seed; `family_share` of the accounts
+    hold one family profile (a tenth of those two)."""
     rng = random.Random(seed)
+    family_rng = random.Random(seed + 1)
     for _ in range(count):
-        yield resident(rng, today)
+        line = resident(rng, today)
+        if family_share and family_rng.random() < family_share:
+            members: list[dict] = []
+            for _ in range(2 if family_rng.random() < 0.1 else 1):
+                members.append(family_member(family_rng, today, {m["label"] for m in members}))
+            line["family"] = members
+        yield line
 
 
-def write_jsonl(path: Path, count: int, today: dt.date) -> None:
+def write_jsonl(path: Path, count: int, today: dt.date, family_share: float = 0.0) -> None:
     """Write `count` residents to `path`, one JSON object per line."""
     with path.open("w", encoding="utf-8") as f:
-        for line in residents(count, today):
+        for line in residents(count, today, family_share=family_share):
             f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")

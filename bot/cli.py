@@ -426,6 +426,8 @@ def kpi_command(wiring, as_json: bool) -> int:
         return 0
     rows = [
         ("登録者数 (registrations)", figures.registrations, figures.registrations_target),
+        ("  うちご本人 (self)", figures.registrations_self, None),
+        ("  うちご家族・代理受信 (family)", figures.registrations_family, None),
         ("友だち数 (followers)", figures.followers, None),
         (
             "配信した制度数 (programs distributed)",

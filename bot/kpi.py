@@ -33,6 +33,10 @@ class KpiFigures:
     # Taps on notices' homepage links this calendar month: the bot's share of HP visits.
     homepage_visits_this_month: int = 0
     homepage_visits_per_month_target: int | None = None
+    # registrations split: account holders themselves and family profiles (代理受信); each
+    # profile counts once, as a registration of its own (self + family = registrations).
+    registrations_self: int = 0
+    registrations_family: int = 0
     # Catch-up notices sent this fiscal year (residents eligible after a slot ran); they
     # are part of every other delivery figure too.
     catchup_sent: int = 0
@@ -49,7 +53,7 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
     year = fiscal_year(now.astimezone(TOKYO).date())
     fy_start = datetime.combine(date(year, 4, 1), time(), TOKYO)
 
-    registrations, followers, consented_following = session.execute(
+    registrations, family, followers, consented_following = session.execute(
         dashboard_queries.resident_counts()
     ).one()
 
@@ -61,6 +65,8 @@ def compute_kpis(session: Session, now: datetime, config=None) -> KpiFigures:
     kpi = getattr(config, "kpi", None)
     return KpiFigures(
         registrations=int(registrations),
+        registrations_self=int(registrations) - int(family),
+        registrations_family=int(family),
         followers=int(followers),
         programs_distributed=programs or 0,
         consented=int(consented_following),

@@ -7,6 +7,7 @@ the day the notice goes out (for 「あと N 日」). Nothing here reads a clock
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
 
 from linebot.v3.messaging import (
@@ -19,6 +20,7 @@ from linebot.v3.messaging import (
 )
 
 from messages.dates import date_with_weekday, long_date
+from messages.family import feedback_heading, person, whose_line
 from messages.languages import DEFAULT
 from messages.postback import encode
 from messages.programs import NoticeLinks, Period, localized, missing_note
@@ -61,8 +63,14 @@ def build_notice(
     on: dt.date,
     city: CityContact | None = None,
     lang: str = DEFAULT,
+    *,
+    whose: Sequence[str] = (),
 ) -> FlexMessage:
     """The notice of `program` as sent on `on`: one bubble, links and feedback buttons.
+
+    `whose` names the people it is for when a family profile is among them ("" is the
+    account holder, messages.family): its first line and altText say so, and each person
+    gets their own 申請しました / 対象外・不要 buttons.
 
     `city` (municipality.contact) is shown when the program names no contact of its own.
     `lang` is the recipients' language; `lead` is already in it (messages.localized_lead).
@@ -73,7 +81,9 @@ def build_notice(
     shown = localized(program, lang)
     period = say("period", lang, opens=long_date(program.period.opens, lang),
                  closes=long_date(closes, lang))  # fmt: skip
+    named = whose_line(whose, lang) if whose else None
     body = [
+        *([text(named, size="md", color=ACCENT, weight="bold")] if named else []),
         *([text(lead, size="sm", color=ACCENT, weight="bold")] if lead else []),
         text(shown.name, weight="bold", size="lg", color=TEXT, margin="sm" if lead else "none"),
         *missing_note(shown, lang),
@@ -91,21 +101,26 @@ def build_notice(
     buttons.append(uri_button(say("label_details", lang), links.details, "secondary"))
     if phone:
         buttons.append(call_button(phone, lang))
-    buttons.append(
-        {
-            "type": "box",
-            "layout": "horizontal",
-            "spacing": "sm",
-            "contents": [_feedback(program.id, answer, lang) for answer in ANSWERS],
-        }
-    )
+    for who in whose or ("",):
+        if len(whose) > 1:
+            buttons.append(text(say("notice_feedback_for", lang, who=person(who, lang)),
+                                size="sm", color=TEXT, margin="md"))  # fmt: skip
+        buttons.append(
+            {
+                "type": "box",
+                "layout": "horizontal",
+                "spacing": "sm",
+                "contents": [_feedback(program.id, answer, lang, who) for answer in ANSWERS],
+            }
+        )
     bubble = {
         "type": "bubble",
         "body": {"type": "box", "layout": "vertical", "contents": body},
         "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": buttons},
     }
+    alt_lead = "\n".join(filter(None, [named, lead])) or None
     return FlexMessage(
-        altText=notice_alt_text(program, lead, lang), contents=FlexContainer.from_dict(bubble)
+        altText=notice_alt_text(program, alt_lead, lang), contents=FlexContainer.from_dict(bubble)
     )
 
 
@@ -121,22 +136,30 @@ def notice_alt_text(program: NoticeProgram, lead: str | None, lang: str = DEFAUL
 
 
 def build_feedback_confirm(
-    program_name: str | None, program_id: str, lang: str = DEFAULT
+    program_name: str | None, program_id: str, lang: str = DEFAULT, who: str | None = None
 ) -> TextMessage:
-    """申請しました asks once more: a slip of the thumb must not stop a program's notices."""
+    """申請しました asks once more: a slip of the thumb must not stop a program's notices.
+
+    `who`: the family profile's label the answer is for (None: the account holder)."""
     name = program_name or say("feedback_unknown_program", lang)
     items = [
         QuickReplyItem(action=PostbackAction(label=say(label, lang), displayText=say(label, lang),
-                                             data=encode(FEEDBACK_ACTION, q=program_id, v=v)))
+                                             data=encode(FEEDBACK_ACTION, q=program_id, v=v,
+                                                         w=who)))
         for label, v in (("label_confirm_applied", "applied"), ("label_cancel", "not_yet"))
     ]  # fmt: skip
     return TextMessage(
-        text=say("feedback_confirm_applied", lang, program=name), quickReply=QuickReply(items=items)
+        text=feedback_heading(who, lang) + say("feedback_confirm_applied", lang, program=name),
+        quickReply=QuickReply(items=items),
     )
 
 
 def build_feedback_thanks(
-    program_name: str | None, program_id: str, answer: str, lang: str = DEFAULT
+    program_name: str | None,
+    program_id: str,
+    answer: str,
+    lang: str = DEFAULT,
+    who: str | None = None,
 ) -> TextMessage:
     """The reply to 申請済み / 対象外・不要: no more notices, and how to undo it."""
     name = program_name or say("feedback_unknown_program", lang)
@@ -144,21 +167,28 @@ def build_feedback_thanks(
     undo = PostbackAction(
         label=say("label_undo", lang),
         displayText=say("label_undo", lang),
-        data=encode(FEEDBACK_ACTION, q=program_id, v="undo"),
+        data=encode(FEEDBACK_ACTION, q=program_id, v="undo", w=who),
     )
-    return TextMessage(text=text, quickReply=QuickReply(items=[QuickReplyItem(action=undo)]))
+    return TextMessage(
+        text=feedback_heading(who, lang) + text,
+        quickReply=QuickReply(items=[QuickReplyItem(action=undo)]),
+    )
 
 
-def build_feedback_undone(program_name: str | None, lang: str = DEFAULT) -> TextMessage:
+def build_feedback_undone(
+    program_name: str | None, lang: str = DEFAULT, who: str | None = None
+) -> TextMessage:
     """The reply to 元に戻す: notices about the program will come again."""
     name = program_name or say("feedback_unknown_program", lang)
-    return TextMessage(text=say("feedback_undone", lang, program=name))
+    return TextMessage(
+        text=feedback_heading(who, lang) + say("feedback_undone", lang, program=name)
+    )
 
 
-def _feedback(program_id: str, answer: str, lang: str) -> dict:
+def _feedback(program_id: str, answer: str, lang: str, who: str = "") -> dict:
     # 申請しました is confirmed before it stops the notices (build_feedback_confirm).
     value = "confirm" if answer == "applied" else answer
     label = say(f"label_{answer}", lang)
     return button(label, {"type": "postback", "displayText": label,
-                          "data": encode(FEEDBACK_ACTION, q=program_id, v=value)},
+                          "data": encode(FEEDBACK_ACTION, q=program_id, v=value, w=who)},
                   "link", flex=1)  # fmt: skip

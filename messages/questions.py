@@ -73,6 +73,7 @@ class Ask:
     # How each choice is shown in that language (topics: municipality translations); the
     # postback carries the choice itself.
     labels: Mapping[str, str] = field(default_factory=dict)
+    about: str | None = None  # 【お母さま（母）についてお聞きします】: a family member's question
 
 
 def build_question(ask: Ask) -> TextMessage:
@@ -87,6 +88,8 @@ def build_question(ask: Ask) -> TextMessage:
             else say("progress_at_most", ask.lang, n=n, left=total - n)
         )
         text = text if ask.repeat else hint + text
+    if ask.about:
+        text = ask.about + "\n" + text
     if ask.note:
         text = say(ask.note, ask.lang) + "\n\n" + text
     return TextMessage(

@@ -12,6 +12,7 @@ from linebot.v3.messaging import FlexContainer, FlexMessage
 
 from messages.conversation import LANGUAGE_ACTION
 from messages.dates import birth_date_text
+from messages.family import FAMILY_ACTION, review_title
 from messages.languages import DEFAULT, NAMES, join_list, known
 from messages.postback import encode
 from messages.questions import MAX_HOUSEHOLD
@@ -27,25 +28,42 @@ def build_review(
     paused: bool = False,
     lang: str = DEFAULT,
     topic_names: Mapping[str, str] | None = None,
+    who: str | None = None,
+    family: bool = False,
 ) -> FlexMessage:
     """A Flex bubble listing the answers to `steps`, each with a button to change it.
-    `topic_names`: how the chosen topics are named in `lang` (as stored when left out)."""
+
+    `topic_names`: how the chosen topics are named in `lang` (as stored when left out).
+    `who`: the answers are a family profile's (its label: the title names them, each change
+    button carries it, and there is no language row: the account's language is theirs).
+    `family`: add the 家族の登録 button (the account's own review).
+    """
     rows: list[dict] = []
     for step in steps:
         label = say("field_" + step, lang)
         shown = describe(step, profile, lang, topic_names)
-        rows += [_row(label, shown, encode("edit", q=step), lang),
+        rows += [_row(label, shown, encode("edit", q=step, w=who), lang),
                  {"type": "separator", "margin": "md"}]  # fmt: skip
-    rows += [_row(say("field_language", lang), NAMES[known(lang)], encode(LANGUAGE_ACTION), lang),
-             {"type": "separator", "margin": "md"}]  # fmt: skip
+    if who is None:
+        rows += [_row(say("field_language", lang), NAMES[known(lang)], encode(LANGUAGE_ACTION),
+                      lang), {"type": "separator", "margin": "md"}]  # fmt: skip
     notes = [say("review_hint", lang)] + ([say("paused_note", lang)] if paused else [])
+    title = say("review_title", lang) if who is None else review_title(who, lang)
     body = [
-        text(say("review_title", lang), weight="bold", size="lg", color=TEXT),
+        text(title, weight="bold", size="lg", color=TEXT),
         *rows,
         *(text(n, size="sm", color=MUTED, margin="md") for n in notes),
     ]
-    bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": body}}
-    return FlexMessage(altText=say("review_alt", lang), contents=FlexContainer.from_dict(bubble))
+    bubble: dict = {
+        "type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": body}
+    }  # fmt: skip
+    if family:
+        tap = {"type": "postback", "data": encode(FAMILY_ACTION, v="list"),
+               "displayText": say("label_family", lang)}  # fmt: skip
+        footer = [button(say("label_family", lang), tap, "secondary")]
+        bubble["footer"] = {"type": "box", "layout": "vertical", "contents": footer}
+    alt = say("review_alt", lang) if who is None else title
+    return FlexMessage(altText=alt, contents=FlexContainer.from_dict(bubble))
 
 
 def describe(

@@ -7,6 +7,7 @@ restart resumes from rows alone (style.md point 8). Each function is one transac
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ PAGE = 1000
 CAP_REASON = "max_per_week: {limit} notices already in the last 7 days"
 
 
+# Whose notices one message names: family labels in order, "" for the account holder.
+Whose = tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Batch:
     """One recorded multicast: its retry key, run, recipients and message variant."""
@@ -36,6 +41,25 @@ class Batch:
     # The highest delivery id looked at when it was formed: where the next batch starts.
     last_id: int = 0
     variant: Variant = JAPANESE
+    # Whose notices its one message names (family profiles, 代理受信): () the holders alone.
+    whose: Whose = ()
+
+
+def whose_of(labels: list[str | None]) -> Whose:
+    """Whose notices one account's message in a run carries: () for the holder alone,
+    else the holder first ("") and the family labels in order."""
+    named = sorted({label for label in labels if label is not None})
+    if not named:
+        return ()
+    return ("", *named) if None in labels else tuple(named)
+
+
+def _encode_whose(whose: Whose) -> str | None:
+    return json.dumps(list(whose), ensure_ascii=False) if whose else None
+
+
+def _decode_whose(raw: str | None) -> Whose:
+    return tuple(json.loads(raw)) if raw else ()
 
 
 def claim_run(
@@ -236,6 +260,8 @@ def _form_batches(
     batches = []
     with transaction(factory) as session:
         rows = session.execute(audience.pending_batch(run_id, after_id, BATCH * count)).all()
+        if rows and _may_have_siblings(session, rows):
+            return _family_batches(session, run_id, now, rows)
         # One multicast sends one message: recipients are grouped by message variant (their
         # language), in delivery order within each, then cut into batches of ≤ 500.
         groups: dict[Variant, list] = {}
@@ -274,12 +300,86 @@ def _form_batches(
     return batches
 
 
+@dataclass
+class _Account:
+    """One LINE account's pending notices in a page: one recipient of one message."""
+
+    user_id: str
+    language: str | None
+    delivery_ids: list[int]
+    labels: list[str | None]
+
+
+def _may_have_siblings(session: Session, rows: list) -> bool:
+    """Whether an account of the page may have notices of this run beyond it: only where
+    family profiles exist at all (one index probe), so cities without any pay nothing."""
+    return any(row[4] is not None for row in rows) or bool(session.scalar(audience.any_profiles()))
+
+
+def _family_batches(session: Session, run_id: int, now: dt.datetime, rows: list) -> list[Batch]:
+    """Batches where family profiles exist: one recipient per account, its notices of the
+    run together (those beyond the page too), grouped by variant and whose they are; each
+    takes its rows by id (not a range: an account's rows need not be neighbours)."""
+    page_end = rows[-1][0]
+    accounts: dict[int, _Account] = {}
+
+    def add(delivery_id: int, user_id: str, language, account: int, label) -> None:
+        entry = accounts.setdefault(account, _Account(user_id, language, [], []))
+        entry.delivery_ids.append(delivery_id)
+        entry.labels.append(label)
+
+    for row in rows:
+        add(*row)
+    # A holder's and a parent's rows need not be neighbours: the account's other notices of
+    # this run beyond the page join its message, so they get one message naming both.
+    for row in session.execute(audience.pending_siblings(run_id, page_end, list(accounts))):
+        add(*row)
+    groups: dict[tuple[Variant, Whose], list[_Account]] = {}
+    for entry in accounts.values():
+        key = (variant_of(entry.language), whose_of(entry.labels))
+        groups.setdefault(key, []).append(entry)
+    batches = []
+    for (variant, whose), members in groups.items():
+        for i in range(0, len(members), BATCH):
+            chunk = members[i : i + BATCH]
+            batches.append(_record_batch(session, run_id, now, chunk, variant, whose, page_end))
+    return batches
+
+
+def _record_batch(
+    session: Session,
+    run_id: int,
+    now: dt.datetime,
+    members: list[_Account],
+    variant: Variant,
+    whose: Whose,
+    page_end: int,
+) -> Batch:
+    # uuid4, created here and committed before the first attempt: a request sent without
+    # its key could never be retried safely (line-platform.md §2.6). Variant and whose are
+    # committed with it, so every retry sends the same message.
+    key = str(uuid.uuid4())
+    session.execute(
+        audience.new_batches(),
+        [{"key": key, "run_id": run_id, "status": BatchStatus.PENDING, "attempts": 0,
+          "created_at": now, "variant": variant.key, "whose": _encode_whose(whose)}],
+    )  # fmt: skip
+    ids = [i for member in members for i in member.delivery_ids]
+    taken = session.execute(audience.take_rows(run_id, ids, key))
+    if taken.rowcount != len(ids):
+        # PostgreSQL re-checks the WHERE after waiting on the other's row locks:
+        # sending these rows could send some twice, so roll back and choose again.
+        raise _Raced
+    return Batch(key, run_id, now, [m.user_id for m in members], page_end, variant, whose)
+
+
 def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
     """A recorded batch with its recipients, for a resend with the stored key."""
     with factory() as session:
         user_ids = list(session.scalars(audience.batch_recipients(batch.key)))
     return Batch(batch.key, batch.run_id, batch.created_at, user_ids,
-                 variant=Variant.from_key(batch.variant))  # fmt: skip
+                 variant=Variant.from_key(batch.variant),
+                 whose=_decode_whose(batch.whose))  # fmt: skip
 
 
 def settle_batch(

@@ -50,7 +50,9 @@ class Delivering:
 
     wiring: Wiring
     dispatcher: Dispatcher
-    notices: dict[tuple[int, dt.date, Variant], list[Message] | None] = field(default_factory=dict)
+    notices: dict[tuple[int, dt.date, Variant, outbox.Whose], list[Message] | None] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def of(
@@ -63,9 +65,11 @@ class Delivering:
         """The batch's notice as of its day in its variant (the same on every retry); None
         if unsendable."""
         day = batch.created_at.date()
-        key = (batch.run_id, day, batch.variant)
+        key = (batch.run_id, day, batch.variant, batch.whose)
         if key not in self.notices:
-            self.notices[key] = notice_for(self.wiring, batch.run_id, day, batch.variant)
+            self.notices[key] = notice_for(
+                self.wiring, batch.run_id, day, batch.variant, batch.whose
+            )
         return self.notices[key]
 
 
@@ -261,10 +265,11 @@ def send_batch(delivering: Delivering, batch: outbox.Batch) -> Outcome:
 
 
 def notice_for(
-    wiring, run_id: int, day: dt.date, variant: Variant = JAPANESE
+    wiring, run_id: int, day: dt.date, variant: Variant = JAPANESE, whose: outbox.Whose = ()
 ) -> list[Message] | None:
     """The run's notice as sent on `day` (the batch's day: the same on every retry of it),
-    in the batch's variant (its recipients' language)."""
+    in the batch's variant (its recipients' language), naming whose notice it is when it is
+    (also) for family profiles (`whose`)."""
     # Imported here, not at the top: the SDK behind messages/ takes about a second to
     # import, which `todoku send` spends recording the first residents instead
     # (bot.dispatch.send.preload_sdk starts it on another thread).
@@ -280,7 +285,8 @@ def notice_for(
     links = notice_links(wiring.settings, program, run_id, campaign.id)
     lang = known(variant.language)
     lead = localized_lead(campaign.lead, campaign.translations, lang)
-    return [build_notice(program, lead, links, day, city_of(config.municipality), lang)]
+    city = city_of(config.municipality)
+    return [build_notice(program, lead, links, day, city, lang, whose=whose)]
 
 
 def summarize(

@@ -1,12 +1,10 @@
 """The registration dialog: which question is open, asking it, and taking its answers.
 
-The state lives in `Resident.dialog` (JSON), so any web process can continue a
-conversation another one started, and a restart loses nothing:
-
-    {"mode": "register" | "edit", "step": "district", "t": 7, "queue": [...],
-     "known": ["birth_date"], "n": 2, "total": 5, "exact": false,
-     "kids": ["2019-05-10"], "last": "2019-05-10", "sel": ["子育て"], "page": 0,
-     "dp": {"era": "昭和", "dec": 21, "y": 1946, "m": 5}, "again": true}
+The state is a typed model (bot.registration.state.DialogState) kept in the account's
+`Resident.dialog`, so any web process can continue a conversation another one started,
+and a restart loses nothing. The questions may be about the account holder or about one
+of their family profiles (`state.who`): the answers are stored on that profile's row
+(the "subject"), the state always on the account's.
 
 `queue` holds the configured questions not yet decided; `known` those asked or decided
 (a question no rule could still need is decided without asking: steps.next_question).
@@ -16,8 +14,6 @@ conversation another one started, and a restart loses nothing:
 
 `t` is the step token: every question sent gets a new one and writes it into its
 buttons, so a tap on an older message is recognised and the open question is asked again.
-With no question open the state is just {"t": 7}. The state is always replaced, never
-mutated in place: a plain JSON column does not notice in-place changes.
 """
 
 from __future__ import annotations
@@ -30,6 +26,7 @@ from linebot.v3.messaging import Message, PostbackAction, TextMessage
 
 from bot.clock import TOKYO
 from bot.registration.language import lang_of
+from bot.registration.state import LABEL_STEP, DialogState, load
 from bot.registration.steps import (
     Again,
     Answer,
@@ -40,8 +37,18 @@ from bot.registration.steps import (
     store_answer,
 )
 from bot.store.models import CatchupMark, Resident
-from messages import Ask, build_finished, build_note, build_question, build_review, decode, say
+from messages import (
+    STEPS,
+    Ask,
+    build_finished,
+    build_note,
+    build_question,
+    build_review,
+    decode,
+    say,
+)
 from messages.dates import parse_date, parse_day, readback_date
+from messages.family import about_line, build_family_list, build_label_question, family_note
 from messages.questions import DATE_STEPS
 
 
@@ -50,95 +57,123 @@ def today(ctx) -> dt.date:
     return ctx.now.astimezone(TOKYO).date()
 
 
-def begin_registration(ctx, resident: Resident) -> list[Message]:
-    """Start asking the configured questions that could matter, from the first."""
+def state_of(account: Resident) -> DialogState:
+    """The account's dialog state, validated (old or damaged states are tolerated)."""
+    return load(account.dialog)
+
+
+def save(account: Resident, state: DialogState) -> None:
+    """Store the state whole (a JSON column does not notice in-place changes)."""
+    account.dialog = state.dump()
+
+
+def subject_of(account: Resident, state: DialogState) -> Resident | None:
+    """Whose answers the open question is about: the account, or one of its profiles
+    (None when that profile was deleted meanwhile, e.g. from another device)."""
+    if state.who is None:
+        return account
+    return next((p for p in account.profiles if p.id == state.who), None)
+
+
+def begin_registration(ctx, account: Resident, subject: Resident | None = None) -> list[Message]:
+    """Start asking the configured questions that could matter (about `subject`, a family
+    profile, if given), from the first."""
     steps = questions_for(ctx.wiring.config)
-    resident.dialog = {"mode": "register", "queue": list(steps), "known": [], "n": 0,
-                       "t": _token(resident)}  # fmt: skip
-    return _next(ctx, resident)
+    who = subject.id if subject is not None and subject.is_profile else None
+    save(account, DialogState(mode="register", queue=list(steps), who=who,
+                              t=state_of(account).t))  # fmt: skip
+    return _next(ctx, account)
 
 
-def _next(ctx, resident: Resident) -> list[Message]:
+def _next(ctx, account: Resident) -> list[Message]:
     """Ask the next question worth asking (numbered honestly), or finish."""
-    state = resident.dialog
-    config, on, profile = ctx.wiring.config, today(ctx), profile_of(resident)
-    known = frozenset(state.get("known", []))
-    step, rest, known = next_question(config, profile, state["queue"], known, on)
+    state = state_of(account)
+    subject = subject_of(account, state)
+    if subject is None:
+        return _gone(account, state)
+    config, on, profile = ctx.wiring.config, today(ctx), profile_of(subject)
+    step, rest, known = next_question(config, profile, state.queue, frozenset(state.known), on)
     if step is None:
-        return finish(ctx, resident)
+        return finish(ctx, account)
     left, exact = outlook(config, profile, step, rest, known, on)
-    n = state["n"] + 1
+    n = state.n + 1
     total = n + left
     # The total never grows: a later answer can only rule questions out (and says so).
-    total = min(total, state.get("total", total))
-    resident.dialog = {"mode": "register", "step": step, "queue": rest, "known": sorted(known),
-                       "n": n, "total": total, "exact": exact and total == n + left,
-                       "t": state["t"]}  # fmt: skip
-    return [ask(ctx, resident)]
+    total = min(total, state.total if state.total is not None else total)
+    save(account, DialogState(mode="register", step=step, queue=rest, known=sorted(known), n=n,
+                              total=total, exact=exact and total == n + left, t=state.t,
+                              who=state.who))  # fmt: skip
+    return [ask(ctx, account)]
 
 
-def begin_edit(ctx, resident: Resident, step: str) -> list[Message]:
-    """Ask one question again, then show the review."""
-    chosen = [i.topic for i in resident.interests]
-    resident.dialog = {"mode": "edit", "step": step, "t": _token(resident), "sel": chosen}
-    return [ask(ctx, resident)]
+def begin_edit(ctx, account: Resident, step: str, subject: Resident | None = None) -> list[Message]:
+    """Ask one question again (about `subject`, a family profile, if given), then review."""
+    subject = subject or account
+    chosen = [i.topic for i in subject.interests]
+    who = subject.id if subject.is_profile else None
+    save(account, DialogState(mode="edit", step=step, t=state_of(account).t, sel=chosen, who=who))
+    return [ask(ctx, account)]
 
 
-def in_progress(resident: Resident) -> bool:
+def in_progress(account: Resident) -> bool:
     """True while a question is open."""
-    return bool(resident.dialog and resident.dialog.get("step"))
+    return state_of(account).open
 
 
-def ask(ctx, resident: Resident, note: str | None = None) -> Message:
+def ask(ctx, account: Resident, note: str | None = None) -> Message:
     """Send the open question again under a new step token (older buttons become stale)."""
-    state = dict(resident.dialog, t=_token(resident) + 1)
-    resident.dialog = state
-    return build_question(_ask_of(ctx, resident, state, note))
+    state = state_of(account)
+    state.t += 1
+    save(account, state)
+    if state.step == LABEL_STEP:  # what to call a new family member (typed)
+        return build_label_question(note, lang_of(account))
+    return build_question(_ask_of(ctx, account, state, note))
 
 
-def _ask_of(ctx, resident: Resident, state: dict, note: str | None = None) -> Ask:
+def _ask_of(ctx, account: Resident, state: DialogState, note: str | None = None) -> Ask:
     municipality = ctx.wiring.config.municipality
     choices = {"district": municipality.districts, "interests": municipality.topics}
-    progress = (state["n"], state["total"]) if state["mode"] == "register" else None
-    part = state.get("dp", {})
-    last = state.get("last")
+    progress = (state.n, state.total or state.n) if state.mode == "register" else None
+    part = state.dp
+    subject = subject_of(account, state) or account
     return Ask(
-        step=state["step"], token=state["t"], today=today(ctx), progress=progress,
-        progress_exact=state.get("exact", True),
-        choices=tuple(choices.get(state["step"], ())), chosen=frozenset(state.get("sel", [])),
-        children=len(state.get("kids", [])), parent_birth=resident.birth_date,
-        page=state.get("page", 0), note=note, era=part.get("era"), decade=part.get("dec"),
-        year=part.get("y"), month=part.get("m"),
-        last_child=dt.date.fromisoformat(last) if last else None,
-        repeat=bool(state.get("again")), lang=lang_of(resident),
-        labels=municipality.topic_names(lang_of(resident)) if state["step"] == "interests" else {},
+        step=state.step, token=state.t, today=today(ctx), progress=progress,
+        progress_exact=state.exact if state.mode == "register" else True,
+        choices=tuple(choices.get(state.step, ())), chosen=frozenset(state.sel),
+        children=len(state.kids), parent_birth=subject.birth_date,
+        page=state.page, note=note, era=part.era, decade=part.dec,
+        year=part.y, month=part.m,
+        last_child=dt.date.fromisoformat(state.last) if state.last else None,
+        repeat=state.again, lang=lang_of(account),
+        labels=municipality.topic_names(lang_of(account)) if state.step == "interests" else {},
+        about=about_line(subject.label, lang_of(account)) if subject.is_profile else None,
     )  # fmt: skip
 
 
-def typed(ctx, resident: Resident, text: str) -> list[Message] | None:
+def typed(ctx, account: Resident, text: str) -> list[Message] | None:
     """A typed answer to the open question (a date, or a button's label); None if not one."""
-    state = dict(resident.dialog or {})
-    step = state.get("step")
-    if not step:
+    state = state_of(account)
+    step = state.step
+    if step not in STEPS:  # none open, or the family label (bot.registration.family)
         return None
-    fields = {"a": "ans", "q": step, "t": str(state.get("t"))}
+    fields = {"a": "ans", "q": step, "t": str(state.t)}
     if step in DATE_STEPS:
-        part = state.get("dp", {})
+        part = state.dp
         day = parse_date(text)
-        number = parse_day(text) if day is None and {"y", "m"} <= part.keys() else None
+        number = parse_day(text) if day is None and part.y and part.m else None
         if number is not None:
             try:
-                day = dt.date(part["y"], part["m"], number)
+                day = dt.date(part.y, part.m, number)
             except ValueError:
-                return [ask(ctx, resident, note="date_not_read")]
+                return [ask(ctx, account, note="date_not_read")]
         if day is not None:
-            return answer(ctx, resident, fields, day)
+            return answer(ctx, account, fields, day)
     wanted = _plain(text)
-    question = build_question(_ask_of(ctx, resident, state))
+    question = build_question(_ask_of(ctx, account, state))
     for item in question.quick_reply.items if question.quick_reply else []:
         action = item.action
         if isinstance(action, PostbackAction) and _plain(action.label) == wanted:
-            return answer(ctx, resident, decode(action.data), None)
+            return answer(ctx, account, decode(action.data), None)
     return None
 
 
@@ -147,89 +182,116 @@ def _plain(text: str) -> str:
     return re.sub(r"\s*(?:です|でした)?[。.!！]*$", "", plain)
 
 
-def answer(ctx, resident: Resident, fields: dict[str, str], date: dt.date | None) -> list[Message]:
+def answer(ctx, account: Resident, fields: dict[str, str], date: dt.date | None) -> list[Message]:
     """Take a tap on a question's button; a stale or wrong tap re-asks the open question."""
-    state = dict(resident.dialog or {})
-    if not state.get("step"):
+    state = state_of(account)
+    if not state.open:
         return []
-    if fields.get("t") != str(state.get("t")) or fields.get("q") != state["step"]:
-        return [ask(ctx, resident, note="old_button")]
+    if fields.get("t") != str(state.t) or fields.get("q") != state.step:
+        return [ask(ctx, account, note="old_button")]
+    subject = subject_of(account, state)
+    if subject is None:
+        return _gone(account, state)
     if fields.get("a") == "page":
-        resident.dialog = dict(state, page=state.get("page", 0) + 1)
-        return [ask(ctx, resident)]
+        state.page += 1
+        save(account, state)
+        return [ask(ctx, account)]
     municipality = ctx.wiring.config.municipality
     choices = {"district": municipality.districts, "interests": municipality.topics}
     tap = Answer(action=fields.get("a", ""), value=fields.get("v"), date=date,
-                 today=today(ctx), choices=tuple(choices.get(state["step"], ())))  # fmt: skip
-    state.pop("last", None)
-    state.pop("again", None)
+                 today=today(ctx), choices=tuple(choices.get(state.step, ())))  # fmt: skip
+    state.last = None
+    state.again = False
     try:
-        finished = store_answer(resident, state["step"], tap, state)
+        finished = store_answer(subject, state.step, tap, state)
     except Again as again:
-        return [ask(ctx, resident, note=again.note)]
-    said = state.pop("said", None)
-    resident.dialog = state
+        return [ask(ctx, account, note=again.note)]
+    said, state.said = state.said, None
+    save(account, state)
     if not finished:
         # A topic toggled: say only what is chosen now, not the instructions again.
-        resident.dialog = dict(state, again=state["step"] == "interests")
-        return [ask(ctx, resident)]
+        state.again = state.step == "interests"
+        save(account, state)
+        return [ask(ctx, account)]
     # Every date is read back (in Japanese: 和暦 with 西暦) before the next question.
-    lang = lang_of(resident)
+    lang = lang_of(account)
     readback = [TextMessage(text=say("date_registered", lang, date=readback_date(
         dt.date.fromisoformat(said), lang)))] if said else []  # fmt: skip
-    return [*readback, *advance(ctx, resident)]
+    return [*readback, *advance(ctx, account)]
 
 
-def advance(ctx, resident: Resident) -> list[Message]:
+def advance(ctx, account: Resident) -> list[Message]:
     """Move past a finished question: the next one, the review after an edit, or the end."""
-    state = resident.dialog
-    if state["mode"] == "edit":
-        resident.dialog = _idle(resident)
-        recheck(ctx, resident)
-        return [build_note("changed", lang_of(resident)), review(ctx, resident)]
-    known = {*state.get("known", []), state["step"]}
-    if "children" in state["queue"] and resident.household_size == 1:
+    state = state_of(account)
+    subject = subject_of(account, state)
+    if subject is None:
+        return _gone(account, state)
+    if state.mode == "edit":
+        save(account, state.idle())
+        recheck(ctx, subject)
+        return [build_note("changed", lang_of(account)), review(ctx, account, subject)]
+    known = {*state.known, state.step}
+    if "children" in state.queue and subject.household_size == 1:
         # Living alone: no child lives with them, and the city's child programs concern
         # children in the household — so the answer is known; don't ask for it.
-        resident.children = []
-        resident.children_answered = True
+        subject.children = []
+        subject.children_answered = True
         known.add("children")
-    queue = [q for q in state["queue"] if q not in known]
-    resident.dialog = {**state, "queue": queue, "known": sorted(known)}
-    return _next(ctx, resident)
+    state.queue = [q for q in state.queue if q not in known]
+    state.known = sorted(known)
+    save(account, state)
+    return _next(ctx, account)
 
 
-def finish(ctx, resident: Resident) -> list[Message]:
-    """All questions answered or skipped: the resident is registered."""
-    resident.dialog = _idle(resident)
-    if resident.registered_at is None:
-        resident.registered_at = ctx.now
-        ctx.record("registered")
-    recheck(ctx, resident)
-    return [build_finished(lang_of(resident))]
+def finish(ctx, account: Resident) -> list[Message]:
+    """All questions answered or skipped: the resident (or family profile) is registered."""
+    state = state_of(account)
+    subject = subject_of(account, state) or account
+    save(account, state.idle())
+    if subject.registered_at is None:
+        subject.registered_at = ctx.now
+        ctx.record("registered")  # a family profile counts once, like a resident
+    recheck(ctx, subject)
+    lang = lang_of(account)
+    if subject.is_profile:
+        return [family_note("family_added", subject.label, lang), family_list(account)]
+    return [build_finished(lang)]
 
 
-def recheck(ctx, resident: Resident) -> None:
+def recheck(ctx, subject: Resident) -> None:
     """Registered, or an answer changed: the scheduler checks for catch-up notices (cheap)."""
     # Only registered residents: a half-finished registration reaches nobody yet.
-    if resident.registered_at is not None:
-        ctx.session.add(CatchupMark(resident=resident, marked_at=ctx.now))
+    if subject.registered_at is not None:
+        ctx.session.add(CatchupMark(resident=subject, marked_at=ctx.now))
 
 
-def review(ctx, resident: Resident) -> Message:
-    """The review of every configured question's answer."""
+def review(ctx, account: Resident, subject: Resident | None = None) -> Message:
+    """The review of every configured question's answer (of a family profile, if given)."""
     steps = questions_for(ctx.wiring.config)
-    lang = lang_of(resident)
+    subject = subject or account
+    lang = lang_of(account)
     names = ctx.wiring.config.municipality.topic_names(lang)
+    if subject.is_profile:
+        return build_review(
+            profile_of(subject), steps, lang=lang, topic_names=names, who=subject.label
+        )
     return build_review(
-        profile_of(resident), steps, paused=resident.notices_paused, lang=lang, topic_names=names
+        profile_of(subject),
+        steps,
+        paused=account.notices_paused,
+        lang=lang,
+        topic_names=names,
+        family=True,
     )
 
 
-def _idle(resident: Resident) -> dict:
-    # Keep the token when no question is open, so tokens never repeat for a resident.
-    return {"t": _token(resident)}
+def family_list(account: Resident) -> Message:
+    """家族の登録: the account's family profiles, each to review, change or delete."""
+    labels = [(p.label, p.registered_at is not None) for p in account.profiles]
+    return build_family_list(labels, lang_of(account))
 
 
-def _token(resident: Resident) -> int:
-    return int((resident.dialog or {}).get("t", 0))
+def _gone(account: Resident, state: DialogState) -> list[Message]:
+    # The family profile the questions were about was deleted (another device).
+    save(account, state.idle())
+    return [family_note("family_not_found", "", lang_of(account)), family_list(account)]

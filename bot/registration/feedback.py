@@ -1,7 +1,9 @@
 """A resident's answer to a notice: 申請済み / 対象外・不要 stops that program's notices.
 
 The answer is one ProgramResponse row per (resident, program), overwritten by a later
-answer and deleted by 元に戻す; slot audiences exclude residents who have one.
+answer and deleted by 元に戻す; slot audiences exclude residents who have one. A button
+of a notice for a family member carries the profile's label (`w`): the answer is the
+profile's, found among the tapping account's own profiles only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from messages import (
     build_start_again,
     localized,
 )
+from messages.family import family_note
 from messages.notice import ANSWERS
 
 
@@ -32,28 +35,37 @@ def program_feedback(
     lang = lang_of(resident)
     if resident.consented_at is None:
         return [build_not_registered(lang)]
+    who = fields.get("w") or None
+    subject = resident if who is None else profile_labelled(resident, who)
+    if subject is None:
+        return [family_note("family_not_found", "", lang)]
     name = _program_name(ctx.wiring.config, program_id, lang)
     if answer == "confirm" and program_id:
         # 申請しました: asked once more before it stops the program's notices.
-        return [build_feedback_confirm(name, program_id, lang)]
+        return [build_feedback_confirm(name, program_id, lang, who)]
     if answer == "not_yet":
         return [build_note("feedback_not_yet", lang)]
-    existing = ctx.session.get(ProgramResponse, (resident.id, program_id))
+    existing = ctx.session.get(ProgramResponse, (subject.id, program_id))
     if answer == "undo":
         if existing is not None:
             ctx.session.delete(existing)
-        return [build_feedback_undone(name, lang)]
+        return [build_feedback_undone(name, lang, who)]
     if answer not in ANSWERS or not program_id:
         return []
     if existing is None:
         ctx.session.add(
             ProgramResponse(
-                resident_id=resident.id, program_id=program_id, answer=answer, answered_at=ctx.now
+                resident_id=subject.id, program_id=program_id, answer=answer, answered_at=ctx.now
             )
         )
     else:
         existing.answer, existing.answered_at = answer, ctx.now
-    return [build_feedback_thanks(name, program_id, answer, lang)]
+    return [build_feedback_thanks(name, program_id, answer, lang, who)]
+
+
+def profile_labelled(account: Resident, label: str) -> Resident | None:
+    """The account's own family profile with this label (None: deleted or renamed)."""
+    return next((p for p in account.profiles if p.label == label), None)
 
 
 def _program_name(config, program_id: str, lang: str) -> str | None:

@@ -16,7 +16,7 @@ from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.registration import dialog, language
+from bot.registration import dialog, family, language
 from bot.registration import menu as registration
 from bot.registration.feedback import program_feedback
 from bot.registration.language import lang_of
@@ -76,6 +76,7 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     resident.followed_at = ctx.now
     resident.unfollowed_at = None
     lang = lang_of(resident)
+    resident.mirror_to_profiles()
     if resident.consented_at is None:
         return build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)
     # Back within the retention time: the answers are still here; nothing is asked again.
@@ -88,6 +89,7 @@ def on_unfollow(ctx: HandlerContext, event: UnfollowEvent) -> list[Message]:
     if resident is not None and resident.following:
         resident.following = False
         resident.unfollowed_at = ctx.now
+        resident.mirror_to_profiles()  # no notices for the family either
         ctx.record("unfollow")
     return []
 
@@ -139,7 +141,8 @@ POSTBACKS: dict[str, Callable[..., list[Message]]] = {
     "done": _answer,
     "page": _answer,
     "menu": lambda ctx, r, f, e: registration.menu(ctx, r, f.get("v")),
-    "edit": lambda ctx, r, f, e: registration.edit(ctx, r, f.get("q")),
+    "edit": lambda ctx, r, f, e: registration.edit(ctx, r, f.get("q"), f.get("w")),
+    "family": family.on_postback,  # 家族の登録: add, review, change, delete a profile
     "delete": lambda ctx, r, f, e: registration.delete(ctx, r, f.get("v")),
     FEEDBACK_ACTION: program_feedback,  # 申請済み / 対象外・不要 / 元に戻す on a notice
     LANGUAGE_ACTION: lambda ctx, r, f, e: registration.choose_language(

@@ -36,5 +36,6 @@ def set_language(
         resident = Resident(line_user_id=line_user_id, following=True, followed_at=ctx.now)
         ctx.session.add(resident)
     resident.language = value
+    resident.mirror_to_profiles()  # the family's notices come in the account's language
     show_menu_in(ctx.wiring, line_user_id, value)
     return resident

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from linebot.v3.messaging import Message
 
 from bot.clicks import MENU_SOURCE, notice_links
-from bot.registration import dialog
+from bot.registration import dialog, family
 from bot.registration.language import lang_of, set_language
+from bot.registration.state import LABEL_STEP
 from bot.registration.steps import profile_of, questions_for, unanswered
 from bot.store.models import Resident
 from messages import (
@@ -72,13 +73,15 @@ def free_text(ctx, resident: Resident, text: str | None) -> list[Message]:
     if not dialog.in_progress(resident):
         return [build_contact(contact, registered=True, understood=wants_contact(text),
                               lang=lang)]  # fmt: skip
+    if dialog.state_of(resident).step == LABEL_STEP:
+        return family.typed_label(ctx, resident, text)
     if text:
         replies = dialog.typed(ctx, resident, text)
         if replies is not None:
             return replies
     if not text:  # a sticker, a photo...: the question again, kindly
         return [dialog.ask(ctx, resident, note="use_buttons")]
-    if resident.dialog["step"] in DATE_STEPS and not wants_contact(text):
+    if dialog.state_of(resident).step in DATE_STEPS and not wants_contact(text):
         return [dialog.ask(ctx, resident, note="date_not_read")]
     # Not an answer: the phone and counter (and the menu), then the open question again.
     registered = resident.registered_at is not None
@@ -146,6 +149,7 @@ def show_programs(ctx, resident: Resident) -> list[Message]:
 def toggle_pause(ctx, resident: Resident) -> list[Message]:
     """配信の停止・再開: flip notices_paused and say clearly which it is now."""
     resident.notices_paused = not resident.notices_paused
+    resident.mirror_to_profiles()  # the family's notices come to the same LINE
     return [build_paused(resident.notices_paused, lang_of(resident)), *resume(ctx, resident)]
 
 
@@ -194,21 +198,28 @@ def choose_language(
     return [build_note("language_set", lang), then]
 
 
-def edit(ctx, resident: Resident | None, step: str | None) -> list[Message]:
-    """変更 on the review: ask that one question, then show the review again."""
+def edit(ctx, resident: Resident | None, step: str | None, who: str | None = None) -> list[Message]:
+    """変更 on the review: ask that one question, then show the review again. `who`: the
+    label of the account's family profile whose review it was."""
     if resident is None:
         return [build_start_again()]
-    if resident.registered_at is None:
+    subject = resident
+    if who:
+        subject = next((p for p in resident.profiles if p.label == who), None)
+        if subject is None or resident.consented_at is None:
+            return family.on_postback(ctx, resident, {"v": "review", "w": who}, None)
+    if subject.registered_at is None:
         if dialog.in_progress(resident):
             return resume(ctx, resident, note="finish_first")
         return [build_not_registered(lang_of(resident))]
     if step not in questions_for(ctx.wiring.config):
-        return [dialog.review(ctx, resident)]
-    return dialog.begin_edit(ctx, resident, step)
+        return [dialog.review(ctx, resident, subject)]
+    return dialog.begin_edit(ctx, resident, step, subject)
 
 
 MENU: dict[str, MenuAction] = {
     "review": show_review,
+    "family": family.show,  # 家族の登録 (also a button on the review)
     "programs": show_programs,
     "pause": toggle_pause,
     "delete": confirm_delete,

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from bot.registration.state import DatePart, DialogState
 from bot.store.models import Resident, ResidentChild, ResidentInterest
 from messages import MAX_HOUSEHOLD, STEPS, earliest_birth, earliest_child_birth
 from messages.dates import ERAS
@@ -168,7 +169,7 @@ def check_birth_date(day: dt.date | None, today: dt.date, earliest: dt.date, ear
     return day
 
 
-def store_answer(resident: Resident, step: str, answer: Answer, state: dict) -> bool:
+def store_answer(resident: Resident, step: str, answer: Answer, state: DialogState) -> bool:
     """Apply one tap; True when the question is finished, False to ask it again (toggle)."""
     if answer.action == "skip":
         _SKIP[step](resident)
@@ -179,43 +180,41 @@ def store_answer(resident: Resident, step: str, answer: Answer, state: dict) -> 
 DATE_PARTS = {"era": "era", "dec": "dec", "y": "y", "m": "m"}
 
 
-def take_date_part(value: str | None, state: dict) -> bool:
+def take_date_part(value: str | None, state: DialogState) -> bool:
     """A tap on 元号 / 年の範囲 / 年 / 月 (or 選び直す): remember it; True if it was one."""
     if value == "restart":
-        state.pop("dp", None)
+        state.dp = DatePart()
         return True
     kind, _, raw = (value or "").partition(":")
     if kind not in DATE_PARTS:
         return False
-    part = dict(state.get("dp", {}))
     if kind == "era":
         if raw not in {era for _, era in ERAS}:
             raise Again("choice_unknown")
-        part = {"era": raw}
-    else:
-        if not raw.isdigit() or "era" not in part:
-            raise Again("choice_unknown")
-        number = int(raw)
-        limits = {"dec": (1, 99), "y": (1868, 2200), "m": (1, 12)}[kind]
-        if not limits[0] <= number <= limits[1]:
-            raise Again("choice_unknown")
-        part[kind] = number
-    state["dp"] = part
+        state.dp = DatePart(era=raw)
+        return True
+    if not raw.isdigit() or state.dp.era is None:
+        raise Again("choice_unknown")
+    number = int(raw)
+    limits = {"dec": (1, 99), "y": (1868, 2200), "m": (1, 12)}[kind]
+    if not limits[0] <= number <= limits[1]:
+        raise Again("choice_unknown")
+    state.dp = state.dp.model_copy(update={kind: number})
     return True
 
 
-def _birth_date(resident: Resident, a: Answer, state: dict) -> bool:
+def _birth_date(resident: Resident, a: Answer, state: DialogState) -> bool:
     if a.date is None and take_date_part(a.value, state):
         return False
     early = "date_too_old"
     resident.birth_date = check_birth_date(a.date, a.today, earliest_birth(a.today), early)
-    state.pop("dp", None)
-    state["said"] = resident.birth_date.isoformat()
+    state.dp = DatePart()
+    state.said = resident.birth_date.isoformat()
     return True
 
 
-def _choice(column: str) -> Callable[[Resident, Answer, dict], bool]:
-    def store(resident: Resident, a: Answer, state: dict) -> bool:
+def _choice(column: str) -> Callable[[Resident, Answer, DialogState], bool]:
+    def store(resident: Resident, a: Answer, state: DialogState) -> bool:
         if a.value not in a.choices:
             raise Again("choice_unknown")
         setattr(resident, column, a.value)
@@ -224,18 +223,18 @@ def _choice(column: str) -> Callable[[Resident, Answer, dict], bool]:
     return store
 
 
-def _household_size(resident: Resident, a: Answer, state: dict) -> bool:
+def _household_size(resident: Resident, a: Answer, state: DialogState) -> bool:
     if a.value not in {str(n) for n in range(1, MAX_HOUSEHOLD + 1)}:
         raise Again("choice_unknown")
     resident.household_size = int(a.value)
     return True
 
 
-def _children(resident: Resident, a: Answer, state: dict) -> bool:
+def _children(resident: Resident, a: Answer, state: DialogState) -> bool:
     # Children are collected in the dialog state and stored together, so an edit that is
     # abandoned half-way leaves the previous answer intact.
     if a.action == "done" or a.value == "none":
-        kids = [] if a.value == "none" else state.get("kids", [])
+        kids = [] if a.value == "none" else state.kids
         resident.children = [ResidentChild(birth_date=dt.date.fromisoformat(k)) for k in kids]
         resident.children_answered = True
         return True
@@ -243,14 +242,14 @@ def _children(resident: Resident, a: Answer, state: dict) -> bool:
         return False
     earliest = earliest_child_birth(a.today, resident.birth_date)
     day = check_birth_date(a.date, a.today, earliest, "child_too_early")
-    state["kids"] = sorted([*state.get("kids", []), day.isoformat()])
-    state["last"] = day.isoformat()
-    state.pop("dp", None)
+    state.kids = sorted([*state.kids, day.isoformat()])
+    state.last = day.isoformat()
+    state.dp = DatePart()
     return False
 
 
-def _yes_no(column: str) -> Callable[[Resident, Answer, dict], bool]:
-    def store(resident: Resident, a: Answer, state: dict) -> bool:
+def _yes_no(column: str) -> Callable[[Resident, Answer, DialogState], bool]:
+    def store(resident: Resident, a: Answer, state: DialogState) -> bool:
         if a.value not in ("yes", "no"):
             raise Again("choice_unknown")
         setattr(resident, column, a.value == "yes")
@@ -259,14 +258,14 @@ def _yes_no(column: str) -> Callable[[Resident, Answer, dict], bool]:
     return store
 
 
-def _interests(resident: Resident, a: Answer, state: dict) -> bool:
-    chosen = [t for t in state.get("sel", []) if t in a.choices]
+def _interests(resident: Resident, a: Answer, state: DialogState) -> bool:
+    chosen = [t for t in state.sel if t in a.choices]
     if a.action == "done":
         resident.interests = [ResidentInterest(topic=t) for t in chosen]
         return True
     if a.value not in a.choices:
         raise Again("choice_unknown")
-    state["sel"] = [t for t in chosen if t != a.value] + ([] if a.value in chosen else [a.value])
+    state.sel = [t for t in chosen if t != a.value] + ([] if a.value in chosen else [a.value])
     return False
 
 
@@ -287,7 +286,7 @@ def _skip_interests(resident: Resident) -> None:
     resident.interests = []
 
 
-_STORE: dict[str, Callable[[Resident, Answer, dict], bool]] = {
+_STORE: dict[str, Callable[[Resident, Answer, DialogState], bool]] = {
     "birth_date": _birth_date,
     "district": _choice("district"),
     "household_size": _household_size,

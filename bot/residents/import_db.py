@@ -24,13 +24,14 @@ from typing import Protocol
 from sqlalchemy import ARRAY, Connection, String, Table, any_, bindparam, func, select
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from bot.residents.import_lines import RESIDENT_KEYS, Chunk
+from bot.residents.import_lines import PROFILE_KEYS, RESIDENT_KEYS, Chunk
 from bot.store.models import Resident, ResidentChild, ResidentInterest
 
 RESIDENTS: Table = Resident.__table__  # type: ignore[assignment]
 CHILDREN: Table = ResidentChild.__table__  # type: ignore[assignment]
 INTERESTS: Table = ResidentInterest.__table__  # type: ignore[assignment]
-# Every imported resident is registered, consented and following (contracts.md).
+# Every imported resident is registered, consented and following (contracts.md); a family
+# profile has its account's values (it mirrors them, bot.store.models.Resident).
 CONSTANT_KEYS = ("following", "followed_at", "consented_at", "registered_at", "notices_paused")
 
 
@@ -84,6 +85,7 @@ class _SqliteWriter:
         moment = convert(now) if convert else now
         self.constants = (True, moment, moment, moment, False)
         self.sql = _insert_sql(RESIDENTS, RESIDENT_KEYS + CONSTANT_KEYS)
+        self.profiles_sql = _insert_sql(RESIDENTS, PROFILE_KEYS + CONSTANT_KEYS)
         self.children_sql = _insert_sql(CHILDREN, ("resident_id", "birth_date"))
         self.interests_sql = _insert_sql(INTERESTS, ("resident_id", "topic"))
 
@@ -99,6 +101,26 @@ class _SqliteWriter:
             self.conn.exec_driver_sql(self.children_sql, children)
         if chunk.interests:
             interests = [(first + i, topic) for i, topic in chunk.interests]
+            self.conn.exec_driver_sql(self.interests_sql, interests)
+        if chunk.profiles:
+            self._write_profiles(chunk, first)
+
+    def _write_profiles(self, chunk: Chunk, first: int) -> None:
+        """Family profiles after their accounts (whose ids are known now), the same way."""
+        rows = [(first + account, *rest) for account, *rest in chunk.profiles]
+        self.conn.exec_driver_sql(self.profiles_sql, [row + self.constants for row in rows])
+        last = self.conn.scalar(select(func.max(RESIDENTS.c.id)))
+        start = last - len(rows) + 1
+        ends = select(RESIDENTS.c.guardian_id, RESIDENTS.c.label).where(
+            RESIDENTS.c.id.in_([start, last])
+        )
+        if set(map(tuple, self.conn.execute(ends))) != {tuple(rows[0][:2]), tuple(rows[-1][:2])}:
+            raise RuntimeError("residents import: the new rows' ids are not consecutive")
+        if chunk.profile_children:
+            children = [(start + i, birth) for i, birth in chunk.profile_children]
+            self.conn.exec_driver_sql(self.children_sql, children)
+        if chunk.profile_interests:
+            interests = [(start + i, topic) for i, topic in chunk.profile_interests]
             self.conn.exec_driver_sql(self.interests_sql, interests)
 
     def _first_id(self, chunk: Chunk) -> int:
@@ -158,6 +180,7 @@ class _PostgresWriter:
         self.conn, self.constants = conn, _constants(now)
         self.cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         self.copies = {t.name: _copy_statement(conn, t) for t in (RESIDENTS, CHILDREN, INTERESTS)}
+        self.copies[PROFILES] = _copy_statement(conn, RESIDENTS, PROFILES)
         self.sequence = conn.scalar(select(func.pg_get_serial_sequence("residents", "id")))
         # Cached: a million rows share a few tens of thousands of distinct dates.
         self.date = lru_cache(maxsize=None)(dt.date.fromisoformat)
@@ -172,19 +195,31 @@ class _PostgresWriter:
         if not chunk.residents:
             return
         date, constants = self.date, self.constants
-        ids = [i for (i,) in self.cursor.execute(
-            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
-            (self.sequence, len(chunk.residents)),
-        )]  # fmt: skip
-        self._copy(RESIDENTS, (
+        ids = self._ids(len(chunk.residents))
+        self._copy(RESIDENTS.name, (
             (i, user, birth and date(birth), *rest, *constants)
             for i, (user, birth, *rest) in zip(ids, chunk.residents, strict=True)
         ))  # fmt: skip
-        self._copy(CHILDREN, ((ids[i], date(birth)) for i, birth in chunk.children))
-        self._copy(INTERESTS, ((ids[i], topic) for i, topic in chunk.interests))
+        self._copy(CHILDREN.name, ((ids[i], date(birth)) for i, birth in chunk.children))
+        self._copy(INTERESTS.name, ((ids[i], topic) for i, topic in chunk.interests))
+        if chunk.profiles:
+            # Family profiles: ids of their own, guardian_id their account's id from above.
+            own = self._ids(len(chunk.profiles))
+            self._copy(PROFILES, (
+                (i, ids[account], label, birth and date(birth), *rest, *constants)
+                for i, (account, label, birth, *rest) in zip(own, chunk.profiles, strict=True)
+            ))  # fmt: skip
+            children = ((own[i], date(birth)) for i, birth in chunk.profile_children)
+            self._copy(CHILDREN.name, children)
+            self._copy(INTERESTS.name, ((own[i], t) for i, t in chunk.profile_interests))
 
-    def _copy(self, table: Table, rows: Iterator[tuple]) -> None:
-        sql, types = self.copies[table.name]
+    def _ids(self, count: int) -> list[int]:
+        return [i for (i,) in self.cursor.execute(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (self.sequence, count),
+        )]  # fmt: skip
+
+    def _copy(self, name: str, rows: Iterator[tuple]) -> None:
+        sql, types = self.copies[name]
         with self.cursor.copy(sql) as copy:
             copy.set_types(types)  # binary: measured 7x faster than text COPY
             for row in rows:
@@ -199,16 +234,20 @@ class _PostgresWriter:
 
 
 # The columns each COPY fills, in the order of the rows the writer builds.
+PROFILES = "family profiles"  # residents rows too, with guardian_id and label
 COPY_KEYS = {
     RESIDENTS.name: ("id", *RESIDENT_KEYS, *CONSTANT_KEYS),
+    PROFILES: ("id", *PROFILE_KEYS, *CONSTANT_KEYS),
     CHILDREN.name: ("resident_id", "birth_date"),
     INTERESTS.name: ("resident_id", "topic"),
 }
 
 
-def _copy_statement(conn: Connection, table: Table) -> tuple[str, list[str]]:
+def _copy_statement(
+    conn: Connection, table: Table, name: str | None = None
+) -> tuple[str, list[str]]:
     """COPY … FROM STDIN (FORMAT BINARY) and its column types, which binary COPY needs."""
-    keys = COPY_KEYS[table.name]
+    keys = COPY_KEYS[name or table.name]
     quote = conn.dialect.identifier_preparer
     names = ", ".join(quote.quote(k) for k in keys)
     sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN (FORMAT BINARY)"

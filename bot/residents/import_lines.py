@@ -40,6 +40,11 @@ class Chunk:
     children: list[tuple[int, str]] = field(default_factory=list)  # (index, birth date)
     interests: list[tuple[int, str]] = field(default_factory=list)  # (index, topic)
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
+    # Family profiles (代理受信): rows as in PROFILE_KEYS, the first field the index of
+    # their account in ``residents``; their children and interests name them by index here.
+    profiles: list[tuple] = field(default_factory=list)
+    profile_children: list[tuple[int, str]] = field(default_factory=list)
+    profile_interests: list[tuple[int, str]] = field(default_factory=list)
 
 
 # Each resident row: these columns in this order. followed_at, consented_at and
@@ -48,6 +53,11 @@ RESIDENT_KEYS = (
     "line_user_id", "birth_date", "district", "household_size", "pregnant",
     "single_parent", "children_answered",
 )  # fmt: skip
+# Each family profile row: its account (an index into the chunk's residents, mapped to
+# guardian_id by the writer), its label, then the answers as for a resident.
+PROFILE_KEYS = ("guardian_id", "label", *RESIDENT_KEYS[1:])
+MAX_FAMILY = 5  # family profiles per account, as in the chat (messages.family)
+LABEL_MAX = 10
 
 
 def line_type(districts: list[str], topics: list[str], today: dt.date) -> TypeAdapter:
@@ -63,6 +73,24 @@ def line_type(districts: list[str], topics: list[str], today: dt.date) -> TypeAd
         __pydantic_config__ = closed  # type: ignore[misc]
         birth_date: Birth  # type: ignore[valid-type]
 
+    class Family(TypedDict):
+        """A family profile: a label (as the chat asks it) and the same answers."""
+
+        __pydantic_config__ = closed  # type: ignore[misc]
+        label: Annotated[
+            str,
+            StringConstraints(
+                min_length=1, max_length=LABEL_MAX, pattern=r"^[^\s]([^\r\n\t]*[^\s])?$"
+            ),
+        ]
+        birth_date: NotRequired[Birth | None]  # type: ignore[valid-type]
+        district: NotRequired[District | None]  # type: ignore[valid-type]
+        household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
+        pregnant: NotRequired[bool | None]
+        single_parent: NotRequired[bool | None]
+        children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
+        interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
+
     class Line(TypedDict):
         __pydantic_config__ = closed  # type: ignore[misc]
         line_user_id: Annotated[str, StringConstraints(pattern=r"^U[0-9a-f]{32}$")]
@@ -73,6 +101,7 @@ def line_type(districts: list[str], topics: list[str], today: dt.date) -> TypeAd
         single_parent: NotRequired[bool | None]
         children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
         interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
+        family: NotRequired[Annotated[list[Family], Field(max_length=MAX_FAMILY)]]
 
     return TypeAdapter(Line)
 
@@ -113,11 +142,7 @@ def chunks(
                 message = f"line {number}: line_user_id {user} is also on line {first}"
                 chunk.problems.append((number, message))
                 continue
-            if (
-                line.get("children")
-                and line.get("birth_date")
-                and (problem := _child_too_early(line, today))
-            ):
+            if problem := _family_problem(line, today) or _too_early(line, today):
                 chunk.problems.append((number, f"line {number}: {problem}"))
                 continue
             _add(chunk, number, line)
@@ -129,10 +154,31 @@ def chunks(
 
 def _child_too_early(line: dict, today: dt.date) -> str | None:
     """The dialog's rule: no child born before the parent was 12 (the dates stay unsaid)."""
+    if not (line.get("children") and line.get("birth_date")):
+        return None
     earliest = earliest_child_birth(today, line["birth_date"])
     for i, child in enumerate(line["children"]):
         if child["birth_date"] < earliest:
             return f"children.{i}.birth_date: before the parent (birth_date) was 12"
+    return None
+
+
+def _too_early(line: dict, today: dt.date) -> str | None:
+    """_child_too_early for the line and for each of its family profiles."""
+    if problem := _child_too_early(line, today):
+        return problem
+    for n, member in enumerate(line.get("family", ())):
+        if problem := _child_too_early(member, today):
+            return f"family.{n}.{problem}"
+    return None
+
+
+def _family_problem(line: dict, today: dt.date) -> str | None:
+    """Two family profiles of one account may not share a label (the chat refuses it)."""
+    labels = [member["label"] for member in line.get("family", ())]
+    for n, label in enumerate(labels):
+        if label in labels[:n]:
+            return f"family.{n}.label: the label is used twice on this line"
     return None
 
 
@@ -144,13 +190,26 @@ def _add(chunk: Chunk, number: int, line: dict) -> None:
         chunk.children += [(index, c["birth_date"].isoformat()) for c in children]
     if topics := line.get("interests"):
         chunk.interests += [(index, t) for t in sorted(set(topics))]  # the key is (id, topic)
-    birth = line.get("birth_date")
     chunk.numbers.append(number)
-    chunk.residents.append((
-        line["line_user_id"], birth and birth.isoformat(), line.get("district"),
+    chunk.residents.append((line["line_user_id"], *_answers(line)))
+    for member in line.get("family", ()):
+        profile = len(chunk.profiles)
+        if kids := member.get("children"):
+            chunk.profile_children += [(profile, c["birth_date"].isoformat()) for c in kids]
+        if topics := member.get("interests"):
+            chunk.profile_interests += [(profile, t) for t in sorted(set(topics))]
+        chunk.profiles.append((index, member["label"], *_answers(member)))
+
+
+def _answers(line: dict) -> tuple:
+    """The answer columns of RESIDENT_KEYS after line_user_id, with the defaults."""
+    children = line.get("children", [])
+    birth = line.get("birth_date")
+    return (
+        birth and birth.isoformat(), line.get("district"),
         line.get("household_size", 1 + len(children or ())),
         line.get("pregnant", False), line.get("single_parent", False), children is not None,
-    ))  # fmt: skip
+    )  # fmt: skip
 
 
 def chunks_in_worker(

@@ -2,8 +2,8 @@
 
 Personal data lives only in ``residents``, ``resident_children`` and
 ``resident_interests``; deleting a resident row removes all of it (ON DELETE
-CASCADE). ``resident_activity`` keeps anonymous counts for the KPIs and never
-names a resident.
+CASCADE), including the family profiles it holds (``guardian_id``).
+``resident_activity`` keeps anonymous counts for the KPIs and never names a resident.
 """
 
 from __future__ import annotations
@@ -112,12 +112,26 @@ class Base(DeclarativeBase):
 
 
 class Resident(Base):
-    """A LINE user who follows (or followed) the city's account."""
+    """A LINE user who follows (or followed) the city's account, or a family profile.
+
+    A family profile (代理受信) is a person the account holder looks after, typically a
+    parent without a smartphone: a row with no ``line_user_id``, a ``guardian_id`` naming
+    the account's row and a ``label`` the holder chose (「母」). The segment engine matches
+    it on its own answers like any resident; its notices go to the guardian's LINE id.
+    It mirrors its account's ``following``, ``unfollowed_at``, ``consented_at``,
+    ``notices_paused`` and ``language`` (``mirror_to_profiles``, called in the same
+    transaction wherever they change), so every audience query reads one row per profile.
+    """
 
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    line_user_id: Mapped[str] = mapped_column(String(33), unique=True)
+    # NULL for a family profile (unique ignores NULLs on both databases).
+    line_user_id: Mapped[str | None] = mapped_column(String(33), unique=True)
+    guardian_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(20))
     following: Mapped[bool] = mapped_column(Boolean, default=True)
     followed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     unfollowed_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -149,6 +163,30 @@ class Resident(Base):
     interests: Mapped[list[ResidentInterest]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="ResidentInterest.topic"
     )
+    # The family profiles this account holds (empty for a profile itself).
+    profiles: Mapped[list[Resident]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Resident.id"
+    )
+
+    __table_args__ = (UniqueConstraint("guardian_id", "label", name="uq_residents_guardian_label"),)
+
+    @property
+    def is_profile(self) -> bool:
+        """True for a family profile (no LINE account of its own)."""
+        return self.guardian_id is not None
+
+    # The account's state a family profile copies (see the class docstring).
+    MIRRORED = ("following", "unfollowed_at", "consented_at", "notices_paused", "language")
+
+    def mirror_to_profiles(self) -> None:
+        """Copy the account's following, consent and pause onto its family profiles.
+
+        Called wherever those change on an account (follow, unfollow, pause), in the
+        same transaction: audience queries then read a profile's row alone.
+        """
+        for profile in self.profiles:
+            for name in self.MIRRORED:
+                setattr(profile, name, getattr(self, name))
 
 
 class ResidentChild(Base):
@@ -258,6 +296,10 @@ class SendBatch(Base):
         ForeignKey("campaign_runs.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PENDING)  # BatchStatus
+    # Whose notices the batch's one message names, as a JSON list of family labels ("" is
+    # the account holder); NULL: the holders' own notices, the usual case. Kept so that a
+    # retry sends the same message; cleared when the batch is settled (labels are personal).
+    whose: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     request_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)

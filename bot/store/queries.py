@@ -89,7 +89,10 @@ class UnknownTarget(UserError):
 
 
 def registered() -> ColumnElement[bool]:
-    """A registration as the KPI counts it: consented, answered, still following."""
+    """A registration as the KPI counts it: consented, answered, still following.
+
+    A family profile counts on its own (it mirrors its account's consent and following).
+    """
     return and_(
         _residents.consented_at.is_not(None),
         _residents.registered_at.is_not(None),
@@ -108,15 +111,35 @@ def matching(rules: Iterable[Any], on: dt.date) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
+_guardians = Resident.__table__.alias("guardian")
+
+
+def recipient() -> ColumnElement[str]:
+    """The LINE id a resident's notices go to: their own, or a family profile's guardian's."""
+    # COALESCE evaluates the correlated lookup (primary key) only for a profile's row.
+    guardian = (
+        select(_guardians.c.line_user_id)
+        .where(_guardians.c.id == _residents.guardian_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(_residents.line_user_id, guardian)
+
+
+def account_of() -> ColumnElement[int]:
+    """The resident id of the LINE account a row belongs to (the guardian's for a profile)."""
+    return func.coalesce(_residents.guardian_id, _residents.id)
+
+
 # name: eligible-residents
 # The registered residents a program (and, for a campaign, its audience rule) concerns on
 # a day: the audience of a send slot before opt-outs and past deliveries. Ordered by id,
 # the primary key, so output is stable and SQLite reads it in table order at no cost.
+# A family profile is one row like any resident; its LINE id is its guardian's.
 def eligible_residents(rules: Any, on: dt.date) -> Select[tuple[int, str]]:
-    """Select (id, line_user_id) of registered residents matching the rule(s) on `on`."""
+    """Select (id, recipient LINE id) of registered residents matching the rule(s) on `on`."""
     rules = rules if isinstance(rules, list | tuple) else [rules]
     return (
-        select(_residents.id, _residents.line_user_id)
+        select(_residents.id, recipient())
         .where(reachable(), matching(rules, on))
         .order_by(_residents.id)
     )
@@ -179,7 +202,11 @@ def target_rules(config: Any, target: str) -> list[Any]:
 
 
 def audience_ids(engine: Any, rules: list[Any], on: dt.date) -> Iterator[list[str]]:
-    """The LINE user ids of the residents `rules` match on `on`, a chunk at a time."""
+    """The LINE user ids of the residents `rules` match on `on`, a chunk at a time.
+
+    One id per matching resident: an account whose holder and family profile both match
+    appears twice (the dispatcher sends such an account one message naming both).
+    """
     with engine.connect() as conn:
         for rows in stream(conn, eligible_residents(rules, on)):
             yield [user for _, user in rows]
@@ -281,15 +308,12 @@ def record_deliveries(
     upto_id: int | None = None,
 ) -> Insert:
     """Insert one pending (or deferred) Delivery per resident of `audience` in the id range."""
-    # A chunk of residents (after_id, upto_id] at a time: each chunk commits on its own, so
+    # A chunk of accounts (after_id, upto_id] at a time: each chunk commits on its own, so
     # its notices are sent while the next chunk is recorded (bot.dispatch.outbox.Recording).
-    chunk = _residents.id > after_id
-    if upto_id is not None:
-        chunk = and_(chunk, _residents.id <= upto_id)
-    who = audience.where(chunk).subquery("audience")
-    mine = _deliveries.resident_id > after_id
-    if upto_id is not None:
-        mine = and_(mine, _deliveries.resident_id <= upto_id)
+    # An account's family profiles are in its chunk: its notices go out as one message.
+    who = audience.where(account_in(after_id, upto_id)).subquery("audience")
+    chunk_ids = select(_residents.id).where(account_in(after_id, upto_id))
+    mine = _deliveries.resident_id.in_(chunk_ids)
     recent = _recent_counts(since, run_id, mine)
     over = func.coalesce(recent.c.n, 0) >= limit
     rows = select(
@@ -302,6 +326,21 @@ def record_deliveries(
     ).select_from(who.outerjoin(recent, recent.c.resident_id == who.c.id))
     columns = ["run_id", "program_id", "resident_id", "status", "reason", "created_at"]
     return insert(Delivery).from_select(columns, rows)
+
+
+def account_in(after_id: int, upto_id: int | None) -> ColumnElement[bool]:
+    """Residents whose account (own id, or a profile's guardian_id) is in (after_id, upto_id].
+
+    Two index ranges (primary key; ix_residents_guardian_id) rather than a range over
+    COALESCE(guardian_id, id), which no index serves: each chunk reads its own rows only.
+    """
+
+    def within(column: Any) -> ColumnElement[bool]:
+        low = column > after_id
+        return low if upto_id is None else and_(low, column <= upto_id)
+
+    return or_(and_(_residents.guardian_id.is_(None), within(_residents.id)),
+               within(_residents.guardian_id))  # fmt: skip
 
 
 def refresh_delivery_stats(conn: Connection) -> None:
@@ -420,12 +459,18 @@ def last_resident_id() -> Select[tuple[int | None]]:
 
 
 # name: recorded-upto
-# Where a run's recording resumes after a crash: chunks commit in resident-id order, so
-# every resident up to the highest one with a row of this run was considered (the unique
-# (run_id, resident_id) index answers it).
+# Where a run's recording resumes after a crash: chunks commit in account order (a
+# profile with its guardian), so every account up to the highest one with a row of this
+# run was considered. Read once per recording (resume), joined to residents for the
+# profiles' accounts.
 def recorded_upto(run_id: int) -> Select[tuple[int | None]]:
-    """Select the highest resident id recorded for the run."""
-    return select(func.max(_deliveries.resident_id)).where(_deliveries.run_id == run_id)
+    """Select the highest account id recorded for the run."""
+    return (
+        select(func.max(account_of()))
+        .select_from(Delivery.__table__)
+        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
+        .where(_deliveries.run_id == run_id)
+    )
 
 
 # name: pending-batch
@@ -435,11 +480,14 @@ def recorded_upto(run_id: int) -> Select[tuple[int | None]]:
 # 100,000 took 57 s instead of a few on PostgreSQL (measured, benchmarks/dispatch.py).
 # Rows whose resident was deleted have no LINE id: skipped before batching (dispatch_outbox).
 # The recipient's language comes along: batches are formed per message variant
-# (bot.dispatch.variant), as of the moment the batch is recorded.
-def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, str, str]]:
-    """Select (delivery id, line_user_id, language) of a run's next unbatched pending notices."""
+# (bot.dispatch.variant), as of the moment the batch is recorded. Each row also says its
+# account and, for a family profile, its label: an account's notices of one run go out as
+# one message naming whose they are (bot.dispatch.outbox). A profile's language mirrors
+# its account's.
+def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, str, str, int, Any]]:
+    """Select (delivery id, recipient LINE id, language, account id, label) of pending rows."""
     return (
-        select(_deliveries.id, _residents.line_user_id, _residents.language)
+        select(_deliveries.id, recipient(), _residents.language, account_of(), _residents.label)
         .join(Resident.__table__, _residents.id == _deliveries.resident_id)
         .where(
             _deliveries.run_id == run_id,
@@ -475,6 +523,23 @@ def take_batch(
     return update(Delivery.__table__).where(*conditions).values(batch_key=key, status=_D.SENDING)
 
 
+# name: take-rows
+# Form one multicast where family profiles exist: the chosen rows by id (an account's
+# rows need not be neighbours, so no id range); the caller checks the row count.
+def take_rows(run_id: int, ids: list[int], key: str) -> Update:
+    """UPDATE these pending, unbatched rows to `sending` under the batch's retry key."""
+    return (
+        update(Delivery.__table__)
+        .where(
+            _deliveries.id.in_(ids),
+            _deliveries.run_id == run_id,
+            _deliveries.status == _D.PENDING,
+            _deliveries.batch_key.is_(None),
+        )
+        .values(batch_key=key, status=_D.SENDING)
+    )
+
+
 # name: settle-deliveries
 # A settled batch's outcome on its rows; several sent batches in one statement.
 def settle_deliveries(keys: list[str], status: str, now: dt.datetime, reason: str | None):
@@ -485,16 +550,54 @@ def settle_deliveries(keys: list[str], status: str, now: dt.datetime, reason: st
     return update(Delivery.__table__).where(_deliveries.batch_key.in_(keys)).values(**values)
 
 
+# name: any-profiles
+# Whether any family profile exists (ix_residents_guardian_id answers it at once): without
+# one, batching never looks for an account's other notices.
+def any_profiles() -> Select[tuple[bool]]:
+    """Select whether some resident row is a family profile."""
+    return select(exists().where(_residents.guardian_id.is_not(None)))
+
+
+# name: pending-siblings
+# The other pending notices of the same run for accounts in a page of pending_batch that
+# lie beyond the page (a holder's and a profile's rows need not be neighbours): they join
+# their account's message. Both sides are index lookups: the unique (run_id, resident_id)
+# index for the holders, ix_residents_guardian_id for the profiles.
+def pending_siblings(
+    run_id: int, after_id: int, accounts: list[int]
+) -> Select[tuple[int, str, str, int, Any]]:
+    """Select pending_batch's columns for these accounts' rows beyond the page."""
+    profiles = select(_residents.id).where(_residents.guardian_id.in_(accounts))
+    return (
+        select(_deliveries.id, recipient(), _residents.language, account_of(), _residents.label)
+        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
+        .where(
+            _deliveries.run_id == run_id,
+            _deliveries.status == _D.PENDING,
+            _deliveries.batch_key.is_(None),
+            _deliveries.id > after_id,
+            or_(_deliveries.resident_id.in_(accounts), _deliveries.resident_id.in_(profiles)),
+        )
+        .order_by(_deliveries.id)
+    )
+
+
 # name: batch-recipients
 # The LINE ids of one recorded batch, in the order they were first sent: a retry with the
-# same X-Line-Retry-Key must carry the same recipients (line-platform.md §2.6).
+# same X-Line-Retry-Key must carry the same recipients (line-platform.md §2.6). An account
+# with several notices in the batch (holder and family profile) is one recipient, placed
+# by its first notice, as when the batch was formed.
 def batch_recipients(batch_key: str) -> Select[tuple[str]]:
-    """Select the line_user_id of every notice in the batch."""
+    """Select each recipient LINE id of the batch once."""
+    to = func.coalesce(_residents.line_user_id, _guardians.c.line_user_id)
     return (
-        select(_residents.line_user_id)
-        .join(Delivery.__table__, _residents.id == _deliveries.resident_id)
+        select(to)
+        .select_from(Delivery.__table__)
+        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
+        .outerjoin(_guardians, _guardians.c.id == _residents.guardian_id)
         .where(_deliveries.batch_key == batch_key)
-        .order_by(_deliveries.id)
+        .group_by(to)
+        .order_by(func.min(_deliveries.id))
     )
 
 
@@ -576,7 +679,8 @@ def set_defer_until(delivery_id: int, until: dt.datetime, reason: str) -> Update
 # Several batches' rows in one executemany (the caller passes the rows); a Core insert on
 # the table, not ORM objects: the dispatcher's main thread forms thousands of batches.
 def new_batches() -> Insert:
-    """INSERT send_batches rows (parameters: key, run_id, status, attempts, created_at, variant)."""
+    """INSERT send_batches rows (parameters: key, run_id, status, attempts, created_at, variant;
+    whose where family profiles are named)."""
     return insert(SendBatch.__table__)
 
 
@@ -602,6 +706,7 @@ def settle_batch(
             request_id=request_id,
             last_error=error,
             sent_at=sent_at,
+            whose=None,  # settled: never sent again, the family labels are not kept
         )
     )
 
@@ -725,11 +830,13 @@ def reopen_runs_with_pending() -> Update:
 def purge_unfollowed_before(cutoff: dt.datetime) -> Delete:
     """DELETE residents who unfollowed before `cutoff` (their answers' retention is over).
 
-    One bulk DELETE: ON DELETE CASCADE removes children and interests in the database. The
-    conditions are in the DELETE itself, so a resident who follows again meanwhile is
+    One bulk DELETE: ON DELETE CASCADE removes children and interests in the database, and
+    an account's family profiles (they mirror its unfollow; counted with it, not apart).
+    The conditions are in the DELETE itself, so a resident who follows again meanwhile is
     never removed.
     """
     return delete(Resident).where(
+        _residents.guardian_id.is_(None),
         _residents.following.is_(False),
         _residents.unfollowed_at.is_not(None),
         _residents.unfollowed_at < cutoff,

@@ -151,6 +151,25 @@ class People:
             session.add_all([ResidentInterest(resident_id=row.id, topic=t) for t in interests])
         return row.id, user.user_id
 
+    def add_profile(
+        self, guardian_id: int, label: str, *, age: int | None = 80, following=True, paused=False
+    ) -> int:
+        """A family profile (代理受信) of the account `guardian_id`; returns its id."""
+        row = Resident(
+            line_user_id=None,
+            guardian_id=guardian_id,
+            label=label,
+            following=following,
+            consented_at=NOW,
+            registered_at=NOW,
+            birth_date=None if age is None else dt.date(2026 - age, 1, 1),
+            notices_paused=paused,
+            children_answered=True,
+        )
+        with self.wiring.session_factory() as session, session.begin():
+            session.add(row)
+        return row.id
+
     def many(self, n: int, **kw) -> list[str]:
         """n alike residents; their LINE user ids."""
         return [self.add(**kw)[1] for _ in range(n)]

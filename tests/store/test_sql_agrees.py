@@ -2,7 +2,9 @@
 
 Random rules (nested all/any/not) × random residents (skipped answers, 0–4 children,
 29 February births) × days at the fiscal-year and leap-day edges, on SQLite and on
-PostgreSQL (the `engine` fixture runs each test on both).
+PostgreSQL (the `engine` fixture runs each test on both). Some residents are family
+profiles (代理受信) of others: each is matched on its own answers, never its guardian's,
+and the audience names its guardian's LINE id.
 """
 
 from __future__ import annotations
@@ -96,16 +98,23 @@ profiles = st.builds(
 )
 
 
-def store(conn, people: list[Profile]) -> list[int]:
-    """Insert the profiles as registered residents; return their ids in order."""
+def store(conn, people: list[Profile], guardians: list[int | None] | None = None) -> list[int]:
+    """Insert the profiles as registered residents; return their ids in order.
+
+    guardians[n], if given and not None, makes person n a family profile of the person at
+    that (earlier) position: no LINE id, a label, the account's state mirrored.
+    """
     ids = []
     for n, p in enumerate(people):
+        guardian = None if guardians is None else guardians[n]
         row = {
             "line_user_id": f"U{n:032x}", "following": True, "consented_at": NOW,
             "registered_at": NOW, "birth_date": p.birth_date, "district": p.district,
             "household_size": p.household_size, "pregnant": p.pregnant,
             "single_parent": p.single_parent, "children_answered": p.children is not None,
         }  # fmt: skip
+        if guardian is not None:
+            row |= {"line_user_id": None, "guardian_id": ids[guardian], "label": f"家族{n}"}
         ids.append(conn.execute(insert(Resident).values(row).returning(Resident.id)).scalar_one())
     children = [
         {"resident_id": i, "birth_date": b}
@@ -134,19 +143,36 @@ def selected(conn, rule, on: date) -> set[int]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(rule=rules, people=st.lists(profiles, min_size=1, max_size=10), on=days)
-def test_sql_selects_exactly_the_residents_the_python_evaluator_selects(engine, rule, people, on):
+@given(
+    rule=rules,
+    people=st.lists(profiles, min_size=1, max_size=10),
+    on=days,
+    links=st.lists(st.none() | st.integers(0, 9), min_size=10, max_size=10),
+)
+def test_sql_selects_exactly_the_residents_the_python_evaluator_selects(
+    engine, rule, people, on, links
+):
+    # Person n is a family profile of an earlier account-holder when links[n] points at one.
+    guardians: list[int | None] = []
+    for n, link in enumerate(links[: len(people)]):
+        holder = link is not None and link < n and guardians[link] is None
+        guardians.append(link if holder else None)
     with engine.connect() as conn:
         transaction = conn.begin()
         try:
-            ids = store(conn, people)
+            ids = store(conn, people, guardians)
             expected = {i for i, p in zip(ids, people, strict=True) if holds(rule, p, on)}
             assert selected(conn, rule, on) == expected
             # The audience path too: literal SQL through the driver's (server-side) cursor.
-            streamed = {
-                rid for rows in stream(conn, eligible_residents(rule, on)) for rid, _ in rows
-            }
-            assert streamed == expected
+            streamed = dict(
+                row for rows in stream(conn, eligible_residents(rule, on)) for row in rows
+            )
+            assert set(streamed) == expected
+            # A profile's notices go to its guardian's LINE id.
+            for n, rid in enumerate(ids):
+                if rid in streamed:
+                    holder = n if guardians[n] is None else guardians[n]
+                    assert streamed[rid] == f"U{holder:032x}"
         finally:
             transaction.rollback()  # each example starts from empty tables
 
