@@ -23,7 +23,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from messages.languages import DEFAULT
+from messages.languages import DEFAULT, known
 from messages.postback import encode
 from messages.style import MUTED, TEXT, button, text
 from messages.texts import say
@@ -59,7 +59,8 @@ def person(label: str, lang: str = DEFAULT) -> str:
     """How a notice names one person: ご本人, お母さま（母）, or ご家族（ハナコ）."""
     if not label:
         return say("who_self", lang)
-    honorific = HONORIFICS.get(label)
+    # The honorifics are Japanese: other languages name the person by the label alone.
+    honorific = HONORIFICS.get(label) if known(lang) == DEFAULT else None
     if honorific is None:
         return say("who_family", lang, label=label)
     return say("who_honorific", lang, honorific=honorific, label=label)
