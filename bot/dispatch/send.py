@@ -98,11 +98,18 @@ class RateGate:
     def __init__(self, rate: str) -> None:
         self._item = parse(rate)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        # One thread at a time inside the limiter: limits' MemoryStorage (5.8) restarts its
+        # expiry timer without a lock, and two dispatcher threads doing so at once raised
+        # "threads can only be started once" in a 100,000-resident run (ending the send).
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
         """Return when one more request is allowed; counts it."""
-        while not self._limiter.hit(self._item, "multicast"):
-            reset_at = self._limiter.get_window_stats(self._item, "multicast").reset_time
+        while True:
+            with self._lock:
+                if self._limiter.hit(self._item, "multicast"):
+                    return
+                reset_at = self._limiter.get_window_stats(self._item, "multicast").reset_time
             time.sleep(min(max(reset_at - time.time(), 0.001), 1.0))
 
 
