@@ -14,6 +14,7 @@ class WatchedLimiter:
     def __init__(self, limiter) -> None:
         self.limiter, self.inside, self.most = limiter, 0, 0
         self.count = threading.Lock()
+        self.passed: list[float] = []  # when each allowed request was let through
 
     def _enter(self) -> None:
         with self.count:
@@ -28,7 +29,10 @@ class WatchedLimiter:
     def hit(self, *args):
         self._enter()
         try:
-            return self.limiter.hit(*args)
+            allowed = self.limiter.hit(*args)
+            if allowed:
+                self.passed.append(time.time())  # the limiter's own clock
+            return allowed
         finally:
             self._leave()
 
@@ -47,22 +51,19 @@ def test_sixteen_threads_never_enter_the_limiter_at_once_and_the_rate_holds():
     gate = RateGate("50/second")
     watched = WatchedLimiter(gate._limiter)
     gate._limiter = watched
-    passed: list[float] = []
-    lock = threading.Lock()
 
     def sender() -> None:
         for _ in range(8):
             gate.wait()
-            with lock:
-                passed.append(time.monotonic())
 
     threads = [threading.Thread(target=sender) for _ in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    passed = sorted(watched.passed)
     assert len(passed) == 128
     assert watched.most == 1
-    passed.sort()
-    # A moving one-second window: any 51 consecutive passes span at least a second.
-    assert all(b - a >= 0.99 for a, b in zip(passed, passed[50:], strict=False))
+    # A moving one-second window: any 51 consecutive passes span about a second at least
+    # (the margin: a thread may be paused between the limiter's clock and ours).
+    assert all(b - a >= 0.95 for a, b in zip(passed, passed[50:], strict=False))
