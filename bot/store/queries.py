@@ -516,10 +516,19 @@ def take_batch(
         _deliveries.run_id == run_id,
         _deliveries.status == _D.PENDING,
         _deliveries.batch_key.is_(None),
+        # A row whose resident deleted their data meanwhile (resident_id set NULL) is not
+        # among the rows the caller chose (pending-batch joins residents): without this the
+        # count never matches and forming retries for ever; skip_orphans skips it later.
+        _deliveries.resident_id.is_not(None),
     ]
     if language is not None:
-        readers = select(_residents.id).where(_residents.language == language)
-        conditions.append(_deliveries.resident_id.in_(readers))
+        # Correlated, one primary-key lookup per row (an IN over every reader of the
+        # language would scan the residents for each batch).
+        conditions.append(
+            exists().where(
+                _residents.id == _deliveries.resident_id, _residents.language == language
+            )
+        )
     return update(Delivery.__table__).where(*conditions).values(batch_key=key, status=_D.SENDING)
 
 
