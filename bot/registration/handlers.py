@@ -40,6 +40,8 @@ class HandlerContext:
     session: Session
     wiring: object
     now: datetime
+    # A follow's LINE profile language, asked before the transaction opened (webhook.py).
+    profile_language: str | None = None
 
     def record(self, kind: str) -> None:
         """Count an anonymous KPI fact (never names the resident)."""

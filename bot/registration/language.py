@@ -17,11 +17,24 @@ def lang_of(resident: Resident | None) -> str:
     return known(resident.language) if resident is not None else DEFAULT
 
 
+def profile_language(wiring, line_user_id: str) -> str | None:
+    """The language of the resident's LINE app, asked from LINE (None if unknown).
+
+    The webhook asks it before opening the event's transaction: the call waits on LINE
+    (tens of ms, at most PROFILE_TIMEOUT) and must not hold the database's write lock (on
+    SQLite every webhook waited behind it) or a resident's row lock meanwhile.
+    """
+    line = getattr(wiring, "line", None)
+    asker = getattr(line, "profile_language", None)
+    return asker(line_user_id) if asker else None
+
+
 def preselect(ctx, line_user_id: str) -> str:
     """A new friend's language: their LINE app's, if it is one of ours; else Japanese."""
-    line = getattr(ctx.wiring, "line", None)
-    asker = getattr(line, "profile_language", None)
-    return from_line_profile(asker(line_user_id) if asker else None)
+    asked = ctx.profile_language
+    if asked is None:
+        asked = profile_language(ctx.wiring, line_user_id)
+    return from_line_profile(asked)
 
 
 def set_language(

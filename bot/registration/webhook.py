@@ -27,13 +27,13 @@ import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from linebot.v3.webhooks import Event
+from linebot.v3.webhooks import Event, FollowEvent
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.errors import WebhookRejected
 from bot.logs import get_logger
-from bot.registration import outbox
+from bot.registration import language, outbox
 from bot.registration.handlers import HandlerContext, handler_for
 from bot.store import queries
 from bot.wiring import Wiring
@@ -180,13 +180,18 @@ def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
     if handler is None:
         log.info("webhook_event_ignored", event_type=_event_type(event))
         return None
+    asked = None
+    if isinstance(event, FollowEvent) and getattr(event.source, "user_id", None):
+        asked = language.profile_language(wiring, event.source.user_id)  # outside the lock
     for attempt in range(1, ATTEMPTS + 1):
         session = wiring.session_factory()
         try:
             with session.begin():
                 received = datetime.now(UTC)
                 _claim(session, event_id, _event_type(event), received)
-                ctx = HandlerContext(session=session, wiring=wiring, now=wiring.clock.now())
+                ctx = HandlerContext(
+                    session=session, wiring=wiring, now=wiring.clock.now(), profile_language=asked
+                )
                 replies = handler(ctx, event)
                 item = outbox.store(session, wiring.settings, event, replies, received)
         except _Duplicate:
