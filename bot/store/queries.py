@@ -473,6 +473,20 @@ def recorded_upto(run_id: int) -> Select[tuple[int | None]]:
     )
 
 
+def _pending_rows(run_id: int, after_id: int) -> Select[tuple[int, str, str, int, Any]]:
+    """The run's pending, unbatched rows past `after_id`, with pending_batch's columns."""
+    return (
+        select(_deliveries.id, recipient(), _residents.language, account_of(), _residents.label)
+        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
+        .where(
+            _deliveries.run_id == run_id,
+            _deliveries.status == _D.PENDING,
+            _deliveries.batch_key.is_(None),
+            _deliveries.id > after_id,
+        )
+    )
+
+
 # name: pending-batch
 # The next ≤ `limit` pending notices of a run with their recipients' LINE ids, oldest first:
 # one multicast request. Keyset paging (id > after_id) walks the primary key from where the
@@ -486,18 +500,7 @@ def recorded_upto(run_id: int) -> Select[tuple[int | None]]:
 # its account's.
 def pending_batch(run_id: int, after_id: int, limit: int) -> Select[tuple[int, str, str, int, Any]]:
     """Select (delivery id, recipient LINE id, language, account id, label) of pending rows."""
-    return (
-        select(_deliveries.id, recipient(), _residents.language, account_of(), _residents.label)
-        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
-        .where(
-            _deliveries.run_id == run_id,
-            _deliveries.status == _D.PENDING,
-            _deliveries.batch_key.is_(None),
-            _deliveries.id > after_id,
-        )
-        .order_by(_deliveries.id)
-        .limit(limit)
-    )
+    return _pending_rows(run_id, after_id).order_by(_deliveries.id).limit(limit)
 
 
 # name: take-batch
@@ -578,15 +581,8 @@ def pending_siblings(
     """Select pending_batch's columns for these accounts' rows beyond the page."""
     profiles = select(_residents.id).where(_residents.guardian_id.in_(accounts))
     return (
-        select(_deliveries.id, recipient(), _residents.language, account_of(), _residents.label)
-        .join(Resident.__table__, _residents.id == _deliveries.resident_id)
-        .where(
-            _deliveries.run_id == run_id,
-            _deliveries.status == _D.PENDING,
-            _deliveries.batch_key.is_(None),
-            _deliveries.id > after_id,
-            or_(_deliveries.resident_id.in_(accounts), _deliveries.resident_id.in_(profiles)),
-        )
+        _pending_rows(run_id, after_id)
+        .where(or_(_deliveries.resident_id.in_(accounts), _deliveries.resident_id.in_(profiles)))
         .order_by(_deliveries.id)
     )
 
