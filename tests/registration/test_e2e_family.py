@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.dispatch.catchup import catch_up
 from bot.dispatch.run import run_slot
 from bot.dispatch.send import SendPolicy
 from bot.store.models import Delivery, ProgramResponse, Resident
@@ -121,6 +122,36 @@ def test_a_mother_is_added_matched_notified_answered_changed_and_deleted(sim, li
     with wiring.session_factory() as s:
         assert s.scalars(select(ProgramResponse)).all() == []
         assert s.execute(select(Delivery.resident_id, Delivery.status)).all() == [(None, "sent")]
+    sim.assert_no_problems()
+
+
+def test_a_mother_added_after_the_slot_ran_gets_the_announcement_once_by_catch_up(sim, live_bot):
+    """Issue 12 with family: her profile, registered after the campaign's slot ran, brings
+    the announcement to the resident's LINE by the catch-up pass, naming her, once."""
+    wiring = live_bot.wiring
+    chat = Chat(sim)
+    register_skipping_everything(chat)
+    before = run_slot(wiring, CAMPAIGN, wiring.clock.now(), policy=FAST)
+    assert before.counts.get("sent", 0) == 0 and notices(sim, chat.user_id) == []
+
+    add_mother(chat)
+    first = catch_up(wiring, policy=FAST)
+    assert first.recorded == {CAMPAIGN: 1}
+    [notice] = notices(sim, chat.user_id)
+    assert notice["altText"].startswith("お母さま（母）向けのお知らせです。")
+    chat.new()
+
+    # Changing her answer again marks her again; the announcement is not repeated.
+    listing = chat.menu("family")
+    review = chat.tap("確認・変更", message=listing[0])
+    district_row = review[0]["contents"]["body"]["contents"][3]
+    change = next(a for a in _buttons(district_row) if a["label"] == "変更")
+    sim.postback(chat.user_id, change["data"], display_text=change["displayText"])
+    chat.new()
+    chat.tap("楯岡")
+    again = catch_up(wiring, policy=FAST)
+    assert again.marks >= 1 and sum(again.recorded.values()) == 0
+    assert len(notices(sim, chat.user_id)) == 1
     sim.assert_no_problems()
 
 
