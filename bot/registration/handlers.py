@@ -13,13 +13,13 @@ from datetime import datetime
 
 from linebot.v3.messaging import Message
 from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent, UnfollowEvent
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.registration import dialog, family, language
 from bot.registration import menu as registration
 from bot.registration.feedback import program_feedback
 from bot.registration.language import lang_of
+from bot.store import queries
 from bot.store.models import Resident, ResidentActivity
 from messages import (
     DEFAULT,
@@ -53,12 +53,7 @@ Handler = Callable[[HandlerContext, Event], list[Message]]
 
 def find_resident(session: Session, line_user_id: str, *, lock: bool = False) -> Resident | None:
     """The resident with this LINE user id, if known; `lock` holds their row to commit."""
-    query = select(Resident).where(Resident.line_user_id == line_user_id)
-    if lock:
-        # Two events of one resident at once (follow + consent, a double tap) run one after
-        # the other on PostgreSQL; SQLite has a single writer anyway (and no FOR UPDATE).
-        query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(queries.resident_by_line_id(line_user_id, lock=lock))
 
 
 def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:

@@ -936,6 +936,17 @@ def catchup_counts(since: dt.datetime | None = None) -> Select[tuple[str, str, i
 _outbox = ReplyOutbox.__table__.c
 
 
+# name: resident-by-line-id
+# Every event starts here: the unique index on line_user_id finds the account (a family
+# profile has no LINE id of its own). `lock` (FOR UPDATE) makes two events of one resident
+# at once (follow + consent, a double tap) run one after the other on PostgreSQL; SQLite
+# has a single writer anyway and renders no FOR UPDATE.
+def resident_by_line_id(line_user_id: str, *, lock: bool = False) -> Select[tuple[Resident]]:
+    """Select the resident (ORM entity) with this LINE user id; `lock` holds the row."""
+    query = select(Resident).where(Resident.line_user_id == line_user_id)
+    return query.with_for_update() if lock else query
+
+
 # name: claim-event
 # A plain INSERT into the primary key: a redelivered event fails it (IntegrityError), and
 # a concurrent twin waits for the first transaction, then fails or proceeds.
