@@ -127,12 +127,21 @@ def start_linesim() -> tuple[subprocess.Popen, str]:
 def start_standin(latency_ms: float) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.line_standin", "--port", str(port),
-         "--delay-ms", str(latency_ms), "--multicast-rate", str(LINE_MULTICAST_RATE)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.line_standin",
+            "--port",
+            str(port),
+            "--delay-ms",
+            str(latency_ms),
+            "--multicast-rate",
+            str(LINE_MULTICAST_RATE),
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     assert proc.stdout.readline().startswith("line stand-in on")
     return proc, f"http://127.0.0.1:{port}"
 
@@ -262,8 +271,20 @@ def todoku_send(
     command = [str(TODOKU), "send", "bench-all"]
     if profile:  # py-spy (pip install py-spy) samples it, idle threads too; RSS is then py-spy's
         spy = Path(sys.executable).parent / "py-spy"
-        command = [str(spy), "record", "--idle", "--threads", "-r", "200", "--format", "raw",
-                   "-o", profile, "--", *command]  # fmt: skip
+        command = [
+            str(spy),
+            "record",
+            "--idle",
+            "--threads",
+            "-r",
+            "200",
+            "--format",
+            "raw",
+            "-o",
+            profile,
+            "--",
+            *command,
+        ]
     proc = subprocess.Popen(
         command,
         env=env,
@@ -338,9 +359,13 @@ def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
 
     with engine.connect() as conn:
         # LINE accounts only: a family profile's notices go to its account (one message).
-        ids = list(conn.scalars(text(
-            "SELECT line_user_id FROM residents WHERE line_user_id IS NOT NULL ORDER BY id"
-        )))  # fmt: skip
+        ids = list(
+            conn.scalars(
+                text(
+                    "SELECT line_user_id FROM residents WHERE line_user_id IS NOT NULL ORDER BY id"
+                )
+            )
+        )
     batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
     config = load_config(folder)
     program = config.program("jutaku-reform")
@@ -426,9 +451,11 @@ def main() -> None:
     parser.add_argument("--profile", help="record `todoku send` with py-spy into this file")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument(
-        "--family-share", type=float, default=0.0,
+        "--family-share",
+        type=float,
+        default=0.0,
         help="share of accounts holding a family profile (代理受信), e.g. 0.2",
-    )  # fmt: skip
+    )
     parser.add_argument("--serve-linesim", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_linesim:

@@ -133,9 +133,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per query (best is shown)")
     parser.add_argument("--reuse", action="store_true", help="time the residents already loaded")
     parser.add_argument(
-        "--family-share", type=float, default=0.0,
+        "--family-share",
+        type=float,
+        default=0.0,
         help="share of accounts holding a family profile (代理受信), e.g. 0.2",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     if args.db.startswith("sqlite:///"):
         Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

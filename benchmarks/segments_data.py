@@ -74,8 +74,14 @@ def resident(rng: random.Random, today: dt.date) -> dict:
 
 
 # (label, lowest age, highest age, weight): who residents register as family.
-FAMILY = [("母", 65, 100, 40), ("父", 65, 100, 30), ("祖母", 85, 105, 10),
-          ("祖父", 85, 105, 8), ("おば", 60, 95, 4), ("ハナコ", 70, 100, 8)]  # fmt: skip
+FAMILY = [
+    ("母", 65, 100, 40),
+    ("父", 65, 100, 30),
+    ("祖母", 85, 105, 10),
+    ("祖父", 85, 105, 8),
+    ("おば", 60, 95, 4),
+    ("ハナコ", 70, 100, 8),
+]
 
 
 def family_member(rng: random.Random, today: dt.date, taken: set[str]) -> dict:

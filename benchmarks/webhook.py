@@ -231,9 +231,20 @@ def wrk(url: str, script: Path, bodies: Path, args, pgids: set[int] = frozenset(
     """
     before = cpu_seconds(set(pgids), args.db_parents)
     children = os.times()
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-               "--timeout", "10s", "-s", str(script), url + "/callback", "--",
-               str(bodies), str(args.threads)]  # fmt: skip
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url + "/callback",
+        "--",
+        str(bodies),
+        str(args.threads),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
@@ -317,9 +328,19 @@ def run(args) -> None:
     )
     port = free_port()
     standin_url = f"http://127.0.0.1:{port}"
-    standin = Process([sys.executable, "-m", "benchmarks.line_standin", "--port", str(port),
-                       "--delay-ms", str(args.line_delay_ms)], dict(os.environ),
-                      standin_url + "/_stats")  # fmt: skip
+    standin = Process(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.line_standin",
+            "--port",
+            str(port),
+            "--delay-ms",
+            str(args.line_delay_ms),
+        ],
+        dict(os.environ),
+        standin_url + "/_stats",
+    )
     engine = make_engine(args.db, timeout=None, create=True)
     env = {
         **os.environ,
@@ -398,10 +419,26 @@ def profile(server: Process, args) -> None:
     """py-spy the workers during a wrk run (prints the top own-time frames)."""
     py_spy = str(Path(sys.executable).parent / "py-spy")
     out = Path(tempfile.mkdtemp()) / "profile.txt"
-    spy = subprocess.Popen([py_spy, "record", "--pid", str(server.proc.pid), "--subprocesses",
-                            "--format", "raw", "--rate", "200", "--nonblocking",
-                            "--duration", str(args.duration), "--output", str(out)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    spy = subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.proc.pid),
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--duration",
+            str(args.duration),
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1)
     print(f"# py-spy raw profile → {out}", flush=True)
     args.profile_process = spy

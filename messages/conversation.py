@@ -33,21 +33,33 @@ def language_button(lang: str = DEFAULT) -> PostbackAction:
 
 def build_language_choice(lang: str = DEFAULT) -> TextMessage:
     """The four languages, each named in itself; the question is asked in several at once."""
-    return TextMessage(text=say("q_language", lang), quickReply=_buttons(*(
-        PostbackAction(label=NAMES[code], data=encode(LANGUAGE_ACTION, v=code),
-                       displayText=NAMES[code])
-        for code in LANGUAGES
-    )))  # fmt: skip
+    return TextMessage(
+        text=say("q_language", lang),
+        quickReply=_buttons(
+            *(
+                PostbackAction(
+                    label=NAMES[code], data=encode(LANGUAGE_ACTION, v=code), displayText=NAMES[code]
+                )
+                for code in LANGUAGES
+            )
+        ),
+    )
 
 
 def _consent_buttons(lang: str) -> QuickReply:
     return _buttons(
-        PostbackAction(label=say("label_consent", lang), data=encode("consent"),
-                       displayText=say("label_consent", lang)),
-        PostbackAction(label=say("label_later", lang), data=encode("later"),
-                       displayText=say("label_later", lang)),
+        PostbackAction(
+            label=say("label_consent", lang),
+            data=encode("consent"),
+            displayText=say("label_consent", lang),
+        ),
+        PostbackAction(
+            label=say("label_later", lang),
+            data=encode("later"),
+            displayText=say("label_later", lang),
+        ),
         language_button(lang),
-    )  # fmt: skip
+    )
 
 
 def build_welcome(municipality_name: str, lang: str = DEFAULT) -> list[Message]:
@@ -82,12 +94,18 @@ def build_not_registered(lang: str = DEFAULT) -> TextMessage:
 def build_later(lang: str = DEFAULT) -> TextMessage:
     """あとで: programs for everybody can be seen now; registering stays one tap away."""
     see = say("label_see_programs", lang)
-    return TextMessage(text=say("later", lang), quickReply=_buttons(
-        PostbackAction(label=see, data=encode("menu", v="programs"), displayText=see),
-        PostbackAction(label=say("label_register", lang), data=encode("consent"),
-                       displayText=say("label_consent", lang)),
-        language_button(lang),
-    ))  # fmt: skip
+    return TextMessage(
+        text=say("later", lang),
+        quickReply=_buttons(
+            PostbackAction(label=see, data=encode("menu", v="programs"), displayText=see),
+            PostbackAction(
+                label=say("label_register", lang),
+                data=encode("consent"),
+                displayText=say("label_consent", lang),
+            ),
+            language_button(lang),
+        ),
+    )
 
 
 def build_note(name: str, lang: str = DEFAULT) -> TextMessage:
@@ -112,12 +130,21 @@ def build_paused(paused: bool, lang: str = DEFAULT) -> TextMessage:
 
 def build_delete_confirm(lang: str = DEFAULT) -> TextMessage:
     """Asks once more before deleting everything."""
-    return TextMessage(text=say("delete_confirm", lang), quickReply=_buttons(
-        PostbackAction(label=say("label_delete", lang), data=encode("delete", v="yes"),
-                       displayText=say("label_delete", lang)),
-        PostbackAction(label=say("label_keep", lang), data=encode("delete", v="no"),
-                       displayText=say("label_keep", lang)),
-    ))  # fmt: skip
+    return TextMessage(
+        text=say("delete_confirm", lang),
+        quickReply=_buttons(
+            PostbackAction(
+                label=say("label_delete", lang),
+                data=encode("delete", v="yes"),
+                displayText=say("label_delete", lang),
+            ),
+            PostbackAction(
+                label=say("label_keep", lang),
+                data=encode("delete", v="no"),
+                displayText=say("label_keep", lang),
+            ),
+        ),
+    )
 
 
 def build_help(lang: str = DEFAULT) -> TextMessage:
@@ -127,11 +154,33 @@ def build_help(lang: str = DEFAULT) -> TextMessage:
 
 # Words that ask for a person: answered with the phone number and counter even mid-question.
 CONTACT_WORDS = (
-    "電話", "でんわ", "窓口", "まどぐち", "申し込", "申込", "もうしこ", "問い合", "問合",
-    "どこ", "相談", "聞きたい", "ききたい", "わから", "分から", "教えて",
+    "電話",
+    "でんわ",
+    "窓口",
+    "まどぐち",
+    "申し込",
+    "申込",
+    "もうしこ",
+    "問い合",
+    "問合",
+    "どこ",
+    "相談",
+    "聞きたい",
+    "ききたい",
+    "わから",
+    "分から",
+    "教えて",
     # English and Vietnamese residents (compared in lower case)
-    "phone", "call", "help", "apply", "contact", "điện thoại", "liên hệ", "giúp", "nộp đơn",
-)  # fmt: skip
+    "phone",
+    "call",
+    "help",
+    "apply",
+    "contact",
+    "điện thoại",
+    "liên hệ",
+    "giúp",
+    "nộp đơn",
+)
 
 
 def wants_contact(text: str | None) -> bool:
@@ -149,8 +198,9 @@ def build_contact(
     here first."""
     lines = [] if understood else [say("help", lang)]
     if city.phone or city.counter:
-        lines.append(say("help_contact", lang, phone=city.phone or "—",
-                         counter=city.counter or "—"))  # fmt: skip
+        lines.append(
+            say("help_contact", lang, phone=city.phone or "—", counter=city.counter or "—")
+        )
     else:
         lines.append(say("help_no_contact", lang, city=city.name))
     lines.append(say("help_menu", lang))
@@ -159,16 +209,28 @@ def build_contact(
         call = say("label_call", lang, phone=city.phone)
         items.append(QuickReplyItem(action=URIAction(label=call[:20], uri=tel_uri(city.phone))))
     see = say("label_see_programs", lang)
-    items.append(QuickReplyItem(action=PostbackAction(
-        label=see, data=encode("menu", v="programs"), displayText=see)))  # fmt: skip
+    items.append(
+        QuickReplyItem(
+            action=PostbackAction(label=see, data=encode("menu", v="programs"), displayText=see)
+        )
+    )
     if registered:
         review = say("menu_review", lang)
-        items.append(QuickReplyItem(action=PostbackAction(
-            label=review, data=encode("menu", v="review"), displayText=review)))  # fmt: skip
+        items.append(
+            QuickReplyItem(
+                action=PostbackAction(
+                    label=review, data=encode("menu", v="review"), displayText=review
+                )
+            )
+        )
     else:
         register = say("label_register", lang)
-        items.append(QuickReplyItem(action=PostbackAction(
-            label=register, data=encode("consent"),
-            displayText=say("label_consent", lang))))  # fmt: skip
+        items.append(
+            QuickReplyItem(
+                action=PostbackAction(
+                    label=register, data=encode("consent"), displayText=say("label_consent", lang)
+                )
+            )
+        )
     items.append(QuickReplyItem(action=language_button(lang)))
     return TextMessage(text="\n".join(lines), quickReply=QuickReply(items=items))

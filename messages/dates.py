@@ -47,8 +47,19 @@ _ERA_NAMES = {
     "明治": "明治", "明": "明治", "M": "明治",
 }  # fmt: skip
 _ERA_START = {era: start for start, era in ERAS}
-_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-                 "七": 7, "八": 8, "九": 9}  # fmt: skip
+_KANJI_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _NUMBER = r"(\d{1,4})"
 _SEP = r"\s*(?:年|月|日|[./\-,、]|\s)\s*"
 _DATE = re.compile(
@@ -136,8 +147,9 @@ def _kanji_numbers(text: str) -> str:
         total = (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
         return str(total)
 
-    return re.sub(r"[〇零一二三四五六七八九]?十[一二三四五六七八九]?|[〇零一二三四五六七八九]+",
-                  value, text)  # fmt: skip
+    return re.sub(
+        r"[〇零一二三四五六七八九]?十[一二三四五六七八九]?|[〇零一二三四五六七八九]+", value, text
+    )
 
 
 def parse_day(text: str) -> int | None:
@@ -160,8 +172,15 @@ def wareki_weekday(day: dt.date) -> str:
 # Dates in the resident's language. Japanese keeps 和暦; やさしい日本語 writes the Western
 # year in kana (2027ねん 1がつ 29にち), as the easy-Japanese guidelines advise; English and
 # Vietnamese are written the local way, with Babel's CLDR month and weekday names.
-EASY_WEEKDAYS = ("げつようび", "かようび", "すいようび", "もくようび", "きんようび", "どようび",
-                 "にちようび")  # fmt: skip
+EASY_WEEKDAYS = (
+    "げつようび",
+    "かようび",
+    "すいようび",
+    "もくようび",
+    "きんようび",
+    "どようび",
+    "にちようび",
+)
 
 
 def long_date(day: dt.date, lang: str = "ja") -> str:

@@ -35,14 +35,35 @@ SUGGESTED_LABELS = ("母", "父", "祖母", "祖父")
 
 # Common labels and the honorific a city uses for them in a letter to the family.
 HONORIFICS = {
-    "母": "お母さま", "お母さん": "お母さま", "おかあさん": "お母さま", "母親": "お母さま",
-    "ママ": "お母さま", "父": "お父さま", "お父さん": "お父さま", "おとうさん": "お父さま",
-    "父親": "お父さま", "パパ": "お父さま", "祖母": "おばあさま", "おばあちゃん": "おばあさま",
-    "祖父": "おじいさま", "おじいちゃん": "おじいさま", "義母": "お義母さま",
-    "義父": "お義父さま", "姉": "お姉さま", "兄": "お兄さま", "妹": "妹さん", "弟": "弟さん",
-    "伯母": "おばさま", "叔母": "おばさま", "伯父": "おじさま", "叔父": "おじさま",
-    "娘": "娘さん", "息子": "息子さん", "妻": "奥さま", "夫": "ご主人",
-}  # fmt: skip
+    "母": "お母さま",
+    "お母さん": "お母さま",
+    "おかあさん": "お母さま",
+    "母親": "お母さま",
+    "ママ": "お母さま",
+    "父": "お父さま",
+    "お父さん": "お父さま",
+    "おとうさん": "お父さま",
+    "父親": "お父さま",
+    "パパ": "お父さま",
+    "祖母": "おばあさま",
+    "おばあちゃん": "おばあさま",
+    "祖父": "おじいさま",
+    "おじいちゃん": "おじいさま",
+    "義母": "お義母さま",
+    "義父": "お義父さま",
+    "姉": "お姉さま",
+    "兄": "お兄さま",
+    "妹": "妹さん",
+    "弟": "弟さん",
+    "伯母": "おばさま",
+    "叔母": "おばさま",
+    "伯父": "おじさま",
+    "叔父": "おじさま",
+    "娘": "娘さん",
+    "息子": "息子さん",
+    "妻": "奥さま",
+    "夫": "ご主人",
+}
 
 
 def clean_label(raw: str | None) -> str | None:
@@ -89,26 +110,41 @@ def build_family_list(labels: Sequence[tuple[str, bool]], lang: str = DEFAULT) -
     for label, finished in labels:
         name = person(label, lang) + ("" if finished else say("family_unfinished", lang))
         # A registration left half-way goes on from its first question.
-        value, caption = ("review", "label_family_review") if finished else (
-            "continue", "label_family_continue")  # fmt: skip
+        value, caption = (
+            ("review", "label_family_review") if finished else ("continue", "label_family_continue")
+        )
         who = person(label, lang)
-        review = {"type": "postback", "data": encode(FAMILY_ACTION, v=value, w=label),
-                  "displayText": say("family_review_of", lang, who=who)}  # fmt: skip
-        delete = {"type": "postback", "data": encode(FAMILY_ACTION, v="delete", w=label),
-                  "displayText": say("family_delete_of", lang, who=who)}  # fmt: skip
+        review = {
+            "type": "postback",
+            "data": encode(FAMILY_ACTION, v=value, w=label),
+            "displayText": say("family_review_of", lang, who=who),
+        }
+        delete = {
+            "type": "postback",
+            "data": encode(FAMILY_ACTION, v="delete", w=label),
+            "displayText": say("family_delete_of", lang, who=who),
+        }
         rows += [
             text(name, size="md", color=TEXT, margin="md", weight="bold"),
-            {"type": "box", "layout": "horizontal", "spacing": "sm", "contents": [
-                button(say(caption, lang), review, "secondary", flex=1),
-                button(say("label_family_delete", lang), delete, "secondary", flex=1),
-            ]},
+            {
+                "type": "box",
+                "layout": "horizontal",
+                "spacing": "sm",
+                "contents": [
+                    button(say(caption, lang), review, "secondary", flex=1),
+                    button(say("label_family_delete", lang), delete, "secondary", flex=1),
+                ],
+            },
             {"type": "separator", "margin": "md"},
-        ]  # fmt: skip
+        ]
     notes = [say("family_intro", lang) if not labels else say("family_hint", lang)]
     footer = []
     if len(labels) < MAX_PROFILES:
-        add = {"type": "postback", "data": encode(FAMILY_ACTION, v="add"),
-               "displayText": say("label_family_add", lang)}  # fmt: skip
+        add = {
+            "type": "postback",
+            "data": encode(FAMILY_ACTION, v="add"),
+            "displayText": say("label_family_add", lang),
+        }
         footer.append(button(say("label_family_add", lang), add, "primary"))
     else:
         notes.append(say("family_full", lang, max=MAX_PROFILES))
@@ -117,8 +153,10 @@ def build_family_list(labels: Sequence[tuple[str, bool]], lang: str = DEFAULT) -
         *rows,
         *(text(n, size="sm", color=MUTED, margin="md") for n in notes),
     ]
-    bubble: dict = {"type": "bubble",
-                    "body": {"type": "box", "layout": "vertical", "contents": body}}  # fmt: skip
+    bubble: dict = {
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "contents": body},
+    }
     if footer:
         bubble["footer"] = {"type": "box", "layout": "vertical", "contents": footer}
     return FlexMessage(altText=say("family_title", lang), contents=FlexContainer.from_dict(bubble))
@@ -142,10 +180,11 @@ def build_label_question(
     if note:
         body = say(note, lang, **values) + "\n\n" + body
     suggested = [
-        PostbackAction(label=label, displayText=label, data=encode(FAMILY_ACTION, v="label",
-                                                                   w=label))
+        PostbackAction(
+            label=label, displayText=label, data=encode(FAMILY_ACTION, v="label", w=label)
+        )
         for label in SUGGESTED_LABELS
-    ]  # fmt: skip
+    ]
     return TextMessage(
         text=body, quickReply=_buttons(*suggested, _tap(say("label_keep", lang), "cancel"))
     )

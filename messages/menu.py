@@ -26,10 +26,17 @@ def build_rich_menu(name: str, lang: str = DEFAULT) -> RichMenuRequest:
     areas = []
     for i, (item, label) in enumerate(MENU_ITEMS):
         x, y = (i % 2) * half_w, (i // 2) * half_h
-        bounds = RichMenuBounds(x=x, y=y, width=WIDTH - half_w if x else half_w,
-                                height=HEIGHT - half_h if y else half_h)  # fmt: skip
-        action = PostbackAction(label=say(label, lang), data=encode("menu", v=item),
-                                displayText=say(label, lang))  # fmt: skip
+        bounds = RichMenuBounds(
+            x=x, y=y, width=WIDTH - half_w if x else half_w, height=HEIGHT - half_h if y else half_h
+        )
+        action = PostbackAction(
+            label=say(label, lang), data=encode("menu", v=item), displayText=say(label, lang)
+        )
         areas.append(RichMenuArea(bounds=bounds, action=action))
-    return RichMenuRequest(size=RichMenuSize(width=WIDTH, height=HEIGHT), selected=True,
-                           name=name, chatBarText=say("menu_bar", lang), areas=areas)  # fmt: skip
+    return RichMenuRequest(
+        size=RichMenuSize(width=WIDTH, height=HEIGHT),
+        selected=True,
+        name=name,
+        chatBarText=say("menu_bar", lang),
+        areas=areas,
+    )

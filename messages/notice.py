@@ -79,8 +79,9 @@ def build_notice(
     closes = program.period.closes
     contact, phone = contact_block(program.contact or program.department, city, lang)
     shown = localized(program, lang)
-    period = say("period", lang, opens=long_date(program.period.opens, lang),
-                 closes=long_date(closes, lang))  # fmt: skip
+    period = say(
+        "period", lang, opens=long_date(program.period.opens, lang), closes=long_date(closes, lang)
+    )
     named = whose_line(whose, lang) if whose else None
     body = [
         *([text(named, size="md", color=ACCENT, weight="bold")] if named else []),
@@ -103,8 +104,14 @@ def build_notice(
         buttons.append(call_button(phone, lang))
     for who in whose or ("",):
         if len(whose) > 1:
-            buttons.append(text(say("notice_feedback_for", lang, who=person(who, lang)),
-                                size="sm", color=TEXT, margin="md"))  # fmt: skip
+            buttons.append(
+                text(
+                    say("notice_feedback_for", lang, who=person(who, lang)),
+                    size="sm",
+                    color=TEXT,
+                    margin="md",
+                )
+            )
         buttons.append(
             {
                 "type": "box",
@@ -143,11 +150,15 @@ def build_feedback_confirm(
     `who`: the family profile's label the answer is for (None: the account holder)."""
     name = program_name or say("feedback_unknown_program", lang)
     items = [
-        QuickReplyItem(action=PostbackAction(label=say(label, lang), displayText=say(label, lang),
-                                             data=encode(FEEDBACK_ACTION, q=program_id, v=v,
-                                                         w=who)))
+        QuickReplyItem(
+            action=PostbackAction(
+                label=say(label, lang),
+                displayText=say(label, lang),
+                data=encode(FEEDBACK_ACTION, q=program_id, v=v, w=who),
+            )
+        )
         for label, v in (("label_confirm_applied", "applied"), ("label_cancel", "not_yet"))
-    ]  # fmt: skip
+    ]
     return TextMessage(
         text=feedback_heading(who, lang) + say("feedback_confirm_applied", lang, program=name),
         quickReply=QuickReply(items=items),
@@ -189,6 +200,13 @@ def _feedback(program_id: str, answer: str, lang: str, who: str = "") -> dict:
     # 申請しました is confirmed before it stops the notices (build_feedback_confirm).
     value = "confirm" if answer == "applied" else answer
     label = say(f"label_{answer}", lang)
-    return button(label, {"type": "postback", "displayText": label,
-                          "data": encode(FEEDBACK_ACTION, q=program_id, v=value, w=who)},
-                  "link", flex=1)  # fmt: skip
+    return button(
+        label,
+        {
+            "type": "postback",
+            "displayText": label,
+            "data": encode(FEEDBACK_ACTION, q=program_id, v=value, w=who),
+        },
+        "link",
+        flex=1,
+    )

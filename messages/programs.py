@@ -107,8 +107,9 @@ def build_program_list(
             text += "\n\n" + say("programs_more_answers", lang)
         return [TextMessage(text=text)]
     chosen = set(topics)
-    ordered = sorted(programs, key=lambda p: (getattr(p, "topic", None) not in chosen,
-                                              p.period.closes, p.name))  # fmt: skip
+    ordered = sorted(
+        programs, key=lambda p: (getattr(p, "topic", None) not in chosen, p.period.closes, p.name)
+    )
     if len(ordered) <= MAX_BUBBLES:
         bubbles = [program_bubble(p, on, links, city, lang) for p in ordered]
     else:
@@ -122,9 +123,12 @@ def build_program_list(
     if guest:
         intro = say("programs_guest_intro", lang, count=len(ordered))
     elif first_topics:
-        intro = say("programs_intro_topics", lang, count=len(ordered),
-                    topics=join_list([(topic_names or {}).get(t, t) for t in first_topics],
-                                     lang))  # fmt: skip
+        intro = say(
+            "programs_intro_topics",
+            lang,
+            count=len(ordered),
+            topics=join_list([(topic_names or {}).get(t, t) for t in first_topics], lang),
+        )
     else:
         intro = say("programs_intro", lang, count=len(ordered))
     return [
@@ -142,8 +146,9 @@ def program_bubble(
 ) -> dict:
     """One program: name, summary, deadline with weekday, period, contact, and its links."""
     closes = program.period.closes
-    period = say("period", lang, opens=long_date(program.period.opens, lang),
-                 closes=long_date(closes, lang))  # fmt: skip
+    period = say(
+        "period", lang, opens=long_date(program.period.opens, lang), closes=long_date(closes, lang)
+    )
     contact, phone = contact_block(program.contact or program.department, city, lang)
     shown = localized(program, lang)
     body = [
@@ -173,8 +178,10 @@ def missing_note(shown: Localized, lang: str) -> list[dict]:
 
 
 def _more_bubble(count: int, city_homepage: str, lang: str) -> dict:
-    body = [text(say("programs_more", lang, count=count), weight="bold", size="md", color=TEXT),
-            text(say("programs_more_body", lang), size="sm", margin="md", color=TEXT)]  # fmt: skip
+    body = [
+        text(say("programs_more", lang, count=count), weight="bold", size="md", color=TEXT),
+        text(say("programs_more_body", lang), size="sm", margin="md", color=TEXT),
+    ]
     return _bubble(body, [uri_button(say("label_city_homepage", lang), city_homepage, "primary")])
 
 

@@ -36,9 +36,14 @@ from segments.calendar import (  # noqa: F401  (re-exported: the dialog's date b
 )
 
 STEPS = (
-    "birth_date", "district", "household_size", "children", "pregnant", "single_parent",
+    "birth_date",
+    "district",
+    "household_size",
+    "children",
+    "pregnant",
+    "single_parent",
     "interests",
-)  # fmt: skip
+)
 MAX_ITEMS = 13  # LINE: at most 13 quick reply buttons
 MAX_LABEL = 20  # LINE: quick reply labels are at most 20 characters
 MAX_HOUSEHOLD = 10  # "10人以上" is stored as 10
@@ -100,9 +105,11 @@ def build_question(ask: Ask) -> TextMessage:
 def _tap(
     ask: Ask, label: str, action: str = "ans", value: str | None = None, echo: str | None = None
 ) -> PostbackAction:
-    return PostbackAction(label=_fit(label), data=encode(action, q=ask.step, v=value,
-                                                         t=ask.token),
-                          displayText=echo or label)  # fmt: skip
+    return PostbackAction(
+        label=_fit(label),
+        data=encode(action, q=ask.step, v=value, t=ask.token),
+        displayText=echo or label,
+    )
 
 
 def _skip(ask: Ask) -> PostbackAction:
@@ -115,9 +122,14 @@ def _picker(
     # No time zones in the picker (LINE): the day is read as a local (Asia/Tokyo) date.
     highest = highest or ask.today
     initial = min(max(initial, lowest), highest)
-    return DatetimePickerAction(label=label, data=encode("ans", q=ask.step, t=ask.token),
-                                mode="date", initial=initial.isoformat(),
-                                min=lowest.isoformat(), max=highest.isoformat())  # fmt: skip
+    return DatetimePickerAction(
+        label=label,
+        data=encode("ans", q=ask.step, t=ask.token),
+        mode="date",
+        initial=initial.isoformat(),
+        min=lowest.isoformat(),
+        max=highest.isoformat(),
+    )
 
 
 def _fit(label: str) -> str:
@@ -201,24 +213,38 @@ def _date_part(ask: Ask) -> tuple[str, list[Action]] | None:
         return say("q_date_day", ask.lang, month=month), [picker, again]
     if ask.year is not None:
         low, high = _era_span(ask)
-        months = [m for m in range(1, 13) if (ask.year, m) >= (low.year, low.month)
-                  and (ask.year, m) <= (high.year, high.month)]  # fmt: skip
+        months = [
+            m
+            for m in range(1, 13)
+            if (ask.year, m) >= (low.year, low.month) and (ask.year, m) <= (high.year, high.month)
+        ]
         label = era_year_label(*era_year(dt.date(ask.year, 12, 31)))
         if ask.era and era_start(ask.era).year == ask.year:
             label = era_year_label(ask.era, 1)
-        items: list[Action] = [_tap(ask, say("label_month", ask.lang, m=m), value=f"m:{m}")
-                               for m in months]  # fmt: skip
+        items: list[Action] = [
+            _tap(ask, say("label_month", ask.lang, m=m), value=f"m:{m}") for m in months
+        ]
         return say("q_date_month", ask.lang, year=label, western=ask.year), [*items, again]
     first, last = _era_range(ask)
     start_year = era_start(ask.era).year
     if last - first + 1 > MAX_ITEMS - 2 and ask.decade is None:
         ranges = [(a, min(a + 9, last)) for a in range(first - (first - 1) % 10, last + 1, 10)]
         items = [
-            _tap(ask, say("label_years", ask.lang, era=ask.era, a=max(a, first), b=b,
-                          wa=start_year + max(a, first) - 1, wb=start_year + b - 1),
-                 value=f"dec:{max(a, first)}")
+            _tap(
+                ask,
+                say(
+                    "label_years",
+                    ask.lang,
+                    era=ask.era,
+                    a=max(a, first),
+                    b=b,
+                    wa=start_year + max(a, first) - 1,
+                    wb=start_year + b - 1,
+                ),
+                value=f"dec:{max(a, first)}",
+            )
             for a, b in ranges
-        ]  # fmt: skip
+        ]
         return say("q_date_decade", ask.lang, era=ask.era), [*items, again]
     if ask.decade is not None:
         first, last = max(first, ask.decade), min(last, ask.decade - (ask.decade - 1) % 10 + 9)
@@ -259,8 +285,9 @@ def _district(ask: Ask) -> tuple[str, list[Action]]:
 
 
 def _household_size(ask: Ask) -> tuple[str, list[Action]]:
-    items: list[Action] = [_tap(ask, say("persons", ask.lang, n=n), value=str(n))
-                           for n in range(1, MAX_HOUSEHOLD)]  # fmt: skip
+    items: list[Action] = [
+        _tap(ask, say("persons", ask.lang, n=n), value=str(n)) for n in range(1, MAX_HOUSEHOLD)
+    ]
     most = say("persons_or_more", ask.lang, n=MAX_HOUSEHOLD)
     items.append(_tap(ask, most, value=str(MAX_HOUSEHOLD)))
     return say("q_household_size", ask.lang), [*items, _skip(ask)]
@@ -299,8 +326,11 @@ def _interests(ask: Ask) -> tuple[str, list[Action]]:
         for topic in shown
     ]
     chosen = [ask.labels.get(t, t) for t in ask.choices if t in ask.chosen]
-    status = (say("topics_chosen", ask.lang, topics=join_list(chosen, ask.lang)) if chosen
-              else say("topics_none_chosen", ask.lang))  # fmt: skip
+    status = (
+        say("topics_chosen", ask.lang, topics=join_list(chosen, ask.lang))
+        if chosen
+        else say("topics_none_chosen", ask.lang)
+    )
     # After a tap only the choice so far is said again, not the whole instructions.
     if ask.repeat:
         text = status + "\n" + say("topics_again", ask.lang)

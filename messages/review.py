@@ -42,11 +42,15 @@ def build_review(
     for step in steps:
         label = say("field_" + step, lang)
         shown = describe(step, profile, lang, topic_names)
-        rows += [_row(label, shown, encode("edit", q=step, w=who), lang),
-                 {"type": "separator", "margin": "md"}]  # fmt: skip
+        rows += [
+            _row(label, shown, encode("edit", q=step, w=who), lang),
+            {"type": "separator", "margin": "md"},
+        ]
     if who is None:
-        rows += [_row(say("field_language", lang), NAMES[known(lang)], encode(LANGUAGE_ACTION),
-                      lang), {"type": "separator", "margin": "md"}]  # fmt: skip
+        rows += [
+            _row(say("field_language", lang), NAMES[known(lang)], encode(LANGUAGE_ACTION), lang),
+            {"type": "separator", "margin": "md"},
+        ]
     notes = [say("review_hint", lang)] + ([say("paused_note", lang)] if paused else [])
     title = say("review_title", lang) if who is None else review_title(who, lang)
     body = [
@@ -55,11 +59,15 @@ def build_review(
         *(text(n, size="sm", color=MUTED, margin="md") for n in notes),
     ]
     bubble: dict = {
-        "type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": body}
-    }  # fmt: skip
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "contents": body},
+    }
     if family:
-        tap = {"type": "postback", "data": encode(FAMILY_ACTION, v="list"),
-               "displayText": say("label_family", lang)}  # fmt: skip
+        tap = {
+            "type": "postback",
+            "data": encode(FAMILY_ACTION, v="list"),
+            "displayText": say("label_family", lang),
+        }
         footer = [button(say("label_family", lang), tap, "secondary")]
         bubble["footer"] = {"type": "box", "layout": "vertical", "contents": footer}
     alt = say("review_alt", lang) if who is None else title
@@ -77,18 +85,29 @@ def describe(
 
 
 def _row(label: str, value: str, data: str, lang: str) -> dict:
-    change = {"type": "postback", "data": data,
-              "displayText": say("change_field", lang, field=label)}  # fmt: skip
+    change = {
+        "type": "postback",
+        "data": data,
+        "displayText": say("change_field", lang, field=label),
+    }
     return {
-        "type": "box", "layout": "horizontal", "margin": "md", "spacing": "sm",
+        "type": "box",
+        "layout": "horizontal",
+        "margin": "md",
+        "spacing": "sm",
         "contents": [
-            {"type": "box", "layout": "vertical", "flex": 5, "contents": [
-                text(label, size="sm", color=LABEL),
-                text(value, size="md", color=TEXT),
-            ]},
+            {
+                "type": "box",
+                "layout": "vertical",
+                "flex": 5,
+                "contents": [
+                    text(label, size="sm", color=LABEL),
+                    text(value, size="md", color=TEXT),
+                ],
+            },
             button(say("label_change", lang), change, "secondary", flex=2, gravity="center"),
         ],
-    }  # fmt: skip
+    }
 
 
 def _or_skipped(value: object, lang: str, show: Callable[[object], str]) -> str:
@@ -100,8 +119,12 @@ def _children(p: Profile, lang: str) -> str:
         return say("not_answered", lang)
     if not p.children:
         return say("children_none", lang)
-    return "\n".join([say("children_count", lang, count=len(p.children)),
-                      *(birth_date_text(b, lang) for b in p.children)])  # fmt: skip
+    return "\n".join(
+        [
+            say("children_count", lang, count=len(p.children)),
+            *(birth_date_text(b, lang) for b in p.children),
+        ]
+    )
 
 
 def _persons(n: object, lang: str) -> str:
@@ -113,13 +136,14 @@ def _yes_no(value: object, lang: str) -> str:
 
 
 _DESCRIBE: dict[str, Callable[[Profile, str], str]] = {
-    "birth_date": lambda p, lang: _or_skipped(p.birth_date, lang,
-                                              lambda d: birth_date_text(d, lang)),
+    "birth_date": lambda p, lang: _or_skipped(
+        p.birth_date, lang, lambda d: birth_date_text(d, lang)
+    ),
     "district": lambda p, lang: _or_skipped(p.district, lang, str),
-    "household_size": lambda p, lang: _or_skipped(p.household_size, lang,
-                                                  lambda n: _persons(n, lang)),
+    "household_size": lambda p, lang: _or_skipped(
+        p.household_size, lang, lambda n: _persons(n, lang)
+    ),
     "children": _children,
     "pregnant": lambda p, lang: _or_skipped(p.pregnant, lang, lambda v: _yes_no(v, lang)),
-    "single_parent": lambda p, lang: _or_skipped(p.single_parent, lang,
-                                                 lambda v: _yes_no(v, lang)),
-}  # fmt: skip
+    "single_parent": lambda p, lang: _or_skipped(p.single_parent, lang, lambda v: _yes_no(v, lang)),
+}

@@ -37,8 +37,15 @@ def text(value: str, **style: object) -> dict:
 
 def button(label: str, action: dict, style: str = "secondary", **extra: object) -> dict:
     """A button with an explicit AA colour that follows the resident's font size."""
-    return {"type": "button", "style": style, "height": "sm", "color": BUTTON_COLOR[style],
-            "scaling": True, "action": {"label": label, **action}, **extra}  # fmt: skip
+    return {
+        "type": "button",
+        "style": style,
+        "height": "sm",
+        "color": BUTTON_COLOR[style],
+        "scaling": True,
+        "action": {"label": label, **action},
+        **extra,
+    }
 
 
 def uri_button(label: str, uri: str, style: str = "secondary") -> dict:
@@ -90,8 +97,7 @@ def contact_block(
         lines = [text(contact, size="sm", color=TEXT)]
         phone = phone_in(contact) or (city.phone if city else None)
     elif city and (city.phone or city.counter):
-        lines = [text(line, size="sm", color=TEXT)
-                 for line in (city.phone, city.counter) if line]  # fmt: skip
+        lines = [text(line, size="sm", color=TEXT) for line in (city.phone, city.counter) if line]
         phone = city.phone
     else:
         return [text(say("notice_counter_city", lang), size="sm", color=TEXT, margin="md")], None

@@ -196,9 +196,17 @@ class SingleParentRule(_Value):
 
 
 NODES: tuple[type[AgeRule] | type[ChildRule] | type[HouseholdSizeRule] | type[_Value], ...] = (
-    AllRule, AnyRule, NotRule, AgeRule, DistrictRule, ChildRule,
-    PregnantRule, HouseholdSizeRule, SingleParentRule, InterestRule,
-)  # fmt: skip
+    AllRule,
+    AnyRule,
+    NotRule,
+    AgeRule,
+    DistrictRule,
+    ChildRule,
+    PregnantRule,
+    HouseholdSizeRule,
+    SingleParentRule,
+    InterestRule,
+)
 KEYS: tuple[str, ...] = tuple(node.KEY for node in NODES)
 _ONE_KEY = "a rule has exactly one key, one of: " + ", ".join(KEYS)
 

@@ -267,8 +267,11 @@ def _form_batches(
         groups: dict[Variant, list] = {}
         for row in rows:
             groups.setdefault(variant_of(row[2]), []).append(row)
-        chunks = [(variant, group[i : i + BATCH]) for variant, group in groups.items()
-                  for i in range(0, len(group), BATCH)]  # fmt: skip
+        chunks = [
+            (variant, group[i : i + BATCH])
+            for variant, group in groups.items()
+            for i in range(0, len(group), BATCH)
+        ]
         # Each chunk is taken by its id range; when the rows fetched mix variants, the range
         # of one variant's chunk also spans other variants' rows, so the take reads the
         # variant too (and a resident who changed language meanwhile makes it a race).
@@ -282,11 +285,17 @@ def _form_batches(
             session.execute(
                 audience.new_batches(),
                 [
-                    {"key": key, "run_id": run_id, "status": BatchStatus.PENDING,
-                     "attempts": 0, "created_at": now, "variant": variant.key}
+                    {
+                        "key": key,
+                        "run_id": run_id,
+                        "status": BatchStatus.PENDING,
+                        "attempts": 0,
+                        "created_at": now,
+                        "variant": variant.key,
+                    }
                     for key, (variant, _) in zip(keys, chunks, strict=True)
                 ],
-            )  # fmt: skip
+            )
         for key, (variant, chunk) in zip(keys, chunks, strict=True):
             language = variant.language if mixed else None
             taken = session.execute(
@@ -361,9 +370,18 @@ def _record_batch(
     key = str(uuid.uuid4())
     session.execute(
         audience.new_batches(),
-        [{"key": key, "run_id": run_id, "status": BatchStatus.PENDING, "attempts": 0,
-          "created_at": now, "variant": variant.key, "whose": _encode_whose(whose)}],
-    )  # fmt: skip
+        [
+            {
+                "key": key,
+                "run_id": run_id,
+                "status": BatchStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "variant": variant.key,
+                "whose": _encode_whose(whose),
+            }
+        ],
+    )
     ids = [i for member in members for i in member.delivery_ids]
     taken = session.execute(audience.take_rows(run_id, ids, key))
     if taken.rowcount != len(ids):
@@ -377,9 +395,14 @@ def load_batch(factory: sessionmaker[Session], batch: SendBatch) -> Batch:
     """A recorded batch with its recipients, for a resend with the stored key."""
     with factory() as session:
         user_ids = list(session.scalars(audience.batch_recipients(batch.key)))
-    return Batch(batch.key, batch.run_id, batch.created_at, user_ids,
-                 variant=Variant.from_key(batch.variant),
-                 whose=_decode_whose(batch.whose))  # fmt: skip
+    return Batch(
+        batch.key,
+        batch.run_id,
+        batch.created_at,
+        user_ids,
+        variant=Variant.from_key(batch.variant),
+        whose=_decode_whose(batch.whose),
+    )
 
 
 def settle_batch(

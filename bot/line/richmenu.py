@@ -58,8 +58,9 @@ def ensure_rich_menu(wiring) -> str | None:
 
 def _ensure(wiring) -> str:
     api, timeout = wiring.line.api, (3.05, wiring.settings.line_timeout_seconds)
-    existing = {m.name: m.rich_menu_id for m in api.get_rich_menu_list(
-        _request_timeout=timeout).richmenus}  # fmt: skip
+    existing = {
+        m.name: m.rich_menu_id for m in api.get_rich_menu_list(_request_timeout=timeout).richmenus
+    }
     image = menu_image()
     name = menu_name(image)
     current = _default_id(api, timeout)
@@ -139,5 +140,9 @@ def show_menu_in(wiring, line_user_id: str, lang: str) -> None:
                 wiring.line.link_rich_menu(line_user_id, menu_id, timeout=LINK_TIMEOUT)
     except (ApiException, urllib3.exceptions.HTTPError) as exc:
         # The chat still works with the default menu; the next choice links it again.
-        log.warning("rich_menu_not_linked", language=lang, error=type(exc).__name__,
-                    status=getattr(exc, "status", None))  # fmt: skip
+        log.warning(
+            "rich_menu_not_linked",
+            language=lang,
+            error=type(exc).__name__,
+            status=getattr(exc, "status", None),
+        )

@@ -80,8 +80,7 @@ def begin_registration(ctx, account: Resident, subject: Resident | None = None) 
     profile, if given), from the first."""
     steps = questions_for(ctx.wiring.config)
     who = subject.id if subject is not None and subject.is_profile else None
-    save(account, DialogState(mode="register", queue=list(steps), who=who,
-                              t=state_of(account).t))  # fmt: skip
+    save(account, DialogState(mode="register", queue=list(steps), who=who, t=state_of(account).t))
     return _next(ctx, account)
 
 
@@ -100,9 +99,20 @@ def _next(ctx, account: Resident) -> list[Message]:
     total = n + left
     # The total never grows: a later answer can only rule questions out (and says so).
     total = min(total, state.total if state.total is not None else total)
-    save(account, DialogState(mode="register", step=step, queue=rest, known=sorted(known), n=n,
-                              total=total, exact=exact and total == n + left, t=state.t,
-                              who=state.who))  # fmt: skip
+    save(
+        account,
+        DialogState(
+            mode="register",
+            step=step,
+            queue=rest,
+            known=sorted(known),
+            n=n,
+            total=total,
+            exact=exact and total == n + left,
+            t=state.t,
+            who=state.who,
+        ),
+    )
     return [ask(ctx, account)]
 
 
@@ -137,17 +147,27 @@ def _ask_of(ctx, account: Resident, state: DialogState, note: str | None = None)
     part = state.dp
     subject = subject_of(account, state) or account
     return Ask(
-        step=state.step, token=state.t, today=today(ctx), progress=progress,
+        step=state.step,
+        token=state.t,
+        today=today(ctx),
+        progress=progress,
         progress_exact=state.exact if state.mode == "register" else True,
-        choices=tuple(choices.get(state.step, ())), chosen=frozenset(state.sel),
-        children=len(state.kids), parent_birth=subject.birth_date,
-        page=state.page, note=note, era=part.era, decade=part.dec,
-        year=part.y, month=part.m,
+        choices=tuple(choices.get(state.step, ())),
+        chosen=frozenset(state.sel),
+        children=len(state.kids),
+        parent_birth=subject.birth_date,
+        page=state.page,
+        note=note,
+        era=part.era,
+        decade=part.dec,
+        year=part.y,
+        month=part.m,
         last_child=dt.date.fromisoformat(state.last) if state.last else None,
-        repeat=state.again, lang=lang_of(account),
+        repeat=state.again,
+        lang=lang_of(account),
         labels=municipality.topic_names(lang_of(account)) if state.step == "interests" else {},
         about=about_line(subject.label, lang_of(account)) if subject.is_profile else None,
-    )  # fmt: skip
+    )
 
 
 def typed(ctx, account: Resident, text: str) -> list[Message] | None:
@@ -198,8 +218,13 @@ def answer(ctx, account: Resident, fields: dict[str, str], date: dt.date | None)
         return [ask(ctx, account)]
     municipality = ctx.wiring.config.municipality
     choices = {"district": municipality.districts, "interests": municipality.topics}
-    tap = Answer(action=fields.get("a", ""), value=fields.get("v"), date=date,
-                 today=today(ctx), choices=tuple(choices.get(state.step, ())))  # fmt: skip
+    tap = Answer(
+        action=fields.get("a", ""),
+        value=fields.get("v"),
+        date=date,
+        today=today(ctx),
+        choices=tuple(choices.get(state.step, ())),
+    )
     state.last = None
     state.again = False
     try:
@@ -215,8 +240,10 @@ def answer(ctx, account: Resident, fields: dict[str, str], date: dt.date | None)
         return [ask(ctx, account)]
     # Every date is read back (in Japanese: 和暦 with 西暦) before the next question.
     lang = lang_of(account)
-    readback = [TextMessage(text=say("date_registered", lang, date=readback_date(
-        dt.date.fromisoformat(said), lang)))] if said else []  # fmt: skip
+    readback = []
+    if said:
+        day = readback_date(dt.date.fromisoformat(said), lang)
+        readback = [TextMessage(text=say("date_registered", lang, date=day))]
     return [*readback, *advance(ctx, account)]
 
 

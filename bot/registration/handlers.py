@@ -64,8 +64,9 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     if resident is None:
         # Only the LINE user id (and the language to answer in) is stored before consent.
         lang = language.preselect(ctx, user_id)
-        ctx.session.add(Resident(line_user_id=user_id, following=True, followed_at=ctx.now,
-                                 language=lang))  # fmt: skip
+        ctx.session.add(
+            Resident(line_user_id=user_id, following=True, followed_at=ctx.now, language=lang)
+        )
         if lang != DEFAULT:
             language.show_menu_in(ctx.wiring, user_id, lang)
         return build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)
@@ -115,8 +116,11 @@ def _answer(ctx, resident, fields, event) -> list[Message]:
         return [build_start_again()]
     if not dialog.in_progress(resident):
         # A button of a question that is no longer open (finished, or another device).
-        return [dialog.review(ctx, resident)] if resident.consented_at else [
-            build_not_registered(lang_of(resident))]  # fmt: skip
+        return (
+            [dialog.review(ctx, resident)]
+            if resident.consented_at
+            else [build_not_registered(lang_of(resident))]
+        )
     return dialog.answer(ctx, resident, fields, _picked_date(event))
 
 

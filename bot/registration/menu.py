@@ -67,12 +67,12 @@ def free_text(ctx, resident: Resident, text: str | None) -> list[Message]:
     the city's phone and counter with the menu — never a dead end."""
     contact, lang = city_contact(ctx.wiring.config), lang_of(resident)
     if resident.consented_at is None:
-        return [build_contact(contact, registered=False, understood=wants_contact(text),
-                              lang=lang),
-                build_not_registered(lang)]  # fmt: skip
+        return [
+            build_contact(contact, registered=False, understood=wants_contact(text), lang=lang),
+            build_not_registered(lang),
+        ]
     if not dialog.in_progress(resident):
-        return [build_contact(contact, registered=True, understood=wants_contact(text),
-                              lang=lang)]  # fmt: skip
+        return [build_contact(contact, registered=True, understood=wants_contact(text), lang=lang)]
     if dialog.state_of(resident).step == LABEL_STEP:
         return family.typed_label(ctx, resident, text)
     if text:
@@ -85,9 +85,10 @@ def free_text(ctx, resident: Resident, text: str | None) -> list[Message]:
         return [dialog.ask(ctx, resident, note="date_not_read")]
     # Not an answer: the phone and counter (and the menu), then the open question again.
     registered = resident.registered_at is not None
-    return [build_contact(contact, registered=registered, understood=wants_contact(text),
-                          lang=lang),
-            dialog.ask(ctx, resident)]  # fmt: skip
+    return [
+        build_contact(contact, registered=registered, understood=wants_contact(text), lang=lang),
+        dialog.ask(ctx, resident),
+    ]
 
 
 def resume(ctx, resident: Resident, note: str | None = None) -> list[Message]:
@@ -174,8 +175,9 @@ def delete(ctx, resident: Resident | None, value: str | None) -> list[Message]:
     # They still follow the account: keep exactly what a new follower has before consent
     # (the LINE user id, and the language to talk to them in), so the follower count stays
     # true and they can register again.
-    ctx.session.add(Resident(line_user_id=line_user_id, following=True, followed_at=followed_at,
-                             language=lang))  # fmt: skip
+    ctx.session.add(
+        Resident(line_user_id=line_user_id, following=True, followed_at=followed_at, language=lang)
+    )
     ctx.record("deleted")
     return [build_note("deleted", lang)]
 

@@ -77,8 +77,9 @@ def worth_asking(
     ):
         return False
     for_all = before if certain else frozenset()
-    if not any(matters(rule, step, profile, known, on, for_all=for_all)
-               for rule in conditions(config)):  # fmt: skip
+    if not any(
+        matters(rule, step, profile, known, on, for_all=for_all) for rule in conditions(config)
+    ):
         return False
     question = config.questions.get(step)
     if question is None:

@@ -64,8 +64,10 @@ def already_registered(conn: Connection, users: list[tuple[str, int]]) -> list[t
     """(line number, problem) for each (LINE user id, line number) already in the database."""
     numbers = dict(users)
     found = sql.line_ids_in_use(conn, list(numbers))
-    return [(numbers[u], f"line {numbers[u]}: line_user_id {u} is already in the database")
-            for u in found]  # fmt: skip
+    return [
+        (numbers[u], f"line {numbers[u]}: line_user_id {u} is already in the database")
+        for u in found
+    ]
 
 
 def _constants(now: dt.datetime) -> tuple:
@@ -162,19 +164,25 @@ class _PostgresWriter:
             return
         date, constants = self.date, self.constants
         ids = self._ids(len(chunk.residents))
-        self._copy(RESIDENTS, (
-            (i, user, birth and date(birth), *rest, *constants)
-            for i, (user, birth, *rest) in zip(ids, chunk.residents, strict=True)
-        ))  # fmt: skip
+        self._copy(
+            RESIDENTS,
+            (
+                (i, user, birth and date(birth), *rest, *constants)
+                for i, (user, birth, *rest) in zip(ids, chunk.residents, strict=True)
+            ),
+        )
         self._copy(CHILDREN, ((ids[i], date(birth)) for i, birth in chunk.children))
         self._copy(INTERESTS, ((ids[i], topic) for i, topic in chunk.interests))
         if chunk.profiles:
             # Family profiles: ids of their own, guardian_id their account's id from above.
             own = self._ids(len(chunk.profiles))
-            self._copy(PROFILES, (
-                (i, ids[account], label, birth and date(birth), *rest, *constants)
-                for i, (account, label, birth, *rest) in zip(own, chunk.profiles, strict=True)
-            ))  # fmt: skip
+            self._copy(
+                PROFILES,
+                (
+                    (i, ids[account], label, birth and date(birth), *rest, *constants)
+                    for i, (account, label, birth, *rest) in zip(own, chunk.profiles, strict=True)
+                ),
+            )
             children = ((own[i], date(birth)) for i, birth in chunk.profile_children)
             self._copy(CHILDREN, children)
             self._copy(INTERESTS, ((own[i], t) for i, t in chunk.profile_interests))

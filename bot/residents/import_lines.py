@@ -50,9 +50,14 @@ class Chunk:
 # Each resident row: these columns in this order. followed_at, consented_at and
 # registered_at are the import's moment, added by the writer.
 RESIDENT_KEYS = (
-    "line_user_id", "birth_date", "district", "household_size", "pregnant",
-    "single_parent", "children_answered",
-)  # fmt: skip
+    "line_user_id",
+    "birth_date",
+    "district",
+    "household_size",
+    "pregnant",
+    "single_parent",
+    "children_answered",
+)
 # Each family profile row: its account (an index into the chunk's residents, mapped to
 # guardian_id by the writer), its label, then the answers as for a resident.
 PROFILE_KEYS = ("guardian_id", "label", *RESIDENT_KEYS[1:])
@@ -206,10 +211,13 @@ def _answers(line: dict) -> tuple:
     children = line.get("children", [])
     birth = line.get("birth_date")
     return (
-        birth and birth.isoformat(), line.get("district"),
+        birth and birth.isoformat(),
+        line.get("district"),
         line.get("household_size", 1 + len(children or ())),
-        line.get("pregnant", False), line.get("single_parent", False), children is not None,
-    )  # fmt: skip
+        line.get("pregnant", False),
+        line.get("single_parent", False),
+        children is not None,
+    )
 
 
 def chunks_in_worker(
@@ -228,9 +236,12 @@ def chunks_in_worker(
     root = str(Path(__file__).resolve().parent.parent)  # where `bot` is importable from
     # stderr to a file, not a pipe: nobody reads it until the end, and a full pipe would
     # stop the worker.
-    with tempfile.TemporaryFile() as errors, subprocess.Popen(
-        [sys.executable, "-I", "-c", WORKER, root, job], stdout=subprocess.PIPE, stderr=errors
-    ) as worker:  # fmt: skip
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            [sys.executable, "-I", "-c", WORKER, root, job], stdout=subprocess.PIPE, stderr=errors
+        ) as worker,
+    ):
         try:
             while (item := _receive(worker, errors)) is not None:
                 yield item

@@ -339,8 +339,10 @@ def account_in(after_id: int, upto_id: int | None) -> ColumnElement[bool]:
         low = column > after_id
         return low if upto_id is None else and_(low, column <= upto_id)
 
-    return or_(and_(_residents.guardian_id.is_(None), within(_residents.id)),
-               within(_residents.guardian_id))  # fmt: skip
+    return or_(
+        and_(_residents.guardian_id.is_(None), within(_residents.id)),
+        within(_residents.guardian_id),
+    )
 
 
 def refresh_delivery_stats(conn: Connection) -> None:

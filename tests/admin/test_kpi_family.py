@@ -22,10 +22,15 @@ def test_registrations_split_into_self_and_family_on_the_page_and_in_kpi_json(
         r.session.flush()
 
         def profile(holder: Resident, label: str, registered_at=registered) -> None:
-            r.session.add(Resident(
-                guardian_id=holder.id, label=label, following=holder.following,
-                consented_at=holder.consented_at, registered_at=registered_at,
-            ))  # fmt: skip
+            r.session.add(
+                Resident(
+                    guardian_id=holder.id,
+                    label=label,
+                    following=holder.following,
+                    consented_at=holder.consented_at,
+                    registered_at=registered_at,
+                )
+            )
 
         profile(holders[0], "母")
         profile(holders[0], "父")

@@ -78,8 +78,12 @@ def test_missing_translations_are_listed_per_program_and_campaign(tmp_path):
     folder = write(tmp_path / "c", TRANSLATED)
     config, _ = check_folder(folder)
     found = {p.key: p for p in missing_translations(config, folder)}
-    assert set(found) == {"municipality.translations", "programs[0].translations",
-                          "programs[1].translations", "campaigns[0].translations"}  # fmt: skip
+    assert set(found) == {
+        "municipality.translations",
+        "programs[0].translations",
+        "programs[1].translations",
+        "campaigns[0].translations",
+    }
     assert "ja-easy (name, topics)" in found["municipality.translations"].message
     assert "ja-easy (summary)" in found["programs[0].translations"].message
     assert "ja-easy, en, vi" in found["programs[1].translations"].message
@@ -98,9 +102,13 @@ def test_config_check_notes_them_and_strict_fails_on_them(tmp_path, capsys):
         "ja-easy: {name: スマホの おかねの たすけ}",
         "ja-easy: {name: スマホの たすけ, summary: スマホの おかねを たすけます。}",
     )
-    complete = complete.replace("  - id: kosodate-ouen", "  - id: kosodate-ouen\n"
-                                "    translations: {en: {name: a, summary: b}, vi: {name: c, "
-                                "summary: d}, ja-easy: {name: e, summary: f}}", 1)  # fmt: skip
+    complete = complete.replace(
+        "  - id: kosodate-ouen",
+        "  - id: kosodate-ouen\n"
+        "    translations: {en: {name: a, summary: b}, vi: {name: c, "
+        "summary: d}, ja-easy: {name: e, summary: f}}",
+        1,
+    )
     campaigns = CAMPAIGNS.replace(
         "    lead: 申請期限が近づいています。\n",
         "    lead: 申請期限が近づいています。\n    translations: "

@@ -92,7 +92,8 @@ def test_variant_keys_round_trip_and_unknown_languages_read_as_japanese(line):
         assert Variant.from_key(Variant(lang).key) == Variant(lang) == variant_of(lang)
     assert variant_of(None) == Variant.from_key("") == JAPANESE
     assert variant_of("fr") == Variant("fr")  # kept as stored; read as Japanese when built
-    run_id = outbox.claim_run(line.session_factory, "senior-2026", "senior-smartphone", NOW,
-                              False, NOW)  # fmt: skip
+    run_id = outbox.claim_run(
+        line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW
+    )
     [notice] = notice_for(line, run_id, NOW.date(), Variant("fr"))
     assert "シニア世代スマホスタート応援補助金" in notice.alt_text

@@ -21,8 +21,17 @@ from messages.texts import CATALOGUE, SOURCES, TEXTS, say
 
 TRANSLATIONS = [lang for lang in LANGUAGES if lang != "ja"]
 # The widest values a label's placeholders take (the longest era, phone number, year range).
-WIDEST = {"era": "大正", "a": 11, "b": 15, "wa": 1922, "wb": 1926, "phone": "0237-55-2111",
-          "m": 12, "n": 10, "count": 12}  # fmt: skip
+WIDEST = {
+    "era": "大正",
+    "a": 11,
+    "b": 15,
+    "wa": 1922,
+    "wb": 1926,
+    "phone": "0237-55-2111",
+    "m": 12,
+    "n": 10,
+    "count": 12,
+}
 # Keys that are the same in every language on purpose: the way into the choice of language.
 MULTILINGUAL = {"label_language", "q_language"}
 
@@ -46,9 +55,11 @@ def test_translations_were_made_from_the_current_japanese(lang):
 
 @pytest.mark.parametrize("lang", TRANSLATIONS)
 def test_every_translation_has_the_same_placeholders(lang):
-    different = {key: (placeholders(TEXTS[key]), placeholders(text))
-                 for key, text in CATALOGUE[lang].items()
-                 if placeholders(text) != placeholders(TEXTS[key])}  # fmt: skip
+    different = {
+        key: (placeholders(TEXTS[key]), placeholders(text))
+        for key, text in CATALOGUE[lang].items()
+        if placeholders(text) != placeholders(TEXTS[key])
+    }
     assert different == {}
 
 
@@ -74,8 +85,9 @@ def _kanji(text: str) -> int:
 
 
 def _japanese(text: str) -> int:
-    return sum(1 for c in text if "\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff"
-               or c in "々ー")  # fmt: skip
+    return sum(
+        1 for c in text if "\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" or c in "々ー"
+    )
 
 
 def _sentences(text: str) -> list[str]:
@@ -90,14 +102,18 @@ MAX_KANJI_SHARE_ALL = 0.05  # the Japanese source: about 30 %
 
 
 def test_easy_japanese_sentences_are_short():
-    long = [(key, s) for key, text in EASY.items() for s in _sentences(text)
-            if len(s) > MAX_SENTENCE]  # fmt: skip
+    long = [
+        (key, s) for key, text in EASY.items() for s in _sentences(text) if len(s) > MAX_SENTENCE
+    ]
     assert long == []
 
 
 def test_easy_japanese_keeps_kanji_few():
-    heavy = {key: round(_kanji(t) / _japanese(t), 2) for key, t in EASY.items()
-             if _japanese(t) and _kanji(t) / _japanese(t) > MAX_KANJI_SHARE_TEXT}  # fmt: skip
+    heavy = {
+        key: round(_kanji(t) / _japanese(t), 2)
+        for key, t in EASY.items()
+        if _japanese(t) and _kanji(t) / _japanese(t) > MAX_KANJI_SHARE_TEXT
+    }
     assert heavy == {}
     share = sum(map(_kanji, EASY.values())) / sum(map(_japanese, EASY.values()))
     assert share <= MAX_KANJI_SHARE_ALL
@@ -131,24 +147,38 @@ EASY_DAYS = ("げつ", "か", "すい", "もく", "きん", "ど", "にち")
 
 @given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)))
 def test_every_date_reads_back_to_itself_in_every_language(day):
-    en = re.fullmatch(r"([A-Z][a-z]+) (\d{1,2}), (\d{4}) \(([A-Z][a-z]{2})\)",
-                      date_with_weekday(day, "en"))  # fmt: skip
+    en = re.fullmatch(
+        r"([A-Z][a-z]+) (\d{1,2}), (\d{4}) \(([A-Z][a-z]{2})\)", date_with_weekday(day, "en")
+    )
     assert en and dt.datetime.strptime(f"{en[1]} {en[2]} {en[3]}", "%B %d %Y").date() == day
     assert en[4] == EN_DAYS[day.weekday()]
     vi = re.fullmatch(r"(\d{2})/(\d{2})/(\d{4}) \((.+)\)", date_with_weekday(day, "vi"))
     assert vi and dt.date(int(vi[3]), int(vi[2]), int(vi[1])) == day
     assert vi[4] == VI_DAYS[day.weekday()]
-    easy = re.fullmatch(r"(\d{4})ねん (\d{1,2})がつ (\d{1,2})にち（(.+)ようび）",
-                        date_with_weekday(day, "ja-easy"))  # fmt: skip
+    easy = re.fullmatch(
+        r"(\d{4})ねん (\d{1,2})がつ (\d{1,2})にち（(.+)ようび）", date_with_weekday(day, "ja-easy")
+    )
     assert easy and dt.date(int(easy[1]), int(easy[2]), int(easy[3])) == day
     assert easy[4] == EASY_DAYS[day.weekday()]
     assert long_date(day, "en") in date_with_weekday(day, "en")
 
 
-@pytest.mark.parametrize(("tag", "lang"), [
-    ("ja", "ja"), ("en", "en"), ("en-US", "en"), ("en_GB", "en"), ("vi", "vi"), ("vi-VN", "vi"),
-    ("zh-Hant", "ja"), ("ko", "ja"), ("", "ja"), (None, "ja"), ("EN", "en"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("tag", "lang"),
+    [
+        ("ja", "ja"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("en_GB", "en"),
+        ("vi", "vi"),
+        ("vi-VN", "vi"),
+        ("zh-Hant", "ja"),
+        ("ko", "ja"),
+        ("", "ja"),
+        (None, "ja"),
+        ("EN", "en"),
+    ],
+)
 def test_the_line_profile_language_preselects_one_of_ours(tag, lang):
     assert from_line_profile(tag) == lang
 
@@ -163,11 +193,16 @@ def test_topics_are_shown_in_the_resident_language_but_answer_with_the_configure
 
     from messages import Ask, build_question, decode
 
-    ask = Ask(step="interests", token=3, today=dt.date(2026, 11, 22), lang="en",
-              choices=("子育て", "高齢者"), chosen=frozenset({"高齢者"}),
-              labels={"子育て": "Parenting", "高齢者": "Seniors"})  # fmt: skip
+    ask = Ask(
+        step="interests",
+        token=3,
+        today=dt.date(2026, 11, 22),
+        lang="en",
+        choices=("子育て", "高齢者"),
+        chosen=frozenset({"高齢者"}),
+        labels={"子育て": "Parenting", "高齢者": "Seniors"},
+    )
     body = build_question(ask).to_dict()
-    items = {i["action"]["label"]: decode(i["action"]["data"]) for i in
-             body["quickReply"]["items"]}  # fmt: skip
+    items = {i["action"]["label"]: decode(i["action"]["data"]) for i in body["quickReply"]["items"]}
     assert items["Parenting"]["v"] == "子育て" and items["✓Seniors"]["v"] == "高齢者"
     assert "Chosen so far: Seniors" in body["text"]

@@ -6,13 +6,29 @@ from bot.registration.state import DatePart, DialogState, load
 
 
 def test_a_state_stored_by_the_older_dict_code_loads_unchanged():
-    old = {"mode": "register", "step": "district", "t": 7, "queue": ["household_size"],
-           "known": ["birth_date"], "n": 2, "total": 5, "exact": False,
-           "kids": ["2019-05-10"], "sel": ["子育て"], "page": 1,
-           "dp": {"era": "昭和", "dec": 21, "y": 1946, "m": 5}, "again": True}  # fmt: skip
+    old = {
+        "mode": "register",
+        "step": "district",
+        "t": 7,
+        "queue": ["household_size"],
+        "known": ["birth_date"],
+        "n": 2,
+        "total": 5,
+        "exact": False,
+        "kids": ["2019-05-10"],
+        "sel": ["子育て"],
+        "page": 1,
+        "dp": {"era": "昭和", "dec": 21, "y": 1946, "m": 5},
+        "again": True,
+    }
     state = load(old)
-    assert (state.mode, state.step, state.t, state.n, state.total) == ("register", "district",
-                                                                       7, 2, 5)  # fmt: skip
+    assert (state.mode, state.step, state.t, state.n, state.total) == (
+        "register",
+        "district",
+        7,
+        2,
+        5,
+    )
     assert state.dp == DatePart(era="昭和", dec=21, y=1946, m=5) and state.who is None
     # Written back as it was read (defaults, such as exact=False, left out).
     assert state.dump() == {k: v for k, v in old.items() if k != "exact"}

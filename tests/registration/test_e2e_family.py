@@ -54,8 +54,11 @@ def mother(wiring, user_id: str) -> Resident | None:
 
 
 def notices(sim, user_id: str) -> list[dict]:
-    return [m["message"] for m in sim.messages(user_id) if m["message"]["type"] == "flex"
-            and m["via"] != "reply"]  # fmt: skip
+    return [
+        m["message"]
+        for m in sim.messages(user_id)
+        if m["message"]["type"] == "flex" and m["via"] != "reply"
+    ]
 
 
 def tap_notice(sim, user_id: str, notice: dict, label: str) -> None:
@@ -77,7 +80,10 @@ def test_a_mother_is_added_matched_notified_answered_changed_and_deleted(sim, li
     profile = mother(wiring, chat.user_id)
     holder = resident_row(live_bot, chat.user_id)
     assert (profile.line_user_id, profile.label, str(profile.birth_date)) == (
-        None, "母", "1940-04-01")  # fmt: skip
+        None,
+        "母",
+        "1940-04-01",
+    )
     assert profile.district == "大倉" and profile.registered_at is not None
     assert profile.consented_at == holder.consented_at and profile.following
     assert holder.birth_date is None  # her answers are hers, not the resident's

@@ -31,8 +31,7 @@ def test_free_text_and_stickers_re_ask_the_question(sim, live_bot):
     assert "地区" in question["text"] and "楯岡" in chat.labels()
     contact, question = chat.say("電話で聞きたい")
     assert "申し訳ありません" not in contact["text"] and "総合案内" in contact["text"]
-    assert "電話する 0237-55-2111" in [i["action"]["label"]
-                                     for i in contact["quickReply"]["items"]]  # fmt: skip
+    assert "電話する 0237-55-2111" in [i["action"]["label"] for i in contact["quickReply"]["items"]]
     assert resident_row(live_bot, chat.user_id).district is None
     assert "楯岡で登録" not in texts(chat.say("楯岡です"))  # typed like the button: taken
     assert resident_row(live_bot, chat.user_id).district == "楯岡"
@@ -101,17 +100,20 @@ def test_a_redelivered_answer_is_taken_once(sim, live_bot):
     sim.assert_no_problems()
 
 
-def test_the_dialog_survives_a_restart_of_the_web_process(sim, live_bot, linesim_server, engine,
-                                                           clock):  # fmt: skip
+def test_the_dialog_survives_a_restart_of_the_web_process(
+    sim, live_bot, linesim_server, engine, clock
+):
     """A second app instance (a restarted or other worker) continues the same conversation."""
     from bot.app import create_app
     from bot.wiring import wire
 
     chat = start_registration(sim)
     chat.tap("カレンダーで選ぶ", date="1980-08-08")
-    settings = make_settings(engine.url.render_as_string(hide_password=False),
-                             line_api_base=linesim_server.url,
-                             line_api_data_base=linesim_server.url)  # fmt: skip
+    settings = make_settings(
+        engine.url.render_as_string(hide_password=False),
+        line_api_base=linesim_server.url,
+        line_api_data_base=linesim_server.url,
+    )
     fresh = create_app(wiring=wire(settings, clock=clock, engine=engine))
     server = make_server("127.0.0.1", 0, fresh, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -73,8 +73,12 @@ def test_a_resident_registers_reviews_and_answers_a_notice_in_their_language(
     seen = register(chat, lang)
     said = texts(seen)
     assert say("finished", lang) in said
-    readback = {"ja": "昭和33年7月3日（1958年）", "ja-easy": "1958ねん 7がつ 3にち",
-                "en": "July 3, 1958", "vi": "03/07/1958"}[lang]  # fmt: skip
+    readback = {
+        "ja": "昭和33年7月3日（1958年）",
+        "ja-easy": "1958ねん 7がつ 3にち",
+        "en": "July 3, 1958",
+        "vi": "03/07/1958",
+    }[lang]
     assert say("date_registered", lang, date=readback) in said
 
     review = chat.menu("review")
@@ -82,8 +86,12 @@ def test_a_resident_registers_reviews_and_answers_a_notice_in_their_language(
     for key in ("review_title", "field_birth_date", "field_district", "field_language"):
         assert say(key, lang) in shown
     assert SENIORS[lang] in shown
-    assert {"ja": "昭和33年7月3日（1958年7月3日）", "ja-easy": "1958ねん 7がつ 3にち",
-            "en": "July 3, 1958", "vi": "03/07/1958"}[lang] in shown  # fmt: skip
+    assert {
+        "ja": "昭和33年7月3日（1958年7月3日）",
+        "ja-easy": "1958ねん 7がつ 3にち",
+        "en": "July 3, 1958",
+        "vi": "03/07/1958",
+    }[lang] in shown
 
     summary = run_slot(wiring, CAMPAIGN, DEFAULT_NOW)
     assert summary.counts == {"sent": 1}
@@ -96,8 +104,12 @@ def test_a_resident_registers_reviews_and_answers_a_notice_in_their_language(
     }.get(lang, "シニア世代スマホスタート応援補助金")
     assert name in body and name in notice["altText"]
     assert (say("translation_missing", lang) in body) is not translated
-    deadline = {"ja": "令和9年2月26日（金）", "ja-easy": "2027ねん 2がつ 26にち（きんようび）",
-                "en": "February 26, 2027 (Fri)", "vi": "26/02/2027 (Thứ Sáu)"}[lang]  # fmt: skip
+    deadline = {
+        "ja": "令和9年2月26日（金）",
+        "ja-easy": "2027ねん 2がつ 26にち（きんようび）",
+        "en": "February 26, 2027 (Fri)",
+        "vi": "26/02/2027 (Thứ Sáu)",
+    }[lang]
     assert say("deadline", lang, closes=deadline, days=96) in body
     assert say("notice_feedback_hint", lang) in body
 

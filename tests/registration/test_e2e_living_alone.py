@@ -30,9 +30,12 @@ def bot_on(engine, clock, linesim_server):
     started = []
 
     def start(config_dir: Path) -> LiveBot:
-        settings = make_settings(engine.url.render_as_string(hide_password=False),
-                                 config_dir=config_dir, line_api_base=linesim_server.url,
-                                 line_api_data_base=linesim_server.url)  # fmt: skip
+        settings = make_settings(
+            engine.url.render_as_string(hide_password=False),
+            config_dir=config_dir,
+            line_api_base=linesim_server.url,
+            line_api_data_base=linesim_server.url,
+        )
         wiring = wire(settings, clock=clock, engine=engine)
         server = make_server("127.0.0.1", 0, create_app(wiring=wiring), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

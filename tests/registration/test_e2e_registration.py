@@ -41,8 +41,11 @@ def test_resident_with_children_registers_by_taps_alone(sim, live_bot):
     chat.tap("令和元年（2019）")
     assert chat.labels()[0] == "5月"  # 令和 began on 1 May 2019
     chat.tap("5月")
-    day = next(i["action"] for i in chat.last()["quickReply"]["items"]
-               if i["action"]["type"] == "datetimepicker")  # fmt: skip
+    day = next(
+        i["action"]
+        for i in chat.last()["quickReply"]["items"]
+        if i["action"]["type"] == "datetimepicker"
+    )
     assert (day["initial"], day["min"], day["max"]) == ("2019-05-01", "2019-05-01", "2019-05-31")
     shown = texts(chat.tap("日にちを選ぶ", date="2019-05-10"))
     assert "令和元年5月10日（2019年）生まれのお子さんを登録しました" in shown
@@ -93,8 +96,9 @@ def test_skipping_everything_stores_nothing(sim, live_bot):
         chat.tap("答えない")
     assert "登録ができました" in chat.last()["text"]
     row = resident_row(live_bot, chat.user_id)
-    assert (row.birth_date, row.district, row.household_size, row.pregnant,
-            row.single_parent) == (None,) * 5  # fmt: skip
+    assert (row.birth_date, row.district, row.household_size, row.pregnant, row.single_parent) == (
+        None,
+    ) * 5
     assert row.children_answered is False and row.interests == []
     assert row.registered_at is not None
     sim.assert_no_problems()

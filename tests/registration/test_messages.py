@@ -44,21 +44,69 @@ def quick_labels(body: dict) -> list[str]:
 
 def test_public_surface_is_pinned():
     """messages/__init__.py exports exactly these names."""
-    assert sorted(messages.__all__) == sorted([
-        "DEFAULT", "LANGUAGES", "LANGUAGE_ACTION", "NAMES", "build_language_choice",
-        "build_privacy", "date_with_weekday", "from_line_profile", "known", "localized",
-        "localized_lead", "long_date", "readback_date",
-        "FEEDBACK_ACTION", "MAX_BUBBLES", "MAX_HOUSEHOLD", "MENU_ITEMS", "PARENT_MIN_AGE",
-        "STEPS", "TEXTS", "Ask", "CityContact", "NoticeLinks",
-        "both_calendars", "build_contact", "build_delete_confirm", "build_feedback_confirm",
-        "build_feedback_thanks", "build_feedback_undone", "build_finished", "build_help",
-        "build_later", "build_not_registered", "build_note", "build_notice", "build_paused",
-        "build_program_list", "build_question", "build_review", "build_rich_menu",
-        "build_start_again", "build_welcome", "city_of", "decode", "describe", "earliest_birth",
-        "earliest_child_birth", "encode", "notice_alt_text", "parse_date", "phone_in",
-        "program_bubble", "say", "seireki", "tel_uri", "wants_contact", "wareki",
-        "wareki_with_year", "years_before",
-    ])  # fmt: skip
+    assert sorted(messages.__all__) == sorted(
+        [
+            "DEFAULT",
+            "LANGUAGES",
+            "LANGUAGE_ACTION",
+            "NAMES",
+            "build_language_choice",
+            "build_privacy",
+            "date_with_weekday",
+            "from_line_profile",
+            "known",
+            "localized",
+            "localized_lead",
+            "long_date",
+            "readback_date",
+            "FEEDBACK_ACTION",
+            "MAX_BUBBLES",
+            "MAX_HOUSEHOLD",
+            "MENU_ITEMS",
+            "PARENT_MIN_AGE",
+            "STEPS",
+            "TEXTS",
+            "Ask",
+            "CityContact",
+            "NoticeLinks",
+            "both_calendars",
+            "build_contact",
+            "build_delete_confirm",
+            "build_feedback_confirm",
+            "build_feedback_thanks",
+            "build_feedback_undone",
+            "build_finished",
+            "build_help",
+            "build_later",
+            "build_not_registered",
+            "build_note",
+            "build_notice",
+            "build_paused",
+            "build_program_list",
+            "build_question",
+            "build_review",
+            "build_rich_menu",
+            "build_start_again",
+            "build_welcome",
+            "city_of",
+            "decode",
+            "describe",
+            "earliest_birth",
+            "earliest_child_birth",
+            "encode",
+            "notice_alt_text",
+            "parse_date",
+            "phone_in",
+            "program_bubble",
+            "say",
+            "seireki",
+            "tel_uri",
+            "wants_contact",
+            "wareki",
+            "wareki_with_year",
+            "years_before",
+        ]
+    )
     for name in messages.__all__:
         assert hasattr(messages, name)
 
@@ -91,8 +139,13 @@ def test_welcome_says_what_and_asks_consent():
 @pytest.mark.parametrize("step", STEPS)
 def test_every_question_is_valid_with_a_skip_button_and_progress(step):
     """Each question shows its progress and offers 答えない, with the step token in its data."""
-    ask = Ask(step=step, token=7, today=TODAY, progress=(2, 5),
-              choices=TOPICS if step == "interests" else DISTRICTS)  # fmt: skip
+    ask = Ask(
+        step=step,
+        token=7,
+        today=TODAY,
+        progress=(2, 5),
+        choices=TOPICS if step == "interests" else DISTRICTS,
+    )
     [body] = valid(build_question(ask))
     assert body["text"].startswith("（2/5）")
     assert "答えない" in quick_labels(body)
@@ -101,8 +154,9 @@ def test_every_question_is_valid_with_a_skip_button_and_progress(step):
 
 
 def _picker(body: dict) -> dict:
-    [picker] = [i["action"] for i in body["quickReply"]["items"]
-                if i["action"]["type"] == "datetimepicker"]  # fmt: skip
+    [picker] = [
+        i["action"] for i in body["quickReply"]["items"] if i["action"]["type"] == "datetimepicker"
+    ]
     return picker
 
 
@@ -110,8 +164,13 @@ def test_birth_date_is_typed_or_tapped_by_era_or_picked():
     """Typed (the text says how), 元号 buttons, or the calendar opening 70 years back."""
     [body] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY)))
     assert "昭和21年5月3日" in body["text"]
-    assert quick_labels(body) == ["昭和生まれ", "大正生まれ", "平成生まれ", "カレンダーで選ぶ",
-                                  "答えない"]  # fmt: skip
+    assert quick_labels(body) == [
+        "昭和生まれ",
+        "大正生まれ",
+        "平成生まれ",
+        "カレンダーで選ぶ",
+        "答えない",
+    ]
     picker = _picker(body)
     assert picker["mode"] == "date"
     assert picker["max"] == "2026-11-22" and picker["min"] == "1906-11-22"
@@ -124,15 +183,22 @@ def test_the_era_path_needs_no_scrolling():
     [ranges] = valid(build_question(ask))
     assert quick_labels(ranges)[:2] == ["昭和1〜10年（1926〜1935）", "昭和11〜20年（1936〜1945）"]
     assert quick_labels(ranges)[-1] == "選び直す"
-    [years] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和",
-                                       decade=21)))  # fmt: skip
+    [years] = valid(
+        build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和", decade=21))
+    )
     assert quick_labels(years)[0] == "昭和21年（1946）" and len(quick_labels(years)) == 11
-    [months] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和",
-                                        decade=21, year=1946)))  # fmt: skip
+    [months] = valid(
+        build_question(
+            Ask(step="birth_date", token=1, today=TODAY, era="昭和", decade=21, year=1946)
+        )
+    )
     assert quick_labels(months) == [f"{m}月" for m in range(1, 13)] + ["選び直す"]
     assert "昭和21年（1946年）" in months["text"]
-    [day] = valid(build_question(Ask(step="birth_date", token=1, today=TODAY, era="昭和",
-                                     decade=21, year=1946, month=5)))  # fmt: skip
+    [day] = valid(
+        build_question(
+            Ask(step="birth_date", token=1, today=TODAY, era="昭和", decade=21, year=1946, month=5)
+        )
+    )
     picker = _picker(day)
     assert (picker["initial"], picker["min"], picker["max"]) == (
         "1946-05-01",
@@ -148,14 +214,25 @@ def test_child_picker_starts_when_the_parent_was_twelve():
     [body] = valid(build_question(ask))
     picker = _picker(body)
     assert picker["min"] == "2002-06-01" and picker["initial"] == "2021-11-22"
-    assert quick_labels(body) == ["いない", "令和生まれ", "平成生まれ", "カレンダーで選ぶ",
-                                  "答えない"]  # fmt: skip
+    assert quick_labels(body) == [
+        "いない",
+        "令和生まれ",
+        "平成生まれ",
+        "カレンダーで選ぶ",
+        "答えない",
+    ]
 
 
 def test_after_one_child_the_question_reads_it_back_and_offers_another_or_done():
     """After a child, its date is read back; the resident adds another or says that is all."""
-    ask = Ask(step="children", token=1, today=TODAY, children=1, last_child=dt.date(2019, 5, 10),
-              parent_birth=dt.date(1990, 6, 1))  # fmt: skip
+    ask = Ask(
+        step="children",
+        token=1,
+        today=TODAY,
+        children=1,
+        last_child=dt.date(2019, 5, 10),
+        parent_birth=dt.date(1990, 6, 1),
+    )
     [body] = valid(build_question(ask))
     assert "令和元年5月10日（2019年）生まれのお子さんを登録しました" in body["text"]
     assert "1人" in body["text"]
@@ -169,8 +246,15 @@ def test_topics_show_what_is_chosen_and_toggle():
     labels = quick_labels(body)
     assert "✓防災" in labels and "子育て" in labels and labels[0] == "完了"
     assert "防災" in body["text"] and "いくつでも選べます" in body["text"]
-    again = Ask(step="interests", token=4, today=TODAY, choices=TOPICS, progress=(5, 5),
-                chosen=frozenset({"防災", "高齢者"}), repeat=True)  # fmt: skip
+    again = Ask(
+        step="interests",
+        token=4,
+        today=TODAY,
+        choices=TOPICS,
+        progress=(5, 5),
+        chosen=frozenset({"防災", "高齢者"}),
+        repeat=True,
+    )
     [short] = valid(build_question(again))
     assert short["text"].startswith("いま選んでいる分野：高齢者、防災")
     assert "いくつでも選べます" not in short["text"] and "（5/5）" not in short["text"]
@@ -180,8 +264,9 @@ def test_many_districts_are_paged_within_thirteen_buttons():
     """More districts than LINE's 13 quick replies: pages with a ほかの地区 button."""
     many = tuple(f"地区{i}" for i in range(30))
     first = valid(build_question(Ask(step="district", token=1, today=TODAY, choices=many)))[0]
-    second = valid(build_question(Ask(step="district", token=1, today=TODAY, choices=many,
-                                      page=1)))[0]  # fmt: skip
+    second = valid(
+        build_question(Ask(step="district", token=1, today=TODAY, choices=many, page=1))
+    )[0]
     assert len(first["quickReply"]["items"]) == 13
     assert "ほかの地区" in quick_labels(first)
     assert set(quick_labels(first)).isdisjoint(
@@ -206,13 +291,27 @@ def test_wareki_covers_showa_to_reiwa():
 
 def test_review_shows_every_answer_in_plain_japanese_with_change_buttons():
     """Each configured answer is shown (dates in 和暦 and 西暦) with its own 変更 button."""
-    profile = Profile(birth_date=dt.date(1988, 4, 2), district="楯岡", household_size=3,
-                      children=(dt.date(2019, 5, 10),), pregnant=None, single_parent=False,
-                      interests=frozenset({"子育て"}))  # fmt: skip
+    profile = Profile(
+        birth_date=dt.date(1988, 4, 2),
+        district="楯岡",
+        household_size=3,
+        children=(dt.date(2019, 5, 10),),
+        pregnant=None,
+        single_parent=False,
+        interests=frozenset({"子育て"}),
+    )
     [body] = valid(build_review(profile, STEPS, paused=True))
     dumped = str(body)
-    for shown in ("昭和63年4月2日（1988年4月2日）", "楯岡", "3人", "令和元年5月10日",
-                  "答えていません", "いいえ", "子育て", "止めています"):  # fmt: skip
+    for shown in (
+        "昭和63年4月2日（1988年4月2日）",
+        "楯岡",
+        "3人",
+        "令和元年5月10日",
+        "答えていません",
+        "いいえ",
+        "子育て",
+        "止めています",
+    ):
         assert shown in dumped, shown
     edits = [decode(a["data"]) for a in _actions(body) if a["type"] == "postback"]
     assert [e.get("q") for e in edits] == [*STEPS, None]  # the last row: the language
@@ -232,16 +331,27 @@ def _actions(node):
 
 def _program(i: int, apply_url: str | None = "https://logoform.jp/form/x") -> SimpleNamespace:
     period = SimpleNamespace(opens=dt.date(2026, 4, 1), closes=dt.date(2027, 1, 1 + i % 28))
-    return SimpleNamespace(name=f"制度{i}", summary="説明です。", homepage="https://www.city.murayama.lg.jp/p",
-                           apply_url=apply_url, contact="0237-55-2111", department=None,
-                           period=period)  # fmt: skip
+    return SimpleNamespace(
+        name=f"制度{i}",
+        summary="説明です。",
+        homepage="https://www.city.murayama.lg.jp/p",
+        apply_url=apply_url,
+        contact="0237-55-2111",
+        department=None,
+        period=period,
+    )
 
 
 def test_program_carousel_has_deadline_contact_and_links():
     """A card shows the period with its 締切, the counter, くわしく見る and オンラインで申し込む."""
-    intro, carousel = valid(*build_program_list([_program(1), _program(2, apply_url=None)],
-                                                TODAY, "https://www.city.murayama.lg.jp/",
-                                                skipped_some=False))  # fmt: skip
+    intro, carousel = valid(
+        *build_program_list(
+            [_program(1), _program(2, apply_url=None)],
+            TODAY,
+            "https://www.city.murayama.lg.jp/",
+            skipped_some=False,
+        )
+    )
     assert "2件" in intro["text"]
     first, second = carousel["contents"]["contents"]
     assert "令和9年1月2日（土）まで・あと41日" in str(first)
@@ -259,8 +369,9 @@ def test_program_carousel_has_deadline_contact_and_links():
 def test_more_than_twelve_programs_end_with_a_link_to_the_city():
     """Over 12 matches: 11 cards and one that says how many more and links the city HP."""
     programs = [_program(i) for i in range(20)]
-    _, carousel = valid(*build_program_list(programs, TODAY, "https://www.city.murayama.lg.jp/",
-                                            skipped_some=False))  # fmt: skip
+    _, carousel = valid(
+        *build_program_list(programs, TODAY, "https://www.city.murayama.lg.jp/", skipped_some=False)
+    )
     bubbles = carousel["contents"]["contents"]
     assert len(bubbles) == MAX_BUBBLES
     assert "ほかに9件" in str(bubbles[-1])
@@ -271,8 +382,9 @@ def test_a_program_without_contact_shows_the_city_phone_and_counter():
     """municipality.contact stands in where a program names no contact of its own."""
     bare = SimpleNamespace(**{**vars(_program(1)), "contact": None})
     city = messages.CityContact("村山市", "0237-55-2111", "市役所1階 総合案内")
-    _, carousel = valid(*build_program_list([bare], TODAY, "https://x.jp/", skipped_some=False,
-                                            city=city))  # fmt: skip
+    _, carousel = valid(
+        *build_program_list([bare], TODAY, "https://x.jp/", skipped_some=False, city=city)
+    )
     [card] = carousel["contents"]["contents"]
     assert "市役所1階 総合案内" in str(card) and "tel:0237552111" in str(card)
     _, carousel = valid(*build_program_list([bare], TODAY, "https://x.jp/", skipped_some=False))

@@ -85,8 +85,13 @@ def test_registration_and_a_notice_at_phone_width(phone, sim, live_bot, tmp_path
     wiring = live_bot.wiring
     program = wiring.config.program("senior-smartphone")
     links = NoticeLinks(program.homepage, program.apply_url)
-    notice = build_notice(program, "申請期限が近づいています。", links, dt.date(2026, 11, 22),
-                          city_of(wiring.config.municipality))  # fmt: skip
+    notice = build_notice(
+        program,
+        "申請期限が近づいています。",
+        links,
+        dt.date(2026, 11, 22),
+        city_of(wiring.config.municipality),
+    )
     user_id = sim.users()[0]["user_id"]
     wiring.line.multicast([user_id], [notice], retry_key=str(uuid.uuid4()))
     bubble = page.locator(".f-bubble", has_text=program.name)

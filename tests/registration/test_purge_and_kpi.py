@@ -21,10 +21,13 @@ def add_resident(session, *, unfollowed_days_ago: int | None) -> Resident:
         line_user_id="U" + f"{session.scalar(select(func.count(Resident.id))) + 1:032x}",
         following=not gone,
         unfollowed_at=DEFAULT_NOW - dt.timedelta(days=unfollowed_days_ago) if gone else None,
-        consented_at=DEFAULT_NOW, registered_at=DEFAULT_NOW, birth_date=dt.date(1980, 1, 1),
-        children_answered=True, children=[ResidentChild(birth_date=dt.date(2015, 1, 1))],
+        consented_at=DEFAULT_NOW,
+        registered_at=DEFAULT_NOW,
+        birth_date=dt.date(1980, 1, 1),
+        children_answered=True,
+        children=[ResidentChild(birth_date=dt.date(2015, 1, 1))],
         interests=[ResidentInterest(topic="子育て")],
-    )  # fmt: skip
+    )
     session.add(resident)
     session.flush()
     return resident
@@ -96,6 +99,9 @@ def test_kpi_counts_after_scripted_registrations(sim, live_bot, capsys):
     assert figures["consented"] == 2
     assert (figures["deletions"], figures["unfollows"], figures["purged"]) == (1, 1, 1)
     with wiring.session_factory() as s:
-        kinds = dict(s.execute(select(ResidentActivity.kind, func.count())
-                               .group_by(ResidentActivity.kind)).all())  # fmt: skip
+        kinds = dict(
+            s.execute(
+                select(ResidentActivity.kind, func.count()).group_by(ResidentActivity.kind)
+            ).all()
+        )
     assert kinds["consent"] == 4 and kinds["registered"] == 3 and kinds["follow"] == 5

@@ -43,9 +43,14 @@ def config_with(tmp_path, eligible: list[str | None], audience: str | None = Non
 def test_sample_configuration_asks_everything(wiring):
     """The Murayama sample uses every attribute, so every question is asked."""
     assert questions_for(wiring.config) == (
-        "birth_date", "district", "household_size", "children", "pregnant", "single_parent",
+        "birth_date",
+        "district",
+        "household_size",
+        "children",
+        "pregnant",
+        "single_parent",
         "interests",
-    )  # fmt: skip
+    )
 
 
 def test_only_attributes_some_rule_reads_are_asked(tmp_path):

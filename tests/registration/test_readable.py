@@ -80,12 +80,28 @@ def every_flex() -> list[dict]:
     for program in config.programs:
         built.append(build_notice(program, "締切が近づいています。", links, TODAY, city))
         built.append(build_notice(program, None, NoticeLinks(program.homepage), TODAY))
-    built += build_program_list(list(config.programs), TODAY, "https://www.city.murayama.lg.jp/",
-                                skipped_some=True, city=city, topics=["高齢者"])  # fmt: skip
-    profile = Profile(birth_date=dt.date(1948, 5, 3), district="楯岡", household_size=1,
-                      children=(), interests=frozenset({"高齢者"}))  # fmt: skip
-    built.append(build_review(profile, ("birth_date", "district", "household_size", "children",
-                                        "interests"), paused=True))  # fmt: skip
+    built += build_program_list(
+        list(config.programs),
+        TODAY,
+        "https://www.city.murayama.lg.jp/",
+        skipped_some=True,
+        city=city,
+        topics=["高齢者"],
+    )
+    profile = Profile(
+        birth_date=dt.date(1948, 5, 3),
+        district="楯岡",
+        household_size=1,
+        children=(),
+        interests=frozenset({"高齢者"}),
+    )
+    built.append(
+        build_review(
+            profile,
+            ("birth_date", "district", "household_size", "children", "interests"),
+            paused=True,
+        )
+    )
     bodies = [m.to_dict() for m in built]
     assert validate_messages(bodies[:5]) == []  # linesim (LINE's rules) accepts them
     for i in range(5, len(bodies), 5):

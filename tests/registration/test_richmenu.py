@@ -14,16 +14,16 @@ def test_image_is_a_png_within_line_limits(lang):
     """2500×843 PNG under 1 MB, in every language."""
     image = menu_image(lang)
     assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) <= 1024 * 1024
-    assert (int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")) == (
-        2500, 843)  # fmt: skip
+    assert (int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")) == (2500, 843)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_each_language_has_its_labels_from_the_catalogue(lang):
     menu = build_rich_menu("x", lang).to_dict()
     labels = [area["action"]["label"] for area in menu["areas"]]
-    assert labels == [say(key, lang) for key in ("menu_review", "menu_programs", "menu_pause",
-                                                 "menu_delete")]  # fmt: skip
+    assert labels == [
+        say(key, lang) for key in ("menu_review", "menu_programs", "menu_pause", "menu_delete")
+    ]
     assert menu["chatBarText"] == say("menu_bar", lang)
     assert len({menu_name(menu_image(code), code) for code in LANGUAGES}) == len(LANGUAGES)
 

@@ -23,10 +23,19 @@ COMPUTED = {
     "feedback_not_needed": "messages/notice.py build_feedback_thanks",
     "label_applied": "messages/notice.py _feedback",
     "label_not_needed": "messages/notice.py _feedback",
-    **{f"field_{s}": "messages/review.py _row" for s in (
-        "birth_date", "district", "household_size", "children", "pregnant", "single_parent",
-        "interests")},
-}  # fmt: skip
+    **{
+        f"field_{s}": "messages/review.py _row"
+        for s in (
+            "birth_date",
+            "district",
+            "household_size",
+            "children",
+            "pregnant",
+            "single_parent",
+            "interests",
+        )
+    },
+}
 SECTION_JA = {
     "welcome and consent": "友だち追加・同意",
     "questions": "登録の質問",

@@ -41,8 +41,9 @@ def _post_together(url: str, bodies: list[str]) -> list[int]:
     def one(body: str) -> int:
         headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
         barrier.wait()
-        return requests.post(url + "/callback", data=body.encode(), headers=headers, timeout=30)\
-            .status_code  # fmt: skip
+        return requests.post(
+            url + "/callback", data=body.encode(), headers=headers, timeout=30
+        ).status_code
 
     with ThreadPoolExecutor(len(bodies)) as pool:
         return list(pool.map(one, bodies))
@@ -104,8 +105,10 @@ def test_two_taps_on_one_question_never_500(server, engine, linesim_server):
     """Two different answers to the same open question at once: one wins, no error."""
     users = _users(linesim_server, RESIDENTS)
     for user in users:
-        for body in (body_of(event("follow", user)),
-                     body_of(postback_event(user, encode("consent")))):  # fmt: skip
+        for body in (
+            body_of(event("follow", user)),
+            body_of(postback_event(user, encode("consent"))),
+        ):
             assert _post_together(server.url, [body]) == [200]
     with engine.connect() as conn:
         dialogs = dict(conn.execute(select(Resident.line_user_id, Resident.dialog)).all())

@@ -43,12 +43,19 @@ def count(engine, table) -> int:
 def test_imported_residents_are_registered_with_their_answers(engine, tmp_path, config):
     path = write(
         tmp_path,
-        {"line_user_id": uid(1), "birth_date": "1958-07-03", "district": "楯岡",
-         "household_size": 2, "single_parent": False, "pregnant": False,
-         "children": [{"birth_date": "2019-05-10"}], "interests": ["高齢者", "健康・福祉"]},
+        {
+            "line_user_id": uid(1),
+            "birth_date": "1958-07-03",
+            "district": "楯岡",
+            "household_size": 2,
+            "single_parent": False,
+            "pregnant": False,
+            "children": [{"birth_date": "2019-05-10"}],
+            "interests": ["高齢者", "健康・福祉"],
+        },
         {"line_user_id": uid(2)},
         {"line_user_id": uid(3), "children": None, "pregnant": None},
-    )  # fmt: skip
+    )
     assert import_residents(engine, path, config) == 3
     with engine.connect() as conn:
         rows = conn.execute(select(Resident).order_by(Resident.line_user_id)).all()
@@ -145,10 +152,14 @@ def test_the_command_refuses_a_missing_file(wiring, tmp_path, capsys):
 def test_a_file_read_by_the_worker_process_gives_the_same_residents(engine, tmp_path, config):
     """Large files are validated in a worker process; the outcome is the same."""
     lines = [
-        {"line_user_id": uid(n), "birth_date": "1980-02-29", "interests": ["防災", "防災"],
-         "children": [{"birth_date": "2020-04-01"}] * (n % 3)}
+        {
+            "line_user_id": uid(n),
+            "birth_date": "1980-02-29",
+            "interests": ["防災", "防災"],
+            "children": [{"birth_date": "2020-04-01"}] * (n % 3),
+        }
         for n in range(1, 26)
-    ]  # fmt: skip
+    ]
     assert import_residents(engine, write(tmp_path, *lines), config, chunk=7, worker=True) == 25
     with engine.connect() as conn:
         births = conn.execute(select(Resident.birth_date).distinct()).scalars().all()

@@ -60,21 +60,35 @@ def test_family_profiles_are_imported_with_their_own_answers(
     if worker:
         monkeypatch.setattr("bot.residents.importer.WORKER_FROM_BYTES", 0)
     lines = [
-        {"line_user_id": uid(1), "birth_date": "1980-01-01",
-         "family": [{"label": "母", "birth_date": "1950-03-03", "district": "楯岡",
-                     "interests": ["高齢者"]},
-                    {"label": "子", "children": [{"birth_date": "2024-04-04"}]}]},
+        {
+            "line_user_id": uid(1),
+            "birth_date": "1980-01-01",
+            "family": [
+                {
+                    "label": "母",
+                    "birth_date": "1950-03-03",
+                    "district": "楯岡",
+                    "interests": ["高齢者"],
+                },
+                {"label": "子", "children": [{"birth_date": "2024-04-04"}]},
+            ],
+        },
         {"line_user_id": uid(2)},
         {"line_user_id": uid(3), "family": []},
-        {"line_user_id": uid(4), "children": [{"birth_date": "2020-01-01"}],
-         "family": [{"label": "ハナコ"}]},
-    ]  # fmt: skip
+        {
+            "line_user_id": uid(4),
+            "children": [{"birth_date": "2020-01-01"}],
+            "family": [{"label": "ハナコ"}],
+        },
+    ]
     assert import_residents(engine, write(tmp_path, *lines), config, chunk=chunk) == 4
     assert family_of(engine) == {
-        uid(1): [("母", date(1950, 3, 3), "楯岡", [], ["高齢者"]),
-                 ("子", None, None, [date(2024, 4, 4)], [])],
+        uid(1): [
+            ("母", date(1950, 3, 3), "楯岡", [], ["高齢者"]),
+            ("子", None, None, [date(2024, 4, 4)], []),
+        ],
         uid(4): [("ハナコ", None, None, [], [])],
-    }  # fmt: skip
+    }
     with engine.connect() as conn:  # the accounts' own answers stay theirs
         own = conn.execute(
             select(Resident.line_user_id, Resident.birth_date)
@@ -98,10 +112,17 @@ def test_bad_family_entries_are_reported_and_nothing_is_written(engine, tmp_path
         {"line_user_id": uid(3), "family": [{"label": "母", "district": "楯丘"}]},
         {"line_user_id": uid(4), "family": [{"birth_date": "1950-01-01"}]},
         {"line_user_id": uid(5), "family": [{"label": "父", "line_user_id": uid(9)}]},
-        {"line_user_id": uid(6), "family": [
-            {"label": "母", "birth_date": "1990-01-01", "children": [{"birth_date": "1995-01-01"}]}
-        ]},
-    )  # fmt: skip
+        {
+            "line_user_id": uid(6),
+            "family": [
+                {
+                    "label": "母",
+                    "birth_date": "1990-01-01",
+                    "children": [{"birth_date": "1995-01-01"}],
+                }
+            ],
+        },
+    )
     with pytest.raises(BadResidentsFile) as caught:
         import_residents(engine, path, config)
     problems = caught.value.problems

@@ -22,11 +22,18 @@ RULES = [
     rule({"any": [{"age": {"max": 39}}, {"child": {"grade": ["未就学", "小1"]}}]}),
     rule({"child": {"age": {"max": 17}, "count": 2}}),
     rule({"district": ["大倉", "富並"]}),
-    rule({"not": {"any": [{"all": [{"age": {"min": 60}}, {"household_size": {"max": 1}}]},
-                          {"all": [{"age": {"min": 65}}, {"household_size": {"max": 2}}]}]}}),
-]  # fmt: skip
-ATTRIBUTES = ("birth_date", "district", "household_size", "children", "pregnant",
-              "single_parent")  # fmt: skip
+    rule(
+        {
+            "not": {
+                "any": [
+                    {"all": [{"age": {"min": 60}}, {"household_size": {"max": 1}}]},
+                    {"all": [{"age": {"min": 65}}, {"household_size": {"max": 2}}]},
+                ]
+            }
+        }
+    ),
+]
+ATTRIBUTES = ("birth_date", "district", "household_size", "children", "pregnant", "single_parent")
 VALUES = {
     "birth_date": st.none() | st.dates(dt.date(1920, 1, 1), ON),
     "district": st.none() | st.sampled_from(["楯岡", "大倉", "富並"]),

@@ -108,11 +108,17 @@ def store(conn, people: list[Profile], guardians: list[int | None] | None = None
     for n, p in enumerate(people):
         guardian = None if guardians is None else guardians[n]
         row = {
-            "line_user_id": f"U{n:032x}", "following": True, "consented_at": NOW,
-            "registered_at": NOW, "birth_date": p.birth_date, "district": p.district,
-            "household_size": p.household_size, "pregnant": p.pregnant,
-            "single_parent": p.single_parent, "children_answered": p.children is not None,
-        }  # fmt: skip
+            "line_user_id": f"U{n:032x}",
+            "following": True,
+            "consented_at": NOW,
+            "registered_at": NOW,
+            "birth_date": p.birth_date,
+            "district": p.district,
+            "household_size": p.household_size,
+            "pregnant": p.pregnant,
+            "single_parent": p.single_parent,
+            "children_answered": p.children is not None,
+        }
         if guardian is not None:
             row |= {"line_user_id": None, "guardian_id": ids[guardian], "label": f"家族{n}"}
         ids.append(conn.execute(insert(Resident).values(row).returning(Resident.id)).scalar_one())
