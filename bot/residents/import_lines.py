@@ -78,34 +78,37 @@ def line_type(districts: list[str], topics: list[str], today: dt.date) -> TypeAd
         __pydantic_config__ = closed  # type: ignore[misc]
         birth_date: Birth  # type: ignore[valid-type]
 
-    class Family(TypedDict):
-        """A family profile: a label (as the chat asks it) and the same answers."""
+    class Answers(TypedDict):
+        """The dialog's answers, the same for a resident and a family profile."""
 
-        __pydantic_config__ = closed  # type: ignore[misc]
+        birth_date: NotRequired[Birth | None]  # type: ignore[valid-type]
+        district: NotRequired[District | None]  # type: ignore[valid-type]
+        household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
+        pregnant: NotRequired[bool | None]
+        single_parent: NotRequired[bool | None]
+        children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
+        interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
+
+    # What names a line or a profile comes before the answers (a base of its own): pydantic
+    # reports a line's problems in field order, and the name stays first.
+    class Labelled(TypedDict):
         label: Annotated[
             str,
             StringConstraints(
                 min_length=1, max_length=LABEL_MAX, pattern=r"^[^\s]([^\r\n\t]*[^\s])?$"
             ),
         ]
-        birth_date: NotRequired[Birth | None]  # type: ignore[valid-type]
-        district: NotRequired[District | None]  # type: ignore[valid-type]
-        household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
-        pregnant: NotRequired[bool | None]
-        single_parent: NotRequired[bool | None]
-        children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
-        interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
 
-    class Line(TypedDict):
-        __pydantic_config__ = closed  # type: ignore[misc]
+    class Account(TypedDict):
         line_user_id: Annotated[str, StringConstraints(pattern=r"^U[0-9a-f]{32}$")]
-        birth_date: NotRequired[Birth | None]  # type: ignore[valid-type]
-        district: NotRequired[District | None]  # type: ignore[valid-type]
-        household_size: NotRequired[Annotated[int, Field(ge=1, le=99)] | None]
-        pregnant: NotRequired[bool | None]
-        single_parent: NotRequired[bool | None]
-        children: NotRequired[Annotated[list[Child], Field(max_length=20)] | None]
-        interests: NotRequired[list[Topic]]  # type: ignore[valid-type]
+
+    class Family(Labelled, Answers):
+        """A family profile: a label (as the chat asks it) and the same answers."""
+
+        __pydantic_config__ = closed  # type: ignore[misc]
+
+    class Line(Account, Answers):
+        __pydantic_config__ = closed  # type: ignore[misc]
         family: NotRequired[Annotated[list[Family], Field(max_length=MAX_FAMILY)]]
 
     return TypeAdapter(Line)
