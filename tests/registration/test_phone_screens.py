@@ -14,6 +14,7 @@ import pytest
 
 from bot.line.richmenu import ensure_rich_menu
 from messages import NoticeLinks, build_notice, city_of
+from tests.conftest import browser_env
 from tests.helpers import ARGS, CHROMIUM
 
 PHONE = {"width": 390, "height": 844}
@@ -33,7 +34,7 @@ def phone(linesim_server, live_bot, sim):
 
     ensure_rich_menu(live_bot.wiring)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=browser_env())
         context = browser.new_context(
             locale="ja-JP", viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
         )
