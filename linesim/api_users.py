@@ -23,14 +23,10 @@ def get_profile(user_id: str):
     user = sim().state.users.get(user_id)
     if user is None or not user.following:
         return line_error(404, "Not found")
-    return jsonify(
-        {
-            "userId": user.user_id,
-            "displayName": user.display_name,
-            "language": user.language,
-            "statusMessage": "",
-        }
-    )
+    profile = {"userId": user.user_id, "displayName": user.display_name, "statusMessage": ""}
+    if user.language is not None:  # LINE leaves it out when the app does not share it
+        profile["language"] = user.language
+    return jsonify(profile)
 
 
 @bp.get("/followers/ids")

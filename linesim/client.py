@@ -24,8 +24,9 @@ class SimClient:
         return response.json()
 
     def create_user(self, name: str, language: str | None = None) -> str:
-        """Create a resident (their LINE app in `language`, default ja); returns the id."""
-        body = {"display_name": name, **({"language": language} if language else {})}
+        """Create a resident (their LINE app in `language`, default ja; "" for an app that
+        does not share it: the profile then has no language); returns the id."""
+        body = {"display_name": name, **({"language": language} if language is not None else {})}
         return self._call("POST", "/_sim/users", body)["user_id"]
 
     def rich_menu_of(self, user_id: str) -> str | None:

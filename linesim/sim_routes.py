@@ -47,9 +47,11 @@ def create_user():
     name = str(body.get("display_name") or "").strip()
     if not name:
         return _bad("display_name is required")
-    language = str(body.get("language") or "ja").strip()
-    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
-        return _bad("language must be a BCP 47 tag such as ja, en or vi")
+    # "" or null: a LINE app that does not share its language (the profile then has none).
+    raw = body.get("language", "ja")
+    language = str(raw).strip() or None if raw is not None else None
+    if language is not None and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        return _bad('language must be a BCP 47 tag such as ja, en or vi (or "" for none)')
     user = sim().state.create_user(name, language)
     return jsonify(user.summary()), 201
 

@@ -51,7 +51,8 @@ class User:
     timeline: list[dict] = field(default_factory=list)
     last_events: list[dict] | None = None
     rich_menu_id: str | None = None
-    language: str = "ja"  # the LINE app's language, as GET /v2/bot/profile reports it
+    # The LINE app's language, as GET /v2/bot/profile reports it (None: not shared, absent).
+    language: str | None = "ja"
 
     def summary(self) -> dict:
         """The JSON shape `/_sim/users` shows."""
@@ -96,7 +97,7 @@ class SimState:
             self._seq = 0
 
     # residents -----------------------------------------------------------------
-    def create_user(self, display_name: str, language: str = "ja") -> User:
+    def create_user(self, display_name: str, language: str | None = "ja") -> User:
         """Add a resident who has not followed yet (their LINE app in `language`)."""
         with self.lock:
             user = User(new_user_id(), display_name, language=language)

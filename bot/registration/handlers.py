@@ -40,8 +40,10 @@ class HandlerContext:
     session: Session
     wiring: object
     now: datetime
-    # A follow's LINE profile language, asked before the transaction opened (webhook.py).
+    # A follow's LINE profile language, asked before the transaction opened (webhook.py);
+    # `profile_asked` tells "LINE did not say" (None, asked) from "not asked yet".
     profile_language: str | None = None
+    profile_asked: bool = False
 
     def record(self, kind: str) -> None:
         """Count an anonymous KPI fact (never names the resident)."""

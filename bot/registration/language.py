@@ -31,8 +31,10 @@ def profile_language(wiring, line_user_id: str) -> str | None:
 
 def preselect(ctx, line_user_id: str) -> str:
     """A new friend's language: their LINE app's, if it is one of ours; else Japanese."""
+    # Asked before the transaction (webhook.py): never again inside it, where the wait on
+    # LINE would hold the write lock, also when LINE did not say (no `language` shared).
     asked = ctx.profile_language
-    if asked is None:
+    if not ctx.profile_asked:
         asked = profile_language(ctx.wiring, line_user_id)
     return from_line_profile(asked)
 

@@ -180,9 +180,10 @@ def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
     if handler is None:
         log.info("webhook_event_ignored", event_type=_event_type(event))
         return None
-    asked = None
+    asked, was_asked = None, False
     if isinstance(event, FollowEvent) and getattr(event.source, "user_id", None):
         asked = language.profile_language(wiring, event.source.user_id)  # outside the lock
+        was_asked = True
     for attempt in range(1, ATTEMPTS + 1):
         session = wiring.session_factory()
         try:
@@ -190,7 +191,11 @@ def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
                 received = datetime.now(UTC)
                 _claim(session, event_id, _event_type(event), received)
                 ctx = HandlerContext(
-                    session=session, wiring=wiring, now=wiring.clock.now(), profile_language=asked
+                    session=session,
+                    wiring=wiring,
+                    now=wiring.clock.now(),
+                    profile_language=asked,
+                    profile_asked=was_asked,
                 )
                 replies = handler(ctx, event)
                 item = outbox.store(session, wiring.settings, event, replies, received)

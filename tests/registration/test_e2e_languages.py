@@ -159,3 +159,17 @@ def test_deleting_keeps_talking_in_the_resident_language(sim, live_bot):
     assert say("deleted", "en") in texts(chat.tap(say("label_delete", "en")))
     row = resident_row(live_bot, chat.user_id)
     assert row.language == "en" and row.birth_date is None and row.consented_at is None
+
+
+@pytest.mark.parametrize("app", ["", "en-US"])  # "": the profile has no language
+def test_a_follow_asks_line_for_the_profile_once_before_its_transaction(sim, live_bot, app):
+    """The profile is asked once per follow, also when LINE's profile has no `language`
+    (a LINE app that does not share it): asked again inside the event's transaction, the
+    wait on LINE held the database's write lock and every other webhook waited behind it."""
+    chat = Chat(sim, language=app)
+    chat.follow()
+    profile_calls = [r for r in sim.requests() if r["path"] == f"/v2/bot/profile/{chat.user_id}"]
+    assert len(profile_calls) == 1
+    lang = "en" if app else "ja"
+    assert resident_row(live_bot, chat.user_id).language == lang
+    assert say("label_consent", lang) in chat.labels()  # welcomed in that language
