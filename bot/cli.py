@@ -98,9 +98,11 @@ def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
 @cli.command("scheduler")
 def scheduler() -> None:
     """The clock process: housekeeping now; campaign slots come with the dispatcher."""
+    from bot.admin.snapshot import scheduler_jobs
     from bot.dispatch.scheduler import run_scheduler
 
-    run_scheduler(_wiring(need_secrets=True))
+    wiring = _wiring(need_secrets=True)
+    run_scheduler(wiring, periodic=scheduler_jobs(wiring))
 
 
 @cli.group("residents")

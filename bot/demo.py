@@ -97,6 +97,7 @@ class RunningDemo:
 
 def start_demo(port: int = 8000, sim_port: int = 8100) -> RunningDemo:
     """Start linesim, the bot and the scheduler in threads and register the sample residents."""
+    from bot.admin.snapshot import scheduler_jobs
     from bot.admin.staff import create_staff
     from bot.app import create_app
     from bot.dispatch.scheduler import run_scheduler
@@ -138,7 +139,13 @@ def start_demo(port: int = 8000, sim_port: int = 8100) -> RunningDemo:
     create_staff(wiring.session_factory, *DEMO_STAFF, wiring.clock.now(), role="admin")
     # The clock process too, as in production: open programs' latest slots are caught up
     # at start, so the sample residents receive real notices in the chat page.
-    threading.Thread(target=run_scheduler, args=(wiring,), name="scheduler", daemon=True).start()
+    threading.Thread(
+        target=run_scheduler,
+        args=(wiring,),
+        kwargs={"periodic": scheduler_jobs(wiring)},
+        name="scheduler",
+        daemon=True,
+    ).start()
 
     def stop() -> None:
         server.shutdown()

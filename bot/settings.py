@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     reply_timeout_seconds: float = Field(
         5.0, validation_alias=_env("reply_timeout_seconds", "TODOKU_REPLY_TIMEOUT_SECONDS")
     )
+    # How often the scheduler recomputes the dashboard's figures (bot.admin.snapshot); a
+    # page older than five of these computes its own. 0: no snapshot, every page counts live.
+    dashboard_refresh_seconds: int = Field(
+        60,
+        ge=0,
+        validation_alias=_env("dashboard_refresh_seconds", "TODOKU_DASHBOARD_REFRESH_SECONDS"),
+    )
     # How many reverse proxies (load balancers) stand in front of the web process.
     trusted_proxies: int = Field(
         0, validation_alias=_env("trusted_proxies", "TODOKU_TRUSTED_PROXIES")

@@ -10,7 +10,6 @@ from pathlib import Path
 from bot.config.check import check
 from bot.config.population import read_population
 from bot.config.problems import Problem
-from bot.dispatch.plan import coming_slots
 from messages import NoticeLinks, build_notice
 
 # A preview writes nothing and counts nothing: its links go nowhere.
@@ -19,11 +18,12 @@ PREVIEW_LINKS = NoticeLinks("https://example.invalid/", "https://example.invalid
 
 @dataclass(frozen=True)
 class SlotLine:
-    """One coming slot: when (after the delivery window), first or reminder, audience now."""
+    """One coming slot: when (after the delivery window), first or reminder, audience size
+    when the snapshot was computed (None: not counted then)."""
 
     at: datetime
     reminder: bool
-    audience: int
+    audience: int | None
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,19 @@ class ConfigReport:
     population: bool
 
 
-def plan(wiring, now: datetime) -> list[CampaignPlan]:
-    """Each campaign's coming slots after `now`, with the next notice rendered."""
+def plan(wiring, now: datetime, audiences: dict[tuple[str, datetime], int]) -> list[CampaignPlan]:
+    """Each campaign's coming slots after `now`, with the next notice rendered.
+
+    `audiences`: the size of each (campaign, slot) as `todoku plan` counted it for the
+    dashboard's snapshot (bot.admin.snapshot): counting them here would take a second
+    per slot in a large city.
+    """
     config = wiring.config
     result = []
-    for campaign, slots in coming_slots(wiring, now):
+    for campaign in config.campaigns:
         program = config.program(campaign.program)
-        lines = [SlotLine(p.at, p.is_reminder, n) for p, n in slots]
+        slots = [p for p in config.planned_slots(campaign) if p.at > now]
+        lines = [SlotLine(p.at, p.is_reminder, audiences.get((campaign.id, p.at))) for p in slots]
         notice = None
         if lines:
             built = build_notice(program, campaign.lead, PREVIEW_LINKS, lines[0].at.date())

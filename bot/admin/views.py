@@ -7,16 +7,15 @@ from pathlib import Path
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
-from bot.admin import CHART_CSP, PREVIEW_CSP, blueprint
+from bot.admin import CHART_CSP, PREVIEW_CSP, blueprint, snapshot
 from bot.admin.auth import current_wiring
 from bot.admin.charts import clicks_chart, registrations_chart, visitors_chart
 from bot.admin.export import audit_csv, campaigns_csv, kpi_csv
 from bot.admin.planning import config_report, plan
-from bot.admin.report import RUN_STATUS, Dashboard, dashboard, shown
-from bot.admin.results import ANSWER_LABELS, rate, run_details
+from bot.admin.report import RUN_STATUS, shown
+from bot.admin.results import ANSWER_LABELS, rate
 from bot.admin.roles import ROLES, allows, requires, role_label
 from bot.admin.staff import list_staff, record
-from bot.config.population import read_population
 from bot.errors import UserError
 from bot.kpi import parse_month, record_homepage_visits
 from bot.store.dashboard_queries import audit_entries
@@ -28,15 +27,14 @@ AUDIT_PAGE = 200
 LINESIM_STATIC = Path(importlib.util.find_spec("linesim").submodule_search_locations[0]) / "static"
 
 
-def _dashboard(*parts: str) -> Dashboard:
-    wiring = current_wiring()
-    wiring.refresh_config()  # programs and campaigns as the staff last saved them
-    config = wiring.config
-    population = None
-    if "coverage" in parts:
-        population, _ = read_population(wiring.settings.config_dir, config.municipality.districts)
-    with wiring.session_factory() as session:
-        return dashboard(session, config, wiring.clock.now(), population, parts=frozenset(parts))
+# Pages that show the snapshot's figures, and where 「今すぐ更新」 returns to.
+REFRESHABLE = {"index": "admin.index", "campaigns": "admin.campaigns", "plan": "admin.plan_page"}
+
+
+def _snapshot() -> snapshot.Snapshot:
+    # The figures as the scheduler last computed them (or computed now: see bot.admin.snapshot);
+    # programs and campaigns as the staff last saved them.
+    return snapshot.current(current_wiring())
 
 
 def _page(template: str, **values) -> str:
@@ -49,6 +47,7 @@ def _page(template: str, **values) -> str:
         role_label=role_label,
         can=lambda needed: allows(g.staff_role, needed),
         shown=shown,
+        refresh_every=snapshot.every(wiring.settings.dashboard_refresh_seconds or 60),
         **values,
     )
 
@@ -57,20 +56,21 @@ def _page(template: str, **values) -> str:
 @requires("viewer")
 def index() -> str:
     """The KPI page."""
-    return _page("admin/index.html", d=_dashboard("coverage"), run_status=RUN_STATUS)
+    s = _snapshot()
+    return _page("admin/index.html", d=s.dashboard, snap=s, back="index", run_status=RUN_STATUS)
 
 
 @blueprint.get("/campaigns")
 @requires("viewer")
 def campaigns() -> str:
     """Campaign results: per campaign and per send."""
-    d = _dashboard("campaigns")
-    with current_wiring().session_factory() as session:
-        details = run_details(session, d.campaigns)
+    s = _snapshot()
     return _page(
         "admin/campaigns.html",
-        d=d,
-        details=details,
+        d=s.dashboard,
+        details=s.details,
+        snap=s,
+        back="campaigns",
         run_status=RUN_STATUS,
         rate=rate,
         answers=ANSWER_LABELS,
@@ -83,14 +83,16 @@ def campaigns() -> str:
 def plan_page() -> Response:
     """The coming slots, each notice as residents will see it, the configuration check."""
     wiring = current_wiring()
-    wiring.refresh_config()
+    s = _snapshot()
     now = wiring.clock.now()
     with wiring.session_factory() as session:
         me = session.get(StaffUser, g.staff_id)
     body = _page(
         "admin/plan.html",
         now=now,
-        plan=plan(wiring, now),
+        snap=s,
+        back="plan",
+        plan=plan(wiring, now, s.audiences),
         report=config_report(wiring.settings.config_dir),
         my_line_id=me.line_user_id or "",
     )
@@ -123,6 +125,24 @@ def test_send() -> Response:
     return redirect(url_for("admin.plan_page"))
 
 
+@blueprint.post("/refresh")
+@requires("sender")
+def refresh() -> Response:
+    """「今すぐ更新」: count every figure now instead of waiting for the scheduler's next run."""
+    wiring = current_wiring()
+    target = REFRESHABLE.get(request.form.get("back", ""), "admin.index")
+    s = snapshot.request(wiring, g.staff_name)
+    if s is None:
+        flash(
+            "集計の更新を依頼しました。数十秒ほどで新しい数字になります。"
+            "しばらくしてから、ページを読み込み直してください。",
+            "done",
+        )
+    else:
+        flash(f"集計を更新しました（{s.label}）。", "done")
+    return redirect(url_for(target))
+
+
 @blueprint.post("/visits")
 @requires("sender")
 def record_visits() -> Response:
@@ -139,6 +159,7 @@ def record_visits() -> Response:
     except UserError as error:
         flash(f"記録できませんでした: {error}", "error")
     else:
+        snapshot.request(wiring)  # the page shows the new figure (or soon, by the scheduler)
         flash(
             f"{month.year}年{month.month}月のHP訪問者数を {int(count):,} 人として記録しました。",
             "done",
@@ -195,7 +216,7 @@ def chart(name: str) -> Response:
     }.get(name)
     if draw is None:
         abort(404)
-    d = _dashboard()
+    d = _snapshot().dashboard
     phone = request.args.get("size") == "phone"
     response = Response(draw(d, phone=phone), mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = CHART_CSP
@@ -205,16 +226,16 @@ def chart(name: str) -> Response:
 @blueprint.get("/export/kpi.csv")
 @requires("viewer")
 def export_kpi() -> Response:
-    """The month-by-month KPI figures of the fiscal year as CSV."""
-    d = _dashboard()
+    """The month-by-month KPI figures of the fiscal year as CSV (the snapshot's, as the page)."""
+    d = _snapshot().dashboard
     return _download(kpi_csv(d), f"kpi-{d.fiscal_year}.csv")
 
 
 @blueprint.get("/export/campaigns.csv")
 @requires("viewer")
 def export_campaigns() -> Response:
-    """Each campaign run of the fiscal year with its counts as CSV."""
-    d = _dashboard("campaigns")
+    """Each campaign run of the fiscal year with its counts as CSV (the snapshot's, as the page)."""
+    d = _snapshot().dashboard
     return _download(campaigns_csv(d.campaigns), f"campaigns-{d.fiscal_year}.csv")
 
 

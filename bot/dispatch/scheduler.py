@@ -3,7 +3,9 @@
 Housekeeping (purge, config reload) and the dispatcher's clock: one DateTrigger job per
 coming send slot, a tick every 15 minutes for deferred notices and unconfirmed batches,
 a catch-up pass every minute (bot.dispatch.catchup), and at start the resumption of
-whatever a crash left unfinished.
+whatever a crash left unfinished. Other packages add periodic jobs of their own through
+`Periodic` (the dashboard's snapshot, bot.admin.snapshot: `todoku scheduler` passes it),
+so this package never imports them.
 
 Exactly one scheduler is active per deployment: it holds the SchedulerLease row and
 renews it every 20 s; others stand by and take over when the lease expires (60 s). The
@@ -18,6 +20,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -98,7 +102,16 @@ def reload_config_job(wiring, scheduler=None) -> None:
         add_slot_jobs(scheduler, wiring)
 
 
-def build_scheduler(wiring) -> BlockingScheduler:
+@dataclass(frozen=True)
+class Periodic:
+    """A job another package asks the active scheduler to run every `seconds`, first at start."""
+
+    id: str
+    func: Callable[[Wiring], object]
+    seconds: float
+
+
+def build_scheduler(wiring, periodic: Sequence[Periodic] = ()) -> BlockingScheduler:
     """A scheduler with the housekeeping jobs; misfires within an hour still run once."""
     # Dispatch work runs on its own single thread, one job after another; housekeeping and
     # the lease renewal must not wait behind a long send.
@@ -115,6 +128,19 @@ def build_scheduler(wiring) -> BlockingScheduler:
     scheduler.add_job(
         reload_config_job, IntervalTrigger(seconds=60), args=[wiring], id="reload-config", **common
     )
+    for job in periodic:
+        # On the housekeeping threads: a long send never delays it, nor it a send. Late
+        # runs (a suspended process) are coalesced into one, run whenever it wakes.
+        scheduler.add_job(
+            job.func,
+            IntervalTrigger(seconds=job.seconds),
+            args=[wiring],
+            id=job.id,
+            next_run_time=wiring.clock.now(),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
     return scheduler
 
 
@@ -268,8 +294,11 @@ def wait_for_lease(wiring, lease: Lease, poll: float = STANDBY_POLL) -> None:
         time.sleep(poll)
 
 
-def run_scheduler(wiring, *, owner: str | None = None) -> None:
-    """Stand by for the lease, then follow the clock; after losing it, stand by again."""
+def run_scheduler(wiring, *, owner: str | None = None, periodic: Sequence[Periodic] = ()) -> None:
+    """Stand by for the lease, then follow the clock; after losing it, stand by again.
+
+    `periodic`: other packages' jobs, run only while this process is the active scheduler.
+    """
     lease = Lease(
         wiring.session_factory,
         owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
@@ -279,7 +308,7 @@ def run_scheduler(wiring, *, owner: str | None = None) -> None:
             log.info("scheduler_standby", owner=lease.owner)
             wait_for_lease(wiring, lease)
             purge_job(wiring)
-            scheduler = build_scheduler(wiring)
+            scheduler = build_scheduler(wiring, periodic)
             add_dispatch_jobs(scheduler, wiring, lease)
             log.info("scheduler_active", owner=lease.owner, jobs=len(scheduler.get_jobs()))
             scheduler.start()  # returns when renew_lease_job found the lease taken

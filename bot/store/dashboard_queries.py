@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from itertools import pairwise
 
-from sqlalchemy import Delete, Select, Update, and_, case, delete, func, select, update
+from sqlalchemy import Connection, Delete, Select, Update, and_, case, delete, func, select, update
 
 from bot.store.models import (
     AuditEntry,
     CampaignRun,
     Click,
+    DashboardSnapshot,
     Delivery,
     DeliveryStatus,
     HomepageVisits,
@@ -23,6 +24,7 @@ from bot.store.models import (
     Resident,
     ResidentActivity,
     RunKind,
+    SchedulerLease,
     StaffUser,
 )
 from bot.store.queries import registered
@@ -389,3 +391,49 @@ def clicks_per_run(run_ids: list[int]) -> Select[tuple[int, str, int]]:
         .where(Click.run_id.in_(run_ids))
         .group_by(Click.run_id, Click.link)
     )
+
+
+# --- The dashboard's snapshot (bot.admin.snapshot) ------------------------------------------
+
+
+# name: dashboard-snapshot
+# One row by primary key: what every dashboard page reads instead of counting.
+def snapshot_named(name: str) -> Select[tuple[DashboardSnapshot]]:
+    """Select the stored snapshot (ORM object) called `name`."""
+    return select(DashboardSnapshot).where(DashboardSnapshot.name == name)
+
+
+# name: store-dashboard-snapshot
+# INSERT ... ON CONFLICT (name) DO UPDATE: the scheduler and a web process refreshing at
+# once both succeed (the later write wins); no read-then-write race on the primary key.
+def store_snapshot(conn: Connection, values: dict) -> None:
+    """Insert or replace the snapshot row `values["name"]`."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(DashboardSnapshot.__table__).values(**values)
+    changed = {k: statement.excluded[k] for k in values if k != "name"}
+    conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changed))
+
+
+# name: dashboard-snapshot-times
+# Only the times, not the figures: the scheduler polls this every few seconds.
+def snapshot_times(name: str) -> Select[tuple[dt.datetime, dt.datetime | None, str]]:
+    """Select (computed_at, requested_at, config_key) of the snapshot called `name`."""
+    snap = DashboardSnapshot
+    return select(snap.computed_at, snap.requested_at, snap.config_key).where(snap.name == name)
+
+
+# name: request-dashboard-snapshot
+# 「今すぐ更新」 with a scheduler active: the request is a timestamp the scheduler's poll sees.
+def request_snapshot(name: str, at: dt.datetime) -> Update:
+    """Mark the snapshot called `name` as wanted again from `at`."""
+    return update(DashboardSnapshot).where(DashboardSnapshot.name == name).values(requested_at=at)
+
+
+# name: lease-holder-until
+# Is a scheduler active (its lease unexpired)? One row by primary key.
+def lease_until(name: str) -> Select[tuple[dt.datetime]]:
+    """Select when the named scheduler lease expires (no row: no scheduler ever ran)."""
+    return select(SchedulerLease.expires_at).where(SchedulerLease.name == name)

@@ -446,3 +446,23 @@ class ReplyOutbox(Base):
     # pending → (deleted when sent) | failed (LINE refused it for good; messages cleared)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DashboardSnapshot(Base):
+    """The staff dashboard's figures as computed at one moment (bot.admin.snapshot).
+
+    The scheduler rewrites the row every minute (TODOKU_DASHBOARD_REFRESH_SECONDS); pages
+    read it instead of counting a million residents per request. No resident data: only
+    counts, as the pages show them. `config_key` names the configuration it was computed
+    with (a page under another configuration computes its figures itself).
+    """
+
+    __tablename__ = "dashboard_snapshots"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(Timestamp)
+    took_ms: Mapped[int] = mapped_column(Integer)
+    config_key: Mapped[str] = mapped_column(String(64))
+    figures: Mapped[dict] = mapped_column(JSON)
+    # Staff asked for 「今すぐ更新」 while a scheduler was active: it refreshes within seconds.
+    requested_at: Mapped[datetime | None] = mapped_column(Timestamp)

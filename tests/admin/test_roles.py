@@ -26,6 +26,7 @@ NEEDS = {
     "admin.export_campaigns": "viewer",
     "admin.test_send": "sender",
     "admin.record_visits": "sender",
+    "admin.refresh": "sender",
     "admin.audit": "admin",
     "admin.staff_list": "admin",
     "admin.export_audit": "admin",
