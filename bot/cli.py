@@ -487,10 +487,12 @@ def purge_command(wiring) -> int:
 
 def kpi_record_command(wiring, figure: str, month: str, count: int) -> int:
     """`todoku kpi record homepage-visits --month YYYY-MM --count N`; exit code 0."""
+    from bot.admin.snapshot import invalidate
     from bot.kpi import parse_month, record_homepage_visits
 
     day = parse_month(month)
     record_homepage_visits(wiring.session_factory, day, count, wiring.clock.now(), cli_actor())
+    invalidate(wiring)  # the dashboard counts again (scheduler, or its next page)
     print(f"{day.year}年{day.month}月のHP訪問者数を {count:,} 人として記録しました。")
     return 0
 

@@ -79,8 +79,8 @@ class Snapshot:
 
     @property
     def pending(self) -> bool:
-        """Staff asked for a refresh that the scheduler has not done yet."""
-        return self.requested_at is not None and self.requested_at > self.computed_at
+        """Someone asked for newer figures (「今すぐ更新」, a figure entered) since."""
+        return self.requested_at is not None
 
     @property
     def label(self) -> str:
@@ -182,7 +182,12 @@ def current(wiring) -> Snapshot:
         return compute(wiring)
     wiring.refresh_config()
     found = stored(wiring)
-    if found is not None and usable(found, wiring.clock.now(), interval, config_key(wiring)):
+    now = wiring.clock.now()
+    if (
+        found is not None
+        and usable(found, now, interval, config_key(wiring))
+        and not (found.pending and not scheduler_active(wiring, now))
+    ):
         return found
     try:
         return refresh(wiring)
@@ -195,15 +200,28 @@ def current(wiring) -> Snapshot:
         return dataclasses.replace(found, old=True)
 
 
+def scheduler_active(wiring, now: datetime) -> bool:
+    """Does a scheduler hold its lease now (and so refresh the snapshot)?"""
+    with wiring.session_factory() as session:
+        until = session.scalar(lease_until(LEASE_NAME))
+    return until is not None and tokyo(until) > now
+
+
+def invalidate(wiring) -> None:
+    """Ask for newer figures (a figure was entered): the scheduler refreshes within seconds,
+    or without one, the next page counts them itself."""
+    with transaction(wiring.session_factory) as session:
+        session.execute(request_snapshot(NAME, wiring.clock.now()))
+
+
 def request(wiring, actor: str | None = None) -> Snapshot | None:
     """「今すぐ更新」: with a scheduler active, ask it (None); else count now (the snapshot).
 
     Audited as `actor` (None: part of another audited action, e.g. entering HP visitors).
     """
     now = wiring.clock.now()
+    active = scheduler_active(wiring, now)
     with transaction(wiring.session_factory) as session:
-        until = session.scalar(lease_until(LEASE_NAME))
-        active = until is not None and tokyo(until) > now
         if (
             active
             and wiring.settings.dashboard_refresh_seconds
@@ -262,11 +280,8 @@ def due(wiring) -> bool:
     computed_at, requested_at, key = tokyo(row[0]), row[1], row[2]
     age = wiring.clock.now() - computed_at
     interval = timedelta(seconds=wiring.settings.dashboard_refresh_seconds)
-    return (
-        not timedelta(0) <= age < interval
-        or key != config_key(wiring)
-        or (requested_at is not None and tokyo(requested_at) > computed_at)
-    )
+    asked = requested_at is not None
+    return not timedelta(0) <= age < interval or key != config_key(wiring) or asked
 
 
 def tick(wiring) -> Snapshot | None:

@@ -159,7 +159,7 @@ def record_visits() -> Response:
     except UserError as error:
         flash(f"記録できませんでした: {error}", "error")
     else:
-        snapshot.request(wiring)  # the page shows the new figure (or soon, by the scheduler)
+        snapshot.invalidate(wiring)  # counted again by the scheduler, or by the next page
         flash(
             f"{month.year}年{month.month}月のHP訪問者数を {int(count):,} 人として記録しました。",
             "done",

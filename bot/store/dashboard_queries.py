@@ -406,14 +406,18 @@ def snapshot_named(name: str) -> Select[tuple[DashboardSnapshot]]:
 # name: store-dashboard-snapshot
 # INSERT ... ON CONFLICT (name) DO UPDATE: the scheduler and a web process refreshing at
 # once both succeed (the later write wins); no read-then-write race on the primary key.
+# A refresh request made after this computation began stays; one it answers is cleared.
 def store_snapshot(conn: Connection, values: dict) -> None:
     """Insert or replace the snapshot row `values["name"]`."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(DashboardSnapshot.__table__).values(**values)
+    table = DashboardSnapshot.__table__
+    statement = dialect_insert(table).values(**values)
     changed = {k: statement.excluded[k] for k in values if k != "name"}
+    asked = table.c.requested_at
+    changed["requested_at"] = case((asked > statement.excluded.computed_at, asked), else_=None)
     conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changed))
 
 
