@@ -3,6 +3,7 @@ downtime, and the housekeeping jobs (purge)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from datetime import timedelta
 
@@ -119,3 +120,19 @@ def test_scheduler_has_the_housekeeping_jobs(wiring):
     """The clock runs purge nightly and re-reads the configuration every minute."""
     scheduler = build_scheduler(wiring)
     assert {job.id for job in scheduler.get_jobs()} == {"purge", "reload-config"}
+
+
+def test_the_dashboard_snapshot_job_runs_on_the_housekeeping_threads(wiring):
+    """`todoku scheduler` passes the dashboard's job: every 5 s it looks whether the
+    snapshot is due (an interval old, asked for, another configuration), first at start;
+    switched off (TODOKU_DASHBOARD_REFRESH_SECONDS=0) there is no job."""
+    from bot.admin.snapshot import JOB_ID, scheduler_jobs, tick
+
+    scheduler = build_scheduler(wiring, scheduler_jobs(wiring))
+    assert {job.id for job in scheduler.get_jobs()} == {"purge", "reload-config", JOB_ID}
+    job = scheduler.get_job(JOB_ID)
+    assert job.func is tick and job.args == (wiring,)
+    assert job.trigger.interval == timedelta(seconds=5) and job.executor == "default"
+    assert job.max_instances == 1 and job.coalesce
+    off = wiring.settings.model_copy(update={"dashboard_refresh_seconds": 0})
+    assert scheduler_jobs(dataclasses.replace(wiring, settings=off)) == []
