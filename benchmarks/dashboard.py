@@ -185,8 +185,9 @@ def measure(engine: Engine, url: str, repeat: int, refresh_repeat: int) -> dict:
     warm = []
     for _ in range(refresh_repeat):
         start = time.perf_counter()
-        snapshot.refresh(wiring)
+        done = snapshot.refresh(wiring)
         warm.append(round((time.perf_counter() - start) * 1000, 1))
+        print(f"    parts: {done.parts_ms}, {len(done.audiences)} slots counted", flush=True)
     results["snapshot refresh, first (delivery figures counted)"] = {
         "median_ms": first,
         "runs_ms": [first],

@@ -7,17 +7,18 @@ every TODOKU_DASHBOARD_REFRESH_SECONDS (default 60) and stores them as one row; 
 reads that row and says when it was computed (「11月22日 10時00分時点の集計」).
 
 Refresh policy. The scheduler looks every few seconds (`tick`) and recomputes when the
-snapshot is an interval old, was computed under another configuration, or staff asked for
-it. A page (`current`) uses the stored snapshot when it was computed under the
-configuration in use, in the last five refresh intervals, and not after `now` (a clock set
-back). Otherwise (no scheduler running, a city running `serve` only, a configuration just
-edited, a snapshot from an older release) the page computes the figures itself and stores
-them for the next pages; if that fails (the web process's statement timeout at a large
-city's scale) it shows the last snapshot with its time and says it is old. Staff with
-the sender role may ask for a refresh (「今すぐ更新」, `request`): with a scheduler active
-it is asked to recompute at its next look, otherwise the request computes at once.
-`todoku kpi` always counts live (bot.kpi), and the two agree: both come from the same
-functions.
+snapshot is an interval old (or twice its own counting time, if longer: `period`), was
+computed under another configuration, or someone asked for it. A page (`current`) uses
+the stored snapshot when it was computed under the configuration in use, in the last
+five periods, and not after `now` (a clock set back), unless it was asked for and no
+scheduler is active. Otherwise (no scheduler running, a city running `serve` only, a
+configuration just edited, a snapshot from an older release) the page computes the
+figures itself and stores them for the next pages; if that fails (the web process's
+statement timeout at a large city's scale) it shows the last snapshot with its time and
+says it is old. Staff with the sender role may ask for a refresh (「今すぐ更新」,
+`request`): with a scheduler active it recomputes at its next look, otherwise the
+request computes at once. `todoku kpi` always counts live (bot.kpi); the two agree, as
+both come from the same functions.
 
 Owns: the snapshot's contents and their JSON form (no SQL here: bot.store.dashboard_queries).
 """
@@ -76,6 +77,8 @@ class Snapshot:
     audiences: dict[tuple[str, datetime], int]  # (campaign id, slot) → audience size then
     requested_at: datetime | None = None  # staff asked for a newer one (not done yet)
     old: bool = False  # shown although too old: counting now failed (see `current`)
+    # How long each part took to count (logged; not stored).
+    parts_ms: dict[str, int] = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def pending(self) -> bool:
@@ -112,18 +115,28 @@ def compute(wiring) -> Snapshot:
     config = wiring.config
     now = wiring.clock.now()
     start = time.perf_counter()
+    parts = {}
+
+    def lap(name: str, began: float) -> float:
+        parts[name] = round((time.perf_counter() - began) * 1000)
+        return time.perf_counter()
+
     folder = wiring.settings.config_dir
     population, _ = read_population(folder, config.municipality.districts)
+    began = start
     with wiring.session_factory() as session:
         figures = dashboard(session, config, now, population)
+        began = lap("kpi_ms", began)
         details = run_details(session, figures.campaigns)
+        began = lap("details_ms", began)
     audiences = {
         (campaign.id, planned.at): size
         for campaign, slots in coming_slots(wiring, now)
         for planned, size in slots
     }
+    lap("plan_ms", began)
     took_ms = round((time.perf_counter() - start) * 1000)
-    return Snapshot(now, took_ms, config_key(wiring), figures, details, audiences)
+    return Snapshot(now, took_ms, config_key(wiring), figures, details, audiences, parts_ms=parts)
 
 
 def store(wiring, snapshot: Snapshot) -> None:
@@ -237,12 +250,17 @@ def request(wiring, actor: str | None = None) -> Snapshot | None:
     return snapshot
 
 
+def period(interval: int, took_ms: int) -> timedelta:
+    """How often the scheduler refreshes: every `interval` seconds, but never spending more
+    than half the time counting (a large city whose refresh takes 40 s: every 80 s)."""
+    return max(timedelta(seconds=interval), timedelta(milliseconds=2 * took_ms))
+
+
 def usable(snapshot: Snapshot, now: datetime, interval: int, key: str) -> bool:
     """Computed under this configuration, recently enough, and not in the future."""
     age = now - snapshot.computed_at
-    return snapshot.config_key == key and timedelta(0) <= age <= timedelta(
-        seconds=interval * STALE_INTERVALS
-    )
+    limit = STALE_INTERVALS * period(interval, snapshot.took_ms)
+    return snapshot.config_key == key and timedelta(0) <= age <= limit
 
 
 _KEY_CACHE: dict[str, tuple[object, bytes | None, str]] = {}
@@ -271,17 +289,17 @@ def config_key(wiring) -> str:
 
 
 def due(wiring) -> bool:
-    """Is a refresh due: none yet, an interval old, another configuration, or asked for?"""
+    """Is a refresh due: none yet, a period old, another configuration, or asked for?"""
     wiring.refresh_config()
     with wiring.session_factory() as session:
         row = session.execute(snapshot_times(NAME)).first()
     if row is None:
         return True
-    computed_at, requested_at, key = tokyo(row[0]), row[1], row[2]
+    computed_at, requested_at, key, took_ms = tokyo(row[0]), row[1], row[2], row[3]
     age = wiring.clock.now() - computed_at
-    interval = timedelta(seconds=wiring.settings.dashboard_refresh_seconds)
+    every = period(wiring.settings.dashboard_refresh_seconds, took_ms)
     asked = requested_at is not None
-    return not timedelta(0) <= age < interval or key != config_key(wiring) or asked
+    return not timedelta(0) <= age < every or key != config_key(wiring) or asked
 
 
 def tick(wiring) -> Snapshot | None:
@@ -289,7 +307,7 @@ def tick(wiring) -> Snapshot | None:
     if not due(wiring):
         return None
     snapshot = refresh(wiring)
-    log.info("dashboard_refreshed", took_ms=snapshot.took_ms)
+    log.info("dashboard_refreshed", took_ms=snapshot.took_ms, **snapshot.parts_ms)
     return snapshot
 
 

@@ -423,10 +423,12 @@ def store_snapshot(conn: Connection, values: dict) -> None:
 
 # name: dashboard-snapshot-times
 # Only the times, not the figures: the scheduler polls this every few seconds.
-def snapshot_times(name: str) -> Select[tuple[dt.datetime, dt.datetime | None, str]]:
-    """Select (computed_at, requested_at, config_key) of the snapshot called `name`."""
+def snapshot_times(name: str) -> Select[tuple[dt.datetime, dt.datetime | None, str, int]]:
+    """Select (computed_at, requested_at, config_key, took_ms) of the snapshot `name`."""
     snap = DashboardSnapshot
-    return select(snap.computed_at, snap.requested_at, snap.config_key).where(snap.name == name)
+    return select(snap.computed_at, snap.requested_at, snap.config_key, snap.took_ms).where(
+        snap.name == name
+    )
 
 
 # name: request-dashboard-snapshot

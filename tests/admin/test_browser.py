@@ -162,6 +162,10 @@ def test_every_page_at_desktop_and_phone_width(
     assert bubbles.count() >= 1
     assert "申請しました" in page.locator(".preview").first.inner_text()
     page.goto(served + "/admin/")
+    assert page.inner_text("#asof-label") == "11月22日 10時00分時点の集計"
+    page.click("text=今すぐ更新")  # counts again now (no scheduler in this test)
+    page.wait_for_url(served + "/admin/")
+    assert "集計を更新しました（11月22日 10時00分時点の集計）。" in page.inner_text("main")
     page.click("text=ログアウト")
     page.wait_for_url(served + "/admin/login?done=logout")
     assert "ログアウトしました" in page.inner_text("main")

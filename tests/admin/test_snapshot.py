@@ -280,3 +280,18 @@ def test_the_stored_snapshot_is_the_computed_one(sender, wiring, clock):
     assert back.dashboard.campaigns and back.details and back.audiences
     assert all(isinstance(key, tuple) for key in back.audiences)
     assert back.dashboard.now.tzinfo is not None and back.dashboard.now == DEFAULT_NOW
+
+
+def test_a_slow_refresh_is_repeated_at_most_every_twice_its_duration(wiring, clock):
+    """A refresh that took 40 s (a large city): due after 80 s, not 60; pages use it for
+    5 × 80 s."""
+    snapshot.refresh(wiring)
+    with wiring.session_factory() as s, s.begin():
+        s.execute(update(DashboardSnapshot).values(took_ms=40_000))
+    clock.advance(timedelta(seconds=79))
+    assert snapshot.tick(wiring) is None
+    stored = snapshot.stored(wiring)
+    assert snapshot.usable(stored, DEFAULT_NOW + timedelta(seconds=400), 60, stored.config_key)
+    assert not snapshot.usable(stored, DEFAULT_NOW + timedelta(seconds=401), 60, stored.config_key)
+    clock.advance(timedelta(seconds=1))
+    assert snapshot.tick(wiring) is not None
