@@ -97,8 +97,11 @@ def as_of(moment: datetime) -> str:
     return f"{at.month}月{at.day}日 {at.hour}時{at.minute:02d}分時点の集計"
 
 
-def every(seconds: int) -> str:
-    """「1分ごと」, 「30秒ごと」: how often the figures are recomputed, for the pages."""
+def every(seconds: int) -> str | None:
+    """「1分ごと」, 「30秒ごと」: how often the figures are recomputed, for the pages (None:
+    snapshots are off, every page counts)."""
+    if not seconds:
+        return None
     if seconds % 60 == 0:
         return f"{seconds // 60}分ごと"
     return f"{seconds}秒ごと"

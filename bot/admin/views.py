@@ -47,7 +47,7 @@ def _page(template: str, **values) -> str:
         role_label=role_label,
         can=lambda needed: allows(g.staff_role, needed),
         shown=shown,
-        refresh_every=snapshot.every(wiring.settings.dashboard_refresh_seconds or 60),
+        refresh_every=snapshot.every(wiring.settings.dashboard_refresh_seconds),
         **values,
     )
 
