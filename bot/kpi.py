@@ -225,6 +225,12 @@ def _cached(session: Session, name: str, year: int, compute):
     return value
 
 
+def cached(session: Session, name: str, year: int, compute):
+    """`compute()`, reused while the data version is unchanged: only for figures that
+    depend on nothing but the deliveries' ids and final statuses, the clicks and the runs."""
+    return _cached(session, name, year, compute)
+
+
 def clear_cache() -> None:
     """Forget the cached figures (tests that rewrite history use it)."""
     with _CACHE_LOCK:

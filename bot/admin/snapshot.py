@@ -130,7 +130,7 @@ def compute(wiring) -> Snapshot:
     with wiring.session_factory() as session:
         figures = dashboard(session, config, now, population)
         began = lap("kpi_ms", began)
-        details = run_details(session, figures.campaigns)
+        details = run_details(session, figures.campaigns, figures.fiscal_year)
         began = lap("details_ms", began)
     audiences = {
         (campaign.id, planned.at): size

@@ -296,3 +296,15 @@ def test_a_slow_refresh_is_repeated_at_most_every_twice_its_duration(wiring, clo
     assert not snapshot.usable(stored, DEFAULT_NOW + timedelta(seconds=401), 60, stored.config_key)
     clock.advance(timedelta(seconds=1))
     assert snapshot.tick(wiring) is not None
+
+
+def test_kept_send_times_follow_a_notice_sent_later(sender, wiring):
+    """The runs' send times are kept under the data version: a deferred notice sent on
+    11-20 moves its run's last send time at the next refresh."""
+    first_run = min(snapshot.refresh(wiring).details)
+    before = snapshot.refresh(wiring).details[first_run]  # the second: from the cache
+    assert before.last_sent == at("2026-10-01 10:00")
+    send_one_deferred(wiring)
+    after = snapshot.refresh(wiring).details[first_run]
+    assert after.first_sent == at("2026-10-01 10:00")
+    assert after.last_sent == at("2026-11-20 10:00")
