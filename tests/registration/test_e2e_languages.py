@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.dispatch.run import run_slot
+from bot.line import gateway
 from bot.line.richmenu import ensure_rich_menu, menu_id_for
 from messages import say
 from tests.conftest import DEFAULT_NOW
@@ -19,6 +20,13 @@ CAMPAIGN = "senior-smartphone-2026"  # senior-smartphone: translated into Englis
 CITY = {"ja": "村山市", "ja-easy": "むらやまし", "en": "Murayama City", "vi": "Thành phố Murayama"}
 # The topic 高齢者 as municipality.yaml's translations name it.
 SENIORS = {"ja": "高齢者", "ja-easy": "おとしより", "en": "Seniors", "vi": "Người cao tuổi"}
+
+
+@pytest.fixture(autouse=True)
+def patient_profile(monkeypatch):
+    """These tests check what the profile's language selects, not LINE's speed: on a loaded
+    test machine linesim may take longer than the production timeout (0.5 s) to answer."""
+    monkeypatch.setattr(gateway, "PROFILE_TIMEOUT", 5.0)
 
 
 def register(chat: Chat, lang: str) -> list[dict]:
@@ -173,3 +181,21 @@ def test_a_follow_asks_line_for_the_profile_once_before_its_transaction(sim, liv
     lang = "en" if app else "ja"
     assert resident_row(live_bot, chat.user_id).language == lang
     assert say("label_consent", lang) in chat.labels()  # welcomed in that language
+
+
+def test_a_slow_line_profile_gives_japanese_and_is_not_asked_again_for_a_while(
+    sim, live_bot, monkeypatch
+):
+    """LINE answering the profile later than the timeout: the follow goes on in Japanese at
+    once, and the next follows do not wait on LINE again (paused after the timeout)."""
+    monkeypatch.setattr(gateway, "PROFILE_TIMEOUT", 0.2)
+    sim.faults(latency_ms=600)
+    first, second = Chat(sim, language="en-US"), Chat(sim, language="en-US")
+    first.follow()
+    second.follow()
+    sim.faults()
+    asked = [r for r in sim.requests() if r["path"].startswith("/v2/bot/profile/")]
+    assert [r["path"].rsplit("/", 1)[1] for r in asked] == [first.user_id]
+    for chat in (first, second):
+        assert resident_row(live_bot, chat.user_id).language == "ja"
+        assert say("label_consent", "ja") in chat.labels()
