@@ -34,16 +34,9 @@ from segments.calendar import (  # noqa: F401  (re-exported: the dialog's date b
     earliest_child_birth,
     years_before,
 )
+from segments.profile import QUESTIONS
 
-STEPS = (
-    "birth_date",
-    "district",
-    "household_size",
-    "children",
-    "pregnant",
-    "single_parent",
-    "interests",
-)
+STEPS = QUESTIONS  # the dialog's steps: every question, in the order asked
 MAX_ITEMS = 13  # LINE: at most 13 quick reply buttons
 MAX_LABEL = 20  # LINE: quick reply labels are at most 20 characters
 MAX_HOUSEHOLD = 10  # "10人以上" is stored as 10

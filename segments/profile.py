@@ -5,6 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+# The registration questions, one per answer below, in the order they are asked. The
+# configuration (questions.*.ask_if) and the dialog (messages.questions.STEPS) both use it.
+QUESTIONS = (
+    "birth_date",
+    "district",
+    "household_size",
+    "children",
+    "pregnant",
+    "single_parent",
+    "interests",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from segments.profile import QUESTIONS
 from segments.rules import Rule
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -243,16 +244,6 @@ class KpiTargets(Strict):
     homepage_visits_per_month: Annotated[int, Field(ge=0)] | None = None
 
 
-# The registration questions, in the order they are asked (the attributes rules read).
-QUESTIONS = (
-    "birth_date",
-    "district",
-    "household_size",
-    "children",
-    "pregnant",
-    "single_parent",
-    "interests",
-)
 QuestionName = Literal[QUESTIONS]  # type: ignore[valid-type]
 
 
