@@ -62,6 +62,21 @@ def _decode_whose(raw: str | None) -> Whose:
     return tuple(json.loads(raw)) if raw else ()
 
 
+def _new_batch(
+    key: str, run_id: int, now: dt.datetime, variant: Variant, whose: Whose = ()
+) -> dict:
+    """A send_batches row, pending: what a retry of this key must send again."""
+    return {
+        "key": key,
+        "run_id": run_id,
+        "status": BatchStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "variant": variant.key,
+        "whose": _encode_whose(whose),
+    }
+
+
 def claim_run(
     factory: sessionmaker[Session],
     campaign_id: str,
@@ -285,14 +300,7 @@ def _form_batches(
             session.execute(
                 audience.new_batches(),
                 [
-                    {
-                        "key": key,
-                        "run_id": run_id,
-                        "status": BatchStatus.PENDING,
-                        "attempts": 0,
-                        "created_at": now,
-                        "variant": variant.key,
-                    }
+                    _new_batch(key, run_id, now, variant)
                     for key, (variant, _) in zip(keys, chunks, strict=True)
                 ],
             )
@@ -368,20 +376,7 @@ def _record_batch(
     # its key could never be retried safely (line-platform.md §2.6). Variant and whose are
     # committed with it, so every retry sends the same message.
     key = str(uuid.uuid4())
-    session.execute(
-        audience.new_batches(),
-        [
-            {
-                "key": key,
-                "run_id": run_id,
-                "status": BatchStatus.PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "variant": variant.key,
-                "whose": _encode_whose(whose),
-            }
-        ],
-    )
+    session.execute(audience.new_batches(), [_new_batch(key, run_id, now, variant, whose)])
     ids = [i for member in members for i in member.delivery_ids]
     taken = session.execute(audience.take_rows(run_id, ids, key))
     if taken.rowcount != len(ids):
