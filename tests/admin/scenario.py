@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from sqlalchemy import select, update
+
 from bot.clock import TOKYO
+from bot.store.models import Delivery
 
 
 def at(text: str) -> datetime:
@@ -68,3 +71,14 @@ def table_rows(html: str, start: str, end: str = "</tbody>") -> list[list[str]]:
         cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.S)
         rows.append([" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in cells])
     return rows
+
+
+def send_one_deferred(wiring) -> None:
+    """A deferred notice of November goes out: the month's sends go from 5 to 6."""
+    with wiring.session_factory() as s, s.begin():
+        first = s.scalar(select(Delivery.id).where(Delivery.status == "deferred").limit(1))
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id == first)
+            .values(status="sent", sent_at=at("2026-11-20 10:00"))
+        )

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.admin import scenario
-from tests.admin.scenario import table_rows, text_of
+from tests.admin.scenario import send_one_deferred, table_rows, text_of
 
 
 @pytest.fixture
@@ -153,23 +153,14 @@ def test_an_empty_database_shows_zeros(staff_client):
 def test_cached_figures_follow_every_change_of_the_deliveries(page, staff_client, wiring):
     """A deferred notice sent later: the next snapshot counts it (the per-process cache of
     delivery figures sees the change). Pages show the snapshot: see test_snapshot.py."""
-    from sqlalchemy import select, update
 
     from bot.admin.snapshot import refresh
-    from bot.store.models import Delivery
-    from tests.admin.scenario import at
 
     def november_sent() -> str:
         html = staff_client.get("/admin/").get_data(as_text=True)
         return {row[0]: row[1:] for row in table_rows(html, 'id="months"')[1:]}["2026年11月"][4]
 
     assert november_sent() == "5"
-    with wiring.session_factory() as s, s.begin():
-        first = s.scalar(select(Delivery.id).where(Delivery.status == "deferred").limit(1))
-        s.execute(
-            update(Delivery)
-            .where(Delivery.id == first)
-            .values(status="sent", sent_at=at("2026-11-20 10:00"))
-        )
+    send_one_deferred(wiring)
     refresh(wiring)  # what the scheduler does every minute
     assert november_sent() == "6"

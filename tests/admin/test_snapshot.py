@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 
 from bot.admin import snapshot
 from bot.admin.staff import create_staff
-from bot.store.models import AuditEntry, DashboardSnapshot, Delivery, SchedulerLease
+from bot.store.models import AuditEntry, DashboardSnapshot, SchedulerLease
 from tests.admin import scenario
 from tests.admin.conftest import csrf_token, log_in
-from tests.admin.scenario import at, table_rows, text_of
+from tests.admin.scenario import at, send_one_deferred, table_rows, text_of
 from tests.conftest import DEFAULT_NOW
 
 PASSWORD = "snapshot-test-password"
@@ -44,17 +44,6 @@ def november_sent(html: str) -> str:
 def label(html: str) -> str:
     """「11月22日 10時00分時点の集計」: when the page's figures were counted."""
     return re.search(r'id="asof-label">([^<]+)</strong>', html).group(1)
-
-
-def send_one_deferred(wiring) -> None:
-    """A deferred notice of November goes out: the month's sends go from 5 to 6."""
-    with wiring.session_factory() as s, s.begin():
-        first = s.scalar(select(Delivery.id).where(Delivery.status == "deferred").limit(1))
-        s.execute(
-            update(Delivery)
-            .where(Delivery.id == first)
-            .values(status="sent", sent_at=at("2026-11-20 10:00"))
-        )
 
 
 def refresh_button(client, back: str = "index"):
