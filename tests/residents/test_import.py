@@ -9,30 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import import_command
-from bot.config import load_config
 from bot.residents.importer import BadResidentsFile, import_residents
 from bot.store.models import Resident, ResidentChild, ResidentInterest
-from tests.conftest import SAMPLE_CONFIG
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config(SAMPLE_CONFIG)
-
-
-def uid(n: int) -> str:
-    return f"U{n:032x}"
-
-
-def write(tmp_path, *lines) -> str:
-    path = tmp_path / "residents.jsonl"
-    path.write_text(
-        "".join(
-            (x if isinstance(x, str) else json.dumps(x, ensure_ascii=False)) + "\n" for x in lines
-        ),
-        encoding="utf-8",
-    )
-    return str(path)
+from tests.residents.lines import uid, write
 
 
 def count(engine, table) -> int:

@@ -3,32 +3,14 @@ profiles of that account, matched on their own answers, on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from bot.config import load_config
 from bot.residents.importer import BadResidentsFile, import_residents
 from bot.store.models import Resident, ResidentChild, ResidentInterest
-from tests.conftest import SAMPLE_CONFIG
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config(SAMPLE_CONFIG)
-
-
-def uid(n: int) -> str:
-    return f"U{n:032x}"
-
-
-def write(tmp_path, *lines) -> str:
-    path = tmp_path / "residents.jsonl"
-    text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+from tests.residents.lines import uid, write
 
 
 def family_of(engine) -> dict[str, list[tuple]]:
