@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -82,3 +83,9 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(row * height))
         + chunk(b"IEND", b"")
     )
+
+
+def mentions_year(text: str, year: int) -> bool:
+    """Whether `text` names the year on its own (1958, 1958-07-03, 1958年), not as digits
+    inside a timestamp's microseconds (…56.819588Z), a number or a hex id (a uuid's -1958-)."""
+    return re.search(rf"(?<![0-9A-Za-z.\-]){year}(?![0-9A-Za-z])", text) is not None
