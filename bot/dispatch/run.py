@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.dispatch import outbox
-from bot.dispatch.send import Dispatcher, Outcome, Sender, SendPolicy
+from bot.dispatch.send import Dispatcher, Outcome, Sender, SendPolicy, preload_sdk
 from bot.dispatch.variant import JAPANESE, Variant
 from bot.dispatch.window import to_minute
 from bot.errors import MonthlyQuotaReached, UnknownCampaign
@@ -102,6 +102,7 @@ def run_slot(
         log.info("slot_already_claimed", run_id=existing, campaign_id=campaign.id)
         return summarize(wiring, existing, campaign.id, slot_at, claimed=False)
     log.info("run_claimed", run_id=run_id, campaign_id=campaign.id, reminder=reminder)
+    preload_sdk()  # imported while the first residents are recorded
     program = config.program(campaign.program)
     if not program.is_open(now.date()):
         # Late after downtime, or fired by hand after the deadline: say so, send nothing.

@@ -11,6 +11,7 @@ through the same SDK client (its per-call state is local; urllib3's pool is thre
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -61,17 +62,22 @@ class SenderOnFirstUse:
         return self._sender.multicast(user_ids, messages, retry_key)
 
 
-def preload_sdk() -> threading.Thread:
-    """Import the LINE SDK on another thread (about a second) while this one starts work.
+SDK = "linebot.v3.messaging"
 
-    `todoku send` claims its run and records the first residents meanwhile; whoever needs
-    the SDK first waits for this import to finish (Python's import lock), never repeats it.
-    Only the SDK itself is imported there: no module of ours, so the two threads never wait
-    on each other's half-imported modules.
+
+def preload_sdk() -> threading.Thread | None:
+    """Import the LINE SDK on another thread (about a second) while this one records.
+
+    Called once a run is claimed: the first residents are recorded meanwhile, and whoever
+    needs the SDK first waits for this import to finish (Python's import lock), never
+    repeats it. Not earlier: both imports are CPU work under one GIL, so an SDK import
+    started with the process slowed the claim itself (start → run claimed 1.65 s → see
+    docs/benchmarks.md). Only the SDK itself is imported there: no module of ours, so the
+    two threads never wait on each other's half-imported modules. None when it is loaded.
     """
-    thread = threading.Thread(
-        target=importlib.import_module, args=("linebot.v3.messaging",), daemon=True
-    )
+    if SDK in sys.modules:
+        return None
+    thread = threading.Thread(target=importlib.import_module, args=(SDK,), daemon=True)
     thread.start()
     return thread
 

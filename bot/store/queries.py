@@ -565,11 +565,13 @@ def settle_deliveries(keys: list[str], status: str, now: dt.datetime, reason: st
 
 
 # name: any-profiles
-# Whether any family profile exists (ix_residents_guardian_id answers it at once): without
-# one, batching never looks for an account's other notices.
-def any_profiles() -> Select[tuple[bool]]:
-    """Select whether some resident row is a family profile."""
-    return select(exists().where(_residents.guardian_id.is_not(None)))
+# Whether any family profile exists: without one, batching never looks for an account's
+# other notices. One row with LIMIT, not EXISTS: SQLite answers `EXISTS (… IS NOT NULL)` by
+# scanning every resident (~40 ms at 100,000, an eighth of `todoku send`'s main thread,
+# measured with py-spy) but the LIMIT form from ix_residents_guardian_id at once.
+def any_profiles() -> Select[tuple[int]]:
+    """Select the id of some family profile (none: no row)."""
+    return select(_residents.id).where(_residents.guardian_id.is_not(None)).limit(1)
 
 
 # name: pending-siblings

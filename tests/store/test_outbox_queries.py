@@ -111,3 +111,22 @@ def test_settling_writes_sent_at_only_for_sent_batches(wiring):
 
 def _batch(key: str, run_id: int) -> SendBatch:
     return SendBatch(key=key, run_id=run_id, status="pending", attempts=0, created_at=NOW)
+
+
+def test_any_profiles_says_whether_a_family_profile_exists_from_the_index(wiring):
+    """Asked on every page of batches: on SQLite it must not scan the residents (an EXISTS
+    over `guardian_id IS NOT NULL` did, ~40 ms a page at 100,000 residents)."""
+    _, ids = _run_with(wiring, 3)
+    with wiring.session_factory() as session:
+        assert session.scalar(queries.any_profiles()) is None
+    with transaction(wiring.session_factory) as session:
+        session.add(Resident(guardian_id=ids[1], label="母", following=True))
+    with wiring.session_factory() as session:
+        assert session.scalar(queries.any_profiles()) is not None
+    if wiring.engine.dialect.name == "sqlite":
+        sql = str(
+            queries.any_profiles().compile(wiring.engine, compile_kwargs={"literal_binds": True})
+        )
+        with wiring.engine.connect() as conn:
+            plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        assert "ix_residents_guardian_id" in plan and "SCAN residents" not in plan, plan
