@@ -103,11 +103,14 @@ def exit_at_once(code: int) -> None:
     which staff waited through for their prompt. Nothing is left to run: the run is
     settled, the dispatcher's threads are idle, logs and output are flushed here.
     """
+    import contextlib
     import logging
     import os
 
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`todoku send … | head`): nothing more can be said.
+        with contextlib.suppress(OSError):
+            stream.flush()
     logging.shutdown()
     os._exit(code)
 

@@ -71,9 +71,10 @@ def preload_sdk() -> threading.Thread | None:
     Called once a run is claimed: the first residents are recorded meanwhile, and whoever
     needs the SDK first waits for this import to finish (Python's import lock), never
     repeats it. Not earlier: both imports are CPU work under one GIL, so an SDK import
-    started with the process slowed the claim itself (start → run claimed 1.65 s → see
-    docs/benchmarks.md). Only the SDK itself is imported there: no module of ours, so the
-    two threads never wait on each other's half-imported modules. None when it is loaded.
+    started with the process slowed the claim itself (1.65 s from start to claimed instead
+    of ~1.1 s, docs/benchmarks.md). Only the SDK itself is imported there: no module of
+    ours, so the two threads never wait on each other's half-imported modules. None when
+    the SDK is loaded already.
     """
     if SDK in sys.modules:
         return None
