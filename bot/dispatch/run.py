@@ -102,7 +102,6 @@ def run_slot(
         log.info("slot_already_claimed", run_id=existing, campaign_id=campaign.id)
         return summarize(wiring, existing, campaign.id, slot_at, claimed=False)
     log.info("run_claimed", run_id=run_id, campaign_id=campaign.id, reminder=reminder)
-    preload_sdk()  # imported while the first residents are recorded
     program = config.program(campaign.program)
     if not program.is_open(now.date()):
         # Late after downtime, or fired by hand after the deadline: say so, send nothing.
@@ -112,6 +111,7 @@ def run_slot(
         )
         outbox.expire_run(factory, run_id, reason, now)
         return summarize(wiring, run_id, campaign.id, slot_at, claimed=True)
+    preload_sdk()  # imported while the first residents are recorded
     record_and_send(wiring, outbox.get_run(factory, run_id), Delivering.of(wiring, sender, policy))
     return summarize(wiring, run_id, campaign.id, slot_at, claimed=True)
 
