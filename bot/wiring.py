@@ -53,11 +53,12 @@ class Wiring:
     @cached_property
     def dispatcher(self) -> Dispatcher:
         """How this process sends multicasts: one rate gate for every slot, tick and command."""
-        from bot.dispatch.send import Dispatcher, SenderOnFirstUse
+        from bot.dispatch.send import Dispatcher
+        from bot.line.http import multicast_http
 
-        # The gateway (and the SDK under it) is built when the first multicast goes out,
-        # so a run is claimed and recorded meanwhile.
-        return Dispatcher(SenderOnFirstUse(lambda: self.line))
+        # Plain JSON over urllib3, not the gateway: notices are built as LINE's JSON, and
+        # the SDK under the gateway takes over a second to import (docs/benchmarks.md).
+        return Dispatcher(multicast_http(self.settings))
 
 
 def wire(

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from linebot.v3.messaging import (
-    FlexContainer,
-    FlexMessage,
-    PostbackAction,
-    QuickReply,
-    QuickReplyItem,
-    TextMessage,
-)
-
+from messages import sdk
 from messages.languages import DEFAULT, known
 from messages.postback import encode
 from messages.style import MUTED, TEXT, button, text
 from messages.texts import say
+
+if TYPE_CHECKING:  # models are imported on first use (messages.sdk)
+    from linebot.v3.messaging import (
+        FlexMessage,
+        PostbackAction,
+        QuickReply,
+        TextMessage,
+    )
+
 
 FAMILY_ACTION = "family"  # postback `a`; `v` what to do, `w` the profile's label
 LABEL_MAX = 10  # characters: it appears in notices, buttons and postback data
@@ -94,11 +96,11 @@ def whose_line(whose: Sequence[str], lang: str = DEFAULT) -> str:
 
 
 def _buttons(*actions: PostbackAction) -> QuickReply:
-    return QuickReply(items=[QuickReplyItem(action=a) for a in actions])
+    return sdk.QuickReply(items=[sdk.QuickReplyItem(action=a) for a in actions])
 
 
 def _tap(label: str, value: str, who: str | None = None) -> PostbackAction:
-    return PostbackAction(
+    return sdk.PostbackAction(
         label=label, displayText=label, data=encode(FAMILY_ACTION, v=value, w=who)
     )
 
@@ -159,12 +161,13 @@ def build_family_list(labels: Sequence[tuple[str, bool]], lang: str = DEFAULT) -
     }
     if footer:
         bubble["footer"] = {"type": "box", "layout": "vertical", "contents": footer}
-    return FlexMessage(altText=say("family_title", lang), contents=FlexContainer.from_dict(bubble))
+    contents = sdk.FlexContainer.from_dict(bubble)
+    return sdk.FlexMessage(altText=say("family_title", lang), contents=contents)
 
 
 def build_family_consent(lang: str = DEFAULT) -> TextMessage:
     """Before the first question about a family member: what is kept, and that they agree."""
-    return TextMessage(
+    return sdk.TextMessage(
         text=say("family_consent", lang),
         quickReply=_buttons(
             _tap(say("label_family_agree", lang), "agree"), _tap(say("label_keep", lang), "cancel")
@@ -180,19 +183,19 @@ def build_label_question(
     if note:
         body = say(note, lang, **values) + "\n\n" + body
     suggested = [
-        PostbackAction(
+        sdk.PostbackAction(
             label=label, displayText=label, data=encode(FAMILY_ACTION, v="label", w=label)
         )
         for label in SUGGESTED_LABELS
     ]
-    return TextMessage(
+    return sdk.TextMessage(
         text=body, quickReply=_buttons(*suggested, _tap(say("label_keep", lang), "cancel"))
     )
 
 
 def build_family_delete_confirm(label: str, lang: str = DEFAULT) -> TextMessage:
     """削除 of one profile: asked once more."""
-    return TextMessage(
+    return sdk.TextMessage(
         text=say("family_delete_confirm", lang, who=person(label, lang)),
         quickReply=_buttons(
             _tap(say("label_delete", lang), "delete_yes", label),
@@ -213,7 +216,7 @@ def review_title(label: str, lang: str = DEFAULT) -> str:
 
 def family_note(name: str, label: str, lang: str = DEFAULT) -> TextMessage:
     """A short reply naming the family member (added, changed, deleted, not found)."""
-    return TextMessage(text=say(name, lang, who=person(label, lang) if label else ""))
+    return sdk.TextMessage(text=say(name, lang, who=person(label, lang) if label else ""))
 
 
 def feedback_heading(label: str | None, lang: str = DEFAULT) -> str:

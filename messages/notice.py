@@ -8,17 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from linebot.v3.messaging import (
-    FlexContainer,
-    FlexMessage,
-    PostbackAction,
-    QuickReply,
-    QuickReplyItem,
-    TextMessage,
-)
-
+from messages import sdk
 from messages.dates import date_with_weekday, long_date
 from messages.family import feedback_heading, person, whose_line
 from messages.languages import DEFAULT
@@ -39,6 +31,13 @@ from messages.style import (
 )
 from messages.texts import say
 
+if TYPE_CHECKING:  # models are imported on first use (messages.sdk)
+    from linebot.v3.messaging import (
+        FlexMessage,
+        TextMessage,
+    )
+
+
 ALT_TEXT_MAX = 400  # LINE: altText is at most 400 characters; it is the push notification
 ANSWERS = ("applied", "not_needed")
 FEEDBACK_ACTION = "program"  # postback `a`; `q` is the program id, `v` the answer or "undo"
@@ -56,7 +55,7 @@ class NoticeProgram(Protocol):
     period: Period
 
 
-def build_notice(
+def notice_object(
     program: NoticeProgram,
     lead: str | None,
     links: NoticeLinks,
@@ -65,8 +64,10 @@ def build_notice(
     lang: str = DEFAULT,
     *,
     whose: Sequence[str] = (),
-) -> FlexMessage:
-    """The notice of `program` as sent on `on`: one bubble, links and feedback buttons.
+) -> dict:
+    """The notice of `program` as sent on `on`, as LINE's JSON message object: one Flex
+    bubble, links and feedback buttons. Plain data, so the dispatcher sends it without
+    the SDK's models (`build_notice` is the same as a model).
 
     `whose` names the people it is for when a family profile is among them ("" is the
     account holder, messages.family): its first line and altText say so, and each person
@@ -126,8 +127,24 @@ def build_notice(
         "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": buttons},
     }
     alt_lead = "\n".join(filter(None, [named, lead])) or None
-    return FlexMessage(
-        altText=notice_alt_text(program, alt_lead, lang), contents=FlexContainer.from_dict(bubble)
+    alt = notice_alt_text(program, alt_lead, lang)
+    return {"type": "flex", "altText": alt, "contents": bubble}
+
+
+def build_notice(
+    program: NoticeProgram,
+    lead: str | None,
+    links: NoticeLinks,
+    on: dt.date,
+    city: CityContact | None = None,
+    lang: str = DEFAULT,
+    *,
+    whose: Sequence[str] = (),
+) -> FlexMessage:
+    """`notice_object` as the SDK's model (validated by it), for replies and previews."""
+    notice = notice_object(program, lead, links, on, city, lang, whose=whose)
+    return sdk.FlexMessage(
+        altText=notice["altText"], contents=sdk.FlexContainer.from_dict(notice["contents"])
     )
 
 
@@ -150,8 +167,8 @@ def build_feedback_confirm(
     `who`: the family profile's label the answer is for (None: the account holder)."""
     name = program_name or say("feedback_unknown_program", lang)
     items = [
-        QuickReplyItem(
-            action=PostbackAction(
+        sdk.QuickReplyItem(
+            action=sdk.PostbackAction(
                 label=say(label, lang),
                 displayText=say(label, lang),
                 data=encode(FEEDBACK_ACTION, q=program_id, v=v, w=who),
@@ -159,9 +176,9 @@ def build_feedback_confirm(
         )
         for label, v in (("label_confirm_applied", "applied"), ("label_cancel", "not_yet"))
     ]
-    return TextMessage(
+    return sdk.TextMessage(
         text=feedback_heading(who, lang) + say("feedback_confirm_applied", lang, program=name),
-        quickReply=QuickReply(items=items),
+        quickReply=sdk.QuickReply(items=items),
     )
 
 
@@ -175,14 +192,14 @@ def build_feedback_thanks(
     """The reply to 申請済み / 対象外・不要: no more notices, and how to undo it."""
     name = program_name or say("feedback_unknown_program", lang)
     text = say(f"feedback_{answer}", lang, program=name) + "\n" + say("feedback_undo_hint", lang)
-    undo = PostbackAction(
+    undo = sdk.PostbackAction(
         label=say("label_undo", lang),
         displayText=say("label_undo", lang),
         data=encode(FEEDBACK_ACTION, q=program_id, v="undo", w=who),
     )
-    return TextMessage(
+    return sdk.TextMessage(
         text=feedback_heading(who, lang) + text,
-        quickReply=QuickReply(items=[QuickReplyItem(action=undo)]),
+        quickReply=sdk.QuickReply(items=[sdk.QuickReplyItem(action=undo)]),
     )
 
 
@@ -191,7 +208,7 @@ def build_feedback_undone(
 ) -> TextMessage:
     """The reply to 元に戻す: notices about the program will come again."""
     name = program_name or say("feedback_unknown_program", lang)
-    return TextMessage(
+    return sdk.TextMessage(
         text=feedback_heading(who, lang) + say("feedback_undone", lang, program=name)
     )
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from linebot.v3.messaging import FlexContainer, FlexMessage, Message, TextMessage
-
+from messages import sdk
 from messages.dates import long_date
 from messages.languages import DEFAULT, join_list
 from messages.style import (
@@ -22,6 +21,10 @@ from messages.style import (
     uri_button,
 )
 from messages.texts import say
+
+if TYPE_CHECKING:  # models are imported on first use (messages.sdk)
+    from linebot.v3.messaging import Message
+
 
 MAX_BUBBLES = 12  # LINE: a carousel holds at most 12 bubbles
 
@@ -105,7 +108,7 @@ def build_program_list(
         text = say("programs_guest_none" if guest else "programs_none", lang)
         if skipped_some and not guest:
             text += "\n\n" + say("programs_more_answers", lang)
-        return [TextMessage(text=text)]
+        return [sdk.TextMessage(text=text)]
     chosen = set(topics)
     ordered = sorted(
         programs, key=lambda p: (getattr(p, "topic", None) not in chosen, p.period.closes, p.name)
@@ -132,8 +135,8 @@ def build_program_list(
     else:
         intro = say("programs_intro", lang, count=len(ordered))
     return [
-        TextMessage(text=intro),
-        FlexMessage(altText=alt, contents=FlexContainer.from_dict(carousel)),
+        sdk.TextMessage(text=intro),
+        sdk.FlexMessage(altText=alt, contents=sdk.FlexContainer.from_dict(carousel)),
     ]
 
 

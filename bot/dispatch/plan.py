@@ -76,7 +76,7 @@ def parse_at(text: str) -> dt.datetime:
 
 def notice_preview(program, lead: str | None, on: dt.date) -> list[str]:
     """The notice's texts and button labels, as lines (no links: a preview writes nothing)."""
-    from messages import NoticeLinks, build_notice  # the SDK: see run.notice_for
+    from messages import NoticeLinks, build_notice
 
     links = NoticeLinks("https://example.invalid/", "https://example.invalid/")
     bubble = build_notice(program, lead, links, on).to_dict()
@@ -151,8 +151,8 @@ def staff_test_send(
     actor: str,
 ) -> TestSent:
     """Send the notice, marked 【テスト配信】, only to staff's LINE ids; no Delivery rows."""
-    from bot.clicks import notice_links  # the SDK: see run.notice_for
-    from messages import build_notice, city_of, say
+    from bot.clicks import notice_links
+    from messages import city_of, notice_object, say
 
     bad = [u for u in to if not USER_ID.fullmatch(u)]
     if bad:
@@ -162,7 +162,7 @@ def staff_test_send(
     # run None: taps on a test notice redirect but are not counted as clicks.
     links = notice_links(wiring.settings, program, None, campaign.id)
     city = city_of(wiring.config.municipality)
-    notice = build_notice(program, lead, links, wiring.clock.now().date(), city)
+    notice = notice_object(program, lead, links, wiring.clock.now().date(), city)
     # A fresh key per test send: staff may send the same test twice on purpose.
     key = str(uuid.uuid4())
     outcome = wiring.dispatcher.using(sender, policy).multicast(list(to), [notice], key)

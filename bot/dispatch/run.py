@@ -13,19 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bot.dispatch import outbox
-from bot.dispatch.send import Dispatcher, Outcome, Sender, SendPolicy, preload_sdk
+from bot.dispatch.send import Dispatcher, Message, Outcome, Sender, SendPolicy
 from bot.dispatch.variant import JAPANESE, Variant
 from bot.dispatch.window import to_minute
 from bot.errors import MonthlyQuotaReached, UnknownCampaign
 from bot.logs import get_logger
 from bot.store.models import BatchStatus
 from bot.wiring import Wiring
-
-if TYPE_CHECKING:
-    from linebot.v3.messaging import Message
+from messages import city_of, known, localized_lead, notice_object
 
 log = get_logger("todoku.dispatch")
 
@@ -111,7 +108,6 @@ def run_slot(
         )
         outbox.expire_run(factory, run_id, reason, now)
         return summarize(wiring, run_id, campaign.id, slot_at, claimed=True)
-    preload_sdk()  # imported while the first residents are recorded
     record_and_send(wiring, outbox.get_run(factory, run_id), Delivering.of(wiring, sender, policy))
     return summarize(wiring, run_id, campaign.id, slot_at, claimed=True)
 
@@ -271,11 +267,7 @@ def notice_for(
     """The run's notice as sent on `day` (the batch's day: the same on every retry of it),
     in the batch's variant (its recipients' language), naming whose notice it is when it is
     (also) for family profiles (`whose`)."""
-    # Imported here, not at the top: the SDK behind messages/ takes about a second to
-    # import, which `todoku send` spends recording the first residents instead
-    # (bot.dispatch.send.preload_sdk starts it on another thread).
-    from bot.clicks import notice_links
-    from messages import build_notice, city_of, known, localized_lead
+    from bot.clicks import notice_links  # Flask's blueprint: not needed before a notice
 
     config = wiring.config
     run = outbox.get_run(wiring.session_factory, run_id)
@@ -287,7 +279,7 @@ def notice_for(
     lang = known(variant.language)
     lead = localized_lead(campaign.lead, campaign.translations, lang)
     city = city_of(config.municipality)
-    return [build_notice(program, lead, links, day, city, lang, whose=whose)]
+    return [notice_object(program, lead, links, day, city, lang, whose=whose)]
 
 
 def summarize(

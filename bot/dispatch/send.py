@@ -5,19 +5,17 @@ whose answer was lost comes back as 409 "already accepted" instead of a second m
 (line-platform.md §2.6). The rate limit uses `limits`, a little below LINE's 200 req/s.
 LINE answers after tens of milliseconds, so reaching its limit takes several requests in
 flight at once: the Dispatcher's pool of `SendPolicy.concurrency` threads sends them, each
-through the same SDK client (its per-call state is local; urllib3's pool is thread-safe).
+through the same client (bot.line.http: plain JSON; urllib3's pool is thread-safe).
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from limits import parse
 from limits.storage import MemoryStorage
@@ -32,55 +30,19 @@ from tenacity import (
 
 from bot.errors import RetryableSendError, SendError
 
-if TYPE_CHECKING:  # the SDK takes ~1 s to import: `todoku send` loads it while recording
-    from linebot.v3.messaging import Message
+# A message is LINE's JSON object (messages.notice.notice_object): no SDK model.
+Message = Mapping[str, Any]
 
 
 class Sender(Protocol):
-    """The one LINE call the dispatcher needs (bot.line.gateway.LineGateway implements it)."""
+    """The one LINE call the dispatcher needs (bot.line.http.LineHttp implements it, and
+    bot.line.gateway.LineGateway)."""
 
     def multicast(
         self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
     ) -> str:
         """Send the same messages to ≤500 users with this retry key; LINE's request id."""
         ...
-
-
-class SenderOnFirstUse:
-    """A Sender built on the first multicast (from the dispatcher's threads, once)."""
-
-    def __init__(self, build: Callable[[], Sender]) -> None:
-        self._build, self._sender, self._lock = build, None, threading.Lock()
-
-    def multicast(
-        self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
-    ) -> str:
-        if self._sender is None:
-            with self._lock:
-                if self._sender is None:
-                    self._sender = self._build()
-        return self._sender.multicast(user_ids, messages, retry_key)
-
-
-SDK = "linebot.v3.messaging"
-
-
-def preload_sdk() -> threading.Thread | None:
-    """Import the LINE SDK on another thread (about a second) while this one records.
-
-    Called once a run is claimed: the first residents are recorded meanwhile, and whoever
-    needs the SDK first waits for this import to finish (Python's import lock), never
-    repeats it. Not earlier: both imports are CPU work under one GIL, so an SDK import
-    started with the process slowed the claim itself (1.65 s from start to claimed instead
-    of ~1.1 s, docs/benchmarks.md). Only the SDK itself is imported there: no module of
-    ours, so the two threads never wait on each other's half-imported modules. None when
-    the SDK is loaded already.
-    """
-    if SDK in sys.modules:
-        return None
-    thread = threading.Thread(target=importlib.import_module, args=(SDK,), daemon=True)
-    thread.start()
-    return thread
 
 
 @dataclass(frozen=True)

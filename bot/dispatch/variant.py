@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Not messages.DEFAULT: dispatch modules import messages/ (and the LINE SDK behind it) only
-# where a notice is built (bot.dispatch.send.preload_sdk). The stored language is kept as it
-# is; an unknown one is read as Japanese where the notice is built (messages.known).
+# The stored language is kept as it is; an unknown one is read as Japanese where the
+# notice is built (messages.known).
 DEFAULT_LANGUAGE = "ja"
 
 

@@ -1,15 +1,15 @@
 """The LINE adapter: line-bot-sdk v3 behind small methods, with timeouts and retry keys.
 
 The SDK has no default timeout and urllib3 silently retries GETs; we disable urllib3's
-retries so that every retry is ours and carries the same X-Line-Retry-Key.
+retries so that every retry is ours and carries the same X-Line-Retry-Key. Calls whose body
+is LINE's JSON already (replies and pushes from the outbox, multicasts) go through
+bot.line.http without the SDK's models.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import urllib3
@@ -24,13 +24,8 @@ from linebot.v3.messaging import (
     RichMenuRequest,
 )
 
-from bot.errors import (
-    InvalidReplyToken,
-    MonthlyQuotaReached,
-    PermanentSendError,
-    RetryableSendError,
-    SendError,
-)
+from bot.errors import RetryableSendError, SendError
+from bot.line.http import AlreadyAccepted, LineHttp, map_error, multicast_http
 from bot.logs import get_logger
 from bot.settings import Settings
 
@@ -42,7 +37,6 @@ PROFILE_TIMEOUT = 0.5
 PROFILE_PAUSE = 30.0
 # Tokens the LINE console's "Verify" button used to send; replying to them fails.
 DUMMY_REPLY_TOKENS = {"0" * 32, "f" * 32}
-MULTICAST_MAX = 500  # user ids per multicast (LINE)
 
 
 class LineGateway:
@@ -55,25 +49,18 @@ class LineGateway:
         self._data_client = ApiClient(_configuration(settings.line_api_data_base, token))
         self.api = MessagingApi(self._client)
         self.blob = MessagingApiBlob(self._data_client)
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, ...], tuple[tuple[Message, ...], list[dict]]] = (
-            OrderedDict()
-        )
         # Replies from the outbox are JSON already: posted as they are, without the SDK's
         # models (rebuilding and serialising them cost more than the rest of a webhook).
-        self._base = settings.line_api_base.rstrip("/")
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "User-Agent": "todoku",
-        }
-        self._profile_paused_until = 0.0
-        self._http = urllib3.PoolManager(
-            num_pools=2,
-            maxsize=max(4, settings.reply_threads),
-            retries=False,
-            timeout=urllib3.Timeout(connect=2.0, read=settings.reply_timeout_seconds),
+        self._http = LineHttp(
+            settings.line_api_base,
+            token,
+            read_timeout=settings.reply_timeout_seconds,
+            connect_timeout=2.0,
+            connections=max(4, settings.reply_threads),
         )
+        # Multicasts: the dispatcher's threads (SendPolicy.concurrency) share this pool.
+        self.multicasts = multicast_http(settings)
+        self._profile_paused_until = 0.0
 
     def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
         """Answer a webhook event (free of quota; the token is single-use, ~1 minute)."""
@@ -85,92 +72,20 @@ class LineGateway:
     def reply_json(self, reply_token: str, messages_json: str) -> str:
         """Reply with a JSON array of message objects; InvalidReplyToken if used or expired."""
         body = f'{{"replyToken":{json.dumps(reply_token)},"messages":{messages_json}}}'
-        return self._post_json("/v2/bot/message/reply", body, kind="reply")
+        return self._http.post("/v2/bot/message/reply", body, kind="reply")
 
     def push_json(self, user_id: str, messages_json: str, retry_key: str) -> str:
         """Push a JSON array of message objects to one user with a retry key."""
         body = f'{{"to":{json.dumps(user_id)},"messages":{messages_json}}}'
-        return self._post_json("/v2/bot/message/push", body, kind="push", retry_key=retry_key)
-
-    def _post_json(self, path: str, body: str, *, kind: str, retry_key: str | None = None) -> str:
-        headers = self._headers
-        if retry_key is not None:
-            headers = {**headers, "X-Line-Retry-Key": retry_key}
-        try:
-            response = self._http.request(
-                "POST", self._base + path, body=body.encode(), headers=headers
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            # No answer: it may or may not have been accepted (the outbox knows what to do).
-            raise RetryableSendError(f"{kind}: {type(exc).__name__}") from exc
-        request_id = response.headers.get("x-line-request-id", "")
-        if response.status == 200:
-            log.info("line_api_call", kind=kind, status=200, request_id=request_id)
-            return request_id
-        text = response.data.decode("utf-8", "replace")
-        if kind == "reply" and response.status == 400 and "Invalid reply token" in text:
-            raise InvalidReplyToken(f"{kind}: HTTP 400: invalid reply token", status=400)
-        error = _map_error(response.status, text, response.headers, kind)
-        if isinstance(error, _AlreadyAccepted):
-            log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
-            return error.request_id
-        raise error
+        return self._http.post("/v2/bot/message/push", body, kind="push", retry_key=retry_key)
 
     def multicast(
-        self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str
+        self, user_ids: Sequence[str], messages: Sequence[Message | dict], retry_key: str
     ) -> str:
-        """Send the same messages to ≤500 users; returns LINE's request id."""
-        if not 0 < len(user_ids) <= MULTICAST_MAX:
-            raise ValueError(f"a multicast reaches 1 to {MULTICAST_MAX} users, not {len(user_ids)}")
-        body = {"to": list(user_ids), "messages": self._serialised(messages)}
-        return self._call(self._post_multicast, body, kind="multicast", retry_key=retry_key)
-
-    def _post_multicast(self, body: dict, **kwargs):
-        """POST /v2/bot/message/multicast through the SDK's client with a body built already.
-
-        What `MessagingApi.multicast_with_http_info` does, minus re-validating and
-        re-serialising the same notice and 500 ids into pydantic models on every call: that
-        cost ~16 ms of CPU per call (profiled), which at LINE's 200 calls/s is more than the
-        two cores have. The messages are SDK models (validated when built) serialised once.
-        """
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
-        if kwargs.get("x_line_retry_key"):
-            headers["X-Line-Retry-Key"] = kwargs["x_line_retry_key"]
-        return self._client.call_api(
-            "/v2/bot/message/multicast",
-            "POST",
-            {},
-            [],
-            headers,
-            body=body,
-            post_params=[],
-            files={},
-            response_types_map={"200": "object"},
-            auth_settings=["Bearer"],
-            _return_http_data_only=False,
-            collection_formats={},
-            _request_timeout=kwargs.get("_request_timeout"),
-            _host=self.api.line_base_path,
-        )
-
-    def _serialised(self, messages: Sequence[Message]) -> list[dict]:
-        """The messages as LINE's JSON objects, kept for the same message objects.
-
-        A run sends one notice in every batch: it is serialised once. The cache holds the
-        objects themselves, so an id() is never reused while its entry lives.
-        """
-        key = tuple(id(m) for m in messages)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and all(a is b for a, b in zip(hit[0], messages, strict=True)):
-                self._cache.move_to_end(key)
-                return hit[1]
-        dicts = [m.to_dict() for m in messages]
-        with self._lock:
-            self._cache[key] = (tuple(messages), dicts)
-            while len(self._cache) > 16:
-                self._cache.popitem(last=False)
-        return dicts
+        """Send the same messages (SDK models or LINE's JSON objects) to ≤500 users;
+        returns LINE's request id."""
+        objects = [m if isinstance(m, dict) else m.to_dict() for m in messages]
+        return self.multicasts.multicast(user_ids, objects, retry_key)
 
     def profile_language(self, user_id: str) -> str | None:
         """The `language` of a friend's LINE profile (BCP 47, e.g. "en"), or None.
@@ -183,10 +98,10 @@ class LineGateway:
         if time.monotonic() < self._profile_paused_until:
             return None
         try:
-            response = self._http.request(
+            response = self._http.pool.request(
                 "GET",
-                f"{self._base}/v2/bot/profile/{user_id}",
-                headers=self._headers,
+                f"{self._http.base}/v2/bot/profile/{user_id}",
+                headers=self._http.headers,
                 timeout=urllib3.Timeout(total=PROFILE_TIMEOUT),
             )
         except urllib3.exceptions.HTTPError as exc:
@@ -232,7 +147,7 @@ class LineGateway:
             response = method(request, **kwargs)
         except ApiException as exc:
             error = _map_api_exception(exc, kind)
-            if isinstance(error, _AlreadyAccepted):
+            if isinstance(error, AlreadyAccepted):
                 # A retry of a request LINE accepted before (its answer was lost): the send
                 # happened once, and this is its request id.
                 log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
@@ -258,26 +173,4 @@ def _configuration(host: str, token: str) -> Configuration:
 
 
 def _map_api_exception(exc: ApiException, kind: str) -> SendError:
-    return _map_error(exc.status or 0, exc.body or "", exc.headers or {}, kind)
-
-
-def _map_error(status: int, body: str, headers, kind: str) -> SendError:
-    accepted = headers.get("x-line-accepted-request-id")
-    if status == 409 and accepted:
-        # The retry key was accepted earlier: the send happened; not an error for us.
-        return _AlreadyAccepted(accepted)
-    log.warning("line_api_error", kind=kind, status=status)
-    if status == 429 and "monthly limit" in str(body):
-        # Not a rate limit: every send fails until the month ends (§2.7); never retry.
-        return MonthlyQuotaReached(f"{kind}: HTTP 429: monthly limit reached", status=status)
-    if status >= 500 or status == 429:
-        return RetryableSendError(f"{kind}: HTTP {status}", status=status)
-    return PermanentSendError(f"{kind}: HTTP {status}: {str(body)[:200]}", status=status)
-
-
-class _AlreadyAccepted(SendError):
-    """409 with x-line-accepted-request-id: LINE already accepted this retry key."""
-
-    def __init__(self, request_id: str) -> None:
-        super().__init__("retry key already accepted", status=409)
-        self.request_id = request_id
+    return map_error(exc.status or 0, exc.body or "", exc.headers or {}, kind)

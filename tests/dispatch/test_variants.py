@@ -84,7 +84,7 @@ def test_a_batch_keeps_its_recorded_variant_whatever_the_resident_does_later(lin
         again = outbox.load_batch(factory, stored)
     assert (again.key, again.user_ids, again.variant) == (batch.key, [user_id], Variant("en"))
     [notice] = notice_for(line, run_id, NOW.date(), again.variant)
-    assert "Smartphone Start Subsidy" in notice.alt_text
+    assert "Smartphone Start Subsidy" in notice["altText"]
 
 
 def test_variant_keys_round_trip_and_unknown_languages_read_as_japanese(line):
@@ -96,4 +96,4 @@ def test_variant_keys_round_trip_and_unknown_languages_read_as_japanese(line):
         line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW
     )
     [notice] = notice_for(line, run_id, NOW.date(), Variant("fr"))
-    assert "シニア世代スマホスタート応援補助金" in notice.alt_text
+    assert "シニア世代スマホスタート応援補助金" in notice["altText"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -95,6 +97,7 @@ def test_public_surface_is_pinned():
             "earliest_child_birth",
             "encode",
             "notice_alt_text",
+            "notice_object",
             "parse_date",
             "phone_in",
             "program_bubble",
@@ -420,3 +423,40 @@ def test_rich_menu_has_four_items_within_limits():
     ]
     assert sum(a["bounds"]["width"] * a["bounds"]["height"] for a in menu["areas"]) == 2500 * 843
     assert len(menu["chatBarText"]) <= 14
+
+
+@pytest.mark.parametrize("whose", [(), ("", "母")], ids=["holder", "holder-and-mother"])
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_notice_sent_as_json_is_the_notice_the_sdk_validates(whose, lang):
+    """The dispatcher sends `notice_object` as it is (no SDK model): it must be exactly
+    what the SDK's model of the same notice serialises to, and valid for LINE."""
+    program = SimpleNamespace(**{**vars(_program(3)), "id": "p3"})
+    links = messages.NoticeLinks("https://t.example/r/d", "https://t.example/r/a")
+    city = messages.CityContact("村山市", "0237-55-2111", "市役所1階 総合案内")
+    args = (program, "締切まであと少し", links, TODAY, city, lang)
+    sent = messages.notice_object(*args, whose=whose)
+    built = messages.build_notice(*args, whose=whose)
+    [model] = valid(built)
+    assert sent == model
+    assert validate_messages([sent]) == []
+    assert "p3" in str(sent) and "https://t.example/r/a" in str(sent)
+
+
+def test_a_notice_is_built_without_importing_the_line_sdk():
+    """`todoku send` must not wait for the SDK's import (over a second) before its first
+    multicast: the dispatch path, its notice and its HTTP client load without it."""
+    code = (
+        "import sys, datetime as dt\n"
+        "from types import SimpleNamespace as N\n"
+        "import bot.cli, bot.dispatch.run, bot.line.http, bot.wiring\n"
+        "from messages import NoticeLinks, notice_object\n"
+        "p = N(id='p', name='n', summary='s', apply_url=None, contact=None, department=None,"
+        " period=N(opens=dt.date(2026, 4, 1), closes=dt.date(2027, 1, 1)))\n"
+        "notice = notice_object(p, None, NoticeLinks('https://x/d', None), dt.date(2026, 12, 1))\n"
+        "assert notice['type'] == 'flex', notice\n"
+        "print(sorted(m for m in sys.modules if m.startswith('linebot')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
