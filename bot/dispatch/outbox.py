@@ -130,21 +130,25 @@ RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 
 class Recording:
     """A claimed run's deliveries, recorded a chunk of residents (by id) per transaction.
 
-    Each chunk commits on its own, so its batches go out while the next chunk is recorded.
-    The run stays `running` until the last chunk, which moves it to `sending` in the same
-    transaction: a crash in between leaves a `running` run whose recording resumes after
-    the highest resident recorded (`recorded-upto`); a chunk is all or nothing.
+    Each chunk commits on its own, its rows already in their batches (keys committed with
+    them: `formed`), so those go out while the next chunk is recorded. The run stays
+    `running` until the last chunk, which moves it to `sending` in the same transaction: a
+    crash in between leaves a `running` run whose recording resumes after the highest
+    resident recorded (`recorded-upto`), and batches formed but unsent, which are resent
+    with their keys (bot.dispatch.resume); a chunk is all or nothing.
     """
 
     def __init__(self, factory: sessionmaker[Session], config: Config, run: CampaignRun):
         self.factory, self.config, self.run = factory, config, run
         self.done = False
         self.chunks = 0
+        self.formed: list[Batch] = []  # the batches the last chunk recorded, to send
         with factory() as session:
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
 
     def next_chunk(self, now: dt.datetime) -> bool:
         """Record the next chunk; False when there was nothing left to record."""
+        self.formed = []
         if self.done:
             return False
         run, config = self.run, self.config
@@ -174,26 +178,37 @@ class Recording:
                     reminder=run.reminder,
                     run_id=run.id,
                 )
-                session.execute(
-                    audience.record_deliveries(
+                audience.start_chunk(conn)
+                # uuid4, created here and committed before the first attempt: a request
+                # sent without its key could never be retried safely (line-platform.md
+                # §2.6). The chunk's batches are numbered after this random prefix.
+                prefix = str(uuid.uuid4())[: audience.KEY_PREFIX_LENGTH]
+                chosen = session.execute(
+                    audience.choose_chunk(
                         who,
                         run.id,
-                        program.id,
-                        now,
                         now - WEEK,
                         limit,
                         CAP_REASON.format(limit=limit),
+                        prefix,
+                        BATCH,
                         after_id=self.after,
                         upto_id=None if last else upto,
                     )
                 )
+                session.execute(audience.chunk_batches(run.id, now))
+                written = session.execute(audience.chunk_deliveries(run.id, program.id, now))
+                deleted = written.rowcount != chosen.rowcount
+                if deleted:
+                    session.execute(audience.drop_empty_chunk_batches())
+                formed = _chunk_batches(session, run.id, now, deleted=deleted)
                 date_deferred(session, config, run.id, now)
                 self.chunks += 1
                 if last:
                     session.execute(audience.update_run(run.id, status=RunStatus.SENDING))
                 if last or self.chunks & (self.chunks - 1) == 0:
                     # After chunks 1, 2, 4, 8 … and the last: the planner must see the
-                    # pending rows the batches are formed from (see refresh_delivery_stats).
+                    # rows the next queries read (see refresh_delivery_stats).
                     audience.refresh_delivery_stats(conn)
         except IntegrityError:
             # uq_deliveries_run_resident: another process recorded these residents of this
@@ -202,19 +217,22 @@ class Recording:
             return False
         self.after = upto
         self.done = last
+        self.formed = formed
         return True
 
 
-def record_run(
-    factory: sessionmaker[Session], config: Config, run: CampaignRun, now: dt.datetime
-) -> bool:
-    """Record all of the run's deliveries; False if someone else recorded them."""
-    recording = Recording(factory, config, run)
-    if not recording.next_chunk(now):
-        return False
-    while recording.next_chunk(now):
-        pass
-    return True
+def _chunk_batches(
+    session: Session, run_id: int, now: dt.datetime, *, deleted: bool
+) -> list[Batch]:
+    """The batches a chunk just recorded, with their recipients in delivery order."""
+    batches: dict[str, Batch] = {}
+    recipients = audience.chunk_recipients(deleted=deleted)
+    for key, variant, user_id in session.execute(recipients).all():
+        batch = batches.get(key)
+        if batch is None:
+            batch = batches[key] = Batch(key, run_id, now, [], variant=Variant.from_key(variant))
+        batch.user_ids.append(user_id)
+    return list(batches.values())
 
 
 def date_deferred(session: Session, config: Config, run_id: int, now: dt.datetime) -> None:

@@ -11,6 +11,7 @@ Nothing twice, nothing lost:
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
@@ -123,20 +124,28 @@ def record_and_send(wiring, run, delivering: Delivering) -> None:
 def send_pending(
     delivering: Delivering, run_id: int, recording: outbox.Recording | None = None
 ) -> str:
-    """Send every pending delivery of a run in recorded batches; returns the run's status.
+    """Send a run's batches: those `recording` records chunk by chunk (for a run being
+    recorded, each chunk's rows already in their batches) and those formed here from its
+    pending rows (family profiles, released deferred notices); returns the run's status.
 
-    Batches are formed (their keys committed) here and sent on the dispatcher's threads,
-    up to its concurrency at once; while they are at LINE this thread settles the answers
-    and records the run's next chunk of residents (`recording`, for a run being recorded).
+    Every batch's key is committed before it is handed to the dispatcher's threads, which
+    send up to its concurrency at once; meanwhile this thread settles the answers and
+    records the next chunk.
     """
     wiring = delivering.wiring
     factory = wiring.session_factory
     outbox.skip_orphans(factory, run_id)  # once per pass: it reads every pending row
     flight = InFlight(delivering)
+    ready = deque(recording.formed if recording is not None else [])
     after, stop = 0, None
     while stop is None:
         if flight.full():
             stop = flight.settle(block=True)
+            continue
+        if ready:
+            for _ in range(min(len(ready), flight.room())):
+                flight.submit(ready.popleft())
+            stop = flight.settle(block=False)
             continue
         batches = outbox.form_batches(factory, run_id, wiring.clock.now(), after, flight.room())
         if batches:
@@ -145,6 +154,7 @@ def send_pending(
                 flight.submit(batch)
             stop = flight.settle(block=False)
         elif recording is not None and recording.next_chunk(wiring.clock.now()):
+            ready.extend(recording.formed)
             stop = flight.settle(block=False)
         elif flight.empty():
             break
@@ -154,12 +164,16 @@ def send_pending(
         # Every further request would fail the same way until the month ends: stop.
         reason = "not sent: LINE's monthly message quota is used up"
         flight.cancel(reason)
+        flight.fail(list(ready), reason)
         flight.drain()
         outbox.fail_pending(factory, run_id, reason)
         return outbox.finish_run(factory, run_id, wiring.clock.now(), stopped=reason)
     flight.drain()  # LINE keeps failing (or all sent): what is in flight lands first
+    # Batches formed but not handed out, and the rest of the recording (its batches
+    # formed too), stay pending with their keys: the next pass (scheduler tick) resends
+    # them (bot.dispatch.resume.retry_unconfirmed).
     while recording is not None and recording.next_chunk(wiring.clock.now()):
-        pass  # the rest is recorded, for the next pass (scheduler tick) to send
+        pass
     return outbox.finish_run(factory, run_id, wiring.clock.now())
 
 
@@ -205,7 +219,10 @@ class InFlight:
 
     def cancel(self, reason: str) -> None:
         """Settle as failed the batches no thread has started: never sent, never will be."""
-        batches = [self.batches.pop(f) for f in list(self.batches) if f.cancel()]
+        self.fail([self.batches.pop(f) for f in list(self.batches) if f.cancel()], reason)
+
+    def fail(self, batches: list[outbox.Batch], reason: str) -> None:
+        """Settle as failed batches never handed to a thread (the monthly quota is used up)."""
         if batches:
             error = MonthlyQuotaReached(reason)
             settle_outcomes(self.delivering, [(b, Outcome(0, error=error)) for b in batches])

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.store.queries import DEFAULT_VARIANT
+
 # The stored language is kept as it is; an unknown one is read as Japanese where the
 # notice is built (messages.known).
-DEFAULT_LANGUAGE = "ja"
+DEFAULT_LANGUAGE = DEFAULT_VARIANT  # also what SQL batches a NULL language as
 
 
 @dataclass(frozen=True)

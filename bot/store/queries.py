@@ -16,15 +16,22 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
     Connection,
     Delete,
     Insert,
+    Integer,
+    MetaData,
     Select,
+    String,
+    Table,
     Text,
     Update,
     and_,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -59,6 +66,8 @@ from bot.store.models import (
     WebhookEvent,
 )
 from segments.sql import ResidentColumns, compile_rule
+
+DEFAULT_VARIANT = "ja"  # bot.dispatch.variant.DEFAULT_LANGUAGE (store does not import dispatch)
 
 CHUNK = 10_000
 
@@ -328,6 +337,204 @@ def record_deliveries(
     return insert(Delivery).from_select(columns, rows)
 
 
+# --- Recording a chunk straight into its batches (bot.dispatch.outbox.Recording) ------------
+#
+# Each delivery row is written once, already under its batch's retry key, instead of
+# INSERT pending → UPDATE sending (batch formed) → … : forming batches row by row was the
+# largest cost of a run (py-spy, docs/benchmarks.md). The chunk's rows are first chosen
+# into a temporary table — one snapshot of the audience, each row with its batch key — so
+# the batches' keys and variants are committed (send_batches, referenced by the rows) from
+# the very rows that then go into `deliveries`. Only holders without family profiles are
+# batched here: an account with profiles gets one message naming whose notices it carries,
+# formed from its pending rows as before (bot.dispatch.outbox._family_batches); rows over
+# max_per_week are deferred as before.
+
+_chunk = Table(
+    "todoku_chunk",
+    MetaData(),
+    Column("resident_id", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("variant", String(40), nullable=False),
+    Column("batch_key", String(36)),
+    Column("line_user_id", String(33)),
+    prefixes=["TEMPORARY"],
+)
+# A batch key: the chunk's random UUID prefix ("xxxxxxxx-xxxx-4xxx-yxxx-") and 12 decimal
+# digits (valid hex) naming the batch within the chunk: 10**11 + variant rank × 10**8 +
+# the ordinal of its first row, always 12 digits (a chunk holds far fewer than 10**8 rows).
+KEY_PREFIX_LENGTH = 24
+_KEY_BASE = 10**11
+_PER_VARIANT = 10**8
+
+
+def start_chunk(conn: Connection) -> None:
+    """Create (once per connection) and empty the temporary table of a chunk's rows."""
+    ddl = (
+        "CREATE TEMPORARY TABLE IF NOT EXISTS todoku_chunk (resident_id INTEGER NOT NULL,"
+        " status VARCHAR(20) NOT NULL, reason TEXT, variant VARCHAR(40) NOT NULL,"
+        " batch_key VARCHAR(36), line_user_id VARCHAR(33))"
+    )
+    if conn.dialect.name == "postgresql":
+        ddl += " ON COMMIT DELETE ROWS"
+    conn.exec_driver_sql(ddl)
+    conn.execute(delete(_chunk))
+
+
+# name: choose-chunk
+# The chunk's residents (accounts in (after_id, upto_id]) with their status, variant and,
+# for those sent as one multicast of ≤ `batch` ids, the batch key: numbered per variant
+# (language) in resident order, so each key's rows share one message.
+def choose_chunk(
+    audience: Select[tuple[int]],
+    run_id: int,
+    since: dt.datetime,
+    limit: int,
+    reason: str,
+    key_prefix: str,
+    batch: int,
+    after_id: int = 0,
+    upto_id: int | None = None,
+) -> Insert:
+    """INSERT INTO the chunk table the rows `record_deliveries` would write, batched."""
+    who = audience.where(account_in(after_id, upto_id)).subquery("audience")
+    person = Resident.__table__.alias("person")
+    profiles = Resident.__table__.alias("profile")
+    # Counted per resident from ix_deliveries_resident_id: a grouped count over the
+    # chunk's residents was planned from the status index, i.e. over every delivery ever
+    # recorded, once per chunk (quadratic in a run's size).
+    at = func.coalesce(_deliveries.sent_at, _deliveries.created_at)
+    recent = (
+        select(func.count())
+        .where(
+            _deliveries.resident_id == who.c.id,
+            _deliveries.status.in_(COUNTED),
+            at > since,
+            _deliveries.run_id != run_id,
+        )
+        .scalar_subquery()
+    )
+    over = recent >= limit
+    # The chunk's guardians, from a range of ix_residents_guardian_id: a correlated
+    # EXISTS per resident is planned by SQLite as a scan of every resident (its statistics
+    # count the NULLs of a city without profiles as one huge key), 84 s for 10,000.
+    guardians = select(profiles.c.guardian_id).where(
+        _within(profiles.c.guardian_id, after_id, upto_id)
+    )
+    has_family = or_(person.c.guardian_id.is_not(None), person.c.id.in_(guardians))
+    chosen = (
+        select(
+            who.c.id.label("resident_id"),
+            case((over, 1), else_=0).label("over"),
+            case((has_family, 0), else_=1).label("alone"),
+            func.coalesce(person.c.language, literal(DEFAULT_VARIANT)).label("variant"),
+            person.c.line_user_id,
+        )
+        .select_from(who.join(person, person.c.id == who.c.id))
+        .subquery("chosen")
+    )
+    c = chosen.c
+    batched = and_(c.over == 0, c.alone == 1)
+    ordinal = func.row_number().over(
+        partition_by=(c.variant, c.over, c.alone), order_by=c.resident_id
+    )
+    rank = func.dense_rank().over(order_by=c.variant)
+    big = BigInteger()  # 12 digits: beyond PostgreSQL's integer
+    # The batch's first ordinal (a multiple of `batch`): no division, whose result type
+    # differs between the databases (SQLite floors integers, FLOOR returns a real).
+    start = (ordinal - 1) - (ordinal - 1) % batch
+    number = literal(_KEY_BASE, big) + rank * literal(_PER_VARIANT, big) + start
+    key = literal(key_prefix, String) + cast(number, String)
+    rows = select(
+        c.resident_id,
+        case(
+            (c.over == 1, literal(_D.DEFERRED.value)),
+            (batched, literal(_D.SENDING.value)),
+            else_=literal(_D.PENDING.value),
+        ),
+        case((c.over == 1, literal(reason, Text)), else_=null()),
+        c.variant,
+        case((batched, key), else_=null()),
+        c.line_user_id,
+    )
+    columns = ["resident_id", "status", "reason", "variant", "batch_key", "line_user_id"]
+    # preserve_rowcount: SQLAlchemy reports an INSERT's row count only when asked
+    # (PostgreSQL: -1 otherwise); the caller compares it with chunk_deliveries'.
+    return insert(_chunk).from_select(columns, rows).execution_options(preserve_rowcount=True)
+
+
+# name: chunk-batches
+# The chunk's batches, each key once with its variant: committed before any row refers to
+# them, and long before the first attempt.
+def chunk_batches(run_id: int, now: dt.datetime) -> Insert:
+    """INSERT the send_batches rows (pending) of the chunk's batch keys."""
+    rows = (
+        select(
+            _chunk.c.batch_key,
+            literal(run_id),
+            literal(BatchStatus.PENDING.value),
+            literal(0),
+            literal(now, _Timestamp),
+            func.min(_chunk.c.variant),
+        )
+        .where(_chunk.c.batch_key.is_not(None))
+        .group_by(_chunk.c.batch_key)
+    )
+    columns = ["key", "run_id", "status", "attempts", "created_at", "variant"]
+    return insert(SendBatch.__table__).from_select(columns, rows)
+
+
+# name: chunk-deliveries
+# The chunk's deliveries, in resident order (their ids then follow it, as the batches'
+# recipients do); a resident deleted since the chunk was chosen is left out.
+def chunk_deliveries(run_id: int, program_id: str, now: dt.datetime) -> Insert:
+    """INSERT the chunk's rows into deliveries."""
+    rows = (
+        select(
+            literal(run_id),
+            literal(program_id),
+            _chunk.c.resident_id,
+            _chunk.c.status,
+            _chunk.c.reason,
+            literal(now, _Timestamp),
+            _chunk.c.batch_key,
+        )
+        .join(Resident.__table__, _residents.id == _chunk.c.resident_id)
+        .order_by(_chunk.c.resident_id)
+    )
+    columns = ["run_id", "program_id", "resident_id", "status", "reason", "created_at", "batch_key"]
+    return insert(Delivery).from_select(columns, rows).execution_options(preserve_rowcount=True)
+
+
+def _chunk_keys() -> Select[tuple[str]]:
+    return select(_chunk.c.batch_key).where(_chunk.c.batch_key.is_not(None)).distinct()
+
+
+# name: drop-empty-chunk-batches
+# A chunk's batch whose every resident was deleted between choosing and writing: no row
+# refers to it, and it must never be sent (a multicast to nobody).
+def drop_empty_chunk_batches() -> Delete:
+    """DELETE the chunk's batches without deliveries."""
+    return delete(SendBatch.__table__).where(
+        SendBatch.__table__.c.key.in_(_chunk_keys()),
+        ~exists().where(_deliveries.batch_key == SendBatch.__table__.c.key),
+    )
+
+
+# name: chunk-recipients
+# The recipients of the chunk's batches, as multicast: (key, variant, LINE id) in resident
+# order — the order of their delivery ids, which `batch_recipients` gives a resend under
+# the same key. `deleted`: some resident was deleted between choosing and writing the
+# chunk (PostgreSQL, read committed), so the recipients are joined with who is left, as
+# the deliveries were; otherwise the chunk table alone says it.
+def chunk_recipients(*, deleted: bool = False) -> Select[tuple[str, str, str]]:
+    """Select (batch key, variant, LINE id) of the chunk's batched rows."""
+    query = select(_chunk.c.batch_key, _chunk.c.variant, _chunk.c.line_user_id)
+    if deleted:
+        query = query.join(Resident.__table__, _residents.id == _chunk.c.resident_id)
+    return query.where(_chunk.c.batch_key.is_not(None)).order_by(_chunk.c.resident_id)
+
+
 def account_in(after_id: int, upto_id: int | None) -> ColumnElement[bool]:
     """Residents whose account (own id, or a profile's guardian_id) is in (after_id, upto_id].
 
@@ -335,14 +542,15 @@ def account_in(after_id: int, upto_id: int | None) -> ColumnElement[bool]:
     COALESCE(guardian_id, id), which no index serves: each chunk reads its own rows only.
     """
 
-    def within(column: Any) -> ColumnElement[bool]:
-        low = column > after_id
-        return low if upto_id is None else and_(low, column <= upto_id)
-
     return or_(
-        and_(_residents.guardian_id.is_(None), within(_residents.id)),
-        within(_residents.guardian_id),
+        and_(_residents.guardian_id.is_(None), _within(_residents.id, after_id, upto_id)),
+        _within(_residents.guardian_id, after_id, upto_id),
     )
+
+
+def _within(column: Any, after_id: int, upto_id: int | None) -> ColumnElement[bool]:
+    low = column > after_id
+    return low if upto_id is None else and_(low, column <= upto_id)
 
 
 def refresh_delivery_stats(conn: Connection) -> None:

@@ -155,7 +155,8 @@ def test_a_crash_before_the_deliveries_are_recorded_is_recorded_at_resume(line, 
 def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_resident(
     line, people, sim, monkeypatch
 ):
-    """Recording commits a chunk of residents at a time; resume records the rest, once."""
+    """Recording commits a chunk of residents at a time, already in batches with their
+    keys; resume sends those with their keys and records the rest, once."""
     from bot.dispatch import outbox
 
     monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
@@ -164,8 +165,12 @@ def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_res
         line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW
     )
     run = outbox.get_run(line.session_factory, run_id)
-    assert outbox.Recording(line.session_factory, line.config, run).next_chunk(NOW)
-    assert outbox.counts(line.session_factory, run_id) == {"pending": 2}  # then the crash
+    recording = outbox.Recording(line.session_factory, line.config, run)
+    assert recording.next_chunk(NOW)
+    assert outbox.counts(line.session_factory, run_id) == {"sending": 2}  # then the crash
+    [batch] = recording.formed
+    assert [b.key for b in stored_batches(line)] == [batch.key]
+    assert len(batch.user_ids) == 2 and set(batch.user_ids) <= set(residents)
     done = resume_unfinished(line, policy=FAST)
     assert done["recorded"] == 1
     assert all(len(notices(sim, u)) == 1 for u in residents)

@@ -74,9 +74,8 @@ def test_a_batch_keeps_its_recorded_variant_whatever_the_resident_does_later(lin
     factory = line.session_factory
     run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
     recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
-    while recording.next_chunk(NOW):
-        pass
-    [batch] = outbox.form_batches(factory, run_id, NOW, 0, 1)
+    assert recording.next_chunk(NOW)
+    [batch] = recording.formed
     assert batch.variant == Variant("en") and batch.user_ids == [user_id]
     speak(line, resident_id, "vi")
     with factory() as session:
