@@ -397,8 +397,13 @@ def choose_chunk(
     upto_id: int | None = None,
 ) -> Insert:
     """INSERT INTO the chunk table the rows `record_deliveries` would write, batched."""
-    who = audience.where(account_in(after_id, upto_id)).subquery("audience")
-    person = Resident.__table__.alias("person")
+    # The columns the chunk needs come with the audience's own rows: a second alias of
+    # residents was hash-joined by PostgreSQL over the whole table for every chunk.
+    who = (
+        audience.where(account_in(after_id, upto_id))
+        .add_columns(_residents.guardian_id, _residents.language, _residents.line_user_id)
+        .subquery("audience")
+    )
     profiles = Resident.__table__.alias("profile")
     # Counted per resident from ix_deliveries_resident_id: a grouped count over the
     # chunk's residents was planned from the status index, i.e. over every delivery ever
@@ -421,16 +426,18 @@ def choose_chunk(
     guardians = select(profiles.c.guardian_id).where(
         _within(profiles.c.guardian_id, after_id, upto_id)
     )
-    has_family = or_(person.c.guardian_id.is_not(None), person.c.id.in_(guardians))
+    has_family = or_(who.c.guardian_id.is_not(None), who.c.id.in_(guardians))
     chosen = (
         select(
             who.c.id.label("resident_id"),
             case((over, 1), else_=0).label("over"),
             case((has_family, 0), else_=1).label("alone"),
-            func.coalesce(person.c.language, literal(DEFAULT_VARIANT)).label("variant"),
-            person.c.line_user_id,
+            func.coalesce(who.c.language, literal(DEFAULT_VARIANT)).label("variant"),
+            who.c.line_user_id,
         )
-        .select_from(who.join(person, person.c.id == who.c.id))
+        # OFFSET 0 keeps both databases from merging this into the query below, which
+        # evaluated the 7-day count once per use of `over` (five times a row).
+        .offset(0)
         .subquery("chosen")
     )
     c = chosen.c
