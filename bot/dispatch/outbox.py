@@ -224,15 +224,12 @@ class Recording:
 def _chunk_batches(
     session: Session, run_id: int, now: dt.datetime, *, deleted: bool
 ) -> list[Batch]:
-    """The batches a chunk just recorded, with their recipients in delivery order."""
-    batches: dict[str, Batch] = {}
-    recipients = audience.chunk_recipients(deleted=deleted)
-    for key, variant, user_id in session.execute(recipients).all():
-        batch = batches.get(key)
-        if batch is None:
-            batch = batches[key] = Batch(key, run_id, now, [], variant=Variant.from_key(variant))
-        batch.user_ids.append(user_id)
-    return list(batches.values())
+    """The batches a chunk just recorded, with their recipients (LINE ids have no ",")."""
+    recipients = session.execute(audience.chunk_recipients(deleted=deleted)).all()
+    return [
+        Batch(key, run_id, now, ids.split(","), variant=Variant.from_key(variant))
+        for key, variant, ids in sorted(recipients)
+    ]
 
 
 def date_deferred(session: Session, config: Config, run_id: int, now: dt.datetime) -> None:

@@ -529,17 +529,20 @@ def drop_empty_chunk_batches() -> Delete:
 
 
 # name: chunk-recipients
-# The recipients of the chunk's batches, as multicast: (key, variant, LINE id) in resident
-# order — the order of their delivery ids, which `batch_recipients` gives a resend under
-# the same key. `deleted`: some resident was deleted between choosing and writing the
-# chunk (PostgreSQL, read committed), so the recipients are joined with who is left, as
-# the deliveries were; otherwise the chunk table alone says it.
+# The recipients of the chunk's batches, as multicast: (key, variant, LINE ids joined by
+# ","), one row per batch — the database joins the ids (group_concat / string_agg), not
+# 10,000 rows through Python per chunk. The order of ids within a batch is not kept (a
+# retry under the same key needs the same recipients, not their order; `batch_recipients`
+# reads them again by delivery id). `deleted`: some resident was deleted between choosing
+# and writing the chunk (PostgreSQL, read committed), so the recipients are joined with
+# who is left, as the deliveries were; otherwise the chunk table alone says it.
 def chunk_recipients(*, deleted: bool = False) -> Select[tuple[str, str, str]]:
-    """Select (batch key, variant, LINE id) of the chunk's batched rows."""
-    query = select(_chunk.c.batch_key, _chunk.c.variant, _chunk.c.line_user_id)
+    """Select (batch key, variant, comma-joined LINE ids) of the chunk's batches."""
+    ids = func.aggregate_strings(_chunk.c.line_user_id, ",")
+    query = select(_chunk.c.batch_key, func.min(_chunk.c.variant), ids)
     if deleted:
         query = query.join(Resident.__table__, _residents.id == _chunk.c.resident_id)
-    return query.where(_chunk.c.batch_key.is_not(None)).order_by(_chunk.c.resident_id)
+    return query.where(_chunk.c.batch_key.is_not(None)).group_by(_chunk.c.batch_key)
 
 
 def account_in(after_id: int, upto_id: int | None) -> ColumnElement[bool]:
