@@ -98,8 +98,8 @@ def send(campaign: str, dry_run: bool, to: tuple[str, ...]) -> None:
 def exit_at_once(code: int) -> None:
     """Exit without tearing the interpreter down, once everything is committed and printed.
 
-    After a send the process holds the SDK's models and a run's worth of objects: freeing
-    them one by one at exit took ~1 s (py-spy: no Python frame left on the main thread),
+    After a send the process holds a run's worth of objects (and, with some commands, the
+    SDK's models): freeing them one by one at exit took ~1 s (py-spy: no Python frame left on the main thread),
     which staff waited through for their prompt. Nothing is left to run: the run is
     settled, the dispatcher's threads are idle, logs and output are flushed here.
     """
