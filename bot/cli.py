@@ -99,9 +99,10 @@ def exit_at_once(code: int) -> None:
     """Exit without tearing the interpreter down, once everything is committed and printed.
 
     After a send the process holds a run's worth of objects (and, with some commands, the
-    SDK's models): freeing them one by one at exit took ~1 s (py-spy: no Python frame left on the main thread),
-    which staff waited through for their prompt. Nothing is left to run: the run is
-    settled, the dispatcher's threads are idle, logs and output are flushed here.
+    SDK's models): freeing them one by one at exit took ~1 s (py-spy: no Python frame
+    left on the main thread), which staff waited through for their prompt. Nothing is
+    left to run: the run is settled, the dispatcher's threads are idle, logs and output
+    are flushed here.
     """
     import contextlib
     import logging
