@@ -426,12 +426,17 @@ def choose_chunk(
     guardians = select(profiles.c.guardian_id).where(
         _within(profiles.c.guardian_id, after_id, upto_id)
     )
-    has_family = or_(who.c.guardian_id.is_not(None), who.c.id.in_(guardians))
+    # Batched here: holders with a LINE id of their own and no family profile.
+    batched_later = or_(
+        who.c.guardian_id.is_not(None),
+        who.c.line_user_id.is_(None),
+        who.c.id.in_(guardians),
+    )
     chosen = (
         select(
             who.c.id.label("resident_id"),
             case((over, 1), else_=0).label("over"),
-            case((has_family, 0), else_=1).label("alone"),
+            case((batched_later, 0), else_=1).label("alone"),
             func.coalesce(who.c.language, literal(DEFAULT_VARIANT)).label("variant"),
             who.c.line_user_id,
         )

@@ -159,11 +159,13 @@ def test_a_chunk_is_chosen_into_batches_per_language_and_families_are_left_pendi
         session.get(Resident, ids[1]).language = "en"
         session.get(Resident, ids[3]).language = "en"
         profile = Resident(guardian_id=ids[4], label="母", following=True)
-        session.add(profile)
+        no_line_id = Resident(following=True)  # nobody to multicast to: not batched here
+        session.add_all([profile, no_line_id])
         session.flush()
         profile_id = profile.id
     rows = _chosen(wiring, batch=2)
     by_resident = {r[0]: r for r in rows}
+    assert by_resident[no_line_id.id][1] == "pending" and by_resident[no_line_id.id][3] is None
     assert [by_resident[i][1:3] for i in ids] == [
         ("sending", "ja"),
         ("sending", "en"),
