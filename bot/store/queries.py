@@ -426,7 +426,8 @@ def choose_chunk(
     guardians = select(profiles.c.guardian_id).where(
         _within(profiles.c.guardian_id, after_id, upto_id)
     )
-    # Batched here: holders with a LINE id of their own and no family profile.
+    # Left `pending` for bot.dispatch.outbox.form_batches: family profiles, accounts with
+    # one (one message names whose notices it carries) and rows without a LINE id.
     batched_later = or_(
         who.c.guardian_id.is_not(None),
         who.c.line_user_id.is_(None),
