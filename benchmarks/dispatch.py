@@ -17,9 +17,9 @@ Three processes on this machine, as in production:
   the same LINE user ids:
   - `LINE rate floor`: ceil(N / 500) multicasts at 200/s — LINE's limit, computed
     (1.0 s per 100,000 residents); the targets are ratios to it;
-  - `bare concurrent`: those multicasts through Todoku's gateway (`LineGateway.multicast`:
-    the SDK's client, a retry key each), 16 threads at the limit, no database: the bare
-    operation `todoku send` is built on;
+  - `bare concurrent`: those multicasts through the client `todoku send` uses
+    (`bot.line.http.multicast_http`: the notice as LINE's JSON, a retry key each), 16
+    threads at the dispatcher's rate, no database: the bare operation it is built on;
   - `sequential SDK`: the plain loop of SDK calls as the SDK documents them
     (`MessagingApi.multicast(MulticastRequest(...))`), one after another
     (`--sequential-calls` caps it; the time is then extrapolated from its rate).
@@ -194,12 +194,6 @@ def arrived(record: dict) -> float:
 # --- the floors -------------------------------------------------------------------------------
 
 
-def gateway(url: str):
-    from bot.line.gateway import LineGateway
-
-    return LineGateway(settings_for("sqlite://", Path("."), url))
-
-
 def sequential(url: str, batches: list[list[str]], notice) -> float:
     """Seconds for the plain loop of SDK multicasts, one after another, as the SDK documents.
 
@@ -220,15 +214,16 @@ def bare_concurrent(url: str, batches: list[list[str]], notice, threads: int = 1
     gate (SendPolicy.rate, 5 % under LINE's limit: paced at exactly 200/s, a 1,000,000 run
     drew 429s from the stand-in when network jitter put a 201st request into one second)."""
     from bot.dispatch.send import RateGate, SendPolicy
+    from bot.line.http import multicast_http
 
     gate = RateGate(SendPolicy().rate)
-    local = threading.local()
+    # The client `todoku send` sends through (Wiring.dispatcher), one for all threads.
+    client = multicast_http(settings_for("sqlite://", Path("."), url))
+    message = notice.to_dict()
 
     def send(ids: list[str]) -> None:
-        if not hasattr(local, "line"):
-            local.line = gateway(url)
         gate.wait()
-        local.line.multicast(ids, [notice], str(uuid.uuid4()))
+        client.multicast(ids, [message], str(uuid.uuid4()))
 
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:

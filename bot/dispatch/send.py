@@ -35,8 +35,7 @@ Message = Mapping[str, Any]
 
 
 class Sender(Protocol):
-    """The one LINE call the dispatcher needs (bot.line.http.LineHttp implements it, and
-    bot.line.gateway.LineGateway)."""
+    """The one LINE call the dispatcher needs (bot.line.http.LineHttp implements it)."""
 
     def multicast(
         self, user_ids: Sequence[str], messages: Sequence[Message], retry_key: str

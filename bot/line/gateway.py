@@ -2,8 +2,9 @@
 
 The SDK has no default timeout and urllib3 silently retries GETs; we disable urllib3's
 retries so that every retry is ours and carries the same X-Line-Retry-Key. Calls whose body
-is LINE's JSON already (replies and pushes from the outbox, multicasts) go through
-bot.line.http without the SDK's models.
+is LINE's JSON already (replies and pushes from the outbox) go through bot.line.http
+without the SDK's models; multicasts are the dispatcher's, on its own client
+(bot.line.http.multicast_http, Wiring.dispatcher).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.errors import RetryableSendError, SendError
-from bot.line.http import AlreadyAccepted, LineHttp, map_error, multicast_http
+from bot.line.http import AlreadyAccepted, LineHttp, map_error
 from bot.logs import get_logger
 from bot.settings import Settings
 
@@ -58,8 +59,6 @@ class LineGateway:
             connect_timeout=2.0,
             connections=max(4, settings.reply_threads),
         )
-        # Multicasts: the dispatcher's threads (SendPolicy.concurrency) share this pool.
-        self.multicasts = multicast_http(settings)
         self._profile_paused_until = 0.0
 
     def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
@@ -78,14 +77,6 @@ class LineGateway:
         """Push a JSON array of message objects to one user with a retry key."""
         body = f'{{"to":{json.dumps(user_id)},"messages":{messages_json}}}'
         return self._http.post("/v2/bot/message/push", body, kind="push", retry_key=retry_key)
-
-    def multicast(
-        self, user_ids: Sequence[str], messages: Sequence[Message | dict], retry_key: str
-    ) -> str:
-        """Send the same messages (SDK models or LINE's JSON objects) to ≤500 users;
-        returns LINE's request id."""
-        objects = [m if isinstance(m, dict) else m.to_dict() for m in messages]
-        return self.multicasts.multicast(user_ids, objects, retry_key)
 
     def profile_language(self, user_id: str) -> str | None:
         """The `language` of a friend's LINE profile (BCP 47, e.g. "en"), or None.

@@ -519,17 +519,15 @@ def chunk_deliveries(run_id: int, program_id: str, now: dt.datetime) -> Insert:
     return insert(Delivery).from_select(columns, rows).execution_options(preserve_rowcount=True)
 
 
-def _chunk_keys() -> Select[tuple[str]]:
-    return select(_chunk.c.batch_key).where(_chunk.c.batch_key.is_not(None)).distinct()
-
-
 # name: drop-empty-chunk-batches
 # A chunk's batch whose every resident was deleted between choosing and writing: no row
 # refers to it, and it must never be sent (a multicast to nobody).
 def drop_empty_chunk_batches() -> Delete:
     """DELETE the chunk's batches without deliveries."""
     return delete(SendBatch.__table__).where(
-        SendBatch.__table__.c.key.in_(_chunk_keys()),
+        SendBatch.__table__.c.key.in_(
+            select(_chunk.c.batch_key).where(_chunk.c.batch_key.is_not(None))
+        ),
         ~exists().where(_deliveries.batch_key == SendBatch.__table__.c.key),
     )
 

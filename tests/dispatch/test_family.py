@@ -21,15 +21,15 @@ class Crash(BaseException):
 
 
 class CrashingSender:
-    """The real gateway; the process dies at the first call, before or after sending it."""
+    """The real LINE client; the process dies at the first call, before or after sending it."""
 
-    def __init__(self, gateway, after_send: bool) -> None:
-        self.gateway, self.after_send = gateway, after_send
+    def __init__(self, client, after_send: bool) -> None:
+        self.client, self.after_send = client, after_send
 
     def multicast(self, user_ids, messages, retry_key):
         if not self.after_send:
             raise Crash
-        self.gateway.multicast(user_ids, messages, retry_key)
+        self.client.multicast(user_ids, messages, retry_key)
         raise Crash  # LINE has it; this process never records it
 
 
@@ -137,7 +137,11 @@ def test_a_crash_resends_the_same_named_message_with_the_stored_key(line, people
     people.add_profile(holder, "母")
     with pytest.raises(Crash):
         run_slot(
-            line, "senior-2026", NOW, sender=CrashingSender(line.line, after_send), policy=FAST
+            line,
+            "senior-2026",
+            NOW,
+            sender=CrashingSender(line.dispatcher.sender, after_send),
+            policy=FAST,
         )
     with line.session_factory() as session:
         [batch] = session.scalars(select(SendBatch)).all()

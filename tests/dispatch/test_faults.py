@@ -79,10 +79,10 @@ class Crash(BaseException):
 
 
 class CrashingSender:
-    """The real gateway, but the process dies at the Nth call, before or after sending it."""
+    """The real LINE client, but the process dies at the Nth call, before or after sending it."""
 
-    def __init__(self, gateway, at_call: int, after_send: bool) -> None:
-        self.gateway, self.at_call, self.after_send, self.calls = gateway, at_call, after_send, 0
+    def __init__(self, client, at_call: int, after_send: bool) -> None:
+        self.client, self.at_call, self.after_send, self.calls = client, at_call, after_send, 0
         self.lock = threading.Lock()  # calls come from the dispatcher's threads
 
     def multicast(self, user_ids, messages, retry_key):
@@ -91,7 +91,7 @@ class CrashingSender:
             call = self.calls
         if call == self.at_call and not self.after_send:
             raise Crash
-        request_id = self.gateway.multicast(user_ids, messages, retry_key)
+        request_id = self.client.multicast(user_ids, messages, retry_key)
         if call == self.at_call:
             raise Crash  # LINE has it; this process never records it
         return request_id
@@ -105,7 +105,11 @@ def test_a_crash_between_record_and_send_is_resumed_with_the_stored_keys(
     residents = people.crowd(1200)
     with pytest.raises(Crash):
         run_slot(
-            line, "senior-2026", NOW, sender=CrashingSender(line.line, 2, after_send), policy=FAST
+            line,
+            "senior-2026",
+            NOW,
+            sender=CrashingSender(line.dispatcher.sender, 2, after_send),
+            policy=FAST,
         )
     stranded = [b for b in stored_batches(line) if b.status == "pending"]
     # Recorded, not confirmed: the crashed one, and the others in flight beside it whose
@@ -129,7 +133,8 @@ def test_an_unconfirmed_batch_older_than_23_hours_is_marked_unknown_not_resent(
     """Past LINE's 24 h key memory a resend could duplicate: the batch becomes `unknown`."""
     residents = people.crowd(3)
     with pytest.raises(Crash):
-        run_slot(line, "senior-2026", NOW, sender=CrashingSender(line.line, 1, False), policy=FAST)
+        sender = CrashingSender(line.dispatcher.sender, 1, False)
+        run_slot(line, "senior-2026", NOW, sender=sender, policy=FAST)
     clock.advance(dt.timedelta(hours=23, minutes=1))
     done = resume_unfinished(line, policy=FAST)
     assert done["batches_unknown"] == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.line.richmenu import ensure_rich_menu
-from messages import NoticeLinks, build_notice, city_of
+from messages import NoticeLinks, city_of, notice_object
 from tests.conftest import browser_env
 from tests.helpers import ARGS, CHROMIUM
 
@@ -86,7 +86,7 @@ def test_registration_and_a_notice_at_phone_width(phone, sim, live_bot, tmp_path
     wiring = live_bot.wiring
     program = wiring.config.program("senior-smartphone")
     links = NoticeLinks(program.homepage, program.apply_url)
-    notice = build_notice(
+    notice = notice_object(
         program,
         "申請期限が近づいています。",
         links,
@@ -94,7 +94,7 @@ def test_registration_and_a_notice_at_phone_width(phone, sim, live_bot, tmp_path
         city_of(wiring.config.municipality),
     )
     user_id = sim.users()[0]["user_id"]
-    wiring.line.multicast([user_id], [notice], retry_key=str(uuid.uuid4()))
+    wiring.dispatcher.sender.multicast([user_id], [notice], retry_key=str(uuid.uuid4()))
     bubble = page.locator(".f-bubble", has_text=program.name)
     bubble.wait_for()
     assert "令和9年2月26日（金）まで" in bubble.inner_text()
