@@ -379,7 +379,7 @@ def run(args: argparse.Namespace) -> None:
 def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
     from sqlalchemy import text
 
-    from bot.clicks import notice_links
+    from bot.links import notice_links
     from messages import build_notice
 
     with engine.connect() as conn:

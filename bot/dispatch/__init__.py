@@ -3,6 +3,6 @@ deliveries and batches (outbox), sending with retries and the rate gate (send), 
 after a crash (resume), the delivery window (window), and the plan / send commands (plan).
 
 Owns: that each notice is recorded before it is sent and sent once.
-May import: bot.store, bot.config, bot.line, bot.clicks, bot.residents (purge, for the
+May import: bot.store, bot.config, bot.line, bot.links, bot.residents (purge, for the
 nightly housekeeping), messages/, segments/. Never bot.registration or bot.admin.
 """

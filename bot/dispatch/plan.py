@@ -151,7 +151,7 @@ def staff_test_send(
     actor: str,
 ) -> TestSent:
     """Send the notice, marked 【テスト配信】, only to staff's LINE ids; no Delivery rows."""
-    from bot.clicks import notice_links
+    from bot.links import notice_links
     from messages import city_of, notice_object, say
 
     bad = [u for u in to if not USER_ID.fullmatch(u)]

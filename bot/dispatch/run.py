@@ -284,7 +284,7 @@ def notice_for(
     """The run's notice as sent on `day` (the batch's day: the same on every retry of it),
     in the batch's variant (its recipients' language), naming whose notice it is when it is
     (also) for family profiles (`whose`)."""
-    from bot.clicks import notice_links  # Flask's blueprint: not needed before a notice
+    from bot.links import notice_links
 
     config = wiring.config
     run = outbox.get_run(wiring.session_factory, run_id)

@@ -3,6 +3,6 @@
 申請済み / 対象外・不要 answers to a notice (feedback).
 
 Owns: everything that happens because a resident did something in LINE.
-May import: bot.store, bot.config, bot.clicks, bot.line (replies), messages/, segments/.
+May import: bot.store, bot.config, bot.links, bot.line (replies), messages/, segments/.
 Never bot.dispatch or bot.admin.
 """

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from linebot.v3.messaging import Message
 
-from bot.clicks import MENU_SOURCE, notice_links
+from bot.links import MENU_SOURCE, notice_links
 from bot.registration import dialog, family
 from bot.registration.language import lang_of, set_language
 from bot.registration.state import LABEL_STEP

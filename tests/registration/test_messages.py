@@ -442,19 +442,24 @@ def test_the_notice_sent_as_json_is_the_notice_the_sdk_validates(whose, lang):
     assert "p3" in str(sent) and "https://t.example/r/a" in str(sent)
 
 
-def test_a_notice_is_built_without_importing_the_line_sdk():
-    """`todoku send` must not wait for the SDK's import (over a second) before its first
-    multicast: the dispatch path, its notice and its HTTP client load without it."""
+def test_a_notice_is_built_without_importing_the_line_sdk_or_flask():
+    """`todoku send` must not wait for the SDK's import (over a second) or Flask's (~0.1 s)
+    before its first multicast: the dispatch path, its notice with its tracked links and
+    its HTTP client load without them."""
     code = (
         "import sys, datetime as dt\n"
         "from types import SimpleNamespace as N\n"
         "import bot.cli, bot.dispatch.run, bot.line.http, bot.wiring\n"
-        "from messages import NoticeLinks, notice_object\n"
-        "p = N(id='p', name='n', summary='s', apply_url=None, contact=None, department=None,"
-        " period=N(opens=dt.date(2026, 4, 1), closes=dt.date(2027, 1, 1)))\n"
-        "notice = notice_object(p, None, NoticeLinks('https://x/d', None), dt.date(2026, 12, 1))\n"
+        "from bot.links import notice_links\n"
+        "from messages import notice_object\n"
+        "p = N(id='p', name='n', summary='s', apply_url='https://x/a', contact=None,"
+        " department=None, period=N(opens=dt.date(2026, 4, 1), closes=dt.date(2027, 1, 1)))\n"
+        "s = N(secret_key=N(get_secret_value=lambda: 'k' * 32), public_url='https://t.example')\n"
+        "links = notice_links(s, p, 7, 'c')\n"
+        "notice = notice_object(p, None, links, dt.date(2026, 12, 1))\n"
         "assert notice['type'] == 'flex', notice\n"
-        "print(sorted(m for m in sys.modules if m.startswith('linebot')))\n"
+        "assert 'https://t.example/r/' in str(notice), notice\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('linebot', 'flask')))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
