@@ -486,8 +486,9 @@ def counts(factory: sessionmaker[Session], run_id: int) -> dict[str, int]:
 
 def finish_run(
     factory: sessionmaker[Session], run_id: int, now: dt.datetime, stopped: str | None = None
-) -> str:
-    """Close the run when nothing is left in flight; returns its status."""
+) -> tuple[str, dict[str, int]]:
+    """Close the run when nothing is left in flight; returns its status and its counts per
+    delivery status (a grouped count of every row of the run: done once per run)."""
     left = counts(factory, run_id)
     status = (
         RunStatus.STOPPED
@@ -499,4 +500,4 @@ def finish_run(
         if stopped:
             values["reason"] = stopped
         session.execute(audience.update_run(run_id, **values))
-    return status
+    return status, left

@@ -109,24 +109,27 @@ def run_slot(
         )
         outbox.expire_run(factory, run_id, reason, now)
         return summarize(wiring, run_id, campaign.id, slot_at, claimed=True)
-    record_and_send(wiring, outbox.get_run(factory, run_id), Delivering.of(wiring, sender, policy))
-    return summarize(wiring, run_id, campaign.id, slot_at, claimed=True)
+    delivering = Delivering.of(wiring, sender, policy)
+    counts = record_and_send(wiring, outbox.get_run(factory, run_id), delivering)
+    return summarize(wiring, run_id, campaign.id, slot_at, claimed=True, counts=counts)
 
 
-def record_and_send(wiring, run, delivering: Delivering) -> None:
-    """Record a claimed run's deliveries (unless someone else does) while sending them."""
+def record_and_send(wiring, run, delivering: Delivering) -> dict[str, int] | None:
+    """Record a claimed run's deliveries (unless someone else does) while sending them;
+    the run's counts per delivery status when this call sent it."""
     recording = outbox.Recording(wiring.session_factory, wiring.config, run)
     if not recording.next_chunk(wiring.clock.now()):
-        return  # recorded, expired or being recorded by someone else
-    send_pending(delivering, run.id, recording)
+        return None  # recorded, expired or being recorded by someone else
+    return send_pending(delivering, run.id, recording)[1]
 
 
 def send_pending(
     delivering: Delivering, run_id: int, recording: outbox.Recording | None = None
-) -> str:
+) -> tuple[str, dict[str, int]]:
     """Send a run's batches: those `recording` records chunk by chunk (for a run being
     recorded, each chunk's rows already in their batches) and those formed here from its
-    pending rows (family profiles, released deferred notices); returns the run's status.
+    pending rows (family profiles, released deferred notices); returns the run's status
+    and its counts per delivery status.
 
     Every batch's key is committed before it is handed to the dispatcher's threads, which
     send up to its concurrency at once; meanwhile this thread settles the answers and
@@ -300,11 +303,19 @@ def notice_for(
 
 
 def summarize(
-    wiring, run_id: int | None, campaign_id: str, slot_at: dt.datetime, *, claimed: bool
+    wiring,
+    run_id: int | None,
+    campaign_id: str,
+    slot_at: dt.datetime,
+    *,
+    claimed: bool,
+    counts: dict[str, int] | None = None,
 ) -> RunSummary:
-    """The run's status, reason and counts per delivery status."""
+    """The run's status, reason and counts per delivery status (`counts`: as this call
+    just counted them, closing the run; counting 1,000,000 rows again took 0.7 s)."""
     run = outbox.get_run(wiring.session_factory, run_id) if run_id is not None else None
-    counts = outbox.counts(wiring.session_factory, run_id) if run_id is not None else {}
+    if counts is None:
+        counts = outbox.counts(wiring.session_factory, run_id) if run_id is not None else {}
     return RunSummary(
         run_id,
         campaign_id,

@@ -25,9 +25,10 @@ from bot.store.models import (
     ResidentActivity,
     RunKind,
     SchedulerLease,
+    SendBatch,
     StaffUser,
 )
-from bot.store.queries import registered
+from bot.store.queries import is_status, registered
 
 _failures = LoginFailure.__table__.c
 _staff = StaffUser.__table__.c
@@ -224,21 +225,29 @@ def run_send_times(run_ids: list[int], sent: str) -> Select:
 
 # --- Data version: what the cached delivery and click figures depend on -------------------
 # Deliveries only move from pending/sending/deferred to a final status, or are inserted
-# (a new highest id): so the highest id, the count per non-final status (the status index
-# answers these; they are few) and the runs' own rows (a small table) change whenever any
-# figure over the deliveries could. Clicks are only ever inserted.
+# (a new highest id); a `sending` row is settled together with its batch. So the highest
+# id, the count of pending and of deferred rows (their partial indexes answer these; they
+# are few), the batches per status (a row per 500 deliveries) and the runs' own rows (a
+# small table) change whenever any figure over the deliveries could. Clicks are only ever
+# inserted.
 
 
 # name: deliveries-version
-def deliveries_version(open_statuses: tuple[str, ...]) -> list[Select]:
+def deliveries_version() -> list[Select]:
     """Selects whose results together change whenever delivery or click figures may."""
     runs = CampaignRun.__table__.c
+    batches = SendBatch.__table__.c
     return [
         select(func.max(Delivery.id), select(func.max(Click.id)).scalar_subquery()),
-        select(Delivery.status, func.count())
-        .where(Delivery.status.in_(open_statuses))
-        .group_by(Delivery.status)
-        .order_by(Delivery.status),
+        select(
+            select(func.count())
+            .where(is_status(Delivery.status, DeliveryStatus.PENDING))
+            .scalar_subquery(),
+            select(func.count())
+            .where(is_status(Delivery.status, DeliveryStatus.DEFERRED))
+            .scalar_subquery(),
+        ),
+        select(batches.status, func.count()).group_by(batches.status).order_by(batches.status),
         select(runs.id, runs.campaign_id, runs.program_id, runs.slot_at, runs.status).order_by(
             runs.id
         ),

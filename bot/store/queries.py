@@ -37,6 +37,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -241,6 +242,14 @@ def _responded(program_id: Any) -> Any:
     return exists().where(
         _responses.resident_id == _residents.id, _responses.program_id == program_id
     )
+
+
+def is_status(column: Any, status: DeliveryStatus) -> ColumnElement[bool]:
+    """`status = 'pending'` with the value in the SQL text, not a bound parameter: only
+    then can SQLite (and PostgreSQL's generic plans) prove the query fits the partial
+    indexes ix_deliveries_pending / ix_deliveries_deferred; with a parameter SQLite scans
+    the run's rows instead."""
+    return column == literal_column(f"'{DeliveryStatus(status).value}'", String)
 
 
 # name: slot-audience
@@ -596,7 +605,7 @@ def undated_deferred(run_id: int, after_id: int, limit: int) -> Select[tuple[int
         select(_deliveries.id, _deliveries.resident_id)
         .where(
             _deliveries.run_id == run_id,
-            _deliveries.status == _D.DEFERRED,
+            is_status(_deliveries.status, _D.DEFERRED),
             _deliveries.defer_until.is_(None),
             _deliveries.id > after_id,
         )
@@ -606,7 +615,7 @@ def undated_deferred(run_id: int, after_id: int, limit: int) -> Select[tuple[int
 
 
 def _due(now: dt.datetime) -> Any:
-    return and_(_deliveries.status == _D.DEFERRED, _deliveries.defer_until <= now)
+    return and_(is_status(_deliveries.status, _D.DEFERRED), _deliveries.defer_until <= now)
 
 
 # name: skip-due-deferred
@@ -662,7 +671,7 @@ def release_due_deferred(now: dt.datetime) -> Update:
         select(func.min(other.c.id))
         .where(
             other.c.resident_id == _deliveries.resident_id,
-            other.c.status == _D.DEFERRED,
+            is_status(other.c.status, _D.DEFERRED),
             other.c.defer_until <= now,
         )
         .scalar_subquery()
@@ -704,7 +713,7 @@ def _pending_rows(run_id: int, after_id: int) -> Select[tuple[int, str, str, int
         .join(Resident.__table__, _residents.id == _deliveries.resident_id)
         .where(
             _deliveries.run_id == run_id,
-            _deliveries.status == _D.PENDING,
+            is_status(_deliveries.status, _D.PENDING),
             _deliveries.batch_key.is_(None),
             _deliveries.id > after_id,
         )
@@ -741,7 +750,7 @@ def take_batch(
     conditions = [
         _deliveries.id.between(first_id, last_id),
         _deliveries.run_id == run_id,
-        _deliveries.status == _D.PENDING,
+        is_status(_deliveries.status, _D.PENDING),
         _deliveries.batch_key.is_(None),
         # A row whose resident deleted their data meanwhile (resident_id set NULL) is not
         # among the rows the caller chose (pending-batch joins residents): without this the
@@ -769,7 +778,7 @@ def take_rows(run_id: int, ids: list[int], key: str) -> Update:
         .where(
             _deliveries.id.in_(ids),
             _deliveries.run_id == run_id,
-            _deliveries.status == _D.PENDING,
+            is_status(_deliveries.status, _D.PENDING),
             _deliveries.batch_key.is_(None),
         )
         .values(batch_key=key, status=_D.SENDING)
@@ -877,7 +886,7 @@ def resolve_pending(run_id: int, status: DeliveryStatus, reason: str) -> Update:
     """UPDATE the run's pending deliveries to `status` with `reason`."""
     return (
         update(Delivery)
-        .where(Delivery.run_id == run_id, Delivery.status == _D.PENDING)
+        .where(Delivery.run_id == run_id, is_status(Delivery.status, _D.PENDING))
         .values(status=status, reason=reason)
     )
 
@@ -890,7 +899,7 @@ def skip_orphans(run_id: int) -> Update:
         update(Delivery)
         .where(
             Delivery.run_id == run_id,
-            Delivery.status == _D.PENDING,
+            is_status(Delivery.status, _D.PENDING),
             Delivery.resident_id.is_(None),
         )
         .values(status=_D.SKIPPED, reason="resident deleted their data")
@@ -1047,7 +1056,7 @@ def reopen_runs_with_pending() -> Update:
     `done`/`stopped` are looked at, so the tick stays cheap however many runs there were.
     """
     rows = Delivery.__table__.c
-    has_pending = exists().where(rows.run_id == CampaignRun.id, rows.status == _D.PENDING)
+    has_pending = exists().where(rows.run_id == CampaignRun.id, is_status(rows.status, _D.PENDING))
     return (
         update(CampaignRun)
         .where(CampaignRun.status.in_((RunStatus.DONE, RunStatus.STOPPED)), has_pending)

@@ -1,4 +1,5 @@
-"""deliveries: no foreign keys to the run and the batch, no index on program_id
+"""deliveries: no foreign keys to the run and the batch; partial indexes instead of whole ones
+
 
 Recording a run writes one deliveries row per resident. On PostgreSQL each foreign key
 is checked per inserted row (a query and a row lock on the referenced run or batch): the
@@ -10,11 +11,17 @@ does. `ix_deliveries_program_id` served no query (the dashboard reads runs' deli
 run, and its yearly figures from snapshots) but cost an index entry per row.
 `resident_id` keeps its foreign key: deleting a resident sets it NULL (counts survive).
 
+`ix_deliveries_status` gave an index entry to every row, moved again when the row was
+settled: almost every row is written `sending` and settled `sent`, and nothing looks rows
+up by those. The statuses looked up by — a run's pending rows, the deferred rows that
+are due — get partial indexes, which the other rows never enter.
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-03
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
@@ -29,10 +36,26 @@ def upgrade() -> None:
         batch_op.drop_constraint("fk_deliveries_run_id_campaign_runs", type_="foreignkey")
         batch_op.drop_constraint("fk_deliveries_batch_key_send_batches", type_="foreignkey")
         batch_op.drop_index("ix_deliveries_program_id")
+        batch_op.drop_index("ix_deliveries_status")
+        batch_op.create_index(
+            "ix_deliveries_pending",
+            ["run_id", "id"],
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+        batch_op.create_index(
+            "ix_deliveries_deferred",
+            ["defer_until"],
+            sqlite_where=sa.text("status = 'deferred'"),
+            postgresql_where=sa.text("status = 'deferred'"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_deferred")
+        batch_op.drop_index("ix_deliveries_pending")
+        batch_op.create_index("ix_deliveries_status", ["status"], unique=False)
         batch_op.create_index("ix_deliveries_program_id", ["program_id"], unique=False)
         batch_op.create_foreign_key(
             "fk_deliveries_batch_key_send_batches",

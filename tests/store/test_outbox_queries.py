@@ -231,3 +231,41 @@ def test_a_resident_deleted_while_a_chunk_is_written_gets_no_row_and_no_batch(wi
         keys = set(session.scalars(select(SendBatch.key).where(SendBatch.run_id == run_id)))
     assert sorted(users for _, _, users in recipients) == [f"U{n:032x}" for n in (1, 2)]
     assert keys == {key for key, _, _ in recipients} and len(keys) == 2
+
+
+def _sqlite_plan(wiring, statement) -> str:
+    compiled = statement.compile(wiring.engine, compile_kwargs={"render_postcompile": True})
+    unbound = (None,) * len(compiled.positiontup or ())  # the plan does not depend on them
+    with wiring.engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", unbound)
+        return " | ".join(row[-1] for row in rows)
+
+
+def test_pending_and_due_deferred_rows_are_found_from_their_partial_indexes(wiring):
+    """deliveries has no index on status as a whole (every row would enter it and move in
+    it when settled); a run's pending rows and the due deferred rows are looked up from
+    partial indexes, which SQLite uses only when the status is a literal in the SQL."""
+    run_id, ids = _run_with(wiring, 5)
+    with transaction(wiring.session_factory) as session:
+        session.execute(queries.set_defer_until(1, NOW - dt.timedelta(minutes=1), "cap"))
+        session.execute(
+            Delivery.__table__.update().where(Delivery.id == 1).values(status="deferred")
+        )
+    with wiring.session_factory() as session:
+        pending = session.execute(queries.pending_batch(run_id, 0, 500)).all()
+        due = session.execute(queries.due_deferred_over_cap(NOW, NOW - dt.timedelta(days=7), 1))
+        assert [row[0] for row in pending] == [2, 3, 4, 5]
+        assert due.all() == []  # nobody has a notice in the week: not over the cap
+    with transaction(wiring.session_factory) as session:
+        released = session.execute(queries.release_due_deferred(NOW))
+        assert released.rowcount == 1
+    assert [s for s, *_ in _statuses(wiring, run_id)] == ["pending"] * 5
+    if wiring.engine.dialect.name != "sqlite":
+        return
+    with wiring.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    assert "ix_deliveries_pending" in _sqlite_plan(wiring, queries.pending_batch(run_id, 0, 500))
+    assert "ix_deliveries_pending" in _sqlite_plan(
+        wiring, queries.resolve_pending(run_id, "skipped", "x")
+    )
+    assert "ix_deliveries_deferred" in _sqlite_plan(wiring, queries.release_due_deferred(NOW))
