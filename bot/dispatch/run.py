@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from bot.dispatch import outbox
@@ -188,6 +188,15 @@ class InFlight:
         self.batches: dict[Future, outbox.Batch] = {}
         # Formed ahead of the threads: they keep sending while this thread records a chunk.
         self.limit = 3 * delivering.dispatcher.policy.concurrency
+        # PostgreSQL: answers are recorded on a thread (and server process) of their own,
+        # while this thread records the next chunk — settling a sent batch rewrites its 500
+        # rows, as much work for the server as recording them (docs/benchmarks.md). SQLite
+        # has one writer: there a second thread would only wait for the lock, so this one
+        # settles. Either way an answer is recorded after its request: a process that dies
+        # before leaves the batch pending, resent later under its stored key (409 = sent).
+        concurrent = delivering.wiring.engine.dialect.name != "sqlite"
+        self._settler = ThreadPoolExecutor(1, "todoku-settle") if concurrent else None
+        self._settling: deque[Future] = deque()
 
     def full(self) -> bool:
         return len(self.batches) >= self.limit
@@ -214,7 +223,7 @@ class InFlight:
             return None
         # A BaseException in a sender (tests: the process "dies") propagates from here.
         answered = [(self.batches.pop(f), f.result()) for f in done]
-        settle_outcomes(self.delivering, answered)
+        self._record(answered)
         for _, outcome in answered:
             if isinstance(outcome.error, MonthlyQuotaReached) or outcome.unconfirmed:
                 return outcome.error
@@ -231,9 +240,21 @@ class InFlight:
             settle_outcomes(self.delivering, [(b, Outcome(0, error=error)) for b in batches])
 
     def drain(self) -> None:
-        """Wait for every batch in flight and settle it."""
+        """Wait for every batch in flight and settle it; return when all are recorded."""
         while self.batches:
             self.settle(block=True)
+        while self._settling:
+            self._settling.popleft().result()  # a failed settle raises here
+        if self._settler is not None:
+            self._settler.shutdown()
+
+    def _record(self, answered: list[tuple[outbox.Batch, Outcome]]) -> None:
+        if self._settler is None:
+            settle_outcomes(self.delivering, answered)
+            return
+        self._settling.append(self._settler.submit(settle_outcomes, self.delivering, answered))
+        while self._settling and self._settling[0].done():
+            self._settling.popleft().result()  # a failed settle raises here
 
 
 def settle_outcomes(
