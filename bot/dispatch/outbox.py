@@ -20,6 +20,7 @@ from bot.dispatch.window import WEEK, next_day_with_room
 from bot.store import queries as audience
 from bot.store.engine import transaction
 from bot.store.models import BatchStatus, CampaignRun, DeliveryStatus, RunStatus, SendBatch
+from messages import LANGUAGES
 
 BATCH = 500  # LINE: a multicast reaches at most 500 user ids
 PAGE = 1000
@@ -194,6 +195,7 @@ class Recording:
                         BATCH,
                         after_id=self.after,
                         upto_id=None if last else upto,
+                        variants=LANGUAGES,
                     )
                 )
                 session.execute(audience.chunk_batches(run.id, now))

@@ -17,6 +17,7 @@ from bot.dispatch import outbox
 from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import CampaignRun, Delivery, Resident, SendBatch
+from messages import LANGUAGES
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)
 
@@ -141,7 +142,14 @@ def _chosen(wiring, batch: int) -> list[tuple]:
         conn = session.connection()
         queries.start_chunk(conn)
         statement = queries.choose_chunk(
-            everyone, 0, NOW - dt.timedelta(days=7), 3, "cap", "0" * 8 + "-0000-4000-8000-", batch
+            everyone,
+            0,
+            NOW - dt.timedelta(days=7),
+            3,
+            "cap",
+            "0" * 8 + "-0000-4000-8000-",
+            batch,
+            variants=LANGUAGES,
         )
         session.execute(statement)
         rows = conn.exec_driver_sql(
@@ -180,6 +188,20 @@ def test_a_chunk_is_chosen_into_batches_per_language_and_families_are_left_pendi
     assert by_resident[ids[0]][3] == by_resident[ids[2]][3] != by_resident[ids[1]][3]
     assert by_resident[ids[1]][3] == by_resident[ids[3]][3]
     assert len(keys) == 2 and all(str(uuid.UUID(k)) == k for k in keys)
+
+
+def test_a_resident_whose_language_is_unknown_is_batched_later_under_it(wiring):
+    """An old or hand-edited language is no variant the chunk numbers keys for: the row is
+    left pending and formed into a batch of its own variant, as before."""
+    run_id, ids = _run_with(wiring, 3)
+    with transaction(wiring.session_factory) as session:
+        session.get(Resident, ids[1]).language = "xx"
+    rows = {r[0]: r for r in _chosen(wiring, batch=500)}
+    assert [rows[i][1:3] for i in ids] == [("sending", "ja"), ("pending", "xx"), ("sending", "ja")]
+    assert rows[ids[1]][3] is None
+    # Formed from pending rows (the fixture's), its batch is its own variant's.
+    batches = outbox.form_batches(wiring.session_factory, run_id, NOW, 0, 8)
+    assert {b.variant.key: b.user_ids for b in batches}["xx"] == [f"U{1:032x}"]
 
 
 def test_a_chunk_over_the_batch_size_is_cut_into_batches(wiring):
@@ -245,7 +267,7 @@ def test_pending_and_due_deferred_rows_are_found_from_their_partial_indexes(wiri
     """deliveries has no index on status as a whole (every row would enter it and move in
     it when settled); a run's pending rows and the due deferred rows are looked up from
     partial indexes, which SQLite uses only when the status is a literal in the SQL."""
-    run_id, ids = _run_with(wiring, 5)
+    run_id, _ = _run_with(wiring, 5)
     with transaction(wiring.session_factory) as session:
         session.execute(queries.set_defer_until(1, NOW - dt.timedelta(minutes=1), "cap"))
         session.execute(
