@@ -222,7 +222,11 @@ class InFlight:
         if not done:
             return None
         # A BaseException in a sender (tests: the process "dies") propagates from here.
-        answered = [(self.batches.pop(f), f.result()) for f in done]
+        try:
+            answered = [(self.batches.pop(f), f.result()) for f in done]
+        except BaseException:
+            self._stop_settling()
+            raise
         self._record(answered)
         for _, outcome in answered:
             if isinstance(outcome.error, MonthlyQuotaReached) or outcome.unconfirmed:
@@ -247,6 +251,12 @@ class InFlight:
             self._settling.popleft().result()  # a failed settle raises here
         if self._settler is not None:
             self._settler.shutdown()
+
+    def _stop_settling(self) -> None:
+        """The process is going down: settle nothing more (as after kill -9, an answer
+        not recorded yet is not; its batch stays pending and is resent under its key)."""
+        if self._settler is not None:
+            self._settler.shutdown(wait=True, cancel_futures=True)
 
     def _record(self, answered: list[tuple[outbox.Batch, Outcome]]) -> None:
         if self._settler is None:

@@ -28,7 +28,7 @@ from bot.store.models import (
     SendBatch,
     StaffUser,
 )
-from bot.store.queries import is_status, registered
+from bot.store.queries import is_status, registered, unbatched
 
 _failures = LoginFailure.__table__.c
 _staff = StaffUser.__table__.c
@@ -226,10 +226,9 @@ def run_send_times(run_ids: list[int], sent: str) -> Select:
 # --- Data version: what the cached delivery and click figures depend on -------------------
 # Deliveries only move from pending/sending/deferred to a final status, or are inserted
 # (a new highest id); a `sending` row is settled together with its batch. So the highest
-# id, the count of pending and of deferred rows (their partial indexes answer these; they
-# are few), the batches per status (a row per 500 deliveries) and the runs' own rows (a
-# small table) change whenever any figure over the deliveries could. Clicks are only ever
-# inserted.
+# id, the count of pending and of deferred rows (partial indexes answer these: few rows),
+# the batches per status (a row per 500 deliveries) and the runs' own rows (a small
+# table) change whenever any figure over the deliveries could. Clicks are only inserted.
 
 
 # name: deliveries-version
@@ -241,10 +240,13 @@ def deliveries_version() -> list[Select]:
         select(func.max(Delivery.id), select(func.max(Click.id)).scalar_subquery()),
         select(
             select(func.count())
-            .where(is_status(Delivery.status, DeliveryStatus.PENDING))
+            .where(unbatched(), is_status(Delivery.status, DeliveryStatus.PENDING))
             .scalar_subquery(),
             select(func.count())
-            .where(is_status(Delivery.status, DeliveryStatus.DEFERRED))
+            .where(
+                Delivery.defer_until.is_not(None),
+                is_status(Delivery.status, DeliveryStatus.DEFERRED),
+            )
             .scalar_subquery(),
         ),
         select(batches.status, func.count()).group_by(batches.status).order_by(batches.status),

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from bot.clock import TOKYO
 from bot.dispatch import outbox
+from bot.dispatch.variant import JAPANESE
 from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import CampaignRun, Delivery, Resident, SendBatch
@@ -264,9 +265,9 @@ def _sqlite_plan(wiring, statement) -> str:
 
 
 def test_pending_and_due_deferred_rows_are_found_from_their_partial_indexes(wiring):
-    """deliveries has no index on status as a whole (every row would enter it and move in
-    it when settled); a run's pending rows and the due deferred rows are looked up from
-    partial indexes, which SQLite uses only when the status is a literal in the SQL."""
+    """deliveries has no index on status (every row would enter it and move in it when
+    settled): a run's unbatched rows and the due deferred rows are found from partial
+    indexes, which SQLite uses only when the query holds their WHERE terms."""
     run_id, _ = _run_with(wiring, 5)
     with transaction(wiring.session_factory) as session:
         session.execute(queries.set_defer_until(1, NOW - dt.timedelta(minutes=1), "cap"))
@@ -284,10 +285,60 @@ def test_pending_and_due_deferred_rows_are_found_from_their_partial_indexes(wiri
     assert [s for s, *_ in _statuses(wiring, run_id)] == ["pending"] * 5
     if wiring.engine.dialect.name != "sqlite":
         return
+    # Another run's 500 rows sent in a batch (as most rows are): none is in the index.
+    other_run, _ = _run_with(wiring, 500, campaign="other", first=100)
+    with transaction(wiring.session_factory) as session:
+        session.execute(
+            Delivery.__table__.update()
+            .where(Delivery.run_id == other_run)
+            .values(status="sent", batch_key="0" * 8 + "-0000-4000-8000-000000000000")
+        )
     with wiring.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    assert "ix_deliveries_pending" in _sqlite_plan(wiring, queries.pending_batch(run_id, 0, 500))
-    assert "ix_deliveries_pending" in _sqlite_plan(
-        wiring, queries.resolve_pending(run_id, "skipped", "x")
-    )
+    for statement in (
+        queries.pending_batch(run_id, 0, 500),
+        queries.resolve_pending(run_id, "skipped", "x"),
+        queries.undated_deferred(run_id, 0, 100),
+    ):
+        assert "ix_deliveries_unbatched" in _sqlite_plan(wiring, statement)
+    # Orphans (resident_id NULL): the run's NULLs from the unique index — as few.
+    assert "SCAN" not in _sqlite_plan(wiring, queries.skip_orphans(run_id))
     assert "ix_deliveries_deferred" in _sqlite_plan(wiring, queries.release_due_deferred(NOW))
+
+
+def test_settling_a_batch_rewrites_its_rows_in_place_on_postgresql(wiring):
+    """No index names `status` (nor a partial index's WHERE) and the pages keep room, so
+    PostgreSQL settles each row as a HOT update: no new index entries, the largest cost
+    of a run on PostgreSQL before (docs/benchmarks.md)."""
+    if wiring.engine.dialect.name != "postgresql":
+        return
+    run_id, residents = _run_with(wiring, 40)
+    key = "0" * 8 + "-0000-4000-8000-000000000001"
+    with transaction(wiring.session_factory) as session:
+        session.execute(
+            Delivery.__table__.delete().where(Delivery.run_id == run_id)
+        )  # written again as a chunk writes them: in their batch, on fresh pages
+        session.execute(queries.new_batches(), [outbox._new_batch(key, run_id, NOW, JAPANESE)])
+        session.execute(
+            insert(Delivery),
+            [
+                {
+                    "run_id": run_id,
+                    "program_id": "p",
+                    "resident_id": r,
+                    "status": "sending",
+                    "batch_key": key,
+                    "created_at": NOW,
+                }
+                for r in residents
+            ],
+        )
+    counters = text(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'deliveries'"
+    )
+    with transaction(wiring.session_factory) as session:
+        before = session.execute(counters).one()
+        session.execute(queries.settle_deliveries([key], "sent", NOW, None))
+        after = session.execute(counters).one()
+    assert (after[0] - before[0], after[1] - before[1]) == (40, 40)
+    assert [s for s, *_ in _statuses(wiring, run_id)] == ["sent"] * 40
