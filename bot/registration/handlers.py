@@ -52,7 +52,7 @@ Handler = Callable[[HandlerContext, Event], list[Message]]
 
 def find_resident(session: Session, line_user_id: str, *, lock: bool = False) -> Resident | None:
     """The resident with this LINE user id, if known; `lock` holds their row to commit."""
-    return session.scalar(queries.resident_by_line_id(line_user_id, lock=lock))
+    return session.scalar(queries.resident_by_line_id(lock=lock), {"line_user_id": line_user_id})
 
 
 def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
