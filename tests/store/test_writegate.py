@@ -63,9 +63,8 @@ def test_a_stuck_writer_makes_the_others_fail_after_the_timeout(tmp_path):
     stuck, waiting = WriteGate(url, timeout=5), WriteGate(url, timeout=0.2)
     with stuck.passage():
         started = time.monotonic()
-        with pytest.raises(GateTimeout):
-            with waiting.passage():
-                pass
+        with pytest.raises(GateTimeout), waiting.passage():
+            pass
         assert time.monotonic() - started < 1
 
 
