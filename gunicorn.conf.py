@@ -6,7 +6,11 @@ from gunicorn.glogging import Logger
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-threads = 2
+# 8 threads per worker: a follow waits ~50 ms for LINE's profile before its transaction,
+# and with 2 threads those waits capped a worker (docs/benchmarks.md, 2026-12-02 evening).
+# On SQLite the threads queue for the one writer at bot.store.writegate, not in SQLite's
+# busy handler (which made 8 threads slower than 2 before the gate).
+threads = 8
 # LINE gives up on a webhook after 2 seconds; a worker stuck much longer is broken.
 timeout = 30
 accesslog = "-"

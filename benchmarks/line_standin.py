@@ -8,8 +8,9 @@ This stand-in is one asyncio process that parses just enough HTTP/1.1 (keep-aliv
 pipelining), sleeps `--delay-ms` (LINE's latency from Japan is tens of ms), answers 200,
 and counts what it received: every reply token and push retry key, so the benchmark can
 check that each event was answered exactly once. `GET /_stats` returns the counts,
-`POST /_reset` zeroes them; `POST /_hang` and `POST /_answer` switch "LINE never answers"
-on and off.
+`POST /_reset` zeroes them; `GET /_arrivals` gives when (epoch s) each reply token first
+arrived, before the delay, so the webhook benchmark can time event → reply; `POST /_hang`
+and `POST /_answer` switch "LINE never answers" on and off.
 
 Multicast behaves as LINE's does where a dispatcher can tell: at most `--multicast-rate`
 requests per second per channel (a one-second moving window; 429 above it, as LINE), a
@@ -40,6 +41,7 @@ class StandIn:
         self.delay = delay
         self.hang = hang
         self.tokens: Counter[str] = Counter()
+        self.arrivals: dict[str, float] = {}  # reply token -> first arrival (epoch s)
         self.retry_keys: Counter[str] = Counter()
         self.requests = 0
         self.multicast_rate = multicast_rate
@@ -94,12 +96,15 @@ class StandIn:
             return 200, self.stats()
         if path == "/_reset":
             self.tokens.clear()
+            self.arrivals.clear()
             self.retry_keys.clear()
             self.requests = 0
             self.window.clear()
             self.accepted.clear()
             self.multicasts.clear()
             return 200, self.stats()
+        if path == "/_arrivals":
+            return 200, {"arrivals": self.arrivals}
         if path == "/_multicasts":
             return 200, {"multicasts": self.multicasts}
         if path in ("/_hang", "/_answer"):
@@ -110,6 +115,9 @@ class StandIn:
             return None, None
         if path == "/v2/bot/message/multicast":
             return await self.multicast(headers, body)
+        if path == "/v2/bot/message/reply":
+            token = json.loads(body)["replyToken"]
+            self.arrivals.setdefault(token, time.time())
         if self.delay:
             await asyncio.sleep(self.delay)
         if path == "/v2/bot/message/reply":

@@ -314,6 +314,37 @@ def drain(engine, standin: str, timeout: float = 60) -> dict:
     return {"outbox_left": left, "stored": stored, **stats}
 
 
+def reply_delays(engine, bodies: Path, standin: str) -> list[float]:
+    """Per answered event, ms from its transaction's start (webhook_events.received_at) to
+    its reply's arrival at the stand-in: the resident's wait beyond the webhook's answer."""
+    from bot.store.models import WebhookEvent
+
+    arrivals = requests.get(standin + "/_arrivals", timeout=30).json()["arrivals"]
+    arrived = {}
+    for line in bodies.read_text(encoding="utf-8").splitlines():
+        for e in json.loads(line.split("\t", 1)[1])["events"]:
+            if e["replyToken"] in arrivals:
+                arrived[e["webhookEventId"]] = arrivals[e["replyToken"]]
+    with engine.connect() as conn:
+        rows = conn.execute(select(WebhookEvent.webhook_event_id, WebhookEvent.received_at))
+        return sorted(
+            (arrived[event_id] - _epoch(received)) * 1000
+            for event_id, received in rows
+            if event_id in arrived
+        )
+
+
+def _epoch(value) -> float:
+    from datetime import UTC
+
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the sorted values lie (0 when there are none)."""
+    return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
+
+
 def run(args) -> None:
     """Floor, bot, bot with LINE hanging; one invocation."""
     from benchmarks.segments import fresh_schema
@@ -359,6 +390,9 @@ def run(args) -> None:
             script.write_text(LUA)
             write_bodies(bodies, args.bodies, args.events_per_request)
             write_bodies(warm, 5000, args.events_per_request)
+            # New events for the hang run: the bot run's would all be redeliveries.
+            hang_bodies = Path(tmp) / "hang.tsv"
+            write_bodies(hang_bodies, args.bodies, args.events_per_request)
             warm_args = argparse.Namespace(**{**vars(args), "duration": args.warmup})
             if not args.skip_floor:
                 server, url = gunicorn("benchmarks.webhook:floor_app()", env)
@@ -397,10 +431,17 @@ def run(args) -> None:
                     f"outbox left {counts['outbox_left']}",
                     flush=True,
                 )
+                delays = reply_delays(engine, bodies, standin_url)
+                print(
+                    f"{'':<14} event → reply at LINE (transaction start → reply arrives, "
+                    f"{len(delays):,} events): p50 {percentile(delays, 0.5):.0f} ms, "
+                    f"p99 {percentile(delays, 0.99):.0f} ms, max {percentile(delays, 1.0):.0f} ms",
+                    flush=True,
+                )
                 if not args.skip_hang:
                     requests.post(standin_url + "/_hang", timeout=5)
                     hang_args = argparse.Namespace(**{**vars(args), "duration": args.hang_duration})
-                    hung = wrk(url, script, bodies, hang_args, groups)
+                    hung = wrk(url, script, hang_bodies, hang_args, groups)
                     show("LINE hangs", hung, floor)
                     verdict = "held" if hung["max_ms"] < 2000 else "MISSED"
                     print(
@@ -430,6 +471,7 @@ def profile(server: Process, args) -> None:
             "raw",
             "--rate",
             "200",
+            "--gil",  # only the thread holding the GIL: where the CPU goes
             "--nonblocking",
             "--duration",
             str(args.duration),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.config import Config, ConfigHolder
     from bot.dispatch.send import Dispatcher
     from bot.line.gateway import LineGateway
+    from bot.store.writegate import WriteGate
 
 
 @dataclass
@@ -49,6 +50,15 @@ class Wiring:
         from bot.line.gateway import LineGateway
 
         return LineGateway(self.settings)
+
+    @cached_property
+    def write_gate(self) -> WriteGate:
+        """Where this process's webhook transactions queue for SQLite's one writer
+        (bot.store.writegate; open on PostgreSQL)."""
+        from bot.store.engine import WEB_TIMEOUT
+        from bot.store.writegate import WriteGate
+
+        return WriteGate(self.engine.url.render_as_string(hide_password=False), WEB_TIMEOUT)
 
     @cached_property
     def dispatcher(self) -> Dispatcher:

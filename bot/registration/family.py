@@ -16,7 +16,6 @@ from bot.registration import dialog
 from bot.registration.language import lang_of
 from bot.registration.state import LABEL_STEP, DialogState
 from bot.store.models import Resident
-from messages import build_not_registered, build_start_again
 from messages.family import (
     LABEL_MAX,
     MAX_PROFILES,
@@ -26,6 +25,7 @@ from messages.family import (
     clean_label,
     family_note,
 )
+from messages.prebuilt import build_not_registered, build_start_again
 
 
 def show(ctx, account: Resident) -> list[Message]:

@@ -16,13 +16,11 @@ from messages import (
     build_feedback_confirm,
     build_feedback_thanks,
     build_feedback_undone,
-    build_not_registered,
-    build_note,
-    build_start_again,
     localized,
 )
 from messages.family import family_note
 from messages.notice import ANSWERS
+from messages.prebuilt import build_not_registered, build_note, build_start_again
 
 
 def program_feedback(

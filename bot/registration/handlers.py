@@ -25,12 +25,9 @@ from messages import (
     DEFAULT,
     FEEDBACK_ACTION,
     LANGUAGE_ACTION,
-    build_not_registered,
-    build_note,
-    build_start_again,
-    build_welcome,
     decode,
 )
+from messages.prebuilt import build_not_registered, build_note, build_start_again, build_welcome
 
 
 @dataclass
@@ -55,7 +52,7 @@ Handler = Callable[[HandlerContext, Event], list[Message]]
 
 def find_resident(session: Session, line_user_id: str, *, lock: bool = False) -> Resident | None:
     """The resident with this LINE user id, if known; `lock` holds their row to commit."""
-    return session.scalar(queries.resident_by_line_id(line_user_id, lock=lock))
+    return session.scalar(queries.resident_by_line_id(lock=lock), {"line_user_id": line_user_id})
 
 
 def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
@@ -71,14 +68,14 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
         )
         if lang != DEFAULT:
             language.show_menu_in(ctx.wiring, user_id, lang)
-        return build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)
+        return [*build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)]
     resident.following = True
     resident.followed_at = ctx.now
     resident.unfollowed_at = None
     lang = lang_of(resident)
     resident.mirror_to_profiles()
     if resident.consented_at is None:
-        return build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)
+        return [*build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)]
     # Back within the retention time: the answers are still here; nothing is asked again.
     return [build_note("welcome_back", lang), *registration.resume(ctx, resident)]
 

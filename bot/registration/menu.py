@@ -18,19 +18,16 @@ from bot.registration.steps import profile_of, questions_for, unanswered
 from bot.store.models import Resident
 from messages import (
     CityContact,
-    build_contact,
     build_delete_confirm,
     build_language_choice,
     build_later,
-    build_not_registered,
-    build_note,
     build_paused,
     build_privacy,
     build_program_list,
-    build_start_again,
     city_of,
     wants_contact,
 )
+from messages.prebuilt import build_contact, build_not_registered, build_note, build_start_again
 from messages.questions import DATE_STEPS
 from segments import holds
 

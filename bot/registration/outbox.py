@@ -19,7 +19,6 @@ Exactly once, whatever dies when:
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from bot.errors import InvalidReplyToken, PermanentSendError, RetryableSendError
 from bot.line.gateway import DUMMY_REPLY_TOKENS
 from bot.logs import get_logger
 from bot.store import queries
+from messages.prebuilt import as_json
 
 log = get_logger("todoku.replies")
 
@@ -76,7 +76,7 @@ def store(session, settings, event, replies, received: datetime) -> Pending | No
         event_id=event.webhook_event_id,
         user_id=event.source.user_id,
         token=token,
-        messages=json.dumps([m.to_dict() for m in replies], ensure_ascii=False),
+        messages=messages_json(replies),
         retry_key=str(uuid.uuid4()),
         received=received,
     )
@@ -96,6 +96,12 @@ def store(session, settings, event, replies, received: datetime) -> Pending | No
         },
     )
     return item
+
+
+def messages_json(replies) -> str:
+    """The replies as LINE's JSON array: SDK models serialised, prebuilt ones
+    (messages.prebuilt) joined as they are; the same text `json.dumps` of the list gives."""
+    return "[" + ", ".join(as_json(m) for m in replies) + "]"
 
 
 def take_over(wiring, event_id: str | None = None, limit: int = SWEEP_BATCH) -> list[Pending]:

@@ -187,7 +187,8 @@ def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
     for attempt in range(1, ATTEMPTS + 1):
         session = wiring.session_factory()
         try:
-            with session.begin():
+            # SQLite: queue for its one writer here, not in its busy handler (writegate).
+            with wiring.write_gate.passage(), session.begin():
                 received = datetime.now(UTC)
                 _claim(session, event_id, _event_type(event), received)
                 ctx = HandlerContext(

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     Update,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -1197,10 +1198,16 @@ _outbox = ReplyOutbox.__table__.c
 # profile has no LINE id of its own). `lock` (FOR UPDATE) makes two events of one resident
 # at once (follow + consent, a double tap) run one after the other on PostgreSQL; SQLite
 # has a single writer anyway and renders no FOR UPDATE.
-def resident_by_line_id(line_user_id: str, *, lock: bool = False) -> Select[tuple[Resident]]:
-    """Select the resident (ORM entity) with this LINE user id; `lock` holds the row."""
-    query = select(Resident).where(Resident.line_user_id == line_user_id)
-    return query.with_for_update() if lock else query
+# Built once with a bound parameter: building it per event (and SQLAlchemy computing its
+# cache key again) cost more than running it.
+_RESIDENT_BY_LINE_ID = select(Resident).where(Resident.line_user_id == bindparam("line_user_id"))
+_RESIDENT_BY_LINE_ID_LOCKED = _RESIDENT_BY_LINE_ID.with_for_update()
+
+
+def resident_by_line_id(*, lock: bool = False) -> Select[tuple[Resident]]:
+    """Select the resident (ORM entity) by LINE user id (parameter: line_user_id);
+    `lock` holds the row."""
+    return _RESIDENT_BY_LINE_ID_LOCKED if lock else _RESIDENT_BY_LINE_ID
 
 
 # name: claim-event
