@@ -226,7 +226,7 @@ def run_send_times(run_ids: list[int], sent: str) -> Select:
 # --- Data version: what the cached delivery and click figures depend on -------------------
 # Deliveries only move from pending/sending/deferred to a final status, or are inserted
 # (a new highest id); a `sending` row is settled together with its batch. So the highest
-# id, the count of pending and of deferred rows (partial indexes answer these: few rows),
+# id, the count of pending and of deferred rows (never in a batch: ix_deliveries_unbatched),
 # the batches per status (a row per 500 deliveries) and the runs' own rows (a small
 # table) change whenever any figure over the deliveries could. Clicks are only inserted.
 
@@ -243,10 +243,7 @@ def deliveries_version() -> list[Select]:
             .where(unbatched(), is_status(Delivery.status, DeliveryStatus.PENDING))
             .scalar_subquery(),
             select(func.count())
-            .where(
-                Delivery.defer_until.is_not(None),
-                is_status(Delivery.status, DeliveryStatus.DEFERRED),
-            )
+            .where(unbatched(), is_status(Delivery.status, DeliveryStatus.DEFERRED))
             .scalar_subquery(),
         ),
         select(batches.status, func.count()).group_by(batches.status).order_by(batches.status),
