@@ -18,14 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, MetaData, select, text
 
 from benchmarks.segments_data import write_jsonl
 from bot.config import load_config
 from bot.residents.importer import import_residents
 from bot.store.engine import make_engine
 from bot.store.migrate import upgrade
-from bot.store.models import Base, Resident
+from bot.store.models import Resident
 from bot.store.queries import eligible_residents, stream, target_rules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,10 +44,14 @@ def peak_mib() -> float:
 
 
 def fresh_schema(engine: Engine) -> None:
-    """Drop Todoku's tables and migrate to the newest schema."""
+    """Drop every table the database holds and migrate to the newest schema.
+
+    The tables are reflected from the database, not taken from the models: a database left
+    at an older schema (a foreign key since dropped) is dropped in its own order."""
     with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        existing = MetaData()
+        existing.reflect(conn)
+        existing.drop_all(conn)
     upgrade(engine)
 
 
