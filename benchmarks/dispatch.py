@@ -248,8 +248,9 @@ def settings_for(db: str, folder: Path, url: str) -> Settings:
 
 def todoku_send(
     db: str, folder: Path, url: str, profile: str | None = None
-) -> tuple[float, float, str, float]:
-    """Run `todoku send bench-all` as staff do: (seconds, start epoch, output, peak RSS MiB)."""
+) -> tuple[float, float, str, float, float]:
+    """Run `todoku send bench-all` as staff do: (seconds, start epoch, output, peak RSS MiB,
+    CPU seconds of the process, user and system, all its threads)."""
     env = {
         **os.environ,
         "DATABASE_URL": db,
@@ -287,13 +288,13 @@ def todoku_send(
         text=True,
     )
     peak = PeakRss(proc.pid)
-    _, status, _ = os.wait4(proc.pid, 0)
+    _, status, usage = os.wait4(proc.pid, 0)
     took = time.perf_counter() - t0
     output = proc.stdout.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"todoku send failed ({proc.returncode}):\n{output}")
-    return took, started, output.strip(), peak.mib()
+    return took, started, output.strip(), peak.mib(), usage.ru_utime + usage.ru_stime
 
 
 class PeakRss:
@@ -421,7 +422,7 @@ def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
     print(f"sequential SDK    {seq:7.2f} s{note}  load {loadavg()}")
 
     sim.reset(args.latency_ms)
-    took, started, output, rss = todoku_send(args.db, folder, sim.url, args.profile)
+    took, started, output, rss, cpu = todoku_send(args.db, folder, sim.url, args.profile)
     sent = sim.multicasts()
     first = min(arrived(r) for r in sent) - started if sent else float("nan")
     with engine.connect() as conn:
@@ -441,7 +442,8 @@ def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
     print(
         f"  process start → run claimed {run_started - started:.2f} s; → first multicast "
         f"{first:.2f} s; finished → exit {started + took - run_finished:.2f} s; "
-        f"peak RSS {rss:.0f} MiB"
+        f"peak RSS {rss:.0f} MiB; CPU {cpu:.2f} s (user + system, on a shared machine "
+        "steadier than the wall clock)"
     )
     print(f"  {output.splitlines()[-1] if output else ''}")
     if args.json:
@@ -458,6 +460,7 @@ def report(args, engine, folder: Path, sim: Sim | StandIn) -> None:
                     "claimed": run_started - started,
                     "first_multicast": first,
                     "rss_mib": rss,
+                    "cpu": cpu,
                 }
             )
         )

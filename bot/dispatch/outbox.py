@@ -144,6 +144,8 @@ class Recording:
         self.done = False
         self.chunks = 0
         self.formed: list[Batch] = []  # the batches the last chunk recorded, to send
+        # Whether the last chunk recorded rows it did not batch (send_pending forms those).
+        self.left_pending = True
         with factory() as session:
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
 
@@ -204,7 +206,11 @@ class Recording:
                 if deleted:
                     session.execute(audience.drop_empty_chunk_batches())
                 formed = _chunk_batches(session, run.id, now, deleted=deleted)
-                date_deferred(session, config, run.id, now)
+                deferred = date_deferred(session, config, run.id, now)
+                # Rows left pending (family profiles, no LINE id, an unknown language) are
+                # batched by send_pending; a chunk of holders alone leaves none to look for.
+                batched = sum(len(b.user_ids) for b in formed)
+                left_pending = written.rowcount > batched + deferred
                 self.chunks += 1
                 if last:
                     session.execute(audience.update_run(run.id, status=RunStatus.SENDING))
@@ -220,6 +226,7 @@ class Recording:
         self.after = upto
         self.done = last
         self.formed = formed
+        self.left_pending = left_pending
         return True
 
 
@@ -234,12 +241,15 @@ def _chunk_batches(
     ]
 
 
-def date_deferred(session: Session, config: Config, run_id: int, now: dt.datetime) -> None:
-    """Give each of the run's deferred rows its date: the next day with room in the window."""
-    after = 0
+def date_deferred(session: Session, config: Config, run_id: int, now: dt.datetime) -> int:
+    """Give each of the run's deferred rows its date: the next day with room in the window;
+    returns how many rows were dated."""
+    after, dated = 0, 0
     while rows := session.execute(audience.undated_deferred(run_id, after, PAGE)).all():
         redate(session, config, rows, now)
         after = rows[-1][0]
+        dated += len(rows)
+    return dated
 
 
 def redate(session: Session, config: Config, rows: list, now: dt.datetime) -> None:
@@ -442,18 +452,25 @@ def settle_batches(
         sent = []
         for key, status, values in outcomes:
             attempts = values.get("attempts", 0)
-            error = values.get("error")
-            sent_at = now if status == BatchStatus.SENT else None
-            request_id = values.get("request_id")
-            session.execute(
-                audience.settle_batch(key, status, attempts, request_id, error, sent_at)
-            )
             if status == BatchStatus.SENT:
-                sent.append(key)
-            else:
-                session.execute(audience.settle_deliveries([key], status, now, error))
-        if sent:  # the common case: one statement for all of them
-            session.execute(audience.settle_deliveries(sent, DeliveryStatus.SENT, now, None))
+                request_id = values.get("request_id")
+                sent.append(
+                    {
+                        "sent_key": key,
+                        "sent_attempts": attempts,
+                        "sent_request_id": request_id,
+                        "sent_at": now,
+                    }
+                )
+                continue
+            error = values.get("error")
+            request_id = values.get("request_id")
+            session.execute(audience.settle_batch(key, status, attempts, request_id, error, None))
+            session.execute(audience.settle_deliveries([key], status, now, error))
+        if sent:  # the common case: one statement each for all of them
+            session.execute(audience.settle_sent_batches(), sent)
+            keys = [row["sent_key"] for row in sent]
+            session.execute(audience.settle_deliveries(keys, DeliveryStatus.SENT, now, None))
 
 
 def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:

@@ -141,6 +141,10 @@ def send_pending(
     flight = InFlight(delivering)
     ready = deque(recording.formed if recording is not None else [])
     after, stop = 0, None
+    # Whether pending rows may be waiting to be batched here: always without a recording;
+    # with one, until a look finds none, then again after a chunk that left some (a chunk
+    # of holders alone leaves none: no query per chunk for nothing).
+    look = True
     while stop is None:
         if flight.full():
             stop = flight.settle(block=True)
@@ -150,7 +154,11 @@ def send_pending(
                 flight.submit(ready.popleft())
             stop = flight.settle(block=False)
             continue
-        batches = outbox.form_batches(factory, run_id, wiring.clock.now(), after, flight.room())
+        batches = []
+        if look or recording is None:
+            now = wiring.clock.now()
+            batches = outbox.form_batches(factory, run_id, now, after, flight.room())
+            look = bool(batches)
         if batches:
             after = batches[-1].last_id
             for batch in batches:
@@ -158,6 +166,7 @@ def send_pending(
             stop = flight.settle(block=False)
         elif recording is not None and recording.next_chunk(wiring.clock.now()):
             ready.extend(recording.formed)
+            look = recording.left_pending
             stop = flight.settle(block=False)
         elif flight.empty():
             break

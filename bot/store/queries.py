@@ -971,6 +971,28 @@ def settle_batch(
     )
 
 
+# name: settle-sent-batches
+# Sent batches in one executemany (parameters: sent_key, sent_attempts, sent_request_id):
+# one statement per settled answer cost more than its row (~0.3 ms each, 200 per 100,000).
+_SETTLE_SENT = (
+    update(SendBatch.__table__)
+    .where(_batches.key == bindparam("sent_key"))
+    .values(
+        status=BatchStatus.SENT.value,
+        attempts=_batches.attempts + bindparam("sent_attempts"),
+        request_id=bindparam("sent_request_id"),
+        last_error=None,
+        sent_at=bindparam("sent_at"),
+        whose=None,  # settled: never sent again, the family labels are not kept
+    )
+)
+
+
+def settle_sent_batches() -> Update:
+    """UPDATE sent batches (executemany: sent_key, sent_attempts, sent_request_id, sent_at)."""
+    return _SETTLE_SENT
+
+
 # name: count-attempts
 # A batch still unconfirmed after its retries stays pending; only its tally grows.
 def count_attempts(key: str, attempts: int, error: str) -> Update:

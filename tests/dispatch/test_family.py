@@ -130,6 +130,35 @@ def test_far_apart_rows_of_one_account_still_make_one_message_per_run(
     sim.assert_no_problems()
 
 
+def test_a_chunk_that_leaves_rows_pending_gets_them_sent_and_holders_alone_cost_no_lookups(
+    line, people, sim, monkeypatch
+):
+    """Chunks of holders alone are batched as recorded: send_pending looks for pending rows
+    (to batch them itself) at the start and after a chunk that left some — a profile in a
+    middle chunk — not after every chunk; everyone still gets one notice."""
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
+    holders = [people.add(age=70) for _ in range(8)]
+    people.add_profile(holders[4][0], "母")  # the third chunk: holders 4 and 5
+    looks = []
+    form_batches = outbox.form_batches
+
+    def counted(*args, **kwargs):
+        batches = form_batches(*args, **kwargs)
+        looks.append(len(batches))
+        return batches
+
+    monkeypatch.setattr(outbox, "form_batches", counted)
+    summary = run_slot(line, "senior-2026", NOW, policy=FAST)
+    assert summary.counts == {"sent": 9}
+    for n, (_, user) in enumerate(holders):
+        [notice] = notices(sim, user)
+        assert feedback_whose(notice) == ([None, "母"] if n == 4 else [None])
+    # At the start (none), after the third chunk (the account's batch), then none again:
+    # three looks for four chunks, where every chunk used to cost one.
+    assert looks == [0, 1, 0]
+    sim.assert_no_problems()
+
+
 @pytest.mark.parametrize("after_send", [False, True], ids=["before-http", "after-http"])
 def test_a_crash_resends_the_same_named_message_with_the_stored_key(line, people, sim, after_send):
     """Whose a batch names is stored with its key: the resend is the same message, once."""
