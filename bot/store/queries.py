@@ -972,8 +972,9 @@ def settle_batch(
 
 
 # name: settle-sent-batches
-# Sent batches in one executemany (parameters: sent_key, sent_attempts, sent_request_id):
-# one statement per settled answer cost more than its row (~0.3 ms each, 200 per 100,000).
+# Sent batches in one executemany (parameters: sent_key, sent_attempts, sent_request_id,
+# sent_at): one statement per settled answer cost more than its row (~0.3 ms each, 200
+# per 100,000).
 _SETTLE_SENT = (
     update(SendBatch.__table__)
     .where(_batches.key == bindparam("sent_key"))
