@@ -438,10 +438,8 @@ def settle_batch(
     error: str | None = None,
 ) -> None:
     """Record a batch's outcome (sent, failed, unknown) on it and on its deliveries."""
-    with transaction(factory) as session:
-        sent_at = now if status == BatchStatus.SENT else None
-        session.execute(audience.settle_batch(key, status, attempts, request_id, error, sent_at))
-        session.execute(audience.settle_deliveries([key], status, now, error))
+    values = {"attempts": attempts, "request_id": request_id, "error": error}
+    settle_batches(factory, [(key, status, values)], now)
 
 
 def settle_batches(
@@ -449,28 +447,28 @@ def settle_batches(
 ) -> None:
     """settle_batch for several batches (key, status, keyword arguments) in one transaction."""
     with transaction(factory) as session:
-        sent = []
+        batches, sent = [], []
         for key, status, values in outcomes:
-            attempts = values.get("attempts", 0)
-            if status == BatchStatus.SENT:
-                request_id = values.get("request_id")
-                sent.append(
-                    {
-                        "sent_key": key,
-                        "sent_attempts": attempts,
-                        "sent_request_id": request_id,
-                        "sent_at": now,
-                    }
+            is_sent = status == BatchStatus.SENT
+            error = None if is_sent else values.get("error")
+            batches.append(
+                audience.settled_batch(
+                    key,
+                    status,
+                    values.get("attempts", 0),
+                    values.get("request_id"),
+                    error,
+                    now if is_sent else None,
                 )
-                continue
-            error = values.get("error")
-            request_id = values.get("request_id")
-            session.execute(audience.settle_batch(key, status, attempts, request_id, error, None))
-            session.execute(audience.settle_deliveries([key], status, now, error))
-        if sent:  # the common case: one statement each for all of them
-            session.execute(audience.settle_sent_batches(), sent)
-            keys = [row["sent_key"] for row in sent]
-            session.execute(audience.settle_deliveries(keys, DeliveryStatus.SENT, now, None))
+            )
+            if is_sent:
+                sent.append(key)
+            else:
+                session.execute(audience.settle_deliveries([key], status, now, error))
+        if batches:  # one executemany for all the batches
+            session.execute(audience.settle_batch(), batches)
+        if sent:  # the common case: one statement for all their rows
+            session.execute(audience.settle_deliveries(sent, DeliveryStatus.SENT, now, None))
 
 
 def note_attempts(factory: sessionmaker[Session], key: str, attempts: int, error: str) -> None:

@@ -155,10 +155,10 @@ def send_pending(
             stop = flight.settle(block=False)
             continue
         batches = []
-        if look or recording is None:
+        if look:
             now = wiring.clock.now()
             batches = outbox.form_batches(factory, run_id, now, after, flight.room())
-            look = bool(batches)
+            look = bool(batches) or recording is None
         if batches:
             after = batches[-1].last_id
             for batch in batches:
