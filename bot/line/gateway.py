@@ -89,11 +89,8 @@ class LineGateway:
         if time.monotonic() < self._profile_paused_until:
             return None
         try:
-            response = self._http.pool.request(
-                "GET",
-                f"{self._http.base}/v2/bot/profile/{user_id}",
-                headers=self._http.headers,
-                timeout=urllib3.Timeout(total=PROFILE_TIMEOUT),
+            response = self._http.get(
+                f"/v2/bot/profile/{user_id}", timeout=urllib3.Timeout(total=PROFILE_TIMEOUT)
             )
         except urllib3.exceptions.HTTPError as exc:
             self._profile_paused_until = time.monotonic() + PROFILE_PAUSE

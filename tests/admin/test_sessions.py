@@ -174,3 +174,22 @@ def test_a_logout_in_one_process_ends_the_cookie_in_the_other(two_processes):
         )
         assert out.status_code == 302
         assert second.get(urls[1] + "/admin/", allow_redirects=False).status_code == 302
+
+
+def test_a_webhook_opens_no_cookie_session_and_leaves_a_staff_session_alone(app, staff_client):
+    """LINE's webhook is signed, not logged in: it gets Flask's null session (nothing can
+    be written to a cookie) and its answer sets none, even from a browser logged in."""
+    from flask import session
+    from flask.sessions import NullSession
+
+    from tests.webhooks import body_of, event, new_user_id, post
+
+    with app.test_request_context("/callback", method="POST"):
+        assert isinstance(session, NullSession)
+    with app.test_request_context("/admin/", method="GET"):
+        assert not isinstance(session, NullSession)  # staff pages keep their sessions
+
+    response = post(staff_client, body_of(event("follow", new_user_id())))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert staff_client.get("/admin/").status_code == 200  # still logged in
