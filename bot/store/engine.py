@@ -14,6 +14,7 @@ process would otherwise keep writing into the deleted file, and those writes wou
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,9 +75,38 @@ def make_engine(
         if timeout is not None and "options" not in parsed.query:
             ms = int(timeout * 1000)
             connect_args["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
-    return create_engine(
-        parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args
+    psycopg = parsed.get_driver_name() == "psycopg"
+    engine = create_engine(
+        # Other drivers: SQLAlchemy's pre-ping (a round trip per checkout).
+        parsed,
+        pool_pre_ping=not psycopg,
+        hide_parameters=True,
+        connect_args=connect_args,
     )
+    if psycopg:
+        event.listen(engine, "checkout", _still_connected)
+    return engine
+
+
+def _still_connected(dbapi_connection, _record, _proxy) -> None:
+    """Refuse a pooled PostgreSQL connection the server has closed (restart, failover,
+    pg_terminate_backend, an idle timeout): the pool then opens a new one.
+
+    Instead of SQLAlchemy's pre-ping (a `SELECT 1` round trip per checkout, ~1 ms of a
+    webhook's CPU on PostgreSQL, docs/benchmarks.md): an idle connection never has
+    anything to read, so a readable socket means the server hung up or said why it does
+    ("terminating connection due to administrator command"). A connection that broke
+    silently (a cable pulled, no FIN) is not seen here, nor by a ping within its timeout;
+    its statement then fails within the statement timeout and the request is retried.
+    """
+    try:
+        pgconn = dbapi_connection.pgconn
+        broken = dbapi_connection.closed or pgconn.status != 0  # ConnStatus.OK
+        readable = broken or bool(select.select([pgconn.socket], [], [], 0)[0])
+    except Exception:  # psycopg's "the connection is closed", a bad descriptor
+        readable = True
+    if readable:
+        raise DisconnectionError("the PostgreSQL server closed this pooled connection")
 
 
 def sqlite_file(url: str) -> Path | None:
