@@ -148,6 +148,35 @@ class Recording:
         self.left_pending = True
         with factory() as session:
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
+        self._choosers: dict[bool, object] = {}  # built once per run: the last chunk's apart
+
+    def _chooser(self, last: bool):
+        """The run's choose statement (queries.chunk_chooser), with or without a top bound."""
+        chooser = self._choosers.get(last)
+        if chooser is None:
+            run, config = self.run, self.config
+            campaign = config.campaign(run.campaign_id)
+            program = config.program(campaign.program)
+            limit = config.delivery.max_per_week
+            who = audience.slot_audience(
+                [program.eligible, campaign.audience],
+                run.slot_at.date(),
+                program.id,
+                campaign.id,
+                reminder=run.reminder,
+                run_id=run.id,
+            )
+            chooser = audience.chunk_chooser(
+                who,
+                run.id,
+                limit,
+                CAP_REASON.format(limit=limit),
+                BATCH,
+                last=last,
+                variants=LANGUAGES,
+            )
+            self._choosers[last] = chooser
+        return chooser
 
     def next_chunk(self, now: dt.datetime) -> bool:
         """Record the next chunk; False when there was nothing left to record."""
@@ -157,7 +186,6 @@ class Recording:
         run, config = self.run, self.config
         campaign = config.campaign(run.campaign_id)
         program = config.program(campaign.program)
-        limit = config.delivery.max_per_week
         try:
             with transaction(self.factory) as session:
                 # First a write on the run's row: it serialises recorders of the same run
@@ -173,32 +201,14 @@ class Recording:
                 conn = session.connection()
                 audience.make_room(conn)
                 audience.lock_campaign(conn, campaign.id)  # not at once with its catch-up
-                who = audience.slot_audience(
-                    [program.eligible, campaign.audience],
-                    run.slot_at.date(),
-                    program.id,
-                    campaign.id,
-                    reminder=run.reminder,
-                    run_id=run.id,
-                )
                 audience.start_chunk(conn)
                 # uuid4, created here and committed before the first attempt: a request
                 # sent without its key could never be retried safely (line-platform.md
                 # §2.6). The chunk's batches are numbered after this random prefix.
                 prefix = str(uuid.uuid4())[: audience.KEY_PREFIX_LENGTH]
                 chosen = session.execute(
-                    audience.choose_chunk(
-                        who,
-                        run.id,
-                        now - WEEK,
-                        limit,
-                        CAP_REASON.format(limit=limit),
-                        prefix,
-                        BATCH,
-                        after_id=self.after,
-                        upto_id=None if last else upto,
-                        variants=LANGUAGES,
-                    )
+                    self._chooser(last),
+                    audience.chunk_params(self.after, None if last else upto, now - WEEK, prefix),
                 )
                 session.execute(audience.chunk_batches(run.id, now))
                 written = session.execute(audience.chunk_deliveries(run.id, program.id, now))

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Column,
     ColumnElement,
     Connection,
@@ -484,7 +485,8 @@ def choose_chunk(
     # differs between the databases (SQLite floors integers, FLOOR returns a real).
     start = (ordinal - 1) - (ordinal - 1) % batch
     number = literal(_KEY_BASE, big) + rank * literal(_PER_VARIANT, big) + start
-    key = literal(key_prefix, String) + cast(number, String)
+    prefix = key_prefix if isinstance(key_prefix, BindParameter) else literal(key_prefix, String)
+    key = prefix + cast(number, String)
     rows = select(
         c.resident_id,
         case(
@@ -501,6 +503,43 @@ def choose_chunk(
     # preserve_rowcount: SQLAlchemy reports an INSERT's row count only when asked
     # (PostgreSQL: -1 otherwise); the caller compares it with chunk_deliveries'.
     return insert(_chunk).from_select(columns, rows).execution_options(preserve_rowcount=True)
+
+
+def chunk_chooser(
+    audience: Select[tuple[int]],
+    run_id: int,
+    limit: int,
+    reason: str,
+    batch: int,
+    *,
+    last: bool,
+    variants: Sequence[str] = (DEFAULT_VARIANT,),
+) -> Insert:
+    """`choose_chunk` built once for a whole run: the chunk's bounds, the rolling week's
+    start and the keys' prefix are parameters (`chunk_params`). Building the statement
+    and its cache key for every chunk cost ~5 ms, as much as choosing 1,000 residents."""
+    return choose_chunk(
+        audience,
+        run_id,
+        bindparam("chunk_since"),  # typed by the column it is compared with
+        limit,
+        reason,
+        bindparam("chunk_prefix", type_=String),
+        batch,
+        after_id=bindparam("chunk_after"),
+        upto_id=None if last else bindparam("chunk_upto"),
+        variants=variants,
+    )
+
+
+def chunk_params(
+    after_id: int, upto_id: int | None, since: dt.datetime, key_prefix: str
+) -> dict[str, Any]:
+    """The parameters of `chunk_chooser` for one chunk (`upto_id` None for the last)."""
+    params = {"chunk_after": after_id, "chunk_since": since, "chunk_prefix": key_prefix}
+    if upto_id is not None:
+        params["chunk_upto"] = upto_id
+    return params
 
 
 # name: chunk-batches

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from bot.dispatch import outbox
 from bot.dispatch.run import notice_for, run_slot
 from bot.dispatch.variant import JAPANESE, Variant, variant_of
+from bot.store import queries
 from bot.store.models import Resident, SendBatch
 from messages import LANGUAGES, say
 from tests.dispatch.conftest import FAST, NOW, PROGRAMS, multicasts, write_config
@@ -96,3 +97,39 @@ def test_variant_keys_round_trip_and_unknown_languages_read_as_japanese(line):
     )
     [notice] = notice_for(line, run_id, NOW.date(), Variant("fr"))
     assert "シニア世代スマホスタート応援補助金" in notice["altText"]
+
+
+def test_chunks_of_a_run_share_one_statement_and_each_gets_its_own_keys(
+    line, people, sim, monkeypatch
+):
+    """A run recorded in four chunks builds its choose statement twice (the chunks with a
+    top bound, and the last without), not once per chunk; every chunk still numbers its
+    own keys, so each language of each chunk is one multicast, everyone reached once."""
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
+    built = []
+    chooser = queries.chunk_chooser
+
+    def counted(*args, **kwargs):
+        built.append(kwargs["last"])
+        return chooser(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "chunk_chooser", counted)
+    languages = ["ja", "en", "en", "vi", "ja", "ja", "vi"]  # chunks: ja+en, en+vi, ja+ja, vi
+    residents = [people.add() for _ in languages]
+    for (resident_id, _), lang in zip(residents, languages, strict=True):
+        speak(line, resident_id, lang)
+    summary = run_slot(line, "senior-2026", NOW, policy=FAST)
+    assert summary.counts == {"sent": len(residents)}
+    assert sorted(built) == [False, True]
+    sent = multicasts(sim)
+    reached = [user for r in sent for user in r["body"]["to"]]
+    assert sorted(reached) == sorted(user for _, user in residents)
+    language_of = {user: lang for (_, user), lang in zip(residents, languages, strict=True)}
+    for request in sent:
+        assert len({language_of[user] for user in request["body"]["to"]}) == 1
+    # Japanese in two chunks at least: two multicasts, keys numbered per chunk.
+    ja = [r for r in sent if language_of[r["body"]["to"][0]] == "ja"]
+    assert len(ja) >= 2
+    with line.session_factory() as session:
+        keys = list(session.scalars(select(SendBatch.key)))
+    assert len(keys) == len(set(keys)) == len(sent)
