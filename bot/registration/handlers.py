@@ -20,7 +20,7 @@ from bot.registration import menu as registration
 from bot.registration.feedback import program_feedback
 from bot.registration.language import lang_of
 from bot.store import queries
-from bot.store.models import Resident, ResidentActivity
+from bot.store.models import Resident
 from messages import (
     DEFAULT,
     FEEDBACK_ACTION,
@@ -44,7 +44,7 @@ class HandlerContext:
 
     def record(self, kind: str) -> None:
         """Count an anonymous KPI fact (never names the resident)."""
-        self.session.add(ResidentActivity(kind=kind, occurred_at=self.now))
+        self.session.execute(queries.record_activity(), {"kind": kind, "occurred_at": self.now})
 
 
 Handler = Callable[[HandlerContext, Event], list[Message]]
@@ -63,8 +63,9 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     if resident is None:
         # Only the LINE user id (and the language to answer in) is stored before consent.
         lang = language.preselect(ctx, user_id)
-        ctx.session.add(
-            Resident(line_user_id=user_id, following=True, followed_at=ctx.now, language=lang)
+        ctx.session.execute(
+            queries.new_friend(),
+            {"line_user_id": user_id, "following": True, "followed_at": ctx.now, "language": lang},
         )
         if lang != DEFAULT:
             language.show_menu_in(ctx.wiring, user_id, lang)

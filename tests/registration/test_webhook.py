@@ -74,6 +74,11 @@ def test_follow_creates_a_following_resident(client, wiring):
     assert resident.line_user_id == user
     assert resident.following is True
     assert resident.birth_date is None and resident.consented_at is None
+    # Every other column as for any new resident: not paused, nothing answered, Japanese.
+    assert resident.notices_paused is False and resident.children_answered is False
+    assert resident.language == "ja" and resident.registered_at is None
+    assert resident.followed_at is not None and resident.created_at is not None
+    assert resident.guardian_id is None and resident.dialog is None
 
 
 def test_redelivered_event_is_handled_once(client, wiring):
