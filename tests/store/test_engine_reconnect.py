@@ -11,10 +11,9 @@ from bot.store.engine import make_engine
 
 
 @pytest.fixture
-def pg_engine(backend, engine):
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL's connections only (SQLite has no server to hang up)")
-    fresh = make_engine(engine.url.render_as_string(hide_password=False))
+def pg_engine(pg_url):
+    """A new engine on the test server (SQLite has no server to hang up)."""
+    fresh = make_engine(pg_url)
     yield fresh
     fresh.dispose()
 
@@ -31,19 +30,21 @@ def test_a_healthy_idle_connection_is_reused(pg_engine):
     assert _backend_pid(pg_engine) == first
 
 
-def test_a_connection_the_server_ended_is_replaced_without_an_error(pg_engine, engine):
+def test_a_connection_the_server_ended_is_replaced_without_an_error(pg_engine, pg_url):
     """After a restart or failover the server ends every connection; the next request
     gets a new one instead of an error (a webhook would have answered 500)."""
     old = _backend_pid(pg_engine)
-    with engine.connect() as admin:
+    admin_engine = make_engine(pg_url)
+    with admin_engine.connect() as admin:
         admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": old})
         for _ in range(100):  # the backend exits asynchronously
-            gone = admin.execute(
+            still_there = admin.execute(
                 text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": old}
             ).scalar_one()
-            if not gone:
+            if not still_there:
                 break
             time.sleep(0.05)
+    admin_engine.dispose()
     with pg_engine.connect() as conn:
         new = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert new != old
