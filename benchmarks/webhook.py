@@ -110,6 +110,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_standin(delay_ms: float) -> tuple[Process, str]:
+    """The LINE stand-in in a process of its own, answering after `delay_ms`; its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["--port", str(port), "--delay-ms", str(delay_ms)]
+    command = [sys.executable, "-m", "benchmarks.line_standin", *args]
+    return Process(command, dict(os.environ), url + "/_stats"), url
+
+
+def bot_env(db: str, standin_url: str) -> dict[str, str]:
+    """The settings of a bot process on `db` whose LINE is the stand-in."""
+    return {
+        "DATABASE_URL": db,
+        "TODOKU_CONFIG": str(REPO / "config"),
+        "LINE_API_BASE": standin_url,
+        "LINE_API_DATA_BASE": standin_url,
+        "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
+        "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
+    }
+
+
 def sign(body: bytes) -> str:
     """X-Line-Signature of a body."""
     digest = hmac.new(DEMO_CHANNEL_SECRET.encode(), body, hashlib.sha256).digest()
@@ -357,32 +379,9 @@ def run(args) -> None:
         f"load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    port = free_port()
-    standin_url = f"http://127.0.0.1:{port}"
-    standin = Process(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.line_standin",
-            "--port",
-            str(port),
-            "--delay-ms",
-            str(args.line_delay_ms),
-        ],
-        dict(os.environ),
-        standin_url + "/_stats",
-    )
+    standin, standin_url = start_standin(args.line_delay_ms)
     engine = make_engine(args.db, timeout=None, create=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.db,
-        "TODOKU_CONFIG": str(REPO / "config"),
-        "LINE_API_BASE": standin_url,
-        "LINE_API_DATA_BASE": standin_url,
-        "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
-        "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
-    }
+    env = {**os.environ, **bot_env(args.db, standin_url)}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             script, bodies = Path(tmp) / "webhook.lua", Path(tmp) / "bodies.tsv"

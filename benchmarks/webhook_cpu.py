@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -33,8 +32,7 @@ from pathlib import Path
 import requests
 
 from benchmarks.segments import fresh_schema
-from benchmarks.webhook import REPO, Process, drain, free_port, write_bodies
-from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY
+from benchmarks.webhook import REPO, bot_env, drain, start_standin, write_bodies
 
 
 def cpu() -> float:
@@ -80,32 +78,8 @@ def stderr_to_devnull():
 
 def measure(args) -> list[dict]:
     """Run the floor and the bot `--rounds` times; their CPU per event."""
-    port = free_port()
-    standin_url = f"http://127.0.0.1:{port}"
-    standin = Process(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.line_standin",
-            "--port",
-            str(port),
-            "--delay-ms",
-            str(args.line_delay_ms),
-        ],
-        dict(os.environ),
-        standin_url + "/_stats",
-    )
-    os.environ.update(
-        {
-            "DATABASE_URL": args.db,
-            "TODOKU_CONFIG": str(REPO / "config"),
-            "LINE_API_BASE": standin_url,
-            "LINE_API_DATA_BASE": standin_url,
-            "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
-            "TODOKU_SECRET_KEY": DEMO_SECRET_KEY,
-        }
-    )
+    standin, standin_url = start_standin(args.line_delay_ms)
+    os.environ.update(bot_env(args.db, standin_url))
     from benchmarks.webhook import floor_app
     from bot.app import create_app
     from bot.store.engine import make_engine
