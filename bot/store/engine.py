@@ -96,16 +96,20 @@ def _still_connected(dbapi_connection, _record, _proxy) -> None:
     webhook's CPU on PostgreSQL, docs/benchmarks.md): an idle connection never has
     anything to read, so a readable socket means the server hung up or said why it does
     ("terminating connection due to administrator command"). A connection that broke
-    silently (a cable pulled, no FIN) is not seen here, nor by a ping within its timeout;
-    its statement then fails within the statement timeout and the request is retried.
+    silently (a cable pulled, no FIN) is not seen here — nor was it by the ping, which
+    waited on it the same way as the statement that now finds out.
     """
     try:
         pgconn = dbapi_connection.pgconn
         broken = dbapi_connection.closed or pgconn.status != 0  # ConnStatus.OK
-        readable = broken or bool(select.select([pgconn.socket], [], [], 0)[0])
+        if not broken:
+            # poll, not select: select refuses descriptors above 1023.
+            poller = select.poll()
+            poller.register(pgconn.socket, select.POLLIN)
+            broken = bool(poller.poll(0))  # data, or POLLHUP / POLLERR
     except Exception:  # psycopg's "the connection is closed", a bad descriptor
-        readable = True
-    if readable:
+        broken = True
+    if broken:
         raise DisconnectionError("the PostgreSQL server closed this pooled connection")
 
 
