@@ -141,6 +141,8 @@ class Recording:
 
     def __init__(self, factory: sessionmaker[Session], config: Config, run: CampaignRun):
         self.factory, self.config, self.run = factory, config, run
+        self.campaign = config.campaign(run.campaign_id)
+        self.program = config.program(self.campaign.program)
         self.done = False
         self.chunks = 0
         self.formed: list[Batch] = []  # the batches the last chunk recorded, to send
@@ -154,10 +156,8 @@ class Recording:
         """The run's choose statement (queries.chunk_chooser), with or without a top bound."""
         chooser = self._choosers.get(last)
         if chooser is None:
-            run, config = self.run, self.config
-            campaign = config.campaign(run.campaign_id)
-            program = config.program(campaign.program)
-            limit = config.delivery.max_per_week
+            run, campaign, program = self.run, self.campaign, self.program
+            limit = self.config.delivery.max_per_week
             who = audience.slot_audience(
                 [program.eligible, campaign.audience],
                 run.slot_at.date(),
@@ -183,9 +183,7 @@ class Recording:
         self.formed = []
         if self.done:
             return False
-        run, config = self.run, self.config
-        campaign = config.campaign(run.campaign_id)
-        program = config.program(campaign.program)
+        run, config, campaign, program = self.run, self.config, self.campaign, self.program
         try:
             with transaction(self.factory) as session:
                 # First a write on the run's row: it serialises recorders of the same run

@@ -405,13 +405,13 @@ def start_chunk(conn: Connection) -> None:
 def choose_chunk(
     audience: Select[tuple[int]],
     run_id: int,
-    since: dt.datetime,
+    since: dt.datetime | BindParameter,
     limit: int,
     reason: str,
-    key_prefix: str,
+    key_prefix: str | BindParameter,
     batch: int,
-    after_id: int = 0,
-    upto_id: int | None = None,
+    after_id: int | BindParameter = 0,
+    upto_id: int | BindParameter | None = None,
     *,
     variants: Sequence[str] = (DEFAULT_VARIANT,),
 ) -> Insert:
