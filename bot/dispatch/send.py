@@ -5,7 +5,7 @@ whose answer was lost comes back as 409 "already accepted" instead of a second m
 (line-platform.md §2.6). The rate limit uses `limits`, a little below LINE's 200 req/s.
 LINE answers after tens of milliseconds, so reaching its limit takes several requests in
 flight at once: the Dispatcher's pool of `SendPolicy.concurrency` threads sends them, each
-through the same client (bot.line.http: plain JSON; urllib3's pool is thread-safe).
+through the same client (bot.line.http: plain JSON; one libcurl handle per thread).
 """
 
 from __future__ import annotations

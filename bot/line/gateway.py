@@ -26,7 +26,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.errors import RetryableSendError, SendError
-from bot.line.http import AlreadyAccepted, LineHttp, map_error
+from bot.line.http import AlreadyAccepted, LineHttp, NoAnswer, map_error
 from bot.logs import get_logger
 from bot.settings import Settings
 
@@ -57,7 +57,6 @@ class LineGateway:
             token,
             read_timeout=settings.reply_timeout_seconds,
             connect_timeout=2.0,
-            connections=max(4, settings.reply_threads),
         )
         self._profile_paused_until = 0.0
 
@@ -90,11 +89,11 @@ class LineGateway:
             return None
         try:
             response = self._http.get(
-                f"/v2/bot/profile/{user_id}", timeout=urllib3.Timeout(total=PROFILE_TIMEOUT)
+                f"/v2/bot/profile/{user_id}", timeout=PROFILE_TIMEOUT, kind="profile"
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except NoAnswer as exc:
             self._profile_paused_until = time.monotonic() + PROFILE_PAUSE
-            log.info("line_profile_unavailable", error=type(exc).__name__)
+            log.info("line_profile_unavailable", error=f"libcurl {exc.code}")
             return None
         if response.status != 200:
             log.info("line_profile_unavailable", status=response.status)

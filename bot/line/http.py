@@ -1,25 +1,36 @@
-"""LINE's Messaging API as plain JSON over urllib3: the calls whose bodies are ready.
+"""LINE's Messaging API as plain JSON over libcurl: the calls whose bodies are ready.
 
-Replies and pushes from the reply outbox, and the dispatcher's multicasts, are LINE's JSON
-already (a notice is built as data: messages.notice.notice_object). Posting them through
-the SDK's models would validate and serialise the same bubble and 500 ids again on every
-call (~16 ms of CPU per multicast, profiled), and importing the SDK alone takes over a
-second, which `todoku send` would spend before its first multicast. The wire format,
-headers and error mapping are the SDK's and LINE's: a status LINE answers maps to the
-same SendError as through the SDK (bot.line.gateway uses `map_error` for those).
+Replies and pushes from the reply outbox, the follow's profile, and the dispatcher's
+multicasts are LINE's JSON already (a notice is built as data: messages.notice.notice_object).
+Posting them through the SDK's models would validate and serialise the same bubble and 500
+ids again on every call (~16 ms of CPU per multicast, profiled), and importing the SDK alone
+takes over a second, which `todoku send` would spend before its first multicast. The wire
+format, headers and error mapping are the SDK's and LINE's: a status LINE answers maps to
+the same SendError as through the SDK (bot.line.gateway uses `map_error` for those).
 
-No retries here: urllib3's are off, so every retry is the caller's and carries the same
-X-Line-Retry-Key (bot.dispatch.send).
+The transport is libcurl (pycurl), one handle and kept connection per thread: a call took
+~0.25 ms of CPU against ~1.1 ms through urllib3, whose Python HTTP parsing (http.client's
+header parser, the response object) was a fifth of a webhook event's CPU and most of a
+reply thread's (docs/benchmarks.md, 2026-12-03 morning). Like urllib3 here before, it uses
+no proxy from the environment, follows no redirect and verifies TLS against certifi's CA
+bundle (the one `requests` uses; the wheel's libcurl has its own OpenSSL and no CA path of
+this system).
+
+No retries here: every retry is the caller's and carries the same X-Line-Retry-Key
+(bot.dispatch.send).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
-from urllib.parse import urlsplit
 
-import urllib3
+import certifi
+import pycurl
 
 from bot.errors import (
     InvalidReplyToken,
@@ -36,63 +47,109 @@ log = get_logger("todoku.line")
 MULTICAST_MAX = 500  # user ids per multicast (LINE)
 
 
+class NoAnswer(Exception):
+    """LINE did not answer (refused, timed out, reset): the call may or may not have
+    been accepted. The text names libcurl's error code only, never a URL or a body."""
+
+    def __init__(self, kind: str, code: int) -> None:
+        super().__init__(f"{kind}: no answer (libcurl error {code})")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Answer:
+    """LINE's answer: the status, the headers (names in lower case) and the body."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: bytes
+
+
 class LineHttp:
-    """POSTs of JSON bodies to the Messaging API with the channel's token, pooled."""
+    """Calls with JSON bodies to the Messaging API with the channel's token."""
 
     def __init__(
-        self,
-        base: str,
-        token: str,
-        *,
-        read_timeout: float,
-        connect_timeout: float = 3.05,
-        connections: int = 4,
+        self, base: str, token: str, *, read_timeout: float, connect_timeout: float = 3.05
     ) -> None:
         self.base = base.rstrip("/")
-        self.headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "User-Agent": "todoku",
-        }
-        # One pool for LINE's one host, called directly: urllib3's PoolManager parsed the
-        # URL and looked its pool up again on every call, which took 0.8 ms of CPU per
-        # reply against 0.45 ms through the host's pool (docs/benchmarks.md, 2026-12-03).
-        self.prefix = urlsplit(self.base).path
-        self.pool = urllib3.connection_from_url(
-            self.base,
-            # As many kept connections as requests in flight at once: with fewer, urllib3
-            # opens and discards a connection for each request beyond the pool.
-            maxsize=connections,
-            retries=False,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-        )
+        # "Expect:" turns off libcurl's 100-continue for bodies over 1 KiB (a multicast),
+        # which would wait for LINE's interim answer before sending the body.
+        self._headers = [
+            f"Authorization: Bearer {token}",
+            "Content-Type: application/json",
+            "User-Agent: todoku",
+            "Expect:",
+        ]
+        self.connect_timeout = connect_timeout
+        self.timeout = connect_timeout + read_timeout
+        self._local = threading.local()
 
-    def get(self, path: str, *, timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
-        """GET a path of the API (raises urllib3's HTTPError when there is no answer)."""
-        return self.pool.urlopen(
-            "GET", self.prefix + path, headers=self.headers, timeout=timeout, retries=False
-        )
+    def _handle(self) -> pycurl.Curl:
+        # A handle is not thread-safe; each thread keeps its own, and with it one kept
+        # connection (the dispatcher's 16 sending threads: 16 connections).
+        curl = getattr(self._local, "curl", None)
+        if curl is None:
+            curl = pycurl.Curl()
+            curl.setopt(pycurl.NOSIGNAL, 1)  # timeouts without SIGALRM: threads
+            curl.setopt(pycurl.PROXY, "")  # not http_proxy from the environment
+            curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+            curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+            curl.setopt(pycurl.CAINFO, certifi.where())
+            curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(self.connect_timeout * 1000))
+            self._local.curl = curl
+        return curl
+
+    def _call(
+        self,
+        path: str,
+        *,
+        body: bytes | None,
+        kind: str,
+        timeout: float,
+        retry_key: str | None = None,
+    ) -> Answer:
+        curl = self._handle()
+        headers = self._headers
+        if retry_key is not None:
+            headers = [*headers, f"X-Line-Retry-Key: {retry_key}"]
+        received: list[bytes] = []
+        data = BytesIO()
+        curl.setopt(pycurl.URL, self.base + path)
+        curl.setopt(pycurl.HTTPHEADER, headers)
+        if body is None:
+            curl.setopt(pycurl.HTTPGET, 1)
+        else:
+            curl.setopt(pycurl.POSTFIELDS, body)
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        curl.setopt(pycurl.HEADERFUNCTION, received.append)
+        curl.setopt(pycurl.WRITEDATA, data)
+        try:
+            curl.perform()
+        except pycurl.error as exc:
+            raise NoAnswer(kind, exc.args[0] if exc.args else 0) from None
+        return Answer(curl.getinfo(pycurl.RESPONSE_CODE), _headers(received), data.getvalue())
+
+    def get(self, path: str, *, timeout: float, kind: str = "get") -> Answer:
+        """GET a path of the API within `timeout` seconds (NoAnswer when there is none)."""
+        return self._call(path, body=None, kind=kind, timeout=timeout)
 
     def post(self, path: str, body: str, *, kind: str, retry_key: str | None = None) -> str:
         """POST a JSON body; LINE's request id, or the SendError its answer means."""
-        headers = self.headers
-        if retry_key is not None:
-            headers = {**headers, "X-Line-Retry-Key": retry_key}
         try:
-            response = self.pool.urlopen(
-                "POST", self.prefix + path, body=body.encode(), headers=headers, retries=False
+            answer = self._call(
+                path, body=body.encode(), kind=kind, timeout=self.timeout, retry_key=retry_key
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except NoAnswer as exc:
             # No answer: it may or may not have been accepted (what retry keys are for).
-            raise RetryableSendError(f"{kind}: {type(exc).__name__}") from exc
-        request_id = response.headers.get("x-line-request-id", "")
-        if response.status == 200:
+            raise RetryableSendError(str(exc)) from None
+        request_id = answer.headers.get("x-line-request-id", "")
+        if answer.status == 200:
             log.info("line_api_call", kind=kind, status=200, request_id=request_id)
             return request_id
-        text = response.data.decode("utf-8", "replace")
-        if kind == "reply" and response.status == 400 and "Invalid reply token" in text:
+        text = answer.data.decode("utf-8", "replace")
+        if kind == "reply" and answer.status == 400 and "Invalid reply token" in text:
             raise InvalidReplyToken(f"{kind}: HTTP 400: invalid reply token", status=400)
-        error = map_error(response.status, text, response.headers, kind)
+        error = map_error(answer.status, text, answer.headers, kind)
         if isinstance(error, AlreadyAccepted):
             log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
             return error.request_id
@@ -108,13 +165,23 @@ class LineHttp:
         return self.post("/v2/bot/message/multicast", body, kind="multicast", retry_key=retry_key)
 
 
+def _headers(lines: list[bytes]) -> dict[str, str]:
+    """The final answer's headers (an interim 100 or a proxy's answer comes first)."""
+    headers: dict[str, str] = {}
+    for raw in lines:
+        line = raw.decode("latin-1")
+        if line.startswith("HTTP/"):
+            headers = {}
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
 def multicast_http(settings: Settings) -> LineHttp:
-    """The dispatcher's client: one kept connection per sending thread and then some
-    (SendPolicy.concurrency is 16)."""
+    """The dispatcher's client (one kept connection per sending thread)."""
     token = settings.channel_access_token.get_secret_value()
-    return LineHttp(
-        settings.line_api_base, token, read_timeout=settings.line_timeout_seconds, connections=32
-    )
+    return LineHttp(settings.line_api_base, token, read_timeout=settings.line_timeout_seconds)
 
 
 def map_error(status: int, body: str, headers: Mapping[str, str], kind: str) -> SendError:

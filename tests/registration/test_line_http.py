@@ -1,17 +1,21 @@
-"""bot.line.http: LINE's JSON calls on one kept connection, under the base URL's path."""
+"""bot.line.http: LINE's JSON calls over libcurl: one kept connection per thread, under the
+base URL's path, TLS verified, no proxy from the environment, no answer is retryable."""
 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
-import urllib3
+import trustme
 
-from bot.errors import RetryableSendError
-from bot.line.http import LineHttp
+from bot.errors import PermanentSendError, RetryableSendError
+from bot.line.http import LineHttp, NoAnswer
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -26,12 +30,17 @@ class _Recorder(BaseHTTPRequestHandler):
                 "path": self.path,
                 "auth": self.headers.get("Authorization"),
                 "retry_key": self.headers.get("X-Line-Retry-Key"),
+                "expect": self.headers.get("Expect"),
                 "body": body,
             }
         )
         self.connections.add(self.client_address)
         answer = b'{"language":"en"}' if self.command == "GET" else b"{}"
-        self.send_response(200)
+        if self.path.endswith("/refuse"):
+            answer = b'{"message":"The request body has 1 error(s)"}'
+            self.send_response(400)
+        else:
+            self.send_response(200)
         self.send_header("x-line-request-id", f"req-{len(self.seen)}")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -48,13 +57,32 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def line_server():
+def _serve(wrap=None):
     _Recorder.seen, _Recorder.connections = [], set()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    if wrap is not None:
+        server.socket = wrap(server.socket)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    return server
+
+
+@pytest.fixture
+def line_server():
+    server = _serve()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tls_server():
+    """LINE's API over TLS, its certificate signed by a throwaway CA (returned too)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = _serve(lambda sock: context.wrap_socket(sock, server_side=True))
+    yield f"https://127.0.0.1:{server.server_address[1]}", ca
     server.shutdown()
     server.server_close()
 
@@ -65,7 +93,7 @@ def test_calls_go_under_the_base_path_on_one_kept_connection(line_server):
     http = LineHttp(line_server + "/line-proxy/", "the-token", read_timeout=2)
     first = http.post("/v2/bot/message/reply", '{"replyToken":"t","messages":[]}', kind="reply")
     second = http.post("/v2/bot/message/push", "{}", kind="push", retry_key="key-1")
-    profile = http.get("/v2/bot/profile/U1", timeout=urllib3.Timeout(total=1))
+    profile = http.get("/v2/bot/profile/U1", timeout=1)
     assert (first, second) == ("req-1", "req-2")
     assert json.loads(profile.data) == {"language": "en"}
     seen = _Recorder.seen
@@ -80,8 +108,91 @@ def test_calls_go_under_the_base_path_on_one_kept_connection(line_server):
     assert len(_Recorder.connections) == 1
 
 
-def test_no_answer_is_retryable_and_not_retried_by_urllib3(line_server):
-    """A refused connection is the caller's to retry (with its same retry key)."""
-    http = LineHttp("http://127.0.0.1:9", "t", read_timeout=1, connect_timeout=1)
+def test_no_answer_is_retryable_and_says_nothing_of_the_call():
+    """A refused connection is the caller's to retry (with its same retry key); the error
+    names the call's kind and libcurl's code, not the URL, the token or the body."""
+    http = LineHttp("http://127.0.0.1:9", "the-token", read_timeout=1, connect_timeout=1)
+    with pytest.raises(RetryableSendError) as raised:
+        http.post("/v2/bot/message/push", '{"to":"U0123"}', kind="push", retry_key="k")
+    assert str(raised.value) == "push: no answer (libcurl error 7)"
+
+
+def test_a_silent_line_times_out_within_the_limit():
+    """LINE accepting the connection but never answering: NoAnswer after the timeout."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        http = LineHttp(url, "t", read_timeout=0.3, connect_timeout=0.2)
+        started = time.monotonic()
+        with pytest.raises(NoAnswer):
+            http.get("/v2/bot/profile/U1", timeout=0.3)
+        with pytest.raises(RetryableSendError):
+            http.post("/v2/bot/message/push", "{}", kind="push", retry_key="k")
+        assert time.monotonic() - started < 0.3 + (0.2 + 0.3) + 1.0
+    finally:
+        silent.close()
+
+
+def test_a_refusal_is_mapped_and_a_long_body_is_sent_without_waiting(line_server):
+    """LINE's 400 is a permanent error; a multicast-sized body goes without
+    `Expect: 100-continue` (which would wait for an interim answer first)."""
+    http = LineHttp(line_server, "t", read_timeout=2)
+    with pytest.raises(PermanentSendError) as raised:
+        http.post("/v2/bot/message/refuse", "{}", kind="push")
+    assert raised.value.status == 400
+    ids = [f"U{n:032x}" for n in range(500)]
+    assert http.multicast(ids, [{"type": "text", "text": "お知らせ"}], "key-2") == "req-2"
+    sent = _Recorder.seen[-1]
+    assert json.loads(sent["body"])["to"] == ids
+    assert sent["expect"] is None and sent["retry_key"] == "key-2"
+
+
+def test_each_thread_keeps_its_own_connection(line_server):
+    """The dispatcher's sending threads call at once: every call arrives, one connection
+    per thread, reused by that thread's next call."""
+    http = LineHttp(line_server, "t", read_timeout=2)
+    failures = []
+
+    def send(n: int) -> None:
+        try:
+            for k in range(3):
+                http.post("/v2/bot/message/push", "{}", kind="push", retry_key=f"{n}-{k}")
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(s["retry_key"] for s in _Recorder.seen) == sorted(
+        f"{n}-{k}" for n in range(4) for k in range(3)
+    )
+    assert len(_Recorder.connections) == 4
+
+
+def test_a_proxy_in_the_environment_is_not_used(line_server, monkeypatch):
+    """Like the SDK's client, LINE calls go direct: an http_proxy set for other tools
+    (here one that does not exist) changes nothing."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    http = LineHttp(line_server, "t", read_timeout=2)
+    assert http.post("/v2/bot/message/push", "{}", kind="push", retry_key="k") == "req-1"
+
+
+def test_tls_is_verified_against_the_ca_bundle(tls_server, monkeypatch, tmp_path):
+    """A certificate no trusted CA signed is refused (retryable: nothing was sent); with
+    its CA in the bundle the same call goes through."""
+    url, ca = tls_server
+    untrusting = LineHttp(url, "t", read_timeout=2)
     with pytest.raises(RetryableSendError):
-        http.post("/v2/bot/message/push", "{}", kind="push", retry_key="k")
+        untrusting.post("/v2/bot/message/push", "{}", kind="push", retry_key="k")
+    assert _Recorder.seen == []
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setattr("bot.line.http.certifi.where", lambda: str(bundle))
+    trusting = LineHttp(url, "t", read_timeout=2)
+    assert trusting.post("/v2/bot/message/push", "{}", kind="push", retry_key="k") == "req-1"
