@@ -3,7 +3,9 @@ base URL's path, TLS verified, no proxy from the environment, no answer is retry
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -16,6 +18,7 @@ import trustme
 
 from bot.errors import PermanentSendError, RetryableSendError
 from bot.line.http import LineHttp, NoAnswer
+from bot.logs import configure_logging
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -196,3 +199,27 @@ def test_tls_is_verified_against_the_ca_bundle(tls_server, monkeypatch, tmp_path
     monkeypatch.setattr("bot.line.http.certifi.where", lambda: str(bundle))
     trusting = LineHttp(url, "t", read_timeout=2)
     assert trusting.post("/v2/bot/message/push", "{}", kind="push", retry_key="k") == "req-1"
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_an_accepted_reply_is_logged_only_at_debug(line_server, level):
+    """Every event ends in a reply: at INFO its acceptance is not a log line of its own
+    (a push or multicast is); at DEBUG it is, with LINE's request id."""
+    root = logging.getLogger()
+    before, old_level = list(root.handlers), root.level
+    configure_logging(level)
+    buffer = io.StringIO()
+    root.handlers[0].setStream(buffer)
+    try:
+        http = LineHttp(line_server, "t", read_timeout=2)
+        http.post("/v2/bot/message/reply", '{"replyToken":"t","messages":[]}', kind="reply")
+        http.post("/v2/bot/message/push", "{}", kind="push", retry_key="k")
+    finally:
+        root.handlers[:] = before
+        root.setLevel(old_level)
+    calls = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    calls = [(c["kind"], c["request_id"]) for c in calls if c["event"] == "line_api_call"]
+    if level == "INFO":
+        assert calls == [("push", "req-2")]
+    else:
+        assert calls == [("reply", "req-1"), ("push", "req-2")]
