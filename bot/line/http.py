@@ -26,6 +26,7 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from io import BytesIO
 from typing import Any
 
@@ -58,11 +59,19 @@ class NoAnswer(Exception):
 
 @dataclass(frozen=True)
 class Answer:
-    """LINE's answer: the status, the headers (names in lower case) and the body."""
+    """LINE's answer: the status, the headers (names in lower case) and the body;
+    `resent` when libcurl sent the call twice (see `LineHttp._call`)."""
 
     status: int
     headers: Mapping[str, str]
     data: bytes
+    resent: bool = False
+
+
+# libcurl's words when a kept connection died after the request went out and before any
+# answer: it sends the same request again on a new connection, by itself (no option turns
+# this off). tests/registration/test_line_http.py pins the text for the libcurl we ship.
+_RESENT = b"Connection died, retrying a fresh connect"
 
 
 class LineHttp:
@@ -123,11 +132,25 @@ class LineHttp:
         curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
         curl.setopt(pycurl.HEADERFUNCTION, received.append)
         curl.setopt(pycurl.WRITEDATA, data)
+        # A reply has no retry key: if libcurl sends it twice, LINE refusing the token the
+        # second time may mean the first got through. Only replies listen for that
+        # (libcurl's informational texts; pushes and multicasts are safe by their key).
+        notes: list[bytes] = []
+        if kind == "reply":
+            curl.setopt(pycurl.VERBOSE, 1)
+            curl.setopt(pycurl.DEBUGFUNCTION, partial(_note, notes))
+        else:
+            curl.setopt(pycurl.VERBOSE, 0)
         try:
             curl.perform()
         except pycurl.error as exc:
             raise NoAnswer(kind, exc.args[0] if exc.args else 0) from None
-        return Answer(curl.getinfo(pycurl.RESPONSE_CODE), _headers(received), data.getvalue())
+        return Answer(
+            curl.getinfo(pycurl.RESPONSE_CODE),
+            _headers(received),
+            data.getvalue(),
+            resent=any(note.startswith(_RESENT) for note in notes),
+        )
 
     def get(self, path: str, *, timeout: float, kind: str = "get") -> Answer:
         """GET a path of the API within `timeout` seconds (NoAnswer when there is none)."""
@@ -154,7 +177,9 @@ class LineHttp:
             return request_id
         text = answer.data.decode("utf-8", "replace")
         if kind == "reply" and answer.status == 400 and "Invalid reply token" in text:
-            raise InvalidReplyToken(f"{kind}: HTTP 400: invalid reply token", status=400)
+            raise InvalidReplyToken(
+                f"{kind}: HTTP 400: invalid reply token", status=400, resent=answer.resent
+            )
         error = map_error(answer.status, text, answer.headers, kind)
         if isinstance(error, AlreadyAccepted):
             log.info("line_api_already_accepted", kind=kind, request_id=error.request_id)
@@ -169,6 +194,11 @@ class LineHttp:
             raise ValueError(f"a multicast reaches 1 to {MULTICAST_MAX} users, not {len(user_ids)}")
         body = json.dumps({"to": list(user_ids), "messages": list(messages)}, ensure_ascii=False)
         return self.post("/v2/bot/message/multicast", body, kind="multicast", retry_key=retry_key)
+
+
+def _note(notes: list[bytes], kind: int, text: bytes) -> None:
+    if kind == pycurl.INFOTYPE_TEXT:
+        notes.append(text)
 
 
 def _headers(lines: list[bytes]) -> dict[str, str]:

@@ -11,7 +11,8 @@ Exactly once, whatever dies when:
   redelivery of the event takes the row over (`claim_due_replies`, one UPDATE … RETURNING).
 - Taken over while the reply token is young, it is replied again: LINE's 400 "Invalid reply
   token" then means an earlier attempt was accepted (only we hold the token), so it counts
-  as sent. With the token expired (~1 minute, LINE's rule) it is pushed with the row's
+  as sent (as it does when libcurl itself sent the call twice: bot.line.http). With the
+  token expired (~1 minute, LINE's rule) it is pushed with the row's
   X-Line-Retry-Key, so retries of the push cannot duplicate it either (409 = sent).
 - The one gap: a reply that LINE accepted while its process died before recording it, and
   no process came back within the token's minute; it is then pushed and arrives twice.
@@ -141,9 +142,10 @@ def deliver(wiring, item: Pending) -> str:
             try:
                 line.reply_json(item.token, item.messages)
                 return "sent"
-            except InvalidReplyToken:
-                if item.taken_over:
-                    # Only we hold the token, and it is young: an earlier attempt used it.
+            except InvalidReplyToken as exc:
+                if item.taken_over or exc.resent:
+                    # Only we hold the token, and it is young: an earlier attempt used it
+                    # (a sweeper's, or the first sending of this very call).
                     log.info("reply_token_already_used", event_id=item.event_id)
                     return "sent"
                 # Never used by us and refused: push instead (nothing was delivered).

@@ -16,7 +16,7 @@ from typing import ClassVar
 import pytest
 import trustme
 
-from bot.errors import PermanentSendError, RetryableSendError
+from bot.errors import InvalidReplyToken, PermanentSendError, RetryableSendError
 from bot.line.http import LineHttp, NoAnswer
 from bot.logs import configure_logging
 
@@ -223,3 +223,76 @@ def test_an_accepted_reply_is_logged_only_at_debug(line_server, level):
         assert calls == [("push", "req-2")]
     else:
         assert calls == [("reply", "req-1"), ("push", "req-2")]
+
+
+def _scripted_line(answers):
+    """A raw HTTP/1.1 server: for each connection, a list of what to do with each request
+    on it ("200", "400 token", or "die": read it, then close without a word)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    bodies = []
+
+    def read(conn) -> bytes | None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        return body
+
+    def serve() -> None:
+        for script in answers:
+            conn, _ = server.accept()
+            with conn:
+                for step in script:
+                    bodies.append(read(conn))
+                    if step == "die":
+                        break
+                    status, text = (
+                        ("200 OK", b"{}")
+                        if step == "200"
+                        else ("400 Bad Request", b'{"message":"Invalid reply token"}')
+                    )
+                    conn.sendall(
+                        f"HTTP/1.1 {status}\r\nContent-Length: {len(text)}\r\n"
+                        f"x-line-request-id: req-{len(bodies)}\r\n\r\n".encode()
+                        + text
+                    )
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}", bodies
+
+
+def test_a_reply_libcurl_sends_twice_is_marked_resent():
+    """The kept connection dies after the second reply went out and before any answer:
+    libcurl sends it again on a new connection by itself; LINE refusing that token then
+    says `resent`, so the outbox counts the reply as sent rather than pushing it again."""
+    url, bodies = _scripted_line([["200", "die"], ["400 token"]])
+    http = LineHttp(url, "t", read_timeout=2)
+    http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
+    with pytest.raises(InvalidReplyToken) as raised:
+        http.post("/v2/bot/message/reply", '{"replyToken":"b"}', kind="reply")
+    assert raised.value.resent is True
+    assert bodies == [b'{"replyToken":"a"}', b'{"replyToken":"b"}', b'{"replyToken":"b"}']
+
+
+def test_a_token_refused_on_its_only_sending_is_not_marked_resent():
+    """The same refusal without a resend: the token was never used by us."""
+    url, bodies = _scripted_line([["200", "400 token"]])
+    http = LineHttp(url, "t", read_timeout=2)
+    http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
+    with pytest.raises(InvalidReplyToken) as raised:
+        http.post("/v2/bot/message/reply", '{"replyToken":"b"}', kind="reply")
+    assert raised.value.resent is False
+    assert len(bodies) == 2

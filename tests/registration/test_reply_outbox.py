@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from bot.registration.outbox import sender_for
+from bot.errors import InvalidReplyToken
+from bot.registration.outbox import Pending, deliver, sender_for
 from bot.store.models import ReplyOutbox
 from tests.conftest import make_settings
 from tests.server_process import ServerProcess
@@ -126,6 +130,37 @@ def test_reply_lost_then_taken_over_arrives_once(make_bot, linesim_server, engin
     _wait_for(lambda: _outbox(engine) == [])
     assert len(_replies(sim, user)) == 1
     assert [r["endpoint"] for r in _sends(sim)] == ["reply", "reply"]
+
+
+@pytest.mark.parametrize("resent", [True, False])
+def test_a_token_refused_after_libcurl_sent_the_reply_twice_counts_as_sent(resent):
+    """LINE delivered a reply, its kept connection died before the answer, and libcurl sent
+    the reply again (bot.line.http, tested there against a real socket): LINE's refusal of
+    the used token then counts as sent — no push, which would be a second welcome. A token
+    refused on its only sending was never used: the reply is pushed instead (as before).
+    (linesim closes every connection, so it cannot show libcurl's resend itself.)"""
+    calls = []
+
+    class Line:
+        def reply_json(self, token, messages):
+            calls.append("reply")
+            raise InvalidReplyToken("reply: HTTP 400: invalid reply token", resent=resent)
+
+        def push_json(self, user_id, messages, retry_key):
+            calls.append("push")
+            return "req-1"
+
+    wiring = SimpleNamespace(line=Line(), settings=SimpleNamespace(reply_token_seconds=50))
+    item = Pending(
+        event_id="01EVENT",
+        user_id="U" + "0" * 32,
+        token="a" * 32,
+        messages="[]",
+        retry_key=str(uuid.uuid4()),
+        received=datetime.now(UTC),
+    )
+    assert deliver(wiring, item) == "sent"
+    assert calls == (["reply"] if resent else ["reply", "push"])
 
 
 def test_reply_never_answered_is_sent_by_the_sweeper(make_bot, linesim_server, engine):
