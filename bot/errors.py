@@ -99,9 +99,9 @@ class MonthlyQuotaReached(PermanentSendError):
 class InvalidReplyToken(PermanentSendError):
     """LINE refused a reply token: already used (by an earlier attempt) or expired.
 
-    `resent`: the refusal answered a second sending of the same call (libcurl sends a
-    request again on a fresh connection when the kept one died before any answer), so
-    the first sending may be the one that used the token."""
+    `resent`: the refusal may answer a second sending of the same call (libcurl sends a
+    request again on a new connection when the kept one died before any answer), so the
+    first sending may be the one that used the token (bot.line.http.LineHttp._call)."""
 
     def __init__(self, message: str, *, status: int | None = 400, resent: bool = False) -> None:
         super().__init__(message, status=status)

@@ -26,7 +26,6 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from io import BytesIO
 from typing import Any
 
@@ -60,18 +59,12 @@ class NoAnswer(Exception):
 @dataclass(frozen=True)
 class Answer:
     """LINE's answer: the status, the headers (names in lower case) and the body;
-    `resent` when libcurl sent the call twice (see `LineHttp._call`)."""
+    `resent` when libcurl may have sent the call twice (see `LineHttp._call`)."""
 
     status: int
     headers: Mapping[str, str]
     data: bytes
     resent: bool = False
-
-
-# libcurl's words when a kept connection died after the request went out and before any
-# answer: it sends the same request again on a new connection, by itself (no option turns
-# this off). tests/registration/test_line_http.py pins the text for the libcurl we ship.
-_RESENT = b"Connection died, retrying a fresh connect"
 
 
 class LineHttp:
@@ -132,24 +125,27 @@ class LineHttp:
         curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
         curl.setopt(pycurl.HEADERFUNCTION, received.append)
         curl.setopt(pycurl.WRITEDATA, data)
-        # A reply has no retry key: if libcurl sends it twice, LINE refusing the token the
-        # second time may mean the first got through. Only replies listen for that
-        # (libcurl's informational texts; pushes and multicasts are safe by their key).
-        notes: list[bytes] = []
-        if kind == "reply":
-            curl.setopt(pycurl.VERBOSE, 1)
-            curl.setopt(pycurl.DEBUGFUNCTION, partial(_note, notes))
-        else:
-            curl.setopt(pycurl.VERBOSE, 0)
+        # libcurl sends a request again, by itself, on a new connection when the kept one
+        # died after the request went out and before any answer (no option turns this
+        # off). Harmless with a retry key; a reply has none, and LINE refusing its token
+        # the second time may mean the first sending got through. So a call that expected
+        # its thread's kept connection and still had to connect is marked: it may have
+        # been sent twice. (It may also have found the kept connection closed before
+        # sending; a young token we never used is not refused in practice, and counting
+        # such a refusal as sent is the lesser error than a second message.)
+        expected_kept = getattr(self._local, "kept", False)
+        self._local.kept = False
         try:
             curl.perform()
         except pycurl.error as exc:
             raise NoAnswer(kind, exc.args[0] if exc.args else 0) from None
+        headers = _headers(received)
+        self._local.kept = headers.get("connection", "").lower() != "close"
         return Answer(
             curl.getinfo(pycurl.RESPONSE_CODE),
-            _headers(received),
+            headers,
             data.getvalue(),
-            resent=any(note.startswith(_RESENT) for note in notes),
+            resent=expected_kept and curl.getinfo(pycurl.NUM_CONNECTS) > 0,
         )
 
     def get(self, path: str, *, timeout: float, kind: str = "get") -> Answer:
@@ -194,11 +190,6 @@ class LineHttp:
             raise ValueError(f"a multicast reaches 1 to {MULTICAST_MAX} users, not {len(user_ids)}")
         body = json.dumps({"to": list(user_ids), "messages": list(messages)}, ensure_ascii=False)
         return self.post("/v2/bot/message/multicast", body, kind="multicast", retry_key=retry_key)
-
-
-def _note(notes: list[bytes], kind: int, text: bytes) -> None:
-    if kind == pycurl.INFOTYPE_TEXT:
-        notes.append(text)
 
 
 def _headers(lines: list[bytes]) -> dict[str, str]:

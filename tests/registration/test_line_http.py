@@ -227,7 +227,8 @@ def test_an_accepted_reply_is_logged_only_at_debug(line_server, level):
 
 def _scripted_line(answers):
     """A raw HTTP/1.1 server: for each connection, a list of what to do with each request
-    on it ("200", "400 token", or "die": read it, then close without a word)."""
+    on it ("200", "200 close" (then close), "400 token", or "die": read it, then close
+    without a word)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -260,14 +261,17 @@ def _scripted_line(answers):
                         break
                     status, text = (
                         ("200 OK", b"{}")
-                        if step == "200"
+                        if step.startswith("200")
                         else ("400 Bad Request", b'{"message":"Invalid reply token"}')
                     )
+                    close = "Connection: close\r\n" if step.endswith("close") else ""
                     conn.sendall(
-                        f"HTTP/1.1 {status}\r\nContent-Length: {len(text)}\r\n"
+                        f"HTTP/1.1 {status}\r\nContent-Length: {len(text)}\r\n{close}"
                         f"x-line-request-id: req-{len(bodies)}\r\n\r\n".encode()
                         + text
                     )
+                    if close:
+                        break
         server.close()
 
     threading.Thread(target=serve, daemon=True).start()
@@ -277,7 +281,8 @@ def _scripted_line(answers):
 def test_a_reply_libcurl_sends_twice_is_marked_resent():
     """The kept connection dies after the second reply went out and before any answer:
     libcurl sends it again on a new connection by itself; LINE refusing that token then
-    says `resent`, so the outbox counts the reply as sent rather than pushing it again."""
+    says `resent`, so the outbox counts the reply as sent rather than pushing it again.
+    (A test of libcurl's behaviour too: should it stop resending, the bodies change.)"""
     url, bodies = _scripted_line([["200", "die"], ["400 token"]])
     http = LineHttp(url, "t", read_timeout=2)
     http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
@@ -290,6 +295,18 @@ def test_a_reply_libcurl_sends_twice_is_marked_resent():
 def test_a_token_refused_on_its_only_sending_is_not_marked_resent():
     """The same refusal without a resend: the token was never used by us."""
     url, bodies = _scripted_line([["200", "400 token"]])
+    http = LineHttp(url, "t", read_timeout=2)
+    http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
+    with pytest.raises(InvalidReplyToken) as raised:
+        http.post("/v2/bot/message/reply", '{"replyToken":"b"}', kind="reply")
+    assert raised.value.resent is False
+    assert len(bodies) == 2
+
+
+def test_a_new_connection_after_line_closed_the_last_is_not_marked_resent():
+    """LINE (or a proxy) closing each connection after its answer: the next call connects
+    anew as expected, and a refusal there is an ordinary one."""
+    url, bodies = _scripted_line([["200 close"], ["400 token"]])
     http = LineHttp(url, "t", read_timeout=2)
     http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
     with pytest.raises(InvalidReplyToken) as raised:
