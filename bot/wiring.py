@@ -66,7 +66,7 @@ class Wiring:
         from bot.dispatch.send import Dispatcher
         from bot.line.http import multicast_http
 
-        # Plain JSON over urllib3, not the gateway: notices are built as LINE's JSON, and
+        # Plain JSON over libcurl, not the gateway: notices are built as LINE's JSON, and
         # the SDK under the gateway takes over a second to import (docs/benchmarks.md).
         return Dispatcher(multicast_http(self.settings))
 

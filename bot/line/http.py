@@ -11,10 +11,10 @@ the same SendError as through the SDK (bot.line.gateway uses `map_error` for tho
 The transport is libcurl (pycurl), one handle and kept connection per thread: a call took
 ~0.25 ms of CPU against ~1.1 ms through urllib3, whose Python HTTP parsing (http.client's
 header parser, the response object) was a fifth of a webhook event's CPU and most of a
-reply thread's (docs/benchmarks.md, 2026-12-03 morning). Like urllib3 here before, it uses
-no proxy from the environment, follows no redirect and verifies TLS against certifi's CA
-bundle (the one `requests` uses; the wheel's libcurl has its own OpenSSL and no CA path of
-this system).
+reply thread's (docs/benchmarks.md, "2026-12-03 (16:00–17:10 JST)"). Like the SDK's own
+client it uses no proxy from the environment and follows no redirect; TLS is verified
+against certifi's CA bundle (the one `requests` uses: the wheel's libcurl has its own
+OpenSSL, which knows no CA path of this system).
 
 No retries here: every retry is the caller's and carries the same X-Line-Retry-Key
 (bot.dispatch.send).

@@ -278,38 +278,30 @@ def _scripted_line(answers):
     return f"http://127.0.0.1:{server.getsockname()[1]}", bodies
 
 
-def test_a_reply_libcurl_sends_twice_is_marked_resent():
-    """The kept connection dies after the second reply went out and before any answer:
-    libcurl sends it again on a new connection by itself; LINE refusing that token then
-    says `resent`, so the outbox counts the reply as sent rather than pushing it again.
-    (A test of libcurl's behaviour too: should it stop resending, the bodies change.)"""
-    url, bodies = _scripted_line([["200", "die"], ["400 token"]])
+@pytest.mark.parametrize(
+    ("script", "resent", "sendings"),
+    [
+        # The kept connection dies after the second reply went out and before any answer:
+        # libcurl sends it again on a new connection by itself (should a later libcurl stop
+        # doing so, the sendings change and this fails).
+        ([["200", "die"], ["400 token"]], True, 3),
+        # The same refusal on the reply's only sending: the token was never used by us.
+        ([["200", "400 token"]], False, 2),
+        # LINE (or a proxy) closing each connection after its answer: the next call
+        # connects anew as expected, and its refusal is an ordinary one.
+        ([["200 close"], ["400 token"]], False, 2),
+    ],
+    ids=["resent-by-libcurl", "one-sending", "closed-by-line"],
+)
+def test_a_refused_reply_token_says_whether_the_reply_may_have_been_sent_twice(
+    script, resent, sendings
+):
+    """LINE refusing the second reply's token is marked `resent` only when libcurl may
+    have sent it twice: the outbox then counts it as sent instead of pushing it again."""
+    url, bodies = _scripted_line(script)
     http = LineHttp(url, "t", read_timeout=2)
     http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
     with pytest.raises(InvalidReplyToken) as raised:
         http.post("/v2/bot/message/reply", '{"replyToken":"b"}', kind="reply")
-    assert raised.value.resent is True
-    assert bodies == [b'{"replyToken":"a"}', b'{"replyToken":"b"}', b'{"replyToken":"b"}']
-
-
-def test_a_token_refused_on_its_only_sending_is_not_marked_resent():
-    """The same refusal without a resend: the token was never used by us."""
-    url, bodies = _scripted_line([["200", "400 token"]])
-    http = LineHttp(url, "t", read_timeout=2)
-    http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
-    with pytest.raises(InvalidReplyToken) as raised:
-        http.post("/v2/bot/message/reply", '{"replyToken":"b"}', kind="reply")
-    assert raised.value.resent is False
-    assert len(bodies) == 2
-
-
-def test_a_new_connection_after_line_closed_the_last_is_not_marked_resent():
-    """LINE (or a proxy) closing each connection after its answer: the next call connects
-    anew as expected, and a refusal there is an ordinary one."""
-    url, bodies = _scripted_line([["200 close"], ["400 token"]])
-    http = LineHttp(url, "t", read_timeout=2)
-    http.post("/v2/bot/message/reply", '{"replyToken":"a"}', kind="reply")
-    with pytest.raises(InvalidReplyToken) as raised:
-        http.post("/v2/bot/message/reply", '{"replyToken":"b"}', kind="reply")
-    assert raised.value.resent is False
-    assert len(bodies) == 2
+    assert raised.value.resent is resent
+    assert bodies == [b'{"replyToken":"a"}'] + [b'{"replyToken":"b"}'] * (sendings - 1)
