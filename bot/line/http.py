@@ -12,9 +12,9 @@ The transport is libcurl (pycurl), one handle and kept connection per thread: a 
 ~0.25 ms of CPU against ~1.1 ms through urllib3, whose Python HTTP parsing (http.client's
 header parser, the response object) was a fifth of a webhook event's CPU and most of a
 reply thread's (docs/benchmarks.md, "2026-12-03 (16:00–17:10 JST)"). Like the SDK's own
-client it uses no proxy from the environment and follows no redirect; TLS is verified
-against certifi's CA bundle (the one `requests` uses: the wheel's libcurl has its own
-OpenSSL, which knows no CA path of this system).
+client it uses no proxy from the environment and follows no redirect, and it trusts the
+CAs Python's ssl trusts (the wheel's libcurl has its own OpenSSL, which knows no CA path
+of this system; `_handle` names them).
 
 No retries here: every retry is the caller's and carries the same X-Line-Retry-Key
 (bot.dispatch.send).
@@ -23,6 +23,7 @@ No retries here: every retry is the caller's and carries the same X-Line-Retry-K
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,13 @@ class LineHttp:
             curl.setopt(pycurl.PROXY, "")  # not http_proxy from the environment
             curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
             curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
-            curl.setopt(pycurl.CAINFO, certifi.where())
+            # The CAs Python's ssl trusts (the SDK's calls, `requests`): the system's
+            # store, or SSL_CERT_FILE / SSL_CERT_DIR, so a city's own CA added there works
+            # for every LINE call alike; certifi's bundle where the system names no file.
+            paths = ssl.get_default_verify_paths()
+            curl.setopt(pycurl.CAINFO, paths.cafile or certifi.where())
+            if paths.capath:
+                curl.setopt(pycurl.CAPATH, paths.capath)
             curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(self.connect_timeout * 1000))
             self._local.curl = curl
         return curl

@@ -186,9 +186,10 @@ def test_a_proxy_in_the_environment_is_not_used(line_server, monkeypatch):
     assert http.post("/v2/bot/message/push", "{}", kind="push", retry_key="k") == "req-1"
 
 
-def test_tls_is_verified_against_the_ca_bundle(tls_server, monkeypatch, tmp_path):
-    """A certificate no trusted CA signed is refused (retryable: nothing was sent); with
-    its CA in the bundle the same call goes through."""
+def test_tls_is_verified_against_the_cas_python_trusts(tls_server, monkeypatch, tmp_path):
+    """A certificate of a CA the system does not know is refused (retryable: nothing was
+    sent); once the CA is in the bundle SSL_CERT_FILE names — as an operator adds a city's
+    own CA, for Python's ssl and the SDK alike — the same call goes through."""
     url, ca = tls_server
     untrusting = LineHttp(url, "t", read_timeout=2)
     with pytest.raises(RetryableSendError):
@@ -196,7 +197,7 @@ def test_tls_is_verified_against_the_ca_bundle(tls_server, monkeypatch, tmp_path
     assert _Recorder.seen == []
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setattr("bot.line.http.certifi.where", lambda: str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     trusting = LineHttp(url, "t", read_timeout=2)
     assert trusting.post("/v2/bot/message/push", "{}", kind="push", retry_key="k") == "req-1"
 
