@@ -97,9 +97,9 @@ class LineHttp:
             curl.setopt(pycurl.PROXY, "")  # not http_proxy from the environment
             curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
             curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
-            # The CAs Python's ssl trusts (the SDK's calls, `requests`): the system's
-            # store, or SSL_CERT_FILE / SSL_CERT_DIR, so a city's own CA added there works
-            # for every LINE call alike; certifi's bundle where the system names no file.
+            # The CAs Python's ssl trusts, as the SDK's calls do: the system's store, or
+            # SSL_CERT_FILE / SSL_CERT_DIR, so a city's own CA added there works for every
+            # LINE call alike; certifi's bundle where the system names no file.
             paths = ssl.get_default_verify_paths()
             curl.setopt(pycurl.CAINFO, paths.cafile or certifi.where())
             if paths.capath:
