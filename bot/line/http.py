@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
-import certifi
 import pycurl
+from certifi import where as certifi_bundle
 
 from bot.errors import (
     InvalidReplyToken,
@@ -101,7 +101,7 @@ class LineHttp:
             # SSL_CERT_FILE / SSL_CERT_DIR, so a city's own CA added there works for every
             # LINE call alike; certifi's bundle where the system names no file.
             paths = ssl.get_default_verify_paths()
-            curl.setopt(pycurl.CAINFO, paths.cafile or certifi.where())
+            curl.setopt(pycurl.CAINFO, paths.cafile or certifi_bundle())
             if paths.capath:
                 curl.setopt(pycurl.CAPATH, paths.capath)
             curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(self.connect_timeout * 1000))
