@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import Config, ConfigError, Problem, check_config, load_config
+from bot.config import Config, ConfigError, Problem, check_config, load_config, yamlsource
 from tests.config.helpers import CAMPAIGNS, MUNICIPALITY, PROGRAMS
+from tests.conftest import REPO
 
 KEYS = [
     "id",
@@ -146,3 +150,67 @@ def test_python_tags_are_not_constructed():
         {"programs.yaml": "programs:\n  - id: !!python/object/apply:os.getcwd []\n"}
     )
     assert problems
+
+
+def read_both_ways(text: str) -> tuple[tuple, tuple]:
+    """What reading `text` gives with libyaml and with the pure-Python loader alone."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "programs.yaml")
+        path.write_text(text, encoding="utf-8")
+        fast = _read(path)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(yamlsource, "_C_LOADER", None)
+            pure = _read(path)
+    return fast, pure
+
+
+def _read(path: Path) -> tuple:
+    doc, problems = yamlsource.read_yaml(path)
+    return repr(doc.data), doc.lines, doc.readable, problems  # repr: nan == nan
+
+
+@FAST
+@given(value=values, flow=st.booleans())
+def test_libyaml_reads_structures_as_the_pure_loader_does(value, flow):
+    """The fast reader (libyaml) gives the same values, lines and problems as PyYAML's own."""
+    text = yaml.safe_dump({"programs": [value]}, allow_unicode=True, default_flow_style=flow)
+    fast, pure = read_both_ways(text)
+    assert fast == pure
+
+
+@FAST
+@given(text=st.text(max_size=300))
+def test_libyaml_reads_any_text_as_the_pure_loader_does(text):
+    """Broken files too: the same problems, worded the same, on the same lines."""
+    fast, pure = read_both_ways(text)
+    assert fast == pure
+
+
+def test_the_shipped_configuration_is_read_by_libyaml_with_the_same_result():
+    """libyaml composes real files (so the comparisons above compare two readers)."""
+    for name in FILES:
+        text = (REPO / "config" / name).read_text(encoding="utf-8")
+        assert yamlsource._compose_fast(text) is not None, name
+        fast, pure = read_both_ways(text)
+        assert fast == pure
+    # Mistakes go through the pure reader, whose messages the problems quote.
+    for broken in ("a: [1, 2\n", "a: *nowhere\n", "a: 1\n---\nb: 2\n", "a: \x07\n"):
+        assert yamlsource._compose_fast(broken) is None, broken
+
+
+def test_nesting_too_deep_for_libyaml_does_not_crash_the_process():
+    """libyaml's composer recurses in C (200,000 brackets crash it): such a file never
+    reaches it, and is a problem like any other."""
+    code = (
+        "import sys, pathlib, tempfile\n"
+        "from bot.config.yamlsource import read_yaml\n"
+        "path = pathlib.Path(tempfile.mkdtemp(), 'programs.yaml')\n"
+        "path.write_text('programs: ' + '[' * 200_000 + ']' * 200_000)\n"
+        "doc, problems = read_yaml(path)\n"
+        "print(problems[0].message)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "nested too deeply" in result.stdout
