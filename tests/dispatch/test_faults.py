@@ -157,6 +157,29 @@ def test_a_crash_before_the_deliveries_are_recorded_is_recorded_at_resume(line, 
     assert all(len(notices(sim, u)) == 1 for u in residents)
 
 
+def test_the_first_chunk_is_small_so_the_first_notices_leave_early(line, people, sim, monkeypatch):
+    """The first chunk records FIRST_CHUNK residents, each next one twice as many up to
+    RECORD_CHUNK: the first multicast waits for a small transaction, not a full chunk."""
+    from bot.dispatch import outbox
+
+    monkeypatch.setattr(outbox, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 8)
+    residents = people.crowd(20)
+    run_id = outbox.claim_run(
+        line.session_factory, "senior-2026", "senior-smartphone", NOW, False, NOW
+    )
+    recording = outbox.Recording(
+        line.session_factory, line.config, outbox.get_run(line.session_factory, run_id)
+    )
+    recorded = []
+    while recording.next_chunk(NOW):
+        recorded.append(sum(outbox.counts(line.session_factory, run_id).values()))
+    assert recorded == [2, 6, 14, 20]
+    resume_unfinished(line, policy=FAST)  # sends what was recorded (the run is "sending")
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    assert outbox.counts(line.session_factory, run_id) == {"sent": 20}
+
+
 def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_resident(
     line, people, sim, monkeypatch
 ):
