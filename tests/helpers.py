@@ -32,9 +32,14 @@ ARGS = [
 ]
 
 
+def clean_environ() -> dict[str, str]:
+    """This process's environment without Todoku's and LINE's settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
+
+
 def run_todoku(*args: str, env: dict | None = None, cwd: Path = REPO):
     """Run the real `todoku` command line in a subprocess."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
+    full_env = clean_environ()
     full_env.update(env or {})
     return subprocess.run(
         [*TODOKU, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120

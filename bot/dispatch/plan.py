@@ -75,11 +75,15 @@ def parse_at(text: str) -> dt.datetime:
 
 
 def notice_preview(program, lead: str | None, on: dt.date) -> list[str]:
-    """The notice's texts and button labels, as lines (no links: a preview writes nothing)."""
-    from messages import NoticeLinks, build_notice
+    """The notice's texts and button labels, as lines (no links: a preview writes nothing).
+
+    Read from the notice as LINE's JSON, as the dispatcher sends it: the SDK's models took
+    ~2 s to import, most of `todoku plan` and `todoku send --dry-run` (benchmarks/startup.py).
+    """
+    from messages import NoticeLinks, notice_object
 
     links = NoticeLinks("https://example.invalid/", "https://example.invalid/")
-    bubble = build_notice(program, lead, links, on).to_dict()
+    bubble = notice_object(program, lead, links, on)
     lines = [f"[通知] {bubble['altText']}".replace("\n", " ")]
     for node in _walk(bubble["contents"]):
         if node.get("type") == "text":

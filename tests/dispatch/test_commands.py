@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +16,7 @@ from bot.dispatch.plan import staff_test_send
 from bot.errors import OutsideWindow, UnknownCampaign, UserError
 from bot.store.models import AuditEntry, CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, multicasts, notices
-from tests.helpers import run_todoku
+from tests.helpers import clean_environ, run_todoku
 
 
 def count(wiring, model) -> int:
@@ -132,3 +134,29 @@ def test_exit_codes_of_the_real_command_line(tmp_path, args, code, says):
     result = run_todoku(*args, env=env, cwd=tmp_path)
     assert result.returncode == code, result.stderr
     assert says in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["plan", "--at", "2026-12-01T09:00"], ["send", "senior-smartphone-2026", "--dry-run"]],
+    ids=["plan", "dry run"],
+)
+def test_previews_are_printed_without_importing_the_line_sdk(tmp_path, args):
+    """Staff wait for `todoku plan` and `--dry-run`: their previews come from the notice as
+    LINE's JSON, not from the SDK's models (~2 s to import, most of the command's time)."""
+    from tests.conftest import SAMPLE_CONFIG
+
+    env = {"TODOKU_CONFIG": str(SAMPLE_CONFIG), "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"}
+    assert run_todoku("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env={**clean_environ(), **env},
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[通知] " in result.stdout and "[くわしく見る]" in result.stdout, result.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
+    assert [m for m in imported if m.split(".")[0] == "linebot"] == []
