@@ -137,11 +137,11 @@ def _compose_fast(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None] | None:
 
     libyaml (PyYAML's C parser) reads faster: the shipped configuration's three files
     took 68 ms with the pure reader and take 12 ms (values built, events counted), which
-    every process start and every reload pays. Its composer recurses in C, though: a file nested some 100,000
-    levels deep crashes the process. Its event parser does not recurse, so the events are
-    counted first; only a file of allowed characters, well-formed and no deeper than
-    MAX_DEPTH is composed by libyaml. The values are built from the nodes by the same code
-    either way.
+    every process start and every reload pays. Its composer recurses in C, though: a file
+    nested some 100,000 levels deep crashes the process. Its event parser does not
+    recurse, so the events are counted first; only a file of allowed characters,
+    well-formed and no deeper than MAX_DEPTH is composed by libyaml. The values are built
+    from the nodes by the same code either way.
     """
     if _C_LOADER is None or _NON_PRINTABLE.search(text):
         return None
@@ -241,12 +241,15 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             line = node.start_mark.line + 1
+            # The problem alone: the line is the Problem's, and the mark's excerpt of the
+            # file is there only when the pure reader composed it.
+            why = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else exc
             self.problems.append(
                 Problem(
                     self.doc.file,
                     line,
                     dotted(path),
-                    f"cannot read value {str(node.value)[:40]!r} ({exc})",
+                    f"cannot read value {str(node.value)[:40]!r} ({why})",
                     "write plain text, a number, a date or true/false",
                 )
             )

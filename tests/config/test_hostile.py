@@ -186,6 +186,35 @@ def test_libyaml_reads_any_text_as_the_pure_loader_does(text):
     assert fast == pure
 
 
+EDGES = {
+    "a byte order mark": "\ufeffprograms: []\n",
+    "Windows line ends": "programs:\r\n  - id: a\r\n",
+    "old Mac line ends": "programs:\r  - id: a\r",
+    "a tab for indentation": "programs:\n\t- id: a\n",
+    "NEL and LINE SEPARATOR": "a: x\x85b: 2\nc: y\u2028d\n",
+    "a byte order mark inside": "a: 1\n\ufeffb: 2\n",
+    "an emoji": "a: \U0001f600\n",
+    "an empty file": "",
+    "only a comment": "# x\n",
+    "a null document": "~\n",
+    "two documents": "a: 1\n---\nb: 2\n",
+    "a document end": "a: 1\n...\n",
+    "a YAML directive": "%YAML 1.1\n---\na: 1\n",
+    "a TAG directive": "%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n",
+    "a merge key": "a: &x {b: 1}\nc:\n  <<: *x\n",
+    "binary, set, omap": "a: !!binary aGVsbG8=\nb: !!set {x, y}\nc: !!omap [x: 1]\n",
+    "a timestamp": "a: 2001-12-14t21:59:43.10-05:00\n",
+    "a complex key": "? [a, b]\n: 1\n",
+    "an unknown tag": "a: !nope 1\n",
+}
+
+
+@pytest.mark.parametrize("text", EDGES.values(), ids=EDGES.keys())
+def test_libyaml_reads_edge_cases_as_the_pure_loader_does(text):
+    fast, pure = read_both_ways(text)
+    assert fast == pure
+
+
 def test_the_shipped_configuration_is_read_by_libyaml_with_the_same_result():
     """libyaml composes real files (so the comparisons above compare two readers)."""
     for name in FILES:
