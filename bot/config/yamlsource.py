@@ -8,6 +8,7 @@ libyaml composes well-formed files; whatever is wrong is worded by the pure-Pyth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,33 +138,63 @@ def _compose_fast(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None] | None:
 
     libyaml (PyYAML's C parser) reads faster: the shipped configuration's three files
     took 68 ms with the pure reader and take 12 ms (values built, events counted), which
-    every process start and every reload pays. Its composer recurses in C, though: a file
-    nested some 100,000 levels deep crashes the process. Its event parser does not
-    recurse, so the events are counted first; only a file of allowed characters,
-    well-formed and no deeper than MAX_DEPTH is composed by libyaml. The values are built
-    from the nodes by the same code either way.
+    every process start and every reload pays. But it is not the same reader:
+    - its composer recurses in C: a file nested some 100,000 levels deep crashes the
+      process. Its event parser does not recurse, so the events are looked at first, and
+      a file deeper than MAX_DEPTH goes to the pure reader;
+    - it accepts some things the pure reader refuses (tabs as spaces, `?` and `:` inside
+      a flow collection's plain text, a comment glued to `|` or `>`) and reads tags
+      differently. A file with any of those, or with anchors, aliases, directives or
+      `---` (which the configuration never needs), goes to the pure reader, as does
+      anything libyaml refuses: the pure reader says what is wrong, as it always did.
+    The values are built from the nodes by the same code either way; tests compare the
+    two readers on random files.
     """
-    if _C_LOADER is None or _NON_PRINTABLE.search(text):
+    if _C_LOADER is None or _NON_PRINTABLE.search(text) or "\t" in text:
         return None
     try:
-        depth = 0
+        depth = flow = 0
         for event in yaml.parse(text, Loader=_C_LOADER):
             if isinstance(event, _OPENS):
                 depth += 1
+                flow += bool(event.flow_style)
                 if depth > MAX_DEPTH:
                     return None
             elif isinstance(event, _CLOSES):
                 depth -= 1
+                flow -= flow > 0  # inside a flow collection every collection is one
+            if not _plain(event, text, flow):
+                return None
         loader = _C_LOADER(text)
         return loader, loader.get_single_node()
     except (yaml.YAMLError, ValueError):  # UnicodeError is a ValueError
         return None
 
 
+def _plain(event: yaml.Event, text: str, flow: int) -> bool:
+    """Whether libyaml and the pure reader read this event alike (see `_compose_fast`)."""
+    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+        return False
+    if getattr(event, "tag", None) is not None:
+        return False
+    if isinstance(event, yaml.DocumentStartEvent) and event.explicit:
+        return False  # `---`, with or without directives
+    if isinstance(event, yaml.ScalarEvent):
+        if event.style in ("|", ">"):
+            line_end = text.find("\n", event.start_mark.index)
+            header = text[event.start_mark.index : None if line_end < 0 else line_end]
+            return _BLOCK_HEADER.fullmatch(header.rstrip("\r")) is not None
+        if not event.style and flow and any(c in event.value for c in "?:#"):
+            return False
+    return True
+
+
 _C_LOADER = getattr(yaml, "CSafeLoader", None)  # None: PyYAML built without libyaml
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE  # what the pure reader refuses
 _OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+# `|` or `>`, its indicators, then nothing but spaces and a comment after a space.
+_BLOCK_HEADER = re.compile(r"[|>](?:[1-9][+-]?|[+-][1-9]?)?(?: +(?:#.*)?)?")
 _SYNTAX_HINT = "check indentation, colons and quotes on this line and the one before"
 _UTF8_HINT = "save it as UTF-8 text"
 _CHARS = "delete it (it may have come from copying and pasting)"
