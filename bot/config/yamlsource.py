@@ -152,6 +152,8 @@ def _compose_fast(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None] | None:
     """
     if _C_LOADER is None or _NON_PRINTABLE.search(text) or "\t" in text:
         return None
+    if "\ufeff" in text[1:]:  # a byte order mark past the start: text to one, not the other
+        return None
     try:
         depth = flow = 0
         for event in yaml.parse(text, Loader=_C_LOADER):

@@ -200,6 +200,7 @@ EDGES = {
     "a bare tag": "!",
     "NEL and LINE SEPARATOR": "a: x\x85b: 2\nc: y\u2028d\n",
     "a byte order mark inside": "a: 1\n\ufeffb: 2\n",
+    "a byte order mark after NEL": "\x85\ufeff",
     "an emoji": "a: \U0001f600\n",
     "an empty file": "",
     "only a comment": "# x\n",
