@@ -39,8 +39,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TODOKU = Path(sys.executable).parent / "todoku"
+from benchmarks.dispatch import REPO, TODOKU
+
 OURS = {"bot", "messages", "segments", "migrations", "linesim", "benchmarks", "encodings"}
 
 
