@@ -155,7 +155,7 @@ class Recording:
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
         self._choosers: dict[bool, object] = {}  # built once per run: the last chunk's apart
 
-    def _chooser(self, last: bool):
+    def _chooser(self, last: bool, number_later: bool):
         """The run's choose statement (queries.chunk_chooser), with or without a top bound."""
         chooser = self._choosers.get(last)
         if chooser is None:
@@ -177,6 +177,7 @@ class Recording:
                 BATCH,
                 last=last,
                 variants=LANGUAGES,
+                number_later=number_later,
             )
             self._choosers[last] = chooser
         return chooser
@@ -207,10 +208,13 @@ class Recording:
                 # sent without its key could never be retried safely (line-platform.md
                 # §2.6). The chunk's batches are numbered after this random prefix.
                 prefix = str(uuid.uuid4())[: audience.KEY_PREFIX_LENGTH]
+                later = audience.numbers_keys_later(conn)
                 chosen = session.execute(
-                    self._chooser(last),
+                    self._chooser(last, later),
                     audience.chunk_params(self.after, None if last else upto, now - WEEK, prefix),
                 )
+                if later:
+                    audience.number_chunk_batches(conn, prefix, BATCH, len(LANGUAGES))
                 session.execute(audience.chunk_batches(run.id, now))
                 written = session.execute(audience.chunk_deliveries(run.id, program.id, now))
                 deleted = written.rowcount != chosen.rowcount

@@ -8,8 +8,13 @@ sent_at written for sent batches only.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
+from collections import Counter
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, text
 
 from bot.clock import TOKYO
@@ -135,7 +140,10 @@ def test_any_profiles_says_whether_a_family_profile_exists_from_the_index(wiring
         assert "ix_residents_guardian_id" in plan and "SCAN residents" not in plan, plan
 
 
-def _chosen(wiring, batch: int) -> list[tuple]:
+PREFIX = "0" * 8 + "-0000-4000-8000-"
+
+
+def _chosen(wiring, batch: int, number_later: bool = False) -> list[tuple]:
     """The chunk of every resident (no rule), batched by `batch`: (resident, status, variant,
     key) in resident order, read from the chunk table in the same transaction."""
     everyone = select(Resident.id)
@@ -148,18 +156,27 @@ def _chosen(wiring, batch: int) -> list[tuple]:
             NOW - dt.timedelta(days=7),
             3,
             "cap",
-            "0" * 8 + "-0000-4000-8000-",
+            PREFIX,
             batch,
             variants=LANGUAGES,
+            number_later=number_later,
         )
         session.execute(statement)
+        if number_later:
+            queries.number_chunk_batches(conn, PREFIX, batch, len(LANGUAGES))
         rows = conn.exec_driver_sql(
             "SELECT resident_id, status, variant, batch_key FROM todoku_chunk ORDER BY resident_id"
         ).all()
     return [tuple(row) for row in rows]
 
 
-def test_a_chunk_is_chosen_into_batches_per_language_and_families_are_left_pending(wiring):
+BOTH_WAYS = pytest.mark.parametrize("number_later", [False, True], ids=["window", "later"])
+
+
+@BOTH_WAYS
+def test_a_chunk_is_chosen_into_batches_per_language_and_families_are_left_pending(
+    wiring, number_later
+):
     """Holders alone are batched (≤ `batch` each, one language per batch, keys that are
     UUIDs); an account with a family profile is not (its one message names whose notices
     it carries: formed from pending rows)."""
@@ -172,7 +189,7 @@ def test_a_chunk_is_chosen_into_batches_per_language_and_families_are_left_pendi
         session.add_all([profile, no_line_id])
         session.flush()
         profile_id = profile.id
-    rows = _chosen(wiring, batch=2)
+    rows = _chosen(wiring, batch=2, number_later=number_later)
     by_resident = {r[0]: r for r in rows}
     assert by_resident[no_line_id.id][1] == "pending" and by_resident[no_line_id.id][3] is None
     assert [by_resident[i][1:3] for i in ids] == [
@@ -191,6 +208,73 @@ def test_a_chunk_is_chosen_into_batches_per_language_and_families_are_left_pendi
     assert len(keys) == 2 and all(str(uuid.UUID(k)) == k for k in keys)
 
 
+# A resident of a chunk: their language (None: never chosen, read as Japanese; "xx": one
+# no longer offered) and whether they have a LINE id.
+chunk_people = st.lists(
+    st.tuples(st.sampled_from([None, *LANGUAGES, "xx"]), st.booleans().map(lambda b: not b)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    people=chunk_people,
+    batch=st.integers(1, 7),
+    way=st.sampled_from(["window", "later", "later, written in another order"]),
+)
+def test_every_variant_of_a_chunk_is_cut_into_full_batches_of_its_own(engine, people, batch, way):
+    """Either way of numbering, whatever the mix of languages: every batched row gets a
+    key, a key is at most `batch` rows of one language, and each language takes
+    ceil(n / batch) keys (full batches but its last). Numbered later from rows written in
+    another order than chosen, a key still holds at most `batch` rows of one language."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            for n, (language, has_line_id) in enumerate(people):
+                row = {"following": True, "line_user_id": f"U{n:032x}" if has_line_id else None}
+                if language is not None:
+                    row["language"] = language
+                conn.execute(insert(Resident).values(row))
+            queries.start_chunk(conn)
+            later = way != "window"
+            since = NOW - dt.timedelta(days=7)
+            statement = queries.choose_chunk(
+                select(Resident.id), 0, since, 3, "cap", PREFIX, batch,
+                variants=LANGUAGES, number_later=later,
+            )  # fmt: skip
+            if way == "later, written in another order":  # reverse resident order
+                reordered = statement.select.order_by(None).order_by(text("1 DESC"))
+                columns = [c.name for c in queries._chunk.columns if c.name != "seq"]
+                statement = insert(queries._chunk).from_select(columns, reordered)
+            conn.execute(statement)
+            if later:
+                queries.number_chunk_batches(conn, PREFIX, batch, len(LANGUAGES))
+            rows = conn.exec_driver_sql("SELECT status, variant, batch_key FROM todoku_chunk").all()
+        finally:
+            outer.rollback()
+    batched = [(variant, key) for status, variant, key in rows if status == "sending"]
+    assert all(key is None for status, _, key in rows if status != "sending")
+    expected = Counter(
+        language or "ja"
+        for language, has_line_id in people
+        if has_line_id and (language is None or language in LANGUAGES)
+    )
+    assert Counter(variant for variant, _ in batched) == expected
+    sizes = Counter(key for _, key in batched)
+    assert all(str(uuid.UUID(key)) == key for key in sizes)
+    assert max(sizes.values(), default=0) <= batch
+    variants = {key: {v for v, k in batched if k == key} for key in sizes}
+    assert all(len(of) == 1 for of in variants.values())
+    if way != "later, written in another order":
+        keys_per_variant = Counter(next(iter(of)) for of in variants.values())
+        assert keys_per_variant == {v: math.ceil(n / batch) for v, n in expected.items()}
+
+
 def test_a_resident_whose_language_is_unknown_is_batched_later_under_it(wiring):
     """An old or hand-edited language is no variant the chunk numbers keys for: the row is
     left pending and formed into a batch of its own variant, as before."""
@@ -205,9 +289,10 @@ def test_a_resident_whose_language_is_unknown_is_batched_later_under_it(wiring):
     assert {b.variant.key: b.user_ids for b in batches}["xx"] == [f"U{1:032x}"]
 
 
-def test_a_chunk_over_the_batch_size_is_cut_into_batches(wiring):
+@BOTH_WAYS
+def test_a_chunk_over_the_batch_size_is_cut_into_batches(wiring, number_later):
     _run_with(wiring, 5)
-    rows = _chosen(wiring, batch=2)
+    rows = _chosen(wiring, batch=2, number_later=number_later)
     keys = [r[3] for r in rows]
     assert [keys.count(k) for k in dict.fromkeys(keys)] == [2, 2, 1]
 
