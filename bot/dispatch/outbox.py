@@ -129,6 +129,7 @@ RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 
 # The first chunk is smaller, and each next one twice the last up to RECORD_CHUNK: the first
 # multicast waits for its chunk's transaction, ~0.1 s for 10,000 residents.
 FIRST_CHUNK = 1_000
+CHUNK_ATTEMPTS = 3  # a chunk failed by a resident deleted meanwhile is recorded again
 
 
 class Recording:
@@ -187,57 +188,71 @@ class Recording:
         self.formed = []
         if self.done:
             return False
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                return self._record_chunk(now)
+            except IntegrityError as exc:
+                # PostgreSQL checks a row's resident key after its INSERT … SELECT read
+                # them: a resident whose deletion (「削除する」) committed in between fails
+                # the chunk, rolled back whole. Recorded again, the chunk leaves them out.
+                # Still failing after a few tries, the error ends this pass and the run
+                # stays `running`: the next pass records it (bot.dispatch.resume).
+                if _foreign_key_violation(exc) and attempt < CHUNK_ATTEMPTS:
+                    continue
+                if _foreign_key_violation(exc):
+                    raise
+                # uq_deliveries_run_resident: another process recorded these residents of
+                # this run meanwhile (a resume racing a slow send); it records the rest too.
+                self.done = True
+                return False
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def _record_chunk(self, now: dt.datetime) -> bool:
         run, config, campaign, program = self.run, self.config, self.campaign, self.program
-        try:
-            with transaction(self.factory) as session:
-                # First a write on the run's row: it serialises recorders of the same run
-                # (PostgreSQL row lock, SQLite's write lock) and says whether the run is
-                # still being recorded at all.
-                claimed = session.execute(audience.lock_running_run(run.id))
-                if claimed.rowcount != 1:
-                    self.done = True  # recorded (or expired) by someone else
-                    return False
-                top = session.scalar(audience.last_resident_id()) or 0
-                upto = self.after + min(RECORD_CHUNK, FIRST_CHUNK << self.chunks)
-                last = upto >= top
-                conn = session.connection()
-                audience.make_room(conn)
-                audience.lock_campaign(conn, campaign.id)  # not at once with its catch-up
-                audience.start_chunk(conn)
-                # uuid4, created here and committed before the first attempt: a request
-                # sent without its key could never be retried safely (line-platform.md
-                # §2.6). The chunk's batches are numbered after this random prefix.
-                prefix = str(uuid.uuid4())[: audience.KEY_PREFIX_LENGTH]
-                later = audience.numbers_keys_later(conn)
-                chosen = session.execute(
-                    self._chooser(last, later),
-                    audience.chunk_params(self.after, None if last else upto, now - WEEK, prefix),
-                )
-                if later:
-                    audience.number_chunk_batches(conn, prefix, BATCH, len(LANGUAGES))
-                session.execute(audience.chunk_batches(run.id, now))
-                written = session.execute(audience.chunk_deliveries(run.id, program.id, now))
-                deleted = written.rowcount != chosen.rowcount
-                if deleted:
-                    session.execute(audience.drop_empty_chunk_batches())
-                formed = _chunk_batches(session, run.id, now, deleted=deleted)
-                deferred = date_deferred(session, config, run.id, now)
-                # Rows left pending (family profiles, no LINE id, an unknown language) are
-                # batched by send_pending; a chunk of holders alone leaves none to look for.
-                batched = sum(len(b.user_ids) for b in formed)
-                left_pending = written.rowcount > batched + deferred
-                self.chunks += 1
-                if last:
-                    session.execute(audience.update_run(run.id, status=RunStatus.SENDING))
-                if last or self.chunks & (self.chunks - 1) == 0:
-                    # After chunks 1, 2, 4, 8 … and the last: the planner must see the
-                    # rows the next queries read (see refresh_delivery_stats).
-                    audience.refresh_delivery_stats(conn)
-        except IntegrityError:
-            # uq_deliveries_run_resident: another process recorded these residents of this
-            # run meanwhile (a resume racing a slow send); it records the rest too.
-            self.done = True
-            return False
+        with transaction(self.factory) as session:
+            # First a write on the run's row: it serialises recorders of the same run
+            # (PostgreSQL row lock, SQLite's write lock) and says whether the run is
+            # still being recorded at all.
+            claimed = session.execute(audience.lock_running_run(run.id))
+            if claimed.rowcount != 1:
+                self.done = True  # recorded (or expired) by someone else
+                return False
+            top = session.scalar(audience.last_resident_id()) or 0
+            upto = self.after + min(RECORD_CHUNK, FIRST_CHUNK << self.chunks)
+            last = upto >= top
+            conn = session.connection()
+            audience.make_room(conn)
+            audience.lock_campaign(conn, campaign.id)  # not at once with its catch-up
+            audience.start_chunk(conn)
+            # uuid4, created here and committed before the first attempt: a request
+            # sent without its key could never be retried safely (line-platform.md
+            # §2.6). The chunk's batches are numbered after this random prefix.
+            prefix = str(uuid.uuid4())[: audience.KEY_PREFIX_LENGTH]
+            later = audience.numbers_keys_later(conn)
+            chosen = session.execute(
+                self._chooser(last, later),
+                audience.chunk_params(self.after, None if last else upto, now - WEEK, prefix),
+            )
+            if later:
+                audience.number_chunk_batches(conn, prefix, BATCH, len(LANGUAGES))
+            session.execute(audience.chunk_batches(run.id, now))
+            written = session.execute(audience.chunk_deliveries(run.id, program.id, now))
+            deleted = written.rowcount != chosen.rowcount
+            if deleted:
+                session.execute(audience.drop_empty_chunk_batches())
+            formed = _chunk_batches(session, run.id, now, deleted=deleted)
+            deferred = date_deferred(session, config, run.id, now)
+            # Rows left pending (family profiles, no LINE id, an unknown language) are
+            # batched by send_pending; a chunk of holders alone leaves none to look for.
+            batched = sum(len(b.user_ids) for b in formed)
+            left_pending = written.rowcount > batched + deferred
+            if last:
+                session.execute(audience.update_run(run.id, status=RunStatus.SENDING))
+            if last or (self.chunks + 1) & self.chunks == 0:
+                # After chunks 1, 2, 4, 8 … and the last: the planner must see the
+                # rows the next queries read (see refresh_delivery_stats).
+                audience.refresh_delivery_stats(conn)
+        self.chunks += 1
         self.after = upto
         self.done = last
         self.formed = formed
@@ -533,3 +548,8 @@ def finish_run(
             values["reason"] = stopped
         session.execute(audience.update_run(run_id, **values))
     return status, left
+
+
+def _foreign_key_violation(exc: IntegrityError) -> bool:
+    """Whether a row's key named a row gone meanwhile (PostgreSQL's foreign_key_violation)."""
+    return getattr(exc.orig, "sqlstate", None) == "23503"

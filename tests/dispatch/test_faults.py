@@ -204,3 +204,70 @@ def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_res
     assert all(len(notices(sim, u)) == 1 for u in residents)
     assert outbox.counts(line.session_factory, run_id) == {"sent": 5}
     assert outbox.get_run(line.session_factory, run_id).status == "done"
+
+
+@pytest.mark.parametrize("attempts", [3, 1], ids=["recorded-again", "next-pass"])
+def test_a_resident_deleted_while_their_chunk_is_written_does_not_stop_the_recording(
+    line, people, sim, monkeypatch, attempts
+):
+    """「削除する」 committed while a chunk's rows are being inserted: PostgreSQL's key check
+    of that resident then fails the chunk (a foreign key violation). The chunk is recorded
+    again without them, and so is the rest of the run: nobody else loses their notice.
+    Out of attempts, the error ends the pass and the run stays `running` for the next."""
+    from sqlalchemy import delete, text
+
+    from bot.dispatch import outbox
+    from bot.store.models import Resident
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a deletion waits until the chunk is committed")
+    monkeypatch.setattr(outbox, "CHUNK_ATTEMPTS", attempts)
+    residents = people.crowd(6)
+    factory = line.session_factory
+    run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
+    recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
+    with factory() as session:
+        victim = session.scalar(select(Resident.id).where(Resident.line_user_id == residents[2]))
+    outcome: list[object] = []
+
+    def record() -> None:
+        try:
+            outcome.append(recording.next_chunk(NOW))
+        except Exception as exc:  # the thread's result, asserted below
+            outcome.append(exc)
+
+    with line.engine.connect() as deleting, line.engine.connect() as watching:
+        pending = deleting.begin()
+        deleting.execute(delete(Resident).where(Resident.id == victim))  # locked, not committed
+        recorder = threading.Thread(target=record)
+        recorder.start()
+        # The recorder's insert saw the victim (the deletion was not committed) and now
+        # waits, in the key check of the victim's row, for the deleting transaction.
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        for _ in range(500):
+            if watching.scalar(waiting):
+                break
+            watching.rollback()
+            threading.Event().wait(0.01)
+        else:
+            pytest.fail("the recorder never waited for the deleting transaction")
+        pending.commit()
+        recorder.join(10)
+    if attempts > 1:
+        assert outcome == [True]
+        while recording.next_chunk(NOW):
+            pass
+    else:
+        [error] = outcome
+        assert "foreign key" in str(error).lower()
+        assert outbox.get_run(factory, run_id).status == "running"
+        assert outbox.counts(factory, run_id) == {}  # the chunk was rolled back whole
+    resume_unfinished(line, policy=FAST)
+    others = [u for u in residents if u != residents[2]]
+    assert all(len(notices(sim, u)) == 1 for u in others)
+    assert notices(sim, residents[2]) == []
+    assert outbox.counts(factory, run_id) == {"sent": 5}
+    assert outbox.get_run(factory, run_id).status == "done"
