@@ -50,7 +50,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.segments import analyze, fresh_schema
+from benchmarks.segments import REPO, analyze, fresh_schema
 from benchmarks.segments_data import write_jsonl
 from bot.clock import TOKYO
 from bot.config import load_config
@@ -58,7 +58,6 @@ from bot.residents.importer import import_residents
 from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY, Settings
 from bot.store.engine import make_engine
 
-REPO = Path(__file__).resolve().parent.parent
 TODOKU = Path(sys.executable).parent / "todoku"
 LINE_MULTICAST_RATE = 200  # requests/s per channel (LINE, since 2025-04-23)
 BATCH = 500
