@@ -10,6 +10,7 @@ import sys
 import zlib
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
 from sqlalchemy import select
 
 from bot.store.models import AuditEntry
@@ -94,3 +95,13 @@ def mentions_year(text: str, year: int) -> bool:
     """Whether `text` names the year on its own (1958, 1958-07-03, 1958年), not as digits
     inside a timestamp's microseconds (…56.819588Z), a number or a hex id (a uuid's -1958-)."""
     return re.search(rf"(?<![0-9A-Za-z.\-]){year}(?![0-9A-Za-z])", text) is not None
+
+
+def fixture_examples(max_examples: int):
+    """hypothesis settings for a property test that takes function-scoped fixtures (a
+    database, a client): each example cleans up after itself, and a database is slow."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.store.models import Resident, ResidentActivity, WebhookEvent
+from tests.helpers import fixture_examples
 from tests.webhooks import body_of, event, new_user_id, post, sign
 
 
@@ -147,9 +148,7 @@ hostile_bodies = st.one_of(
 )
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fixture_examples(60)
 @given(body=hostile_bodies, signed=st.booleans())
 def test_hostile_bodies_never_cause_a_500(client, body, signed):
     """Random bodies, signed or not, get 200 or 400 — never a server error."""

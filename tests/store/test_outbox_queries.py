@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert, select, text
 
@@ -24,6 +24,7 @@ from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import CampaignRun, Delivery, Resident, SendBatch
 from messages import LANGUAGES
+from tests.helpers import fixture_examples
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)
 
@@ -217,11 +218,7 @@ chunk_people = st.lists(
 )
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fixture_examples(60)
 @given(
     people=chunk_people,
     batch=st.integers(1, 7),

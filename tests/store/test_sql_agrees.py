@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from sqlalchemy import insert, select
@@ -22,6 +22,7 @@ from bot.store.queries import RESIDENT_COLUMNS, eligible_residents, stream
 from segments import Profile, compile_rule, holds
 from segments.calendar import GRADES
 from segments.rules import Rule
+from tests.helpers import fixture_examples
 
 DISTRICTS = ["楯岡", "西郷", "大久保", "冨本"]
 TOPICS = ["子育て", "高齢者", "防災"]
@@ -144,11 +145,7 @@ def selected(conn, rule, on: date) -> set[int]:
     return set(conn.execute(query).scalars())
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fixture_examples(150)
 @given(
     rule=rules,
     people=st.lists(profiles, min_size=1, max_size=10),
