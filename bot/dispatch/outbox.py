@@ -154,11 +154,12 @@ class Recording:
         self.left_pending = True
         with factory() as session:
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
-        self._choosers: dict[bool, object] = {}  # built once per run: the last chunk's apart
+        # Built once per run (the last chunk's apart): by (last, number_later).
+        self._choosers: dict[tuple[bool, bool], object] = {}
 
     def _chooser(self, last: bool, number_later: bool):
         """The run's choose statement (queries.chunk_chooser), with or without a top bound."""
-        chooser = self._choosers.get(last)
+        chooser = self._choosers.get((last, number_later))
         if chooser is None:
             run, campaign, program = self.run, self.campaign, self.program
             limit = self.config.delivery.max_per_week
@@ -180,7 +181,7 @@ class Recording:
                 variants=LANGUAGES,
                 number_later=number_later,
             )
-            self._choosers[last] = chooser
+            self._choosers[last, number_later] = chooser
         return chooser
 
     def next_chunk(self, now: dt.datetime) -> bool:
@@ -234,7 +235,7 @@ class Recording:
                 audience.chunk_params(self.after, None if last else upto, now - WEEK, prefix),
             )
             if later:
-                audience.number_chunk_batches(conn, prefix, BATCH, len(LANGUAGES))
+                audience.number_chunk_batches(conn, prefix, BATCH)
             session.execute(audience.chunk_batches(run.id, now))
             written = session.execute(audience.chunk_deliveries(run.id, program.id, now))
             deleted = written.rowcount != chosen.rowcount

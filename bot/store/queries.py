@@ -596,7 +596,7 @@ _RANK_STARTS = (
 )
 
 
-def number_chunk_batches(conn: Connection, key_prefix: str, batch: int, ranks: int) -> None:
+def number_chunk_batches(conn: Connection, key_prefix: str, batch: int) -> None:
     """Give the chunk's batched rows their batch keys: each variant's rows, in `seq`
     order, cut into batches of ≤ `batch`, each key `key_prefix` + the batch's number.
 
@@ -604,13 +604,19 @@ def number_chunk_batches(conn: Connection, key_prefix: str, batch: int, ranks: i
     one variant (its rank is in the number), whatever order the rows were written in;
     in the chosen order each variant's batches are full but its last."""
     starts = dict(conn.execute(_RANK_STARTS).all())
+    if not starts:
+        return  # nothing batched in this chunk
+    # Every rank present gets its start (the statement is built once per highest rank).
+    ranks = max(starts)
     params = {f"start_{rank}": starts.get(rank, 0) for rank in range(1, ranks + 1)}
     conn.execute(_numbering(batch, ranks), {"chunk_prefix": key_prefix, **params})
 
 
+# name: number-chunk-batches
+# The keys of the chunk's batched rows from their `seq`, each variant counted from its
+# start (built once per batch size and highest rank).
 @functools.cache
 def _numbering(batch: int, ranks: int) -> Update:
-    # name: number-chunk-batches
     c = _chunk.c
     start = case(
         {rank: bindparam(f"start_{rank}", type_=Integer) for rank in range(1, ranks + 1)},

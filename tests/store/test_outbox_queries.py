@@ -164,7 +164,7 @@ def _chosen(wiring, batch: int, number_later: bool = False) -> list[tuple]:
         )
         session.execute(statement)
         if number_later:
-            queries.number_chunk_batches(conn, PREFIX, batch, len(LANGUAGES))
+            queries.number_chunk_batches(conn, PREFIX, batch)
         rows = conn.exec_driver_sql(
             "SELECT resident_id, status, variant, batch_key FROM todoku_chunk ORDER BY resident_id"
         ).all()
@@ -250,7 +250,7 @@ def test_every_variant_of_a_chunk_is_cut_into_full_batches_of_its_own(engine, pe
                 statement = insert(queries._chunk).from_select(columns, reordered)
             conn.execute(statement)
             if later:
-                queries.number_chunk_batches(conn, PREFIX, batch, len(LANGUAGES))
+                queries.number_chunk_batches(conn, PREFIX, batch)
             rows = conn.exec_driver_sql("SELECT status, variant, batch_key FROM todoku_chunk").all()
         finally:
             outer.rollback()
