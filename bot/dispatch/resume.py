@@ -105,6 +105,8 @@ def send_deferred(wiring, *, sender: Sender | None = None, policy: SendPolicy | 
     open_programs = [p.id for p in config.programs if p.is_open(now.date())]
     limit = config.delivery.max_per_week
     with transaction(wiring.session_factory) as session:
+        # The re-check counts the week's notices as a recording does, not at once with one.
+        audience.lock_weekly_cap(session.connection())
         for reason, statement in audience.skip_due_deferred(now, open_programs):
             skipped = session.execute(statement).rowcount
             if skipped:

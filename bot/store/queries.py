@@ -1254,6 +1254,20 @@ def purge_unfollowed_before(cutoff: dt.datetime) -> Delete:
 _marks = CatchupMark.__table__.c
 
 
+def lock_weekly_cap(conn: Connection) -> None:
+    """Serialise, until the transaction ends, everything that counts residents' notices of
+    the last 7 days against max_per_week and then records or releases notices."""
+    # Each counts committed rows only: two campaigns recorded at once on PostgreSQL (READ
+    # COMMITTED; a staff `todoku send` beside the scheduler, a catch-up pass beside a
+    # slot) would each see 2 of 3 and both send. Taken before any campaign's lock, in
+    # the same order everywhere. SQLite serialises writers anyway.
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(WEEKLY_CAP_LOCK))))
+
+
+WEEKLY_CAP_LOCK = "todoku:max_per_week"
+
+
 def lock_campaign(conn: Connection, campaign_id: str) -> None:
     """Serialise recording a campaign's deliveries (slot or catch-up) until the transaction ends."""
     # Both recorders exclude residents already told in the campaign with INSERT ... SELECT;

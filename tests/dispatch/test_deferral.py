@@ -105,3 +105,58 @@ def test_a_deferred_time_is_inside_the_window_on_a_later_day_with_room(now, offs
     earlier = at - dt.timedelta(minutes=1)
     if inside(window, earlier) and earlier.date() > now.date():
         assert sum(1 for t in recent if t > earlier - WEEK) >= limit
+
+
+def test_two_campaigns_recorded_at_once_keep_the_weekly_cap(line, people, sim):
+    """Two campaigns' runs recording the same resident at the same moment (a staff
+    `todoku send` beside the scheduler): the second counts the first's notice, so one is
+    sent and the other deferred — not both, which would break max_per_week (here 1)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from bot.dispatch import outbox
+    from bot.store.models import Resident
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: the second recorder waits for the first's commit")
+    user_id = people.add(interests=("住まい",))[1]
+    factory = line.session_factory
+    recordings = []
+    for campaign, program in (
+        ("senior-2026", "senior-smartphone"),
+        ("reform-2026", "jutaku-reform"),
+    ):
+        run_id = outbox.claim_run(factory, campaign, program, NOW, False, NOW)
+        recordings.append(outbox.Recording(factory, line.config, outbox.get_run(factory, run_id)))
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    threads = [threading.Thread(target=r.next_chunk, args=(NOW,)) for r in recordings]
+    with line.engine.connect() as holding, line.engine.connect() as watching:
+        # Holding the resident's row: the first recorder's key check of its row waits, with
+        # its chunk chosen and its transaction open, while the second one starts.
+        held = holding.begin()
+        holding.execute(text("SELECT id FROM residents FOR UPDATE"))
+        for started, thread in enumerate(threads, start=1):
+            thread.start()
+            for _ in range(500):
+                if watching.scalar(waiting) >= started:
+                    break
+                watching.rollback()
+                threading.Event().wait(0.01)
+            else:
+                pytest.fail(f"recorder {started} never waited")
+        held.rollback()
+        for thread in threads:
+            thread.join(10)
+    with factory() as session:
+        statuses = sorted(
+            session.scalars(
+                select(Delivery.status)
+                .join(Resident, Resident.id == Delivery.resident_id)
+                .where(Resident.line_user_id == user_id)
+            )
+        )
+    assert statuses == ["deferred", "sending"]
