@@ -372,7 +372,7 @@ _chunk = Table(
     MetaData(),
     # The order rows were chosen in (batched rows first, by variant, in resident order):
     # consecutive numbers, from which the batches are cut (number_chunk_batches).
-    Column("seq", Integer, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
     Column("resident_id", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("reason", Text),
@@ -393,9 +393,10 @@ _PER_VARIANT = 10**8
 def start_chunk(conn: Connection) -> None:
     """Create (once per connection) and empty the temporary table of a chunk's rows."""
     # `seq` numbers the rows as they are inserted: SQLite's rowid (1, 2, … again once the
-    # table is emptied), an identity column on PostgreSQL (it goes on counting).
+    # table is emptied), an identity column on PostgreSQL (it goes on counting for as long
+    # as the connection lives: a bigint, never to run out).
     if conn.dialect.name == "postgresql":
-        seq, after = "seq INTEGER GENERATED ALWAYS AS IDENTITY", " ON COMMIT DELETE ROWS"
+        seq, after = "seq BIGINT GENERATED ALWAYS AS IDENTITY", " ON COMMIT DELETE ROWS"
     else:
         seq, after = "seq INTEGER PRIMARY KEY", ""
     conn.exec_driver_sql(
@@ -431,8 +432,9 @@ def choose_chunk(
     `variants`: the message variants (languages) batched here, in a fixed order that
     numbers their keys; a row of any other (an old or hand-edited language) is left
     pending, batched later under its own variant. `number_later`: the rows are written
-    in batch order with a placeholder key, for `number_chunk_batches` (`key_prefix` and
-    `batch` are its then); else each key is computed here by a row_number() window."""
+    in batch order with a placeholder key, and `number_chunk_batches` gives them their
+    keys (`key_prefix` and `batch` unused here); else each key is computed here by a
+    row_number() window."""
     # The columns the chunk needs come with the audience's own rows: a second alias of
     # residents was hash-joined by PostgreSQL over the whole table for every chunk.
     who = (
@@ -619,7 +621,7 @@ def number_chunk_batches(conn: Connection, key_prefix: str, batch: int) -> None:
 def _numbering(batch: int, ranks: int) -> Update:
     c = _chunk.c
     start = case(
-        {rank: bindparam(f"start_{rank}", type_=Integer) for rank in range(1, ranks + 1)},
+        {rank: bindparam(f"start_{rank}", type_=BigInteger) for rank in range(1, ranks + 1)},
         value=c.rank,
     )
     key = _key(bindparam("chunk_prefix", type_=String), c.rank, c.seq - start, batch)
