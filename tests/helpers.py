@@ -7,11 +7,12 @@ import re
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.store.models import AuditEntry
 from tests.conftest import REPO, SAMPLE_CONFIG
@@ -105,3 +106,18 @@ def fixture_examples(max_examples: int):
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+
+
+def wait_for_lock_waits(conn, count: int, timeout: float = 5.0) -> None:
+    """Return once `count` PostgreSQL sessions of this database wait for a lock (a row
+    lock, an advisory lock): how a test knows another thread is held where it meant to."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    deadline = time.monotonic() + timeout
+    while conn.scalar(waiting) < count:
+        conn.rollback()  # a fresh snapshot of pg_stat_activity next time
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} session(s) never waited for a lock")
+        time.sleep(0.01)

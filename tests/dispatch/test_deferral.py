@@ -117,6 +117,7 @@ def test_two_campaigns_recorded_at_once_keep_the_weekly_cap(line, people, sim):
 
     from bot.dispatch import outbox
     from bot.store.models import Resident
+    from tests.helpers import wait_for_lock_waits
 
     if line.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: the second recorder waits for the first's commit")
@@ -129,10 +130,6 @@ def test_two_campaigns_recorded_at_once_keep_the_weekly_cap(line, people, sim):
     ):
         run_id = outbox.claim_run(factory, campaign, program, NOW, False, NOW)
         recordings.append(outbox.Recording(factory, line.config, outbox.get_run(factory, run_id)))
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
     threads = [threading.Thread(target=r.next_chunk, args=(NOW,)) for r in recordings]
     with line.engine.connect() as holding, line.engine.connect() as watching:
         # Holding the resident's row: the first recorder's key check of its row waits, with
@@ -141,13 +138,7 @@ def test_two_campaigns_recorded_at_once_keep_the_weekly_cap(line, people, sim):
         holding.execute(text("SELECT id FROM residents FOR UPDATE"))
         for started, thread in enumerate(threads, start=1):
             thread.start()
-            for _ in range(500):
-                if watching.scalar(waiting) >= started:
-                    break
-                watching.rollback()
-                threading.Event().wait(0.01)
-            else:
-                pytest.fail(f"recorder {started} never waited")
+            wait_for_lock_waits(watching, started)
         held.rollback()
         for thread in threads:
             thread.join(10)

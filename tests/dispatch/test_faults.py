@@ -214,10 +214,11 @@ def test_a_resident_deleted_while_their_chunk_is_written_does_not_stop_the_recor
     of that resident then fails the chunk (a foreign key violation). The chunk is recorded
     again without them, and so is the rest of the run: nobody else loses their notice.
     Out of attempts, the error ends the pass and the run stays `running` for the next."""
-    from sqlalchemy import delete, text
+    from sqlalchemy import delete
 
     from bot.dispatch import outbox
     from bot.store.models import Resident
+    from tests.helpers import wait_for_lock_waits
 
     if line.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: a deletion waits until the chunk is committed")
@@ -243,17 +244,7 @@ def test_a_resident_deleted_while_their_chunk_is_written_does_not_stop_the_recor
         recorder.start()
         # The recorder's insert saw the victim (the deletion was not committed) and now
         # waits, in the key check of the victim's row, for the deleting transaction.
-        waiting = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        for _ in range(500):
-            if watching.scalar(waiting):
-                break
-            watching.rollback()
-            threading.Event().wait(0.01)
-        else:
-            pytest.fail("the recorder never waited for the deleting transaction")
+        wait_for_lock_waits(watching, 1)
         pending.commit()
         recorder.join(10)
     if attempts > 1:
