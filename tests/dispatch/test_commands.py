@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +14,7 @@ from bot.dispatch.plan import staff_test_send
 from bot.errors import OutsideWindow, UnknownCampaign, UserError
 from bot.store.models import AuditEntry, CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, multicasts, notices
-from tests.helpers import clean_environ, run_todoku
+from tests.helpers import run_todoku
 
 
 def count(wiring, model) -> int:
@@ -148,14 +146,7 @@ def test_previews_are_printed_without_importing_the_line_sdk(tmp_path, args):
 
     env = {"TODOKU_CONFIG": str(SAMPLE_CONFIG), "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"}
     assert run_todoku("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env={**clean_environ(), **env},
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = run_todoku(*args, env=env, cwd=tmp_path, python=("-X", "importtime"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[通知] " in result.stdout and "[くわしく見る]" in result.stdout, result.stdout
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
