@@ -34,11 +34,15 @@ ARGS = [
 ]
 
 
+def clean_environ() -> dict[str, str]:
+    """This process's environment without Todoku's and LINE's settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
+
+
 def run_todoku(*args: str, env: dict | None = None, cwd: Path = REPO, python: tuple[str, ...] = ()):
     """Run the real `todoku` command line in a subprocess (`python`: interpreter options,
     e.g. ("-X", "importtime"))."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
-    full_env.update(env or {})
+    full_env = {**clean_environ(), **(env or {})}
     command = [TODOKU[0], *python, *TODOKU[1:], *args]
     return subprocess.run(
         command, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120

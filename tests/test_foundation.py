@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -16,9 +15,7 @@ from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.store.models import Base, Resident, ResidentActivity
 from tests.conftest import REPO
-from tests.helpers import run_todoku
-
-TODOKU = [sys.executable, "-m", "bot"]
+from tests.helpers import clean_environ, run_todoku
 
 
 def test_missing_secret_names_the_variable():
@@ -50,9 +47,13 @@ def test_secrets_are_not_shown_in_settings_repr():
 def test_web_process_refuses_to_start_without_secrets(tmp_path):
     """gunicorn's factory call fails with the variable's name when secrets are missing."""
     code = "from bot.app import create_app; create_app()"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TODOKU_"))}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=clean_environ(),
+        cwd=REPO,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "LINE_CHANNEL_SECRET" in result.stderr
