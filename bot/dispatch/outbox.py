@@ -154,12 +154,13 @@ class Recording:
         self.left_pending = True
         with factory() as session:
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
-        # Built once per run (the last chunk's apart): by (last, number_later).
-        self._choosers: dict[tuple[bool, bool], object] = {}
+            # How this database numbers a chunk's batches (queries.numbers_keys_later).
+            self.number_later = audience.numbers_keys_later(session.connection())
+        self._choosers: dict[bool, object] = {}  # built once per run: the last chunk's apart
 
-    def _chooser(self, last: bool, number_later: bool):
+    def _chooser(self, last: bool):
         """The run's choose statement (queries.chunk_chooser), with or without a top bound."""
-        chooser = self._choosers.get((last, number_later))
+        chooser = self._choosers.get(last)
         if chooser is None:
             run, campaign, program = self.run, self.campaign, self.program
             limit = self.config.delivery.max_per_week
@@ -179,9 +180,9 @@ class Recording:
                 BATCH,
                 last=last,
                 variants=LANGUAGES,
-                number_later=number_later,
+                number_later=self.number_later,
             )
-            self._choosers[last, number_later] = chooser
+            self._choosers[last] = chooser
         return chooser
 
     def next_chunk(self, now: dt.datetime) -> bool:
@@ -198,9 +199,9 @@ class Recording:
                 # the chunk, rolled back whole. Recorded again, the chunk leaves them out.
                 # Still failing after a few tries, the error ends this pass and the run
                 # stays `running`: the next pass records it (bot.dispatch.resume).
-                if _foreign_key_violation(exc) and attempt < CHUNK_ATTEMPTS:
-                    continue
                 if _foreign_key_violation(exc):
+                    if attempt < CHUNK_ATTEMPTS:
+                        continue
                     raise
                 # uq_deliveries_run_resident: another process recorded these residents of
                 # this run meanwhile (a resume racing a slow send); it records the rest too.
@@ -230,12 +231,11 @@ class Recording:
             # sent without its key could never be retried safely (line-platform.md
             # §2.6). The chunk's batches are numbered after this random prefix.
             prefix = str(uuid.uuid4())[: audience.KEY_PREFIX_LENGTH]
-            later = audience.numbers_keys_later(conn)
             chosen = session.execute(
-                self._chooser(last, later),
+                self._chooser(last),
                 audience.chunk_params(self.after, None if last else upto, now - WEEK, prefix),
             )
-            if later:
+            if self.number_later:
                 audience.number_chunk_batches(conn, prefix, BATCH)
             session.execute(audience.chunk_batches(run.id, now))
             written = session.execute(audience.chunk_deliveries(run.id, program.id, now))
