@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
-from bot.store.models import AuditEntry
+from bot.store.models import AuditEntry, Delivery
 from tests.conftest import REPO, SAMPLE_CONFIG
 
 # The real command line, as a module (works without the console script) and as staff run it.
@@ -122,3 +123,19 @@ def wait_for_lock_waits(conn, count: int, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{count} session(s) never waited for a lock")
         time.sleep(0.01)
+
+
+def hold_delivery(conn, run_id: int, resident_id: int) -> None:
+    """Insert, in `conn`'s open transaction, a delivery of `run_id` to `resident_id`: a
+    recorder writing that resident's row for the run then waits, its chunk chosen and its
+    locks held, until `conn` rolls back (PostgreSQL's unique index waits for the other
+    transaction). How a test holds a recording in the middle of a chunk."""
+    conn.execute(
+        insert(Delivery).values(
+            run_id=run_id,
+            program_id="held",
+            resident_id=resident_id,
+            status="pending",
+            created_at=datetime.now(UTC),  # not the test's clock: this row is rolled back
+        )
+    )

@@ -129,7 +129,6 @@ RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 
 # The first chunk is smaller, and each next one twice the last up to RECORD_CHUNK: the first
 # multicast waits for its chunk's transaction, ~0.1 s for 10,000 residents.
 FIRST_CHUNK = 1_000
-CHUNK_ATTEMPTS = 3  # a chunk failed by a resident deleted meanwhile is recorded again
 
 
 class Recording:
@@ -190,24 +189,13 @@ class Recording:
         self.formed = []
         if self.done:
             return False
-        for attempt in range(1, CHUNK_ATTEMPTS + 1):
-            try:
-                return self._record_chunk(now)
-            except IntegrityError as exc:
-                # PostgreSQL checks a row's resident key after its INSERT … SELECT read
-                # them: a resident whose deletion (「削除する」) committed in between fails
-                # the chunk, rolled back whole. Recorded again, the chunk leaves them out.
-                # Still failing after a few tries, the error ends this pass and the run
-                # stays `running`: the next pass records it (bot.dispatch.resume).
-                if _foreign_key_violation(exc):
-                    if attempt < CHUNK_ATTEMPTS:
-                        continue
-                    raise
-                # uq_deliveries_run_resident: another process recorded these residents of
-                # this run meanwhile (a resume racing a slow send); it records the rest too.
-                self.done = True
-                return False
-        raise AssertionError("unreachable")  # the last attempt returns or raises
+        try:
+            return self._record_chunk(now)
+        except IntegrityError:
+            # uq_deliveries_run_resident: another process recorded these residents of this
+            # run meanwhile (a resume racing a slow send); it records the rest too.
+            self.done = True
+            return False
 
     def _record_chunk(self, now: dt.datetime) -> bool:
         run, config, campaign, program = self.run, self.config, self.campaign, self.program
@@ -550,8 +538,3 @@ def finish_run(
             values["reason"] = stopped
         session.execute(audience.update_run(run_id, **values))
     return status, left
-
-
-def _foreign_key_violation(exc: IntegrityError) -> bool:
-    """Whether a row's key named a row gone meanwhile (PostgreSQL's foreign_key_violation)."""
-    return getattr(exc.orig, "sqlstate", None) == "23503"

@@ -1258,15 +1258,19 @@ _marks = CatchupMark.__table__.c
 
 def lock_weekly_cap(conn: Connection) -> None:
     """Serialise, until the transaction ends, everything that counts residents' notices of
-    the last 7 days against max_per_week and then records or releases notices."""
+    the last 7 days against max_per_week and then records or releases notices — and
+    every deletion of residents, whose trigger takes it too (migration 0011)."""
     # Each counts committed rows only: two campaigns recorded at once on PostgreSQL (READ
     # COMMITTED; a staff `todoku send` beside the scheduler, a catch-up pass beside a
     # slot) would each see 2 of 3 and both send. Taken before any campaign's lock, in
-    # the same order everywhere. SQLite serialises writers anyway.
+    # the same order everywhere. A deletion waits for the chunk being written, so that
+    # its trigger sees (and sets NULL) every row naming the resident: deliveries have no
+    # foreign key to residents. SQLite serialises writers anyway.
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(WEEKLY_CAP_LOCK))))
 
 
+# Also named by the residents' deletion trigger (migrations/versions/0011).
 WEEKLY_CAP_LOCK = "todoku:max_per_week"
 
 

@@ -113,15 +113,13 @@ def test_two_campaigns_recorded_at_once_keep_the_weekly_cap(line, people, sim):
     sent and the other deferred — not both, which would break max_per_week (here 1)."""
     import threading
 
-    from sqlalchemy import text
-
     from bot.dispatch import outbox
     from bot.store.models import Resident
-    from tests.helpers import wait_for_lock_waits
+    from tests.helpers import hold_delivery, wait_for_lock_waits
 
     if line.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: the second recorder waits for the first's commit")
-    user_id = people.add(interests=("住まい",))[1]
+    resident_id, user_id = people.add(interests=("住まい",))
     factory = line.session_factory
     recordings = []
     for campaign, program in (
@@ -132,10 +130,10 @@ def test_two_campaigns_recorded_at_once_keep_the_weekly_cap(line, people, sim):
         recordings.append(outbox.Recording(factory, line.config, outbox.get_run(factory, run_id)))
     threads = [threading.Thread(target=r.next_chunk, args=(NOW,)) for r in recordings]
     with line.engine.connect() as holding, line.engine.connect() as watching:
-        # Holding the resident's row: the first recorder's key check of its row waits, with
-        # its chunk chosen and its transaction open, while the second one starts.
+        # The first recorder's row for the resident waits for this one, with its chunk
+        # chosen and its transaction open, while the second recorder starts.
         held = holding.begin()
-        holding.execute(text("SELECT id FROM residents FOR UPDATE"))
+        hold_delivery(holding, recordings[0].run.id, resident_id)
         for started, thread in enumerate(threads, start=1):
             thread.start()
             wait_for_lock_waits(watching, started)

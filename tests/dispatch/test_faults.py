@@ -206,59 +206,114 @@ def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_res
     assert outbox.get_run(line.session_factory, run_id).status == "done"
 
 
-@pytest.mark.parametrize("attempts", [3, 1], ids=["recorded-again", "next-pass"])
-def test_a_resident_deleted_while_their_chunk_is_written_does_not_stop_the_recording(
-    line, people, sim, monkeypatch, attempts
-):
-    """「削除する」 committed while a chunk's rows are being inserted: PostgreSQL's key check
-    of that resident then fails the chunk (a foreign key violation). The chunk is recorded
-    again without them, and so is the rest of the run: nobody else loses their notice.
-    Out of attempts, the error ends the pass and the run stays `running` for the next."""
+def _victim_and_recording(line, people):
+    from bot.dispatch import outbox
+    from bot.store.models import Resident
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a deletion and a chunk never overlap")
+    residents = people.crowd(6)
+    factory = line.session_factory
+    run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
+    recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
+    with factory() as session:
+        ids = {
+            user: id_
+            for id_, user in session.execute(select(Resident.id, Resident.line_user_id))
+            if user in residents
+        }
+    return residents, ids, run_id, recording
+
+
+def _in_thread(work) -> tuple[threading.Thread, list]:
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as exc:  # the thread's result, asserted by the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _no_row_names_a_missing_resident(line) -> None:
+    from bot.store.models import Resident
+
+    with line.session_factory() as session:
+        named = set(
+            session.scalars(select(Delivery.resident_id).where(Delivery.resident_id.is_not(None)))
+        )
+        assert named <= set(session.scalars(select(Resident.id)))
+
+
+def test_a_chunk_waits_for_a_deletion_in_progress_and_leaves_the_resident_out(line, people, sim):
+    """「削除する」 not yet committed when a chunk starts (PostgreSQL): the chunk waits for it
+    (the deletion's trigger holds the recording lock), then no longer sees the resident."""
     from sqlalchemy import delete
 
     from bot.dispatch import outbox
     from bot.store.models import Resident
     from tests.helpers import wait_for_lock_waits
 
-    if line.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer: a deletion waits until the chunk is committed")
-    monkeypatch.setattr(outbox, "CHUNK_ATTEMPTS", attempts)
-    residents = people.crowd(6)
-    factory = line.session_factory
-    run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
-    recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
-    with factory() as session:
-        victim = session.scalar(select(Resident.id).where(Resident.line_user_id == residents[2]))
-    outcome: list[object] = []
-
-    def record() -> None:
-        try:
-            outcome.append(recording.next_chunk(NOW))
-        except Exception as exc:  # the thread's result, asserted below
-            outcome.append(exc)
-
+    residents, ids, run_id, recording = _victim_and_recording(line, people)
+    victim = residents[2]
     with line.engine.connect() as deleting, line.engine.connect() as watching:
         pending = deleting.begin()
-        deleting.execute(delete(Resident).where(Resident.id == victim))  # locked, not committed
-        recorder = threading.Thread(target=record)
-        recorder.start()
-        # The recorder's insert saw the victim (the deletion was not committed) and now
-        # waits, in the key check of the victim's row, for the deleting transaction.
-        wait_for_lock_waits(watching, 1)
+        deleting.execute(delete(Resident).where(Resident.id == ids[victim]))
+        recorder, outcome = _in_thread(lambda: recording.next_chunk(NOW))
+        wait_for_lock_waits(watching, 1)  # the recorder, at the recording lock
         pending.commit()
         recorder.join(10)
-    if attempts > 1:
-        assert outcome == [True]
-        while recording.next_chunk(NOW):
-            pass
-    else:
-        [error] = outcome
-        assert "foreign key" in str(error).lower()
-        assert outbox.get_run(factory, run_id).status == "running"
-        assert outbox.counts(factory, run_id) == {}  # the chunk was rolled back whole
+    assert outcome == [True]
+    while recording.next_chunk(NOW):
+        pass
     resume_unfinished(line, policy=FAST)
-    others = [u for u in residents if u != residents[2]]
-    assert all(len(notices(sim, u)) == 1 for u in others)
-    assert notices(sim, residents[2]) == []
-    assert outbox.counts(factory, run_id) == {"sent": 5}
-    assert outbox.get_run(factory, run_id).status == "done"
+    assert all(len(notices(sim, u)) == 1 for u in residents if u != victim)
+    assert notices(sim, victim) == []
+    assert outbox.counts(line.session_factory, run_id) == {"sent": 5}
+    assert outbox.get_run(line.session_factory, run_id).status == "done"
+    _no_row_names_a_missing_resident(line)
+
+
+def test_a_deletion_waits_for_the_chunk_being_written_and_unnames_its_row(line, people, sim):
+    """「削除する」 while a chunk with that resident is being written (PostgreSQL): the
+    deletion waits for the chunk's commit, then its trigger sets the new row's resident to
+    NULL — no delivery names a resident who is gone (deliveries have no foreign key), and
+    the recording goes on for everybody else."""
+    from sqlalchemy import delete
+
+    from bot.dispatch import outbox
+    from bot.store.models import Resident
+    from tests.helpers import hold_delivery, wait_for_lock_waits
+
+    residents, ids, run_id, recording = _victim_and_recording(line, people)
+    victim, held = residents[2], residents[4]
+
+    def delete_victim() -> None:
+        with line.engine.begin() as conn:
+            conn.execute(delete(Resident).where(Resident.id == ids[victim]))
+
+    with line.engine.connect() as holding, line.engine.connect() as watching:
+        pause = holding.begin()
+        hold_delivery(holding, run_id, ids[held])
+        recorder, outcome = _in_thread(lambda: recording.next_chunk(NOW))
+        wait_for_lock_waits(watching, 1)  # the recorder, writing its chunk's rows
+        deleter, deleted = _in_thread(delete_victim)
+        wait_for_lock_waits(watching, 2)  # and the deletion, at the recording lock
+        pause.rollback()
+        recorder.join(10)
+        deleter.join(10)
+    assert outcome == [True] and deleted == [None]
+    with line.session_factory() as session:
+        named = list(session.scalars(select(Delivery.resident_id).where(Delivery.run_id == run_id)))
+    # The victim's row was written (the chunk committed first) and then unnamed.
+    assert len(named) == 6 and named.count(None) == 1 and ids[victim] not in named
+    _no_row_names_a_missing_resident(line)
+    while recording.next_chunk(NOW):
+        pass
+    resume_unfinished(line, policy=FAST)
+    assert all(len(notices(sim, u)) == 1 for u in residents if u != victim)
+    assert outbox.get_run(line.session_factory, run_id).status == "done"

@@ -69,6 +69,34 @@ def test_a_pending_row_whose_resident_deleted_their_data_is_skipped(wiring):
     ]
 
 
+def test_deleting_residents_keeps_their_deliveries_without_naming_them(wiring):
+    """Every way a resident goes — 「削除する」 (the ORM's delete), the cascade to their
+    family profile, the purge of unfollowed accounts — leaves their deliveries counted and
+    nameless (a trigger on residents: deliveries have no foreign key), and nobody else's."""
+    run_id, ids = _run_with(wiring, 4)
+    holder, purged, kept = ids[0], ids[2], ids[3]
+    with transaction(wiring.session_factory) as session:
+        profile = session.execute(
+            insert(Resident).values(guardian_id=holder, label="母").returning(Resident.id)
+        ).scalar_one()
+        session.add(
+            Delivery(
+                run_id=run_id, program_id="p", resident_id=profile, status="sent", created_at=NOW
+            )
+        )
+        session.get(Resident, purged).following = False
+        session.get(Resident, purged).unfollowed_at = NOW - dt.timedelta(days=40)
+    with transaction(wiring.session_factory) as session:
+        # As 「削除する」 does; the family profile goes along (ON DELETE CASCADE).
+        session.delete(session.get(Resident, holder))
+    with transaction(wiring.session_factory) as session:
+        assert session.execute(queries.purge_unfollowed_before(NOW)).rowcount == 1
+    with wiring.session_factory() as session:
+        named = session.scalars(select(Delivery.resident_id).where(Delivery.run_id == run_id))
+        assert sorted(named, key=lambda i: (i is not None, i)) == [None, None, None, ids[1], kept]
+        assert set(session.scalars(select(Resident.id))) == {ids[1], kept}
+
+
 def test_a_resident_deleted_while_batches_are_formed_does_not_stall_forming(wiring):
     """The orphan is in the id range but not among the chosen rows: forming must not retry
     for ever; the others go out and the orphan is skipped on the next pass."""
