@@ -18,6 +18,12 @@ transaction lock the recorders hold while they write deliveries
 fraction of a second), and a chunk waits for a deletion in progress, whose resident it then
 no longer sees. SQLite has one writer, and a recorder writes from its first statement on.
 
+For later migrations on SQLite: a batch_alter_table of `deliveries` (a copy, a DROP and a
+RENAME) fails while the trigger names the table ("error in trigger residents_deleted"),
+and one of `residents` drops the trigger with the old table. Drop the trigger before
+such a batch and create it again after, as downgrade() here does; the tests of deleting
+residents (tests/store/test_outbox_queries.py) fail if it is missing at the head.
+
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-03
