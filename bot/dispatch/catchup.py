@@ -71,6 +71,7 @@ def record_catchup(wiring, now: dt.datetime) -> CatchupSummary:
         conn = session.connection()
         audience.make_room(conn)
         audience.lock_weekly_cap(conn)  # before any campaign's lock, as the recorders
+        audience.hold_residents(conn)  # no deletion while the pass names them
         for campaign in config.campaigns:
             program = config.program(campaign.program)
             if not program.is_open(now.date()):

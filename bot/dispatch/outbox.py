@@ -213,6 +213,7 @@ class Recording:
             conn = session.connection()
             audience.make_room(conn)
             audience.lock_weekly_cap(conn)  # not at once with another campaign's recording
+            audience.hold_residents(conn)  # no deletion while the chunk names them
             audience.lock_campaign(conn, campaign.id)  # not at once with its catch-up
             audience.start_chunk(conn)
             # uuid4, created here and committed before the first attempt: a request

@@ -1258,20 +1258,34 @@ _marks = CatchupMark.__table__.c
 
 def lock_weekly_cap(conn: Connection) -> None:
     """Serialise, until the transaction ends, everything that counts residents' notices of
-    the last 7 days against max_per_week and then records or releases notices — and
-    every deletion of residents, whose trigger takes it too (migration 0011)."""
+    the last 7 days against max_per_week and then records or releases notices."""
     # Each counts committed rows only: two campaigns recorded at once on PostgreSQL (READ
     # COMMITTED; a staff `todoku send` beside the scheduler, a catch-up pass beside a
     # slot) would each see 2 of 3 and both send. Taken before any campaign's lock, in
-    # the same order everywhere. A deletion waits for the chunk being written, so that
-    # its trigger sees (and sets NULL) every row naming the resident: deliveries have no
-    # foreign key to residents. SQLite serialises writers anyway.
+    # the same order everywhere. SQLite serialises writers anyway.
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(WEEKLY_CAP_LOCK))))
 
 
-# Also named by the residents' deletion trigger (migrations/versions/0011).
 WEEKLY_CAP_LOCK = "todoku:max_per_week"
+
+
+def hold_residents(conn: Connection) -> None:
+    """Keep residents from being deleted until the transaction ends: taken (shared) by
+    whatever inserts deliveries naming residents it has just read, before reading them."""
+    # deliveries.resident_id is not a foreign key (PostgreSQL checked it per inserted row,
+    # half the cost of recording a run); a trigger on residents sets it NULL when they go
+    # (migration 0011). That trigger first takes this lock exclusively: a deletion waits
+    # for the chunk being written, whose rows it then sees and unnames, and a chunk waits
+    # for a deletion in progress, whose resident it then no longer reads. Recorders share
+    # it. Taken after the weekly cap's lock and before any campaign's, everywhere.
+    # SQLite has one writer, and a recorder writes from its first statement on.
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock_shared(func.hashtext(RESIDENTS_LOCK))))
+
+
+# Also named by the residents' deletion trigger (migrations/versions/0011).
+RESIDENTS_LOCK = "todoku:residents-named-in-deliveries"
 
 
 def lock_campaign(conn: Connection, campaign_id: str) -> None:

@@ -12,9 +12,9 @@ A trigger on `residents` now does that, for every way a row is deleted (the casc
 family profile included, by hand in psql too). The rows the recorders insert name residents
 their INSERT … SELECT has just read; on PostgreSQL (READ COMMITTED) a deletion committed
 while a chunk is being written would not see the chunk's rows, which would then name a
-resident who no longer exists. So before deleting anything the trigger takes the same
-transaction lock the recorders hold while they write deliveries
-(`bot.store.queries.lock_weekly_cap`): a deletion waits for the chunk being written (a
+resident who no longer exists. So before deleting anything the trigger takes, exclusively,
+the transaction lock the recorders share while they write deliveries
+(`bot.store.queries.hold_residents`): a deletion waits for the chunk being written (a
 fraction of a second), and a chunk waits for a deletion in progress, whose resident it then
 no longer sees. SQLite has one writer, and a recorder writes from its first statement on.
 
@@ -36,8 +36,8 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# bot.store.queries.WEEKLY_CAP_LOCK, as a migration stays as it was written.
-RECORDING_LOCK = "todoku:max_per_week"
+# bot.store.queries.RESIDENTS_LOCK, as a migration stays as it was written.
+RESIDENTS_LOCK = "todoku:residents-named-in-deliveries"
 
 # OR REPLACE: dropping the tables (a test's or a benchmark's fresh schema) drops the
 # triggers but leaves the functions.
@@ -46,7 +46,7 @@ PG_STATEMENTS = (
 CREATE OR REPLACE FUNCTION todoku_residents_deleting() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- Until this transaction ends: no chunk of deliveries is written meanwhile.
-    PERFORM pg_advisory_xact_lock(hashtext('{RECORDING_LOCK}'));
+    PERFORM pg_advisory_xact_lock(hashtext('{RESIDENTS_LOCK}'));
     RETURN NULL;
 END $$
 """,

@@ -317,3 +317,26 @@ def test_a_deletion_waits_for_the_chunk_being_written_and_unnames_its_row(line, 
     resume_unfinished(line, policy=FAST)
     assert all(len(notices(sim, u)) == 1 for u in residents if u != victim)
     assert outbox.get_run(line.session_factory, run_id).status == "done"
+
+
+def test_a_deletion_waits_for_recording_only_not_for_the_weekly_cap(line, people):
+    """The deletion's trigger waits for the recorders' shared lock alone: a long re-check of
+    the deferred notices (which holds the weekly cap's lock) does not hold 「削除する」 up."""
+    from sqlalchemy import delete, func, text
+
+    from bot.store import queries
+    from bot.store.models import Resident
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: the lock is PostgreSQL's")
+    resident_id, _ = people.add()
+    cap = select(func.pg_advisory_xact_lock(func.hashtext(queries.WEEKLY_CAP_LOCK)))
+    with line.engine.connect() as rechecking, line.engine.connect() as deleting:
+        held = rechecking.begin()
+        rechecking.execute(cap)
+        with deleting.begin():
+            deleting.execute(text("SET LOCAL lock_timeout = '1s'"))
+            deleting.execute(delete(Resident).where(Resident.id == resident_id))
+        held.rollback()
+    with line.session_factory() as session:
+        assert session.get(Resident, resident_id) is None
