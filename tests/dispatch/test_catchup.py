@@ -439,3 +439,63 @@ def test_upgrading_a_sqlite_database_keeps_runs_and_deliveries(tmp_path):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     engine.dispose()
+
+
+def test_a_deletion_waits_for_the_catch_up_pass_that_names_the_resident(line, people, sim, clock):
+    """「削除する」 while a catch-up pass is recording (PostgreSQL): the deletion waits for the
+    pass to commit, then unnames the resident's new row — deliveries have no foreign key
+    to residents, and no row may name someone who is gone."""
+    from sqlalchemy import delete
+
+    from bot.dispatch.catchup import record_catchup
+    from bot.store import queries
+    from tests.helpers import wait_for_lock_waits
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a deletion and a pass never overlap")
+    slot_ran(line)
+    made = [people.add(age=70) for _ in range(3)]
+    mark(line, [r for r, _ in made])
+    clock.advance(MINUTE)
+    victim = made[1][0]
+    results: dict[str, object] = {}
+
+    def run(name, work) -> threading.Thread:
+        def target() -> None:
+            try:
+                results[name] = work()
+            except Exception as exc:  # asserted below
+                results[name] = exc
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread
+
+    def delete_victim() -> None:
+        with line.engine.begin() as conn:
+            conn.execute(delete(Resident).where(Resident.id == victim))
+
+    with line.engine.connect() as holding, line.engine.connect() as watching:
+        held = holding.begin()
+        for campaign in line.config.campaigns:  # the pass waits at its first campaign's lock,
+            queries.lock_campaign(holding, campaign.id)  # its residents' lock already taken
+        passing = run("pass", lambda: record_catchup(line, line.clock.now()))
+        wait_for_lock_waits(watching, 1)
+        deleting = run("delete", delete_victim)
+        wait_for_lock_waits(watching, 2)  # the deletion, behind the pass
+        held.rollback()
+        passing.join(10)
+        deleting.join(10)
+    assert results["pass"].recorded == {"senior-2026": 3}
+    assert results["delete"] is None
+    with line.session_factory() as session:
+        named = list(
+            session.scalars(
+                select(Delivery.resident_id)
+                .join(CampaignRun, CampaignRun.id == Delivery.run_id)
+                .where(CampaignRun.kind == RunKind.CATCHUP)
+            )
+        )
+        residents = set(session.scalars(select(Resident.id)))
+    assert len(named) == 3 and named.count(None) == 1 and victim not in named
+    assert {r for r in named if r is not None} <= residents
