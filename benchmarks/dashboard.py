@@ -33,22 +33,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine, text
 
+from benchmarks.segments import fresh_schema
 from bot.clock import TOKYO, FixedClock
 from bot.store.engine import make_engine
-from bot.store.migrate import upgrade
-from bot.store.models import Base
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=TOKYO)
 DISTRICTS = "ARRAY['楯岡','西郷','大久保','冨本','戸沢','袖崎','大倉','富並']"
 RUNS = 100
-
-
-def fresh_schema(engine: Engine) -> None:
-    """Drop Todoku's tables and migrate to the newest schema."""
-    with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    upgrade(engine)
 
 
 def generate(engine: Engine, config, residents: int, deliveries: int) -> dict[str, float]:
