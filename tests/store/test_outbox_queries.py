@@ -343,9 +343,10 @@ def test_choosing_a_chunk_reads_the_guardians_from_the_index(wiring):
 
 
 def test_a_resident_deleted_while_a_chunk_is_written_gets_no_row_and_no_batch(wiring):
-    """Between choosing a chunk and writing it (PostgreSQL's read committed lets another
-    transaction's delete in), a resident may go: no delivery, no batch of nobody, and
-    the recipients are those written."""
+    """Between choosing a chunk and writing it a resident may go (here in the chunk's own
+    transaction: another's deletion waits for the chunk, migration 0011, unless the
+    trigger is bypassed): no delivery, no batch of nobody, and the recipients are those
+    written."""
     _, ids = _run_with(wiring, 3)
     run_id, _ = _run_with(wiring, 0, campaign="d")  # a new run of the same residents
     everyone = select(Resident.id)
