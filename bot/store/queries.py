@@ -1263,8 +1263,7 @@ def lock_weekly_cap(conn: Connection) -> None:
     # COMMITTED; a staff `todoku send` beside the scheduler, a catch-up pass beside a
     # slot) would each see 2 of 3 and both send. Taken before any campaign's lock, in
     # the same order everywhere. SQLite serialises writers anyway.
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(WEEKLY_CAP_LOCK))))
+    _advisory_lock(conn, WEEKLY_CAP_LOCK)
 
 
 WEEKLY_CAP_LOCK = "todoku:max_per_week"
@@ -1280,8 +1279,7 @@ def hold_residents(conn: Connection) -> None:
     # for a deletion in progress, whose resident it then no longer reads. Recorders share
     # it. Taken after the weekly cap's lock and before any campaign's, everywhere.
     # SQLite has one writer, and a recorder writes from its first statement on.
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock_shared(func.hashtext(RESIDENTS_LOCK))))
+    _advisory_lock(conn, RESIDENTS_LOCK, shared=True)
 
 
 # Also named by the residents' deletion trigger (migrations/versions/0011).
@@ -1293,8 +1291,15 @@ def lock_campaign(conn: Connection, campaign_id: str) -> None:
     # Both recorders exclude residents already told in the campaign with INSERT ... SELECT;
     # two at once on PostgreSQL (READ COMMITTED) would not see each other's rows and could
     # record one resident twice. SQLite serialises writers anyway.
+    _advisory_lock(conn, campaign_id)
+
+
+def _advisory_lock(conn: Connection, name: str, *, shared: bool = False) -> None:
+    """PostgreSQL: wait for the transaction lock called `name` and hold it until the
+    transaction ends (`shared`: beside other shared holders). SQLite: nothing to do."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(campaign_id))))
+        take = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+        conn.execute(select(take(func.hashtext(name))))
 
 
 # name: catchup-marks-upto
