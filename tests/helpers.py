@@ -7,6 +7,7 @@ import re
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from sqlalchemy import insert, select, text
 
-from bot.store.models import AuditEntry, Delivery
+from bot.store.models import AuditEntry, Delivery, Resident
 from tests.conftest import REPO, SAMPLE_CONFIG
 
 # The real command line, as a module (works without the console script) and as staff run it.
@@ -139,3 +140,29 @@ def hold_delivery(conn, run_id: int, resident_id: int) -> None:
             created_at=datetime.now(UTC),  # not the test's clock: this row is rolled back
         )
     )
+
+
+def in_thread(work) -> tuple[threading.Thread, list]:
+    """Start `work()` on a thread of its own; (the thread, a list that gets its return
+    value or the exception it raised, for the test to assert after joining)."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as exc:  # the thread's result, asserted by the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def assert_no_delivery_names_a_missing_resident(wiring) -> None:
+    """Every delivery's resident_id is NULL or a resident who exists (deliveries have no
+    foreign key to residents: a trigger unnames a deleted resident's rows)."""
+    with wiring.session_factory() as session:
+        named = set(
+            session.scalars(select(Delivery.resident_id).where(Delivery.resident_id.is_not(None)))
+        )
+        assert named <= set(session.scalars(select(Resident.id)))

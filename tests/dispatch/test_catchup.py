@@ -449,7 +449,11 @@ def test_a_deletion_waits_for_the_catch_up_pass_that_names_the_resident(line, pe
 
     from bot.dispatch.catchup import record_catchup
     from bot.store import queries
-    from tests.helpers import wait_for_lock_waits
+    from tests.helpers import (
+        assert_no_delivery_names_a_missing_resident,
+        in_thread,
+        wait_for_lock_waits,
+    )
 
     if line.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: a deletion and a pass never overlap")
@@ -458,18 +462,6 @@ def test_a_deletion_waits_for_the_catch_up_pass_that_names_the_resident(line, pe
     mark(line, [r for r, _ in made])
     clock.advance(MINUTE)
     victim = made[1][0]
-    results: dict[str, object] = {}
-
-    def run(name, work) -> threading.Thread:
-        def target() -> None:
-            try:
-                results[name] = work()
-            except Exception as exc:  # asserted below
-                results[name] = exc
-
-        thread = threading.Thread(target=target)
-        thread.start()
-        return thread
 
     def delete_victim() -> None:
         with line.engine.begin() as conn:
@@ -479,15 +471,16 @@ def test_a_deletion_waits_for_the_catch_up_pass_that_names_the_resident(line, pe
         held = holding.begin()
         for campaign in line.config.campaigns:  # the pass waits at its first campaign's lock,
             queries.lock_campaign(holding, campaign.id)  # its residents' lock already taken
-        passing = run("pass", lambda: record_catchup(line, line.clock.now()))
+        passing, passed = in_thread(lambda: record_catchup(line, line.clock.now()))
         wait_for_lock_waits(watching, 1)
-        deleting = run("delete", delete_victim)
+        deleting, deleted = in_thread(delete_victim)
         wait_for_lock_waits(watching, 2)  # the deletion, behind the pass
         held.rollback()
         passing.join(10)
         deleting.join(10)
-    assert results["pass"].recorded == {"senior-2026": 3}
-    assert results["delete"] is None
+    [summary] = passed
+    assert summary.recorded == {"senior-2026": 3}
+    assert deleted == [None]
     with line.session_factory() as session:
         named = list(
             session.scalars(
@@ -496,6 +489,5 @@ def test_a_deletion_waits_for_the_catch_up_pass_that_names_the_resident(line, pe
                 .where(CampaignRun.kind == RunKind.CATCHUP)
             )
         )
-        residents = set(session.scalars(select(Resident.id)))
     assert len(named) == 3 and named.count(None) == 1 and victim not in named
-    assert {r for r in named if r is not None} <= residents
+    assert_no_delivery_names_a_missing_resident(line)

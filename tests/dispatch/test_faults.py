@@ -13,6 +13,7 @@ from bot.dispatch.resume import resume_unfinished
 from bot.dispatch.run import run_slot
 from bot.store.models import CampaignRun, Delivery, SendBatch
 from tests.dispatch.conftest import FAST, NOW, multicasts, notices
+from tests.helpers import assert_no_delivery_names_a_missing_resident, in_thread
 
 
 def keys_and_recipients(sim) -> dict[str, set[tuple[str, ...]]]:
@@ -225,30 +226,6 @@ def _victim_and_recording(line, people):
     return residents, ids, run_id, recording
 
 
-def _in_thread(work) -> tuple[threading.Thread, list]:
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(work())
-        except Exception as exc:  # the thread's result, asserted by the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
-def _no_row_names_a_missing_resident(line) -> None:
-    from bot.store.models import Resident
-
-    with line.session_factory() as session:
-        named = set(
-            session.scalars(select(Delivery.resident_id).where(Delivery.resident_id.is_not(None)))
-        )
-        assert named <= set(session.scalars(select(Resident.id)))
-
-
 def test_a_chunk_waits_for_a_deletion_in_progress_and_leaves_the_resident_out(line, people, sim):
     """「削除する」 not yet committed when a chunk starts (PostgreSQL): the chunk waits for it
     (the deletion's trigger holds the recording lock), then no longer sees the resident."""
@@ -263,7 +240,7 @@ def test_a_chunk_waits_for_a_deletion_in_progress_and_leaves_the_resident_out(li
     with line.engine.connect() as deleting, line.engine.connect() as watching:
         pending = deleting.begin()
         deleting.execute(delete(Resident).where(Resident.id == ids[victim]))
-        recorder, outcome = _in_thread(lambda: recording.next_chunk(NOW))
+        recorder, outcome = in_thread(lambda: recording.next_chunk(NOW))
         wait_for_lock_waits(watching, 1)  # the recorder, at the recording lock
         pending.commit()
         recorder.join(10)
@@ -275,7 +252,7 @@ def test_a_chunk_waits_for_a_deletion_in_progress_and_leaves_the_resident_out(li
     assert notices(sim, victim) == []
     assert outbox.counts(line.session_factory, run_id) == {"sent": 5}
     assert outbox.get_run(line.session_factory, run_id).status == "done"
-    _no_row_names_a_missing_resident(line)
+    assert_no_delivery_names_a_missing_resident(line)
 
 
 def test_a_deletion_waits_for_the_chunk_being_written_and_unnames_its_row(line, people, sim):
@@ -299,9 +276,9 @@ def test_a_deletion_waits_for_the_chunk_being_written_and_unnames_its_row(line, 
     with line.engine.connect() as holding, line.engine.connect() as watching:
         pause = holding.begin()
         hold_delivery(holding, run_id, ids[held])
-        recorder, outcome = _in_thread(lambda: recording.next_chunk(NOW))
+        recorder, outcome = in_thread(lambda: recording.next_chunk(NOW))
         wait_for_lock_waits(watching, 1)  # the recorder, writing its chunk's rows
-        deleter, deleted = _in_thread(delete_victim)
+        deleter, deleted = in_thread(delete_victim)
         wait_for_lock_waits(watching, 2)  # and the deletion, at the recording lock
         pause.rollback()
         recorder.join(10)
@@ -311,7 +288,7 @@ def test_a_deletion_waits_for_the_chunk_being_written_and_unnames_its_row(line, 
         named = list(session.scalars(select(Delivery.resident_id).where(Delivery.run_id == run_id)))
     # The victim's row was written (the chunk committed first) and then unnamed.
     assert len(named) == 6 and named.count(None) == 1 and ids[victim] not in named
-    _no_row_names_a_missing_resident(line)
+    assert_no_delivery_names_a_missing_resident(line)
     while recording.next_chunk(NOW):
         pass
     resume_unfinished(line, policy=FAST)
@@ -371,11 +348,11 @@ def test_deletions_all_through_a_run_leave_no_row_naming_someone_gone(
             with line.engine.begin() as conn:
                 conn.execute(delete(Resident).where(Resident.id == ids[user]))
 
-    deleter, deleted = _in_thread(delete_them)
+    deleter, deleted = in_thread(delete_them)
     summary = run_slot(line, "senior-2026", NOW, policy=FAST)
     deleter.join(30)
     assert deleted == [None]
-    _no_row_names_a_missing_resident(line)
+    assert_no_delivery_names_a_missing_resident(line)
     assert all(len(notices(sim, u)) == 1 for u in set(residents) - set(gone))
     assert all(len(notices(sim, u)) <= 1 for u in gone)
     assert sum(summary.counts.values()) >= len(residents) - len(gone)
