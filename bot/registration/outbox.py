@@ -39,8 +39,14 @@ log = get_logger("todoku.replies")
 
 # Rows one sweep takes at most; more wait for the next sweep.
 SWEEP_BATCH = 100
-# Sent rows are deleted in one statement once this many are done (or the pool is idle).
-DELETE_BATCH = 32
+# Sent rows wait up to this long for a webhook's transaction to delete them with its own
+# rows (`take_sent`); then the flusher thread deletes them in a transaction of its own. On
+# SQLite every other connection's commit costs the next webhook transaction its page cache
+# (~0.7 ms of CPU per event, docs/benchmarks.md). Far inside the lease: a sent row still
+# there when its lease ends is only replied again, refused as used, and counted as sent.
+FLUSH_AFTER = 0.2
+# Sent rows deleted by one statement at most.
+DELETE_MAX = 500
 # Replies queued in one process at most; beyond that, rows wait for a sweeper.
 MAX_QUEUED = 5000
 # Pushes of a reply are retried for this long; LINE forgets a retry key after 24 hours.
@@ -162,7 +168,11 @@ def deliver(wiring, item: Pending) -> str:
 
 
 class ReplySender:
-    """This process's reply threads, the batched deletion of sent rows, and the sweeper."""
+    """This process's reply threads, the deletion of sent rows, and the sweeper.
+
+    A sent reply's row is deleted by the next webhook transaction of this process
+    (`take_sent`, `give_back`), or after FLUSH_AFTER by the flusher thread.
+    """
 
     def __init__(self, wiring) -> None:
         self.wiring = wiring
@@ -173,6 +183,9 @@ class ReplySender:
         self._lock = threading.Lock()
         self._queued = 0
         self._sent: list[str] = []
+        self._sent_since = 0.0  # when the oldest id in _sent was sent
+        self._flush_due = threading.Condition(self._lock)
+        self._flusher: threading.Thread | None = None
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -207,16 +220,50 @@ class ReplySender:
     def _finish(self, sent_id: str | None) -> None:
         with self._lock:
             self._queued -= 1
-            if sent_id is not None:
-                self._sent.append(sent_id)
-            if not self._sent or (self._queued > 0 and len(self._sent) < DELETE_BATCH):
+            if sent_id is None:
                 return
-            batch, self._sent = self._sent, []
-        try:
-            with self.wiring.engine.begin() as conn:
-                conn.execute(queries.delete_sent_replies(batch))
-        except Exception as exc:  # rows stay; a sweeper's reply is then refused as used
-            log.error("reply_delete_error", rows=len(batch), error=type(exc).__name__)
+            if not self._sent:
+                self._sent_since = time.monotonic()
+            self._sent.append(sent_id)
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, name="reply-flusher", daemon=True
+                )
+                self._flusher.start()
+            self._flush_due.notify()
+
+    def take_sent(self) -> list[str]:
+        """The ids of sent replies whose rows are still there, for the caller's transaction
+        to delete (`queries.delete_sent_replies`); `give_back` them if it rolls back."""
+        with self._lock:
+            taken, self._sent = self._sent[:DELETE_MAX], self._sent[DELETE_MAX:]
+            return taken
+
+    def give_back(self, event_ids: list[str]) -> None:
+        """Ids from `take_sent` whose deletion did not commit: the flusher deletes them."""
+        if not event_ids:
+            return
+        with self._lock:
+            self._sent[:0] = event_ids
+            self._sent_since = time.monotonic() - FLUSH_AFTER
+            self._flush_due.notify()
+
+    def _flush_forever(self) -> None:
+        while True:
+            with self._lock:
+                while not self._sent:
+                    self._flush_due.wait()
+                wait = self._sent_since + FLUSH_AFTER - time.monotonic()
+                if wait > 0 and len(self._sent) < DELETE_MAX and not self._stop.is_set():
+                    self._flush_due.wait(wait)
+                    continue
+                batch, self._sent = self._sent[:DELETE_MAX], self._sent[DELETE_MAX:]
+                self._sent_since = time.monotonic()
+            try:
+                with self.wiring.engine.begin() as conn:
+                    conn.execute(queries.delete_sent_replies(batch))
+            except Exception as exc:  # rows stay; a sweeper's reply is then refused as used
+                log.error("reply_delete_error", rows=len(batch), error=type(exc).__name__)
 
     def _fail(self, item: Pending, reason: str) -> None:
         with self.wiring.engine.begin() as conn:
@@ -251,8 +298,10 @@ class ReplySender:
                 log.warning("reply_sweep_error", error=type(exc).__name__)
 
     def close(self) -> None:
-        """Stop sweeping; queued replies are still sent."""
+        """Stop sweeping; queued replies are still sent, sent rows deleted at once."""
         self._stop.set()
+        with self._lock:
+            self._flush_due.notify()
         self._pool.shutdown(wait=False)
 
 

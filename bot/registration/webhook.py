@@ -68,15 +68,16 @@ def callback() -> Response:
         log.info("webhook_rejected", reason=exc.reason, status=exc.status)
         return Response(exc.reason + "\n", status=exc.status, mimetype="text/plain")
     _refresh_config(wiring)
+    sender = outbox.sender_for(current_app)
     pending = []
     for raw in raw_events:
         event = parse_event(raw)
         if event is not None:
-            item = handle_event(wiring, event)
+            item = handle_event(wiring, event, sender)
             if item is not None:
                 pending.append(item)
     if pending:
-        outbox.sender_for(current_app).send(pending)
+        sender.send(pending)
     return Response("OK\n", mimetype="text/plain")
 
 
@@ -173,8 +174,14 @@ def _has_nul(value) -> bool:
     return False
 
 
-def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
-    """Handle one event exactly once; returns its committed reply, to send after commit."""
+def handle_event(
+    wiring: Wiring, event: Event, sender: outbox.ReplySender | None = None
+) -> outbox.Pending | None:
+    """Handle one event exactly once; returns its committed reply, to send after commit.
+
+    With `sender`, the transaction also deletes the rows of replies it has sent meanwhile
+    (outbox.ReplySender.take_sent), instead of another transaction doing it.
+    """
     event_id = event.webhook_event_id
     handler = handler_for(event)
     if handler is None:
@@ -187,19 +194,7 @@ def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
     for attempt in range(1, ATTEMPTS + 1):
         session = wiring.session_factory()
         try:
-            # SQLite: queue for its one writer here, not in its busy handler (writegate).
-            with wiring.write_gate.passage(), session.begin():
-                received = datetime.now(UTC)
-                _claim(session, event_id, _event_type(event), received)
-                ctx = HandlerContext(
-                    session=session,
-                    wiring=wiring,
-                    now=wiring.clock.now(),
-                    profile_language=asked,
-                    profile_asked=was_asked,
-                )
-                replies = handler(ctx, event)
-                item = outbox.store(session, wiring.settings, event, replies, received)
+            item = _handle_once(wiring, session, event, handler, asked, was_asked, sender)
         except _Duplicate:
             log.info("webhook_event_duplicate", event_id=event_id)
             # A redelivery: its reply may still be waiting (the first process died).
@@ -216,6 +211,35 @@ def handle_event(wiring: Wiring, event: Event) -> outbox.Pending | None:
         log.info("webhook_event_handled", event_type=_event_type(event), event_id=event_id)
         return item
     return None
+
+
+def _handle_once(
+    wiring: Wiring, session, event: Event, handler, asked, was_asked, sender
+) -> outbox.Pending | None:
+    """One attempt: the event's claim, its handler and its reply in one transaction."""
+    sent: list[str] = []
+    try:
+        # SQLite: queue for its one writer here, not in its busy handler (writegate).
+        with wiring.write_gate.passage(), session.begin():
+            received = datetime.now(UTC)
+            _claim(session, event.webhook_event_id, _event_type(event), received)
+            if sender is not None:
+                sent = sender.take_sent()
+                if sent:
+                    session.execute(queries.delete_sent_replies(sent))
+            ctx = HandlerContext(
+                session=session,
+                wiring=wiring,
+                now=wiring.clock.now(),
+                profile_language=asked,
+                profile_asked=was_asked,
+            )
+            replies = handler(ctx, event)
+            return outbox.store(session, wiring.settings, event, replies, received)
+    except BaseException:
+        if sender is not None:
+            sender.give_back(sent)  # their deletion was rolled back with the event
+        raise
 
 
 def _collision(exc: Exception) -> bool:

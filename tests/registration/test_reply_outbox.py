@@ -240,3 +240,49 @@ def test_kill_9_after_commit_the_reply_still_arrives_once(engine, linesim_server
         second.stop()
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ReplyOutbox)).scalar_one() == 0
+
+
+def test_a_sent_reply_row_is_deleted_by_the_next_event(
+    make_bot, linesim_server, engine, monkeypatch
+):
+    """A sent reply's row goes with the next webhook's transaction, not a transaction of its
+    own (on SQLite another connection's commit costs the next one its page cache)."""
+    monkeypatch.setattr("bot.registration.outbox.FLUSH_AFTER", 60.0)  # no flusher here
+    make_bot(**(FAST | {"reply_timeout_seconds": 5.0}))
+    sim = linesim_server
+    first, second = (sim.sim.state.create_user(n).user_id for n in ("花子", "太郎"))
+    sim.sim.follow(first)
+    _wait_for(lambda: len(_sends(sim)) == 1)
+    time.sleep(0.3)
+    [(first_event, _)] = _outbox(engine)  # sent, its row still there
+    assert sim.sim.follow(second)["webhook"]["status"] == 200
+    assert first_event not in [event for event, _ in _outbox(engine)]
+    _wait_for(lambda: len(_sends(sim)) == 2)
+    assert len(_replies(sim, first)) == 1 and len(_replies(sim, second)) == 1
+
+
+def test_sent_rows_taken_by_a_failed_event_are_deleted_all_the_same(
+    make_bot, linesim_server, engine, monkeypatch
+):
+    """The next event's transaction fails after taking the sent rows: they are given back
+    and deleted at once by the sender, without sending anything again."""
+    from linebot.v3.webhooks import FollowEvent
+
+    from bot.registration import handlers
+
+    monkeypatch.setattr("bot.registration.outbox.FLUSH_AFTER", 60.0)
+    make_bot(**(FAST | {"reply_timeout_seconds": 5.0}))  # a lease of 15 s: no sweeper meddles
+    sim = linesim_server
+    first, second = (sim.sim.state.create_user(n).user_id for n in ("花子", "太郎"))
+    sim.sim.follow(first)
+    _wait_for(lambda: len(_sends(sim)) == 1)
+    time.sleep(0.3)
+    assert len(_outbox(engine)) == 1
+
+    def broken(ctx, event):
+        raise RuntimeError("a handler's bug")
+
+    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, broken)
+    assert sim.sim.follow(second)["webhook"]["status"] == 500
+    _wait_for(lambda: _outbox(engine) == [], timeout=3)
+    assert len(_sends(sim)) == 1 and len(_replies(sim, first)) == 1
