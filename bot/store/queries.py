@@ -1421,6 +1421,20 @@ def claim_event():
     return insert(WebhookEvent.__table__)
 
 
+# name: claim-events
+# Many events claimed by one statement (executemany with RETURNING, SQLite >= 3.35): an id
+# already there (a redelivery, or another process's twin, which PostgreSQL waits for) is
+# skipped without failing the transaction, and missing from what the statement returns.
+@functools.cache
+def claim_events(dialect: str):
+    """Insert-returning: the webhook event ids (parameters as claim_event) newly claimed."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = WebhookEvent.__table__
+    return dialect_insert(table).on_conflict_do_nothing().returning(table.c.webhook_event_id)
+
+
 # name: add-reply
 # The reply row is inserted with the event's claim, in the same transaction.
 def add_reply():

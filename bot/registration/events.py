@@ -1,0 +1,281 @@
+"""Webhook events written exactly once, many to a transaction (group commit).
+
+Each event is claimed (its webhookEventId inserted), handled and its reply stored
+(bot.registration.outbox) in one transaction: a redelivered (or concurrently delivered)
+event finds its id taken and is not handled again.
+
+The request threads of a process hand their events to its `EventWriter`. The thread in
+front (the one holding `_front`) writes every event queued so far — its own and those that
+came in while the last batch was written — in one transaction: one statement claims them
+all, each is handled in turn on the same session, and one commit makes them durable. So
+under load the session, the connection, SQLite's write gate and the commit are paid once
+per batch instead of once per event; alone, an event is a batch of one. A thread whose
+events were written by the one in front finds them done when its turn comes.
+
+If anything in a batch fails (a handler's bug, a collision with a twin in another
+process, a deadlock), the whole batch rolls back and each of its threads handles its own
+events alone, one transaction each, as before group commit: two events of one resident in
+two processes (a follow and the consent tap, a double tap on 削除する) lock the
+resident's row (PostgreSQL; SQLite has one writer anyway), and a transaction that still
+collides with its twin (both insert the new resident, or the row it read was deleted
+meanwhile) is run again from the start, up to three times. A real error then fails only
+its own webhook (500, so LINE delivers it again).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from linebot.v3.webhooks import Event, FollowEvent
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.logs import get_logger
+from bot.registration import language, outbox
+from bot.registration.handlers import Handler, HandlerContext, handler_for
+from bot.store import queries
+from bot.store.engine import WEB_TIMEOUT
+from bot.store.writegate import GateTimeout
+from bot.wiring import Wiring
+
+log = get_logger("todoku.webhook")
+
+# A transaction that collides with a concurrent twin is run again at most this many times.
+ATTEMPTS = 3
+# PostgreSQL: 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
+RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
+# Events one transaction writes at most; more wait for the next one.
+MAX_BATCH = 64
+
+QUEUED, HANDLED, DUPLICATE, ALONE = "queued", "handled", "duplicate", "alone"
+
+
+@dataclass(eq=False)
+class Slot:
+    """One event on its way through the writer, and what became of it."""
+
+    event: Event
+    handler: Handler
+    asked: str | None  # a follow's LINE profile language (asked before queueing)
+    was_asked: bool
+    siblings: list[Slot] | None = None  # the events of the same webhook, in order
+    outcome: str = QUEUED
+    item: outbox.Pending | None = None
+
+
+class EventWriter:
+    """This process's webhook events, written many to a transaction by the thread in front."""
+
+    def __init__(self, wiring: Wiring, sender: outbox.ReplySender, timeout: float) -> None:
+        self.wiring = wiring
+        self.sender = sender
+        self.timeout = timeout
+        self._queue: list[Slot] = []
+        self._queue_lock = threading.Lock()
+        self._front = threading.Lock()
+
+    def handle(self, events: list[Event]) -> list[outbox.Pending]:
+        """Handle a webhook's events exactly once, in order; their committed replies."""
+        slots = []
+        for event in events:
+            slot = _slot_for(self.wiring, event)
+            if slot is not None:
+                slots.append(slot)
+        if not slots:
+            return []
+        for slot in slots:
+            slot.siblings = slots
+        self._write(slots)
+        pending = []
+        for slot in slots:
+            item = self._finish(slot)
+            if item is not None:
+                pending.append(item)
+        return pending
+
+    def _write(self, slots: list[Slot]) -> None:
+        with self._queue_lock:
+            self._queue.extend(slots)
+        if not self._front.acquire(timeout=self.timeout):
+            with self._queue_lock:
+                self._queue = [s for s in self._queue if s.siblings is not slots]
+            raise GateTimeout("webhook writers of this process")
+        try:
+            while any(slot.outcome == QUEUED for slot in slots):
+                with self._queue_lock:
+                    batch = self._queue[:MAX_BATCH]
+                    del self._queue[:MAX_BATCH]
+                if not batch:
+                    break
+                self._write_batch(batch)
+        finally:
+            self._front.release()
+        for slot in slots:
+            if slot.outcome == QUEUED:  # its batch was interrupted (never by an Exception)
+                slot.outcome = ALONE
+
+    def _write_batch(self, batch: list[Slot]) -> None:
+        wiring = self.wiring
+        session = wiring.session_factory()
+        sent = self.sender.take_sent()
+        outcomes: dict[int, tuple[str, outbox.Pending | None]] = {}
+        try:
+            # SQLite: queue for its one writer here, not in its busy handler (writegate).
+            with wiring.write_gate.passage(), session.begin():
+                if sent:
+                    session.execute(queries.delete_sent_replies(sent))
+                received = datetime.now(UTC)
+                claimed = _claim(session, batch, received)
+                for index, slot in enumerate(batch):
+                    event_id = slot.event.webhook_event_id
+                    if event_id not in claimed:
+                        outcomes[index] = (DUPLICATE, None)
+                        continue
+                    claimed.discard(event_id)  # the same id twice in a batch: once
+                    replies = slot.handler(_context(session, wiring, slot), slot.event)
+                    item = outbox.store(session, wiring.settings, slot.event, replies, received)
+                    outcomes[index] = (HANDLED, item)
+        except Exception as exc:
+            self.sender.give_back(sent)  # their deletion was rolled back with the batch
+            log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)
+            self._alone(batch)
+            return
+        finally:
+            session.close()
+        for index, slot in enumerate(batch):
+            slot.outcome, slot.item = outcomes[index]
+
+    def _alone(self, batch: list[Slot]) -> None:
+        """A failed batch: its events, and the later events of their webhooks still
+        queued, are handled by their own threads one at a time (in their order)."""
+        owners = {id(slot.siblings) for slot in batch}
+        with self._queue_lock:
+            taken = [s for s in self._queue if id(s.siblings) in owners]
+            self._queue = [s for s in self._queue if id(s.siblings) not in owners]
+        for slot in (*batch, *taken):
+            slot.outcome = ALONE
+
+    def _finish(self, slot: Slot) -> outbox.Pending | None:
+        event = slot.event
+        if slot.outcome == ALONE:
+            return handle_alone(self.wiring, slot, self.sender)
+        if slot.outcome == DUPLICATE:
+            log.info("webhook_event_duplicate", event_id=event.webhook_event_id)
+            # A redelivery: its reply may still be waiting (the first process died).
+            return outbox.due_for_event(self.wiring, event.webhook_event_id)
+        log.info(
+            "webhook_event_handled", event_type=_event_type(event), event_id=event.webhook_event_id
+        )
+        return slot.item
+
+
+def _slot_for(wiring: Wiring, event: Event) -> Slot | None:
+    handler = handler_for(event)
+    if handler is None:
+        log.info("webhook_event_ignored", event_type=_event_type(event))
+        return None
+    asked, was_asked = None, False
+    if isinstance(event, FollowEvent) and getattr(event.source, "user_id", None):
+        asked = language.profile_language(wiring, event.source.user_id)  # outside the lock
+        was_asked = True
+    return Slot(event=event, handler=handler, asked=asked, was_asked=was_asked)
+
+
+def _context(session, wiring: Wiring, slot: Slot) -> HandlerContext:
+    return HandlerContext(
+        session=session,
+        wiring=wiring,
+        now=wiring.clock.now(),
+        profile_language=slot.asked,
+        profile_asked=slot.was_asked,
+    )
+
+
+def _claim(session, batch: list[Slot], received: datetime) -> set[str]:
+    """Claim the batch's events in one statement; the ids nobody had claimed before."""
+    dialect = session.get_bind().dialect.name
+    rows = [
+        {
+            "webhook_event_id": slot.event.webhook_event_id,
+            "event_type": _event_type(slot.event),
+            "received_at": received,
+        }
+        for slot in batch
+    ]
+    return set(session.execute(queries.claim_events(dialect), rows).scalars())
+
+
+def handle_alone(wiring: Wiring, slot: Slot, sender: outbox.ReplySender) -> outbox.Pending | None:
+    """Handle one event in a transaction of its own, retried after a twin's collision."""
+    event = slot.event
+    event_id = event.webhook_event_id
+    for attempt in range(1, ATTEMPTS + 1):
+        session = wiring.session_factory()
+        sent: list[str] = []
+        try:
+            # SQLite: queue for its one writer here, not in its busy handler (writegate).
+            with wiring.write_gate.passage(), session.begin():
+                received = datetime.now(UTC)
+                if event_id not in _claim(session, [slot], received):
+                    log.info("webhook_event_duplicate", event_id=event_id)
+                    duplicate = True
+                else:
+                    duplicate = False
+                    sent = sender.take_sent()
+                    if sent:
+                        session.execute(queries.delete_sent_replies(sent))
+                    replies = slot.handler(_context(session, wiring, slot), event)
+                    item = outbox.store(session, wiring.settings, event, replies, received)
+        except (IntegrityError, StaleDataError, DBAPIError) as exc:
+            sender.give_back(sent)
+            if attempt == ATTEMPTS or not _collision(exc):
+                raise
+            # The twin committed first: run again, now seeing its rows.
+            log.info("webhook_event_retry", event_id=event_id, error=type(exc).__name__)
+            time.sleep(random.uniform(0, 0.01 * attempt))
+            continue
+        except BaseException:
+            sender.give_back(sent)
+            raise
+        finally:
+            session.close()
+        if duplicate:
+            # A redelivery: its reply may still be waiting (the first process died).
+            return outbox.due_for_event(wiring, event_id)
+        log.info("webhook_event_handled", event_type=_event_type(event), event_id=event_id)
+        return item
+    return None
+
+
+def _collision(exc: Exception) -> bool:
+    """True for errors a concurrent transaction of the same resident causes."""
+    if isinstance(exc, IntegrityError | StaleDataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)  # SQLite's busy timeout ran out
+
+
+def _event_type(event: Event) -> str:
+    return str(getattr(event, "type", None) or type(event).__name__)
+
+
+_writers_lock = threading.Lock()
+
+
+def writer_for(app) -> EventWriter:
+    """The app's EventWriter, built on first use."""
+    writer = app.extensions.get("todoku.events")
+    if writer is None:
+        with _writers_lock:
+            writer = app.extensions.get("todoku.events")
+            if writer is None:
+                wiring = app.extensions["todoku"]
+                writer = EventWriter(wiring, outbox.sender_for(app), WEB_TIMEOUT)
+                app.extensions["todoku.events"] = writer
+    return writer

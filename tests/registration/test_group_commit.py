@@ -1,0 +1,196 @@
+"""Webhook events that arrive while others are written go in one transaction (group commit,
+bot.registration.events), on both databases — and each is still handled and answered once.
+
+Each test holds the process's writer (as a batch being written would), posts webhooks
+from several threads, waits until they are all queued behind it, and lets go: the next
+thread in front writes them together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+import requests
+from linebot.v3.webhooks import FollowEvent
+from sqlalchemy import func, select
+
+from bot.registration import events as writing
+from bot.registration import handlers
+from bot.store.models import Resident, ResidentActivity, WebhookEvent
+from messages import encode
+from tests.webhooks import body_of, event, postback_event, sign
+
+
+def _post(url: str, body: str, statuses: dict, key) -> None:
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
+    statuses[key] = requests.post(
+        url + "/callback", data=body.encode(), headers=headers, timeout=30
+    ).status_code
+
+
+@contextmanager
+def writer_held(live_bot):
+    """Hold the writer's front place; yields a function that posts a body from a thread
+    and waits until its events are queued. On leaving, lets go and waits for the answers."""
+    writer = writing.writer_for(live_bot.app)
+    statuses: dict = {}
+    threads: list[threading.Thread] = []
+
+    def post(key, body: str, queued_events: int = 1) -> None:
+        expected = len(writer._queue) + queued_events
+        thread = threading.Thread(target=_post, args=(live_bot.url, body, statuses, key))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 10
+        while len(writer._queue) < expected:
+            assert time.monotonic() < deadline, "the webhook never queued its events"
+            time.sleep(0.01)
+
+    writer._front.acquire()
+    try:
+        yield post, statuses
+    finally:
+        writer._front.release()
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def _answers(linesim_server, user: str) -> int:
+    """The bot's Messaging API requests that reached this resident (reply or push)."""
+    timeline = linesim_server.sim.state.users[user].timeline
+    return len({m["request_id"] for m in timeline if m.get("from") == "bot"})
+
+
+def _users(linesim_server, n: int) -> list[str]:
+    """Residents who have added the account on linesim (so messages reach them)."""
+    state = linesim_server.sim.state
+    users = [state.create_user(f"住民{i}") for i in range(n)]
+    for user in users:
+        state.set_following(user, True)
+    return [user.user_id for user in users]
+
+
+def _follow(linesim_server, user: str) -> dict:
+    """A follow with a reply token linesim issued (so the reply is accepted)."""
+    state = linesim_server.sim.state
+    return event("follow", user, replyToken=state.issue_reply_token(state.users[user]))
+
+
+def _postback(linesim_server, user: str, data: str) -> dict:
+    state = linesim_server.sim.state
+    return postback_event(user, data, replyToken=state.issue_reply_token(state.users[user]))
+
+
+def _rows(engine, query):
+    with engine.connect() as conn:
+        return conn.execute(query).all()
+
+
+def test_events_queued_behind_a_batch_are_written_in_one_transaction(
+    live_bot, linesim_server, engine
+):
+    users = _users(linesim_server, 6)
+    with writer_held(live_bot) as (post, statuses):
+        for user in users:
+            post(user, body_of(_follow(linesim_server, user)))
+    assert statuses == dict.fromkeys(users, 200)
+    stamps = _rows(engine, select(WebhookEvent.received_at))
+    assert len(stamps) == 6 and len(set(stamps)) == 1  # one transaction stamped them all
+    known = select(func.count()).select_from(Resident).where(Resident.line_user_id.in_(users))
+    assert _rows(engine, known) == [(6,)]
+    _wait_for(lambda: all(_answers(linesim_server, u) == 1 for u in users))
+
+
+def test_one_failing_event_fails_alone_and_the_rest_of_its_batch_is_written(
+    live_bot, linesim_server, engine, monkeypatch
+):
+    users = _users(linesim_server, 5)
+    broken_user = users[2]
+    follow = handlers.HANDLERS[FollowEvent]
+
+    def sometimes_broken(ctx, event):
+        if event.source.user_id == broken_user:
+            raise RuntimeError("a handler's bug")
+        return follow(ctx, event)
+
+    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, sometimes_broken)
+    with writer_held(live_bot) as (post, statuses):
+        for user in users:
+            post(user, body_of(_follow(linesim_server, user)))
+    assert statuses == {u: 500 if u == broken_user else 200 for u in users}
+    stored = {u for (u,) in _rows(engine, select(Resident.line_user_id))}
+    assert stored == set(users) - {broken_user}
+    assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(4,)]
+    _wait_for(lambda: all(_answers(linesim_server, u) == 1 for u in stored))
+    assert _answers(linesim_server, broken_user) == 0
+
+
+def test_the_same_event_twice_in_one_batch_is_handled_and_answered_once(
+    live_bot, linesim_server, engine
+):
+    [user] = _users(linesim_server, 1)
+    body = body_of(_follow(linesim_server, user))
+    with writer_held(live_bot) as (post, statuses):
+        post("first", body)
+        post("again", body)  # LINE's redelivery while the first is still queued
+    assert statuses == {"first": 200, "again": 200}
+    assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(1,)]
+    follows = select(func.count()).where(ResidentActivity.kind == "follow")
+    assert _rows(engine, follows) == [(1,)]
+    _wait_for(lambda: _answers(linesim_server, user) == 1)
+    time.sleep(0.5)
+    assert _answers(linesim_server, user) == 1
+
+
+def test_a_follow_and_the_consent_tap_in_one_batch_are_handled_in_order(
+    live_bot, linesim_server, engine
+):
+    [user] = _users(linesim_server, 1)
+    with writer_held(live_bot) as (post, statuses):
+        post("follow", body_of(_follow(linesim_server, user)))
+        post("consent", body_of(_postback(linesim_server, user, encode("consent"))))
+        post(
+            "both",
+            body_of(
+                _follow(linesim_server, user), _postback(linesim_server, user, encode("later"))
+            ),
+            2,
+        )
+    assert statuses == {"follow": 200, "consent": 200, "both": 200}
+    [(consented, dialog)] = _rows(
+        engine, select(Resident.consented_at, Resident.dialog).where(Resident.line_user_id == user)
+    )
+    assert consented is not None and dialog.get("step")  # registered; the first question open
+    assert len(set(_rows(engine, select(WebhookEvent.received_at)))) == 1
+    _wait_for(lambda: _answers(linesim_server, user) == 4)
+
+
+@pytest.mark.parametrize("events_in_webhook", [1, 3])
+def test_a_webhook_that_waits_too_long_for_the_writer_fails_and_leaves_nothing_queued(
+    live_bot, linesim_server, engine, monkeypatch, events_in_webhook
+):
+    """The writer is stuck (a batch that does not end): the webhook gives up with 500
+    after the web timeout, and its events do not linger to be written later."""
+    writer = writing.writer_for(live_bot.app)
+    monkeypatch.setattr(writer, "timeout", 0.3)
+    users = _users(linesim_server, events_in_webhook)
+    body = body_of(*(_follow(linesim_server, u) for u in users))
+    statuses: dict = {}
+    writer._front.acquire()
+    try:
+        _post(live_bot.url, body, statuses, "stuck")
+        assert writer._queue == []
+    finally:
+        writer._front.release()
+    assert statuses == {"stuck": 500}
+    assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(0,)]
