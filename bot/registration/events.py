@@ -130,6 +130,7 @@ class EventWriter:
                     session.execute(queries.delete_sent_replies(sent))
                 received = datetime.now(UTC)
                 claimed = _claim(session, batch, received)
+                _lock_residents(session, batch)
                 for index, slot in enumerate(batch):
                     event_id = slot.event.webhook_event_id
                     if event_id not in claimed:
@@ -207,6 +208,14 @@ def _claim(session, batch: list[Slot], received: datetime) -> set[str]:
         for slot in batch
     ]
     return set(session.execute(queries.claim_events(dialect), rows).scalars())
+
+
+def _lock_residents(session, batch: list[Slot]) -> None:
+    """PostgreSQL: lock the batch's residents in one order before any handler runs, so
+    batches of two processes never deadlock over two residents (SQLite: one writer)."""
+    users = {getattr(slot.event.source, "user_id", None) for slot in batch} - {None}
+    if len(users) > 1 and session.get_bind().dialect.name == "postgresql":
+        session.execute(queries.lock_residents_in_order(), {"line_user_ids": sorted(users)})
 
 
 def handle_alone(wiring: Wiring, slot: Slot, sender: outbox.ReplySender) -> outbox.Pending | None:

@@ -194,3 +194,44 @@ def test_a_webhook_that_waits_too_long_for_the_writer_fails_and_leaves_nothing_q
         writer._front.release()
     assert statuses == {"stuck": 500}
     assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(0,)]
+
+
+def test_two_processes_batches_over_the_same_residents_never_deadlock(
+    backend, wiring, engine, monkeypatch
+):
+    """Two web processes each write a batch with the same two residents, in opposite
+    orders. Each batch locks its residents in one order before handling any event, so
+    neither holds one while waiting for the other's: both commit as batches, at once.
+    (Without it PostgreSQL finds the deadlock after a second and one batch falls back to
+    one transaction per event.) SQLite has one writer: nothing to race."""
+    if backend != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    from bot.registration.outbox import ReplySender
+    from bot.registration.webhook import parse_event
+    from tests.helpers import in_thread, wait_for_lock_waits
+    from tests.webhooks import new_user_id, text_event
+
+    first, second = (writing.EventWriter(wiring, ReplySender(wiring), 10.0) for _ in range(2))
+    x, y = new_user_id(), new_user_id()
+    for user in (x, y):  # x gets the lower id
+        first.handle([parse_event(event("follow", user))])
+
+    def batch(writer, users):
+        writer.handle([parse_event(text_event(user, "こんにちは")) for user in users])
+
+    with engine.connect() as holder, engine.connect() as probe:
+        holder.execute(select(Resident.id).where(Resident.line_user_id == x).with_for_update())
+        second_batch, second_outcome = in_thread(lambda: batch(second, [x, y]))
+        wait_for_lock_waits(probe, 1)  # the second process waits for x
+        first_batch, first_outcome = in_thread(lambda: batch(first, [y, x]))
+        wait_for_lock_waits(probe, 2)  # the first process waits too
+        released = time.monotonic()
+        holder.rollback()
+        second_batch.join(10)
+        first_batch.join(10)
+    took = time.monotonic() - released
+    assert first_outcome == [None] and second_outcome == [None]  # no error
+    texts = select(WebhookEvent.received_at).where(WebhookEvent.event_type == "message")
+    stamps = [stamp for (stamp,) in _rows(engine, texts)]
+    assert len(stamps) == 4 and len(set(stamps)) == 2  # two batches, neither fell apart
+    assert took < 0.9  # PostgreSQL's deadlock check waits a second
