@@ -163,7 +163,7 @@ class EventWriter:
     def _finish(self, slot: Slot) -> outbox.Pending | None:
         event = slot.event
         if slot.outcome == ALONE:
-            return handle_alone(self.wiring, slot, self.sender)
+            slot.outcome, slot.item = handle_alone(self.wiring, slot, self.sender)
         if slot.outcome == DUPLICATE:
             log.info("webhook_event_duplicate", event_id=event.webhook_event_id)
             # A redelivery: its reply may still be waiting (the first process died).
@@ -218,10 +218,12 @@ def _lock_residents(session, batch: list[Slot]) -> None:
         session.execute(queries.lock_residents_in_order(), {"line_user_ids": sorted(users)})
 
 
-def handle_alone(wiring: Wiring, slot: Slot, sender: outbox.ReplySender) -> outbox.Pending | None:
-    """Handle one event in a transaction of its own, retried after a twin's collision."""
+def handle_alone(
+    wiring: Wiring, slot: Slot, sender: outbox.ReplySender
+) -> tuple[str, outbox.Pending | None]:
+    """Handle one event in a transaction of its own, retried after a twin's collision:
+    (HANDLED, its reply) or (DUPLICATE, None)."""
     event = slot.event
-    event_id = event.webhook_event_id
     for attempt in range(1, ATTEMPTS + 1):
         session = wiring.session_factory()
         sent: list[str] = []
@@ -229,35 +231,28 @@ def handle_alone(wiring: Wiring, slot: Slot, sender: outbox.ReplySender) -> outb
             # SQLite: queue for its one writer here, not in its busy handler (writegate).
             with wiring.write_gate.passage(), session.begin():
                 received = datetime.now(UTC)
-                if event_id not in _claim(session, [slot], received):
-                    log.info("webhook_event_duplicate", event_id=event_id)
-                    duplicate = True
-                else:
-                    duplicate = False
-                    sent = sender.take_sent()
-                    if sent:
-                        session.execute(queries.delete_sent_replies(sent))
-                    replies = slot.handler(_context(session, wiring, slot), event)
-                    item = outbox.store(session, wiring.settings, event, replies, received)
+                if event.webhook_event_id not in _claim(session, [slot], received):
+                    return DUPLICATE, None
+                sent = sender.take_sent()
+                if sent:
+                    session.execute(queries.delete_sent_replies(sent))
+                replies = slot.handler(_context(session, wiring, slot), event)
+                return HANDLED, outbox.store(session, wiring.settings, event, replies, received)
         except (IntegrityError, StaleDataError, DBAPIError) as exc:
             sender.give_back(sent)
             if attempt == ATTEMPTS or not _collision(exc):
                 raise
             # The twin committed first: run again, now seeing its rows.
-            log.info("webhook_event_retry", event_id=event_id, error=type(exc).__name__)
+            log.info(
+                "webhook_event_retry", event_id=event.webhook_event_id, error=type(exc).__name__
+            )
             time.sleep(random.uniform(0, 0.01 * attempt))
-            continue
         except BaseException:
             sender.give_back(sent)
             raise
         finally:
             session.close()
-        if duplicate:
-            # A redelivery: its reply may still be waiting (the first process died).
-            return outbox.due_for_event(wiring, event_id)
-        log.info("webhook_event_handled", event_type=_event_type(event), event_id=event_id)
-        return item
-    return None
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _collision(exc: Exception) -> bool:

@@ -1431,21 +1431,14 @@ def record_activity() -> Insert:
     return _RECORD_ACTIVITY
 
 
-# name: claim-event
-# A plain INSERT into the primary key: a redelivered event fails it (IntegrityError), and
-# a concurrent twin waits for the first transaction, then fails or proceeds.
-def claim_event():
-    """Insert one webhook event id (parameters: webhook_event_id, event_type, received_at)."""
-    return insert(WebhookEvent.__table__)
-
-
 # name: claim-events
 # Many events claimed by one statement (executemany with RETURNING, SQLite >= 3.35): an id
 # already there (a redelivery, or another process's twin, which PostgreSQL waits for) is
 # skipped without failing the transaction, and missing from what the statement returns.
 @functools.cache
 def claim_events(dialect: str):
-    """Insert-returning: the webhook event ids (parameters as claim_event) newly claimed."""
+    """Insert-returning: the webhook event ids newly claimed (parameters, one set per event:
+    webhook_event_id, event_type, received_at)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
