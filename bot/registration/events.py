@@ -269,17 +269,10 @@ def _event_type(event: Event) -> str:
     return str(getattr(event, "type", None) or type(event).__name__)
 
 
-_writers_lock = threading.Lock()
-
-
 def writer_for(app) -> EventWriter:
     """The app's EventWriter, built on first use."""
-    writer = app.extensions.get("todoku.events")
-    if writer is None:
-        with _writers_lock:
-            writer = app.extensions.get("todoku.events")
-            if writer is None:
-                wiring = app.extensions["todoku"]
-                writer = EventWriter(wiring, outbox.sender_for(app), WEB_TIMEOUT)
-                app.extensions["todoku.events"] = writer
-    return writer
+    return outbox.app_part(
+        app,
+        "todoku.events",
+        lambda: EventWriter(app.extensions["todoku"], outbox.sender_for(app), WEB_TIMEOUT),
+    )

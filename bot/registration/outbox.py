@@ -305,20 +305,29 @@ class ReplySender:
         self._pool.shutdown(wait=False)
 
 
-_senders_lock = threading.Lock()
+_parts_lock = threading.RLock()
+
+
+def app_part(app, key: str, build):
+    """`app.extensions[key]`, built by `build()` on first use, once whichever threads ask."""
+    part = app.extensions.get(key)
+    if part is None:
+        with _parts_lock:
+            part = app.extensions.get(key)
+            if part is None:
+                part = app.extensions[key] = build()
+    return part
 
 
 def sender_for(app) -> ReplySender:
     """The app's ReplySender, built on first use."""
-    sender = app.extensions.get("todoku.replies")
-    if sender is None:
-        with _senders_lock:
-            sender = app.extensions.get("todoku.replies")
-            if sender is None:
-                sender = ReplySender(app.extensions["todoku"])
-                app.extensions["todoku.replies"] = sender
-                weakref.finalize(app, sender.close)
-    return sender
+
+    def build() -> ReplySender:
+        sender = ReplySender(app.extensions["todoku"])
+        weakref.finalize(app, sender.close)
+        return sender
+
+    return app_part(app, "todoku.replies", build)
 
 
 def _aware(value: datetime) -> datetime:
