@@ -235,3 +235,33 @@ def test_two_processes_batches_over_the_same_residents_never_deadlock(
     stamps = [stamp for (stamp,) in _rows(engine, texts)]
     assert len(stamps) == 4 and len(set(stamps)) == 2  # two batches, neither fell apart
     assert took < 0.9  # PostgreSQL's deadlock check waits a second
+
+
+def test_a_failed_batch_keeps_the_order_of_a_webhook_split_across_batches(
+    live_bot, linesim_server, engine, monkeypatch
+):
+    """A webhook's first event is in a batch that fails, its second still queued behind
+    it: both are handled alone by their own thread, first the first."""
+    monkeypatch.setattr(writing, "MAX_BATCH", 2)
+    broken_user, user = _users(linesim_server, 2)
+    follow = handlers.HANDLERS[FollowEvent]
+
+    def sometimes_broken(ctx, event):
+        if event.source.user_id == broken_user:
+            raise RuntimeError("a handler's bug")
+        return follow(ctx, event)
+
+    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, sometimes_broken)
+    with writer_held(live_bot) as (post, statuses):
+        post("broken", body_of(_follow(linesim_server, broken_user)))
+        both = body_of(
+            _follow(linesim_server, user), _postback(linesim_server, user, encode("consent"))
+        )
+        post("both", both, 2)  # the follow goes with the broken one, the consent waits
+    assert statuses == {"broken": 500, "both": 200}
+    stamps = _rows(
+        engine, select(WebhookEvent.event_type, WebhookEvent.received_at).order_by("received_at")
+    )
+    assert [kind for kind, _ in stamps] == ["follow", "postback"]
+    [consented] = _rows(engine, select(Resident.consented_at).where(Resident.line_user_id == user))
+    assert consented[0] is not None
