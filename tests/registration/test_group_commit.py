@@ -21,14 +21,22 @@ from bot.registration import events as writing
 from bot.registration import handlers
 from bot.store.models import Resident, ResidentActivity, WebhookEvent
 from messages import encode
-from tests.webhooks import body_of, event, postback_event, sign
+from tests.webhooks import body_of, event, postback_event, sign, text_event
+
+
+def _post_status(url: str, body: str) -> int | None:
+    """POST a signed webhook body; its status, or None when the process died holding it."""
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
+    try:
+        return requests.post(
+            url + "/callback", data=body.encode(), headers=headers, timeout=30
+        ).status_code
+    except requests.RequestException:
+        return None
 
 
 def _post(url: str, body: str, statuses: dict, key) -> None:
-    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
-    statuses[key] = requests.post(
-        url + "/callback", data=body.encode(), headers=headers, timeout=30
-    ).status_code
+    statuses[key] = _post_status(url, body)
 
 
 @contextmanager
@@ -209,7 +217,7 @@ def test_two_processes_batches_over_the_same_residents_never_deadlock(
     from bot.registration.outbox import ReplySender
     from bot.registration.webhook import parse_event
     from tests.helpers import in_thread, wait_for_lock_waits
-    from tests.webhooks import new_user_id, text_event
+    from tests.webhooks import new_user_id
 
     first, second = (writing.EventWriter(wiring, ReplySender(wiring), 10.0) for _ in range(2))
     x, y = new_user_id(), new_user_id()
@@ -265,3 +273,68 @@ def test_a_failed_batch_keeps_the_order_of_a_webhook_split_across_batches(
     assert [kind for kind, _ in stamps] == ["follow", "postback"]
     [consented] = _rows(engine, select(Resident.consented_at).where(Resident.line_user_id == user))
     assert consented[0] is not None
+
+
+def _text(linesim_server, user: str, text: str) -> dict:
+    state = linesim_server.sim.state
+    return text_event(user, text, replyToken=state.issue_reply_token(state.users[user]))
+
+
+@pytest.mark.xdist_group("server-process")
+def test_kill_9_while_a_batch_waits_then_every_event_is_handled_once_after_redelivery(
+    backend, engine, linesim_server
+):
+    """The shipped web process (4 workers × 8 threads) is killed (-9) while a batch of
+    webhooks is being written (held at a resident's row on PostgreSQL, at SQLite's write
+    gate) and more wait behind it. Nothing of it was committed; LINE delivers the webhooks
+    again to a new process: every event handled once, every resident answered once."""
+    import fcntl
+
+    from bot.store.engine import sqlite_file
+    from tests.helpers import wait_for_lock_waits
+    from tests.server_process import ServerProcess
+
+    url = engine.url.render_as_string(hide_password=False)
+    users = _users(linesim_server, 6)
+    first = ServerProcess(url, linesim_server.url).start()
+    try:
+        for user in users:  # they are residents, each welcomed once
+            assert _post_status(first.url, body_of(_follow(linesim_server, user))) == 200
+        bodies = [body_of(_text(linesim_server, user, "こんにちは")) for user in users]
+        with engine.connect() as holder:
+            if backend == "postgresql":
+                holder.execute(
+                    select(Resident.id).where(Resident.line_user_id.in_(users)).with_for_update()
+                )
+            else:
+                gate = open(f"{sqlite_file(url)}-writers.lock", "a+")  # noqa: SIM115
+                fcntl.flock(gate, fcntl.LOCK_EX)
+            threads = [
+                threading.Thread(target=_post_status, args=(first.url, body)) for body in bodies
+            ]
+            for thread in threads:
+                thread.start()
+            if backend == "postgresql":
+                wait_for_lock_waits(holder, 1)
+            time.sleep(0.5)  # well inside the web timeout (3 s) the batch would wait
+            first.kill()
+            holder.rollback()
+            if backend != "postgresql":
+                fcntl.flock(gate, fcntl.LOCK_UN)
+                gate.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        texts = select(func.count()).where(WebhookEvent.event_type == "message")
+        assert _rows(engine, texts) == [(0,)]  # nothing of the batch was committed
+    finally:
+        first.kill()
+    second = ServerProcess(url, linesim_server.url).start()
+    try:
+        for body in bodies:  # LINE's redelivery
+            assert _post_status(second.url, body) == 200
+        assert _rows(engine, texts) == [(6,)]
+        _wait_for(lambda: all(_answers(linesim_server, u) == 2 for u in users))
+        time.sleep(1.0)  # nothing more arrives
+        assert [_answers(linesim_server, u) for u in users] == [2] * 6
+    finally:
+        second.stop()
