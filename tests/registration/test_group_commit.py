@@ -99,6 +99,18 @@ def _postback(linesim_server, user: str, data: str) -> dict:
     return postback_event(user, data, replyToken=state.issue_reply_token(state.users[user]))
 
 
+def _break_follows_of(broken_user: str, monkeypatch) -> None:
+    """A bug in the follow handler that only this resident's follow meets."""
+    follow = handlers.HANDLERS[FollowEvent]
+
+    def sometimes_broken(ctx, event):
+        if event.source.user_id == broken_user:
+            raise RuntimeError("a handler's bug")
+        return follow(ctx, event)
+
+    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, sometimes_broken)
+
+
 def _rows(engine, query):
     with engine.connect() as conn:
         return conn.execute(query).all()
@@ -124,14 +136,7 @@ def test_one_failing_event_fails_alone_and_the_rest_of_its_batch_is_written(
 ):
     users = _users(linesim_server, 5)
     broken_user = users[2]
-    follow = handlers.HANDLERS[FollowEvent]
-
-    def sometimes_broken(ctx, event):
-        if event.source.user_id == broken_user:
-            raise RuntimeError("a handler's bug")
-        return follow(ctx, event)
-
-    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, sometimes_broken)
+    _break_follows_of(broken_user, monkeypatch)
     with writer_held(live_bot) as (post, statuses):
         for user in users:
             post(user, body_of(_follow(linesim_server, user)))
@@ -252,14 +257,7 @@ def test_a_failed_batch_keeps_the_order_of_a_webhook_split_across_batches(
     it: both are handled alone by their own thread, first the first."""
     monkeypatch.setattr(writing, "MAX_BATCH", 2)
     broken_user, user = _users(linesim_server, 2)
-    follow = handlers.HANDLERS[FollowEvent]
-
-    def sometimes_broken(ctx, event):
-        if event.source.user_id == broken_user:
-            raise RuntimeError("a handler's bug")
-        return follow(ctx, event)
-
-    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, sometimes_broken)
+    _break_follows_of(broken_user, monkeypatch)
     with writer_held(live_bot) as (post, statuses):
         post("broken", body_of(_follow(linesim_server, broken_user)))
         both = body_of(
