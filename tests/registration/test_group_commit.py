@@ -299,7 +299,7 @@ def test_kill_9_while_a_batch_waits_then_every_event_is_handled_once_after_redel
         for user in users:  # they are residents, each welcomed once
             assert _post_status(first.url, body_of(_follow(linesim_server, user))) == 200
         bodies = [body_of(_text(linesim_server, user, "こんにちは")) for user in users]
-        with engine.connect() as holder:
+        with engine.connect() as holder, engine.connect() as probe:
             if backend == "postgresql":
                 holder.execute(
                     select(Resident.id).where(Resident.line_user_id.in_(users)).with_for_update()
@@ -313,7 +313,7 @@ def test_kill_9_while_a_batch_waits_then_every_event_is_handled_once_after_redel
             for thread in threads:
                 thread.start()
             if backend == "postgresql":
-                wait_for_lock_waits(holder, 1)
+                wait_for_lock_waits(probe, 1)  # not `holder`: its rollback would let go
             time.sleep(0.5)  # well inside the web timeout (3 s) the batch would wait
             first.kill()
             holder.rollback()
