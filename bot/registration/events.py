@@ -212,10 +212,12 @@ def _claim(session, batch: list[Slot], received: datetime) -> set[str]:
 
 def _lock_residents(session, batch: list[Slot]) -> None:
     """PostgreSQL: lock the batch's residents in one order before any handler runs, so
-    batches of two processes never deadlock over two residents (SQLite: one writer)."""
+    batches of two processes never deadlock over two residents, existing or new (SQLite:
+    one writer)."""
     users = {getattr(slot.event.source, "user_id", None) for slot in batch} - {None}
     if len(users) > 1 and session.get_bind().dialect.name == "postgresql":
-        session.execute(queries.lock_residents_in_order(), {"line_user_ids": sorted(users)})
+        keys = queries.resident_lock_keys(users)
+        session.execute(queries.lock_residents_in_order(), {"keys": keys})
 
 
 def handle_alone(

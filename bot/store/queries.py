@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -1391,20 +1392,33 @@ def resident_by_line_id(*, lock: bool = False) -> Select[tuple[Resident]]:
 
 
 # name: lock-residents-in-order
-# A batch of webhook events on PostgreSQL locks its residents' rows first, all at once and
-# in id order (LockRows above the sort), before any handler locks one: two batches of two
-# processes then never hold one resident each while waiting for the other's (a deadlock,
-# which PostgreSQL takes a second to find). The handlers' own FOR UPDATE is then a no-op.
-_LOCK_RESIDENTS_IN_ORDER = (
-    select(Resident.__table__.c.id)
-    .where(Resident.__table__.c.line_user_id.in_(bindparam("line_user_ids", expanding=True)))
-    .order_by(Resident.__table__.c.id)
-    .with_for_update()
+# A batch of webhook events on PostgreSQL takes a transaction lock per resident (LINE user
+# id) first, all in one statement and in the order of their keys, before any handler
+# locks or inserts a row: two batches of two processes then never hold one resident each
+# while waiting for the other's (a deadlock, which PostgreSQL takes a second to find) —
+# neither for rows that exist nor for two new friends each inserted by both. The keys are
+# sorted by the caller (`resident_lock_keys`); unnest keeps the array's order.
+_LOCK_RESIDENTS_IN_ORDER = text(
+    "SELECT pg_advisory_xact_lock(k)"
+    " FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
 )
 
 
-def lock_residents_in_order() -> Select:
-    """Lock the rows of these LINE users (parameter: line_user_ids, a list) in id order."""
+def resident_lock_keys(line_user_ids) -> list[int]:
+    """The sorted 64-bit lock keys of these LINE users (for lock_residents_in_order)."""
+    keys = {
+        int.from_bytes(
+            hashlib.blake2b(f"todoku:resident:{u}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        for u in line_user_ids
+    }
+    return sorted(keys)
+
+
+def lock_residents_in_order():
+    """Lock residents in key order (parameter: keys, from resident_lock_keys)."""
     return _LOCK_RESIDENTS_IN_ORDER
 
 
