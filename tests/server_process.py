@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,6 +46,13 @@ class ServerProcess:
             **env,
         }
         self.proc: subprocess.Popen | None = None
+        # Its log (warnings and errors, tracebacks included): a failed test shows its tail.
+        self._log = tempfile.NamedTemporaryFile(prefix="todoku-server-", suffix=".log")  # noqa: SIM115 (lives as long as this object)
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines the web process wrote, for a failed test's message."""
+        text = Path(self._log.name).read_text(encoding="utf-8", errors="replace")
+        return "web process log:\n" + "\n".join(text.splitlines()[-lines:])
 
     def start(self, timeout: float = 60) -> ServerProcess:
         """Start and wait until /healthz answers."""
@@ -53,8 +61,8 @@ class ServerProcess:
             [gunicorn, "-c", "gunicorn.conf.py", "bot.app:create_app()"],
             cwd=REPO,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

@@ -15,9 +15,9 @@ events were written by the one in front finds them done when its turn comes.
 If anything in a batch fails (a handler's bug, a collision with a twin in another
 process, a deadlock), the whole batch rolls back and each of its threads handles its own
 events alone, one transaction each, as before group commit: two events of one resident in
-two processes (a follow and the consent tap, a double tap on 削除する) lock the
-resident's row (PostgreSQL; SQLite has one writer anyway), and a transaction that still
-collides with its twin (both insert the new resident, or the row it read was deleted
+two processes (a follow and the consent tap, a double tap on 削除する) wait for each
+other on their resident's lock (PostgreSQL, queries.lock_residents; SQLite has one writer
+anyway), and a transaction that still collides with its twin (the row it read was deleted
 meanwhile) is run again from the start, up to three times. A real error then fails only
 its own webhook (500, so LINE delivers it again).
 """
@@ -199,25 +199,27 @@ def _context(session, wiring: Wiring, slot: Slot) -> HandlerContext:
 def _claim(session, batch: list[Slot], received: datetime) -> set[str]:
     """Claim the batch's events in one statement; the ids nobody had claimed before."""
     dialect = session.get_bind().dialect.name
-    rows = [
-        {
-            "webhook_event_id": slot.event.webhook_event_id,
-            "event_type": _event_type(slot.event),
-            "received_at": received,
-        }
-        for slot in batch
-    ]
+    # In id order: two batches redelivered in two processes wait for each other's claims
+    # in one order (each claimed row is locked until its transaction ends).
+    rows = sorted(
+        (
+            {
+                "webhook_event_id": slot.event.webhook_event_id,
+                "event_type": _event_type(slot.event),
+                "received_at": received,
+            }
+            for slot in batch
+        ),
+        key=lambda row: row["webhook_event_id"],
+    )
     return set(session.execute(queries.claim_events(dialect), rows).scalars())
 
 
-def _lock_residents(session, batch: list[Slot]) -> None:
-    """PostgreSQL: lock the batch's residents in one order before any handler runs, so
-    batches of two processes never deadlock over two residents, existing or new (SQLite:
-    one writer)."""
-    users = {getattr(slot.event.source, "user_id", None) for slot in batch} - {None}
-    if len(users) > 1 and session.get_bind().dialect.name == "postgresql":
-        keys = queries.resident_lock_keys(users)
-        session.execute(queries.lock_residents_in_order(), {"keys": keys})
+def _lock_residents(session, slots: list[Slot]) -> None:
+    """PostgreSQL: lock the events' residents in one order before any handler runs (see
+    queries.lock_residents), so two transactions never deadlock over them."""
+    users = {getattr(slot.event.source, "user_id", None) for slot in slots} - {None}
+    queries.lock_residents(session, users)
 
 
 def handle_alone(
@@ -235,6 +237,7 @@ def handle_alone(
                 received = datetime.now(UTC)
                 if event.webhook_event_id not in _claim(session, [slot], received):
                     return DUPLICATE, None
+                _lock_residents(session, [slot])
                 sent = sender.take_sent()
                 if sent:
                     session.execute(queries.delete_sent_replies(sent))

@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -72,6 +72,9 @@ from bot.store.models import (
     WebhookEvent,
 )
 from segments.sql import ResidentColumns, compile_rule
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 DEFAULT_VARIANT = "ja"  # bot.dispatch.variant.DEFAULT_LANGUAGE (store does not import dispatch)
 
@@ -1392,20 +1395,23 @@ def resident_by_line_id(*, lock: bool = False) -> Select[tuple[Resident]]:
 
 
 # name: lock-residents-in-order
-# A batch of webhook events on PostgreSQL takes a transaction lock per resident (LINE user
-# id) first, all in one statement and in the order of their keys, before any handler
-# locks or inserts a row: two batches of two processes then never hold one resident each
-# while waiting for the other's (a deadlock, which PostgreSQL takes a second to find) —
-# neither for rows that exist nor for two new friends each inserted by both. The keys are
-# sorted by the caller (`resident_lock_keys`); unnest keeps the array's order.
+# Every webhook transaction on PostgreSQL (a batch, or one event alone) takes a transaction
+# lock per resident (LINE user id) first, all in one statement and in the order of their
+# keys, before any handler locks, inserts or deletes a row. So two transactions never hold
+# one resident each while waiting for the other's (a deadlock, which PostgreSQL takes a
+# second to find): neither for rows that exist, nor for two new friends each inserted by
+# both, nor for a deletion (削除する), whose trigger takes RESIDENTS_LOCK while another
+# transaction holding that lock waits for the deleted resident's row. One resident is no
+# exception: a batch of one that skipped it deadlocked that way with a batch of several
+# (CI, a double tap on 削除する). ORDER BY n: the locks are taken after sorting.
 _LOCK_RESIDENTS_IN_ORDER = text(
     "SELECT pg_advisory_xact_lock(k)"
-    " FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
+    " FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
 )
 
 
-def resident_lock_keys(line_user_ids) -> list[int]:
-    """The sorted 64-bit lock keys of these LINE users (for lock_residents_in_order)."""
+def resident_lock_keys(line_user_ids: Iterable[str]) -> list[int]:
+    """The sorted 64-bit lock keys of these LINE users."""
     keys = {
         int.from_bytes(
             hashlib.blake2b(f"todoku:resident:{u}".encode(), digest_size=8).digest(),
@@ -1417,9 +1423,12 @@ def resident_lock_keys(line_user_ids) -> list[int]:
     return sorted(keys)
 
 
-def lock_residents_in_order():
-    """Lock residents in key order (parameter: keys, from resident_lock_keys)."""
-    return _LOCK_RESIDENTS_IN_ORDER
+def lock_residents(session: Session, line_user_ids: Iterable[str]) -> None:
+    """PostgreSQL: hold these residents (by LINE user id) until the transaction ends, taken
+    in one order everywhere. SQLite: nothing to do (one writer)."""
+    keys = resident_lock_keys(line_user_ids)
+    if keys and session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK_RESIDENTS_IN_ORDER, {"keys": keys})
 
 
 # name: new-friend

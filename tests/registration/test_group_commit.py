@@ -250,6 +250,60 @@ def test_two_processes_batches_over_the_same_residents_never_deadlock(
     assert took < 0.9  # PostgreSQL's deadlock check waits a second
 
 
+def test_a_deletion_alone_and_a_batch_with_a_deletion_never_deadlock(backend, wiring, engine):
+    """One process writes a batch of several residents: a's 削除する, then b's message.
+    Another writes b's 削除する alone. A deletion's trigger takes the lock between deleting
+    residents and recording deliveries (queries.RESIDENTS_LOCK); the batch holds it when it
+    comes to b. Had the lone event locked b's row without first taking b's resident lock
+    (as batches of one did: CI's double tap on 削除する), it would wait for that lock while
+    holding b: a deadlock, found after a second. Both commit at once instead."""
+    if backend != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    from bot.registration.outbox import ReplySender
+    from bot.registration.webhook import parse_event
+    from bot.store import queries
+    from tests.helpers import in_thread, wait_for_lock_waits
+    from tests.webhooks import new_user_id
+
+    first, second = (writing.EventWriter(wiring, ReplySender(wiring), 10.0) for _ in range(2))
+    a, b = new_user_id(), new_user_id()
+    for user in (a, b):
+        first.handle([parse_event(event("follow", user))])
+        first.handle([parse_event(postback_event(user, encode("consent")))])
+
+    def delete(user: str):
+        return parse_event(postback_event(user, encode("delete", v="yes")))
+
+    with engine.connect() as holder, engine.connect() as probe:
+        holder.execute(select(func.pg_advisory_xact_lock(func.hashtext(queries.RESIDENTS_LOCK))))
+        batch, batch_outcome = in_thread(
+            lambda: first.handle([delete(a), parse_event(text_event(b, "こんにちは"))])
+        )
+        wait_for_lock_waits(probe, 1)  # the batch has deleted a and waits for the lock
+        alone, alone_outcome = in_thread(lambda: second.handle([delete(b)]))
+        wait_for_lock_waits(probe, 2)  # b's deletion waits too
+        released = time.monotonic()
+        holder.rollback()
+        batch.join(10)
+        alone.join(10)
+    took = time.monotonic() - released
+    [batch_replies], [alone_replies] = batch_outcome, alone_outcome  # no error
+    assert [item.user_id for item in batch_replies] == [a, b]  # each event answered
+    assert [item.user_id for item in alone_replies] == [b]
+    stamps = _rows(
+        engine,
+        select(WebhookEvent.received_at).where(
+            WebhookEvent.event_type.in_(["postback", "message"])
+        ),
+    )
+    assert len(stamps) == 3 + 2  # two consents before; both deletions and the message
+    consented = select(func.count()).where(
+        Resident.line_user_id.in_([a, b]), Resident.consented_at.is_not(None)
+    )
+    assert _rows(engine, consented) == [(0,)]  # both residents' answers deleted
+    assert took < 0.9  # PostgreSQL's deadlock check waits a second
+
+
 def test_a_failed_batch_keeps_the_order_of_a_webhook_split_across_batches(
     live_bot, linesim_server, engine, monkeypatch
 ):

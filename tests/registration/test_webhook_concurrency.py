@@ -69,7 +69,7 @@ def test_follow_and_consent_together_never_500(server, engine, linesim_server):
             body_of(postback_event(user, encode("consent"))),
         ]
     statuses = _post_together(server.url, bodies)
-    assert statuses == [200] * len(bodies)
+    assert statuses == [200] * len(bodies), server.log_tail()
     per_user = select(func.count()).select_from(Resident).where(Resident.line_user_id.in_(users))
     assert _count(engine, per_user) == RESIDENTS  # one row each, never two
     consented = per_user.where(Resident.consented_at.is_not(None))
@@ -94,7 +94,7 @@ def test_double_tap_on_delete_never_500(server, engine, linesim_server):
             body_of(postback_event(user, encode("menu", v="review"))),
         ]
     statuses = _post_together(server.url, bodies)
-    assert statuses == [200] * len(bodies)
+    assert statuses == [200] * len(bodies), server.log_tail()
     per_user = select(func.count()).select_from(Resident).where(Resident.line_user_id.in_(users))
     assert _count(engine, per_user) == RESIDENTS  # the follower row stays, once
     consented = per_user.where(Resident.consented_at.is_not(None))
@@ -119,4 +119,4 @@ def test_two_taps_on_one_question_never_500(server, engine, linesim_server):
             data = encode(answer if answer == "later" else "skip", q=state["step"], t=state["t"])
             bodies.append(body_of(postback_event(user, data)))
     statuses = _post_together(server.url, bodies)
-    assert statuses == [200] * len(bodies)
+    assert statuses == [200] * len(bodies), server.log_tail()
