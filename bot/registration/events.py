@@ -126,8 +126,7 @@ class EventWriter:
         try:
             # SQLite: queue for its one writer here, not in its busy handler (writegate).
             with wiring.write_gate.passage(), session.begin():
-                if sent:
-                    session.execute(queries.delete_sent_replies(sent))
+                _delete_sent(session, sent)
                 received = datetime.now(UTC)
                 claimed = _claim(session, batch, received)
                 _lock_residents(session, batch)
@@ -215,6 +214,12 @@ def _claim(session, batch: list[Slot], received: datetime) -> set[str]:
     return set(session.execute(queries.claim_events(dialect), rows).scalars())
 
 
+def _delete_sent(session, sent: list[str]) -> None:
+    """Delete the rows of replies sent since (ReplySender.take_sent) in this transaction."""
+    if sent:
+        session.execute(queries.delete_sent_replies(), {"event_ids": sent})
+
+
 def _lock_residents(session, slots: list[Slot]) -> None:
     """PostgreSQL: lock the events' residents in one order before any handler runs (see
     queries.lock_residents), so two transactions never deadlock over them."""
@@ -239,8 +244,7 @@ def handle_alone(
                     return DUPLICATE, None
                 _lock_residents(session, [slot])
                 sent = sender.take_sent()
-                if sent:
-                    session.execute(queries.delete_sent_replies(sent))
+                _delete_sent(session, sent)
                 replies = slot.handler(_context(session, wiring, slot), event)
                 return HANDLED, outbox.store(session, wiring.settings, event, replies, received)
         except (IntegrityError, StaleDataError, DBAPIError) as exc:

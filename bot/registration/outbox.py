@@ -261,7 +261,7 @@ class ReplySender:
                 self._sent_since = time.monotonic()
             try:
                 with self.wiring.engine.begin() as conn:
-                    conn.execute(queries.delete_sent_replies(batch))
+                    conn.execute(queries.delete_sent_replies(), {"event_ids": batch})
             except Exception as exc:  # rows stay; a sweeper's reply is then refused as used
                 log.error("reply_delete_error", rows=len(batch), error=type(exc).__name__)
 

@@ -1507,10 +1507,17 @@ def claim_due_replies(now: dt.datetime, lease_until: dt.datetime, limit: int, ev
 
 # name: delete-sent-replies
 # Sent replies are deleted in batches (one statement per up to a few dozen sends under
-# load), so sending costs one write per batch instead of one per reply.
-def delete_sent_replies(event_ids: list[str]):
-    """Delete the outbox rows of these sent replies."""
-    return ReplyOutbox.__table__.delete().where(_outbox.webhook_event_id.in_(event_ids))
+# load), so sending costs one write per batch instead of one per reply. Built once with an
+# expanding parameter: building it per webhook batch (and SQLAlchemy computing its cache
+# key again) cost as much as running it.
+_DELETE_SENT_REPLIES = delete(ReplyOutbox.__table__).where(
+    _outbox.webhook_event_id.in_(bindparam("event_ids", expanding=True))
+)
+
+
+def delete_sent_replies() -> Delete:
+    """Delete the outbox rows of these sent replies (parameter: event_ids, a list)."""
+    return _DELETE_SENT_REPLIES
 
 
 # name: fail-reply
