@@ -27,7 +27,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from linebot.v3.webhooks import Event, FollowEvent
@@ -65,6 +66,16 @@ class Slot:
     siblings: list[Slot] | None = None  # the events of the same webhook, in order
     outcome: str = QUEUED
     item: outbox.Pending | None = None
+    # Calls to LINE its handler asked for after the commit (HandlerContext.after_commit).
+    actions: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass
+class Written:
+    """A webhook's events written: the replies to send and what to do after the commit."""
+
+    replies: list[outbox.Pending]
+    after_commit: list[Callable[[], None]]
 
 
 class EventWriter:
@@ -78,24 +89,27 @@ class EventWriter:
         self._queue_lock = threading.Lock()
         self._front = threading.Lock()
 
-    def handle(self, events: list[Event]) -> list[outbox.Pending]:
-        """Handle a webhook's events exactly once, in order; their committed replies."""
+    def handle(self, events: list[Event]) -> Written:
+        """Handle a webhook's events exactly once, in order; their committed replies and
+        the calls to LINE to make now that they are committed."""
+        written = Written(replies=[], after_commit=[])
         slots = []
         for event in events:
             slot = _slot_for(self.wiring, event)
             if slot is not None:
                 slots.append(slot)
         if not slots:
-            return []
+            return written
         for slot in slots:
             slot.siblings = slots
         self._write(slots)
-        pending = []
         for slot in slots:
             item = self._finish(slot)
             if item is not None:
-                pending.append(item)
-        return pending
+                written.replies.append(item)
+            if slot.outcome == HANDLED:
+                written.after_commit.extend(slot.actions)
+        return written
 
     def _write(self, slots: list[Slot]) -> None:
         with self._queue_lock:
@@ -136,11 +150,14 @@ class EventWriter:
                         outcomes[index] = (DUPLICATE, None)
                         continue
                     claimed.discard(event_id)  # the same id twice in a batch: once
+                    slot.actions.clear()
                     replies = slot.handler(_context(session, wiring, slot), slot.event)
                     item = outbox.store(session, wiring.settings, slot.event, replies, received)
                     outcomes[index] = (HANDLED, item)
         except Exception as exc:
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
+            for slot in batch:
+                slot.actions.clear()  # rolled back: nothing to link
             log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)
             self._alone(batch)
             return
@@ -192,6 +209,7 @@ def _context(session, wiring: Wiring, slot: Slot) -> HandlerContext:
         now=wiring.clock.now(),
         profile_language=slot.asked,
         profile_asked=slot.was_asked,
+        actions=slot.actions,
     )
 
 
@@ -245,6 +263,7 @@ def handle_alone(
                 _lock_residents(session, [slot])
                 sent = sender.take_sent()
                 _delete_sent(session, sent)
+                slot.actions.clear()  # an earlier attempt's were rolled back with it
                 replies = slot.handler(_context(session, wiring, slot), event)
                 return HANDLED, outbox.store(session, wiring.settings, event, replies, received)
         except (IntegrityError, StaleDataError, DBAPIError) as exc:

@@ -41,6 +41,17 @@ class HandlerContext:
     # `profile_asked` tells "LINE did not say" (None, asked) from "not asked yet".
     profile_language: str | None = None
     profile_asked: bool = False
+    # What to do once the transaction has committed (calls to LINE: a rich menu's link),
+    # run by the webhook's writer off the request thread; None: run at once.
+    actions: list[Callable[[], None]] | None = None
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` after the commit, so a call to LINE never holds the transaction
+        (SQLite's one writer, the resident's lock); dropped if it rolls back."""
+        if self.actions is None:
+            action()
+        else:
+            self.actions.append(action)
 
     def record(self, kind: str) -> None:
         """Count an anonymous KPI fact (never names the resident)."""
@@ -68,7 +79,7 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
             {"line_user_id": user_id, "following": True, "followed_at": ctx.now, "language": lang},
         )
         if lang != DEFAULT:
-            language.show_menu_in(ctx.wiring, user_id, lang)
+            language.show_menu_later(ctx, user_id, lang)
         return [*build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)]
     resident.following = True
     resident.followed_at = ctx.now

@@ -7,7 +7,10 @@ picture, status) are never read into Todoku.
 
 from __future__ import annotations
 
+import functools
+
 from bot.line.richmenu import show_menu_in
+from bot.store import queries
 from bot.store.models import Resident
 from messages import DEFAULT, LANGUAGES, from_line_profile, known
 
@@ -52,5 +55,25 @@ def set_language(
         ctx.session.add(resident)
     resident.language = value
     resident.mirror_to_profiles()  # the family's notices come in the account's language
-    show_menu_in(ctx.wiring, line_user_id, value)
+    show_menu_later(ctx, line_user_id, value)
     return resident
+
+
+def show_menu_later(ctx, line_user_id: str, lang: str) -> None:
+    """Link `lang`'s rich menu to the resident once their transaction has committed: the
+    call to LINE (tens of ms, more when LINE is slow) then holds neither SQLite's one writer
+    nor the resident's lock, and nothing is linked for a choice that rolled back."""
+    ctx.after_commit(functools.partial(_show_menu, ctx.wiring, line_user_id, lang))
+
+
+def _show_menu(wiring, line_user_id: str, lang: str) -> None:
+    show_menu_in(wiring, line_user_id, lang)
+    # Two choices in quick succession (English, then Vietnamese) link from two threads or
+    # processes, in either order: whichever finishes last looks again, and the menu of the
+    # language stored last is the one left.
+    with wiring.session_factory() as session:
+        stored = session.execute(
+            queries.resident_language(), {"line_user_id": line_user_id}
+        ).first()
+    if stored is not None and known(stored.language) != lang:
+        show_menu_in(wiring, line_user_id, known(stored.language))

@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
@@ -189,9 +190,10 @@ class ReplySender:
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def send(self, items: list[Pending]) -> None:
-        """Queue committed replies; wait up to `reply_wait_seconds` for them (0: never)."""
-        futures: list[Future] = []
+    def send(self, items: list[Pending], after_commit: Sequence[Callable[[], None]] = ()) -> None:
+        """Queue committed replies and the calls to LINE their transactions asked for after
+        the commit (a rich menu's link); wait up to `reply_wait_seconds` for them (0: never)."""
+        futures: list[Future] = [self._pool.submit(self._act, action) for action in after_commit]
         for item in items:
             with self._lock:
                 if self._queued >= MAX_QUEUED:
@@ -201,6 +203,12 @@ class ReplySender:
             futures.append(self._pool.submit(self._run, item))
         if futures and self.settings.reply_wait_seconds > 0:
             wait_for(futures, timeout=self.settings.reply_wait_seconds)
+
+    def _act(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:  # never kill the pool thread; nothing to send again
+            log.error("after_commit_error", error=type(exc).__name__)
 
     def _run(self, item: Pending) -> None:
         outcome = "retry"

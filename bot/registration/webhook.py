@@ -56,9 +56,8 @@ def callback() -> Response:
     _refresh_config(wiring)
     parsed = [event for event in map(parse_event, raw_events) if event is not None]
     writer = events.writer_for(current_app)
-    pending = writer.handle(parsed)
-    if pending:
-        writer.sender.send(pending)
+    written = writer.handle(parsed)
+    writer.sender.send(written.replies, written.after_commit)
     return Response("OK\n", mimetype="text/plain")
 
 

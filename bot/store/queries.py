@@ -1394,6 +1394,19 @@ def resident_by_line_id(*, lock: bool = False) -> Select[tuple[Resident]]:
     return _RESIDENT_BY_LINE_ID_LOCKED if lock else _RESIDENT_BY_LINE_ID
 
 
+# name: resident-language
+# Read after a rich menu was linked (outside the choice's transaction), to link again if a
+# later choice committed meanwhile.
+_RESIDENT_LANGUAGE = select(_residents.language).where(
+    _residents.line_user_id == bindparam("line_user_id")
+)
+
+
+def resident_language() -> Select[tuple[str | None]]:
+    """Select a resident's stored language by LINE user id (parameter: line_user_id)."""
+    return _RESIDENT_LANGUAGE
+
+
 # name: lock-residents-in-order
 # Every webhook transaction on PostgreSQL (a batch, or one event alone) takes a transaction
 # lock per resident (LINE user id) first, all in one statement and in the order of their

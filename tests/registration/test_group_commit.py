@@ -287,9 +287,9 @@ def test_a_deletion_alone_and_a_batch_with_a_deletion_never_deadlock(backend, wi
         batch.join(10)
         alone.join(10)
     took = time.monotonic() - released
-    [batch_replies], [alone_replies] = batch_outcome, alone_outcome  # no error
-    assert [item.user_id for item in batch_replies] == [a, b]  # each event answered
-    assert [item.user_id for item in alone_replies] == [b]
+    [batch_written], [alone_written] = batch_outcome, alone_outcome  # no error
+    assert [item.user_id for item in batch_written.replies] == [a, b]  # each event answered
+    assert [item.user_id for item in alone_written.replies] == [b]
     stamps = _rows(
         engine,
         select(WebhookEvent.received_at).where(
