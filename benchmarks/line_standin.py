@@ -37,9 +37,12 @@ RICH_MENU_ANSWERS = {
 class StandIn:
     """The counters and the server."""
 
-    def __init__(self, delay: float, hang: bool, multicast_rate: int = 200) -> None:
+    def __init__(
+        self, delay: float, hang: bool, multicast_rate: int = 200, profile_language: str = ""
+    ) -> None:
         self.delay = delay
         self.hang = hang
+        self.profile_language = profile_language
         self.tokens: Counter[str] = Counter()
         self.arrivals: dict[str, float] = {}  # reply token -> first arrival (epoch s)
         self.retry_keys: Counter[str] = Counter()
@@ -126,6 +129,10 @@ class StandIn:
         if path == "/v2/bot/message/push":
             self.retry_keys[headers.get("x-line-retry-key", "")] += 1
             return 200, {"sentMessages": [{"id": "1"}]}
+        if self.profile_language and path.startswith("/v2/bot/profile/"):
+            return 200, {"language": self.profile_language}
+        if self.profile_language and path.split("?")[0] == "/v2/bot/richmenu/list":
+            return 200, {"richmenus": _menus()}
         return RICH_MENU_ANSWERS.get((method, path.split("?")[0]), (200, {}))
 
     async def multicast(self, headers: dict, body: bytes):
@@ -151,9 +158,30 @@ class StandIn:
         return 200, {}
 
 
-async def serve(port: int, delay: float, hang: bool, multicast_rate: int = 200) -> None:
+def _menus() -> list[dict]:
+    """Every language's rich menu as the web process named it (so a resident in English
+    gets English's linked: a call to LINE)."""
+    from bot.line.richmenu import menu_image, menu_name
+    from messages import LANGUAGES
+
+    return [
+        {
+            "richMenuId": f"richmenu-{lang}",
+            "name": menu_name(menu_image(lang), lang),
+            "size": {"width": 2500, "height": 843},
+            "selected": True,
+            "chatBarText": "メニュー",
+            "areas": [],
+        }
+        for lang in LANGUAGES
+    ]
+
+
+async def serve(
+    port: int, delay: float, hang: bool, multicast_rate: int = 200, profile_language: str = ""
+) -> None:
     """Serve on 127.0.0.1:port until killed."""
-    standin = StandIn(delay, hang, multicast_rate)
+    standin = StandIn(delay, hang, multicast_rate, profile_language)
     server = await asyncio.start_server(standin.handle, "127.0.0.1", port, backlog=1024)
     print(f"line stand-in on http://127.0.0.1:{port} (delay {delay * 1000:.0f} ms)", flush=True)
     async with server:
@@ -167,8 +195,17 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=50.0)
     parser.add_argument("--hang", action="store_true", help="never answer (LINE is down)")
     parser.add_argument("--multicast-rate", type=int, default=200, help="per second (LINE: 200)")
+    parser.add_argument(
+        "--profile-language",
+        default="",
+        help="every profile's language (e.g. en: new friends get their menu linked)",
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay_ms / 1000, args.hang, args.multicast_rate))
+    asyncio.run(
+        serve(
+            args.port, args.delay_ms / 1000, args.hang, args.multicast_rate, args.profile_language
+        )
+    )
 
 
 if __name__ == "__main__":

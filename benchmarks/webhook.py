@@ -6,6 +6,8 @@
 One invocation:
 0. (each server gets `--warmup` seconds of unmeasured load from other bodies first);
 1. starts the LINE stand-in (benchmarks/line_standin.py), answering after `--line-delay-ms`;
+   with `--profile-language en` every new friend's LINE app is in English, so the follow
+   also links their rich menu (one more call to LINE);
 2. writes signed webhook bodies: a third each follow, text and postback (menu tap), one
    event per request by default (`--events-per-request`), every event id unique;
 3. the floor: gunicorn with the shipped gunicorn.conf.py serving a Flask endpoint that only
@@ -110,11 +112,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_standin(delay_ms: float) -> tuple[Process, str]:
+def start_standin(delay_ms: float, profile_language: str = "") -> tuple[Process, str]:
     """The LINE stand-in in a process of its own, answering after `delay_ms`; its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["--port", str(port), "--delay-ms", str(delay_ms)]
+    if profile_language:
+        args += ["--profile-language", profile_language]
     command = [sys.executable, "-m", "benchmarks.line_standin", *args]
     return Process(command, dict(os.environ), url + "/_stats"), url
 
@@ -379,7 +383,7 @@ def run(args) -> None:
         f"load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    standin, standin_url = start_standin(args.line_delay_ms)
+    standin, standin_url = start_standin(args.line_delay_ms, args.profile_language)
     engine = make_engine(args.db, timeout=None, create=True)
     env = {**os.environ, **bot_env(args.db, standin_url)}
     try:
@@ -497,6 +501,11 @@ def main() -> None:
     parser.add_argument("--line-delay-ms", type=float, default=50.0)
     parser.add_argument("--events-per-request", type=int, default=1)
     parser.add_argument("--bodies", type=int, default=60_000, help="distinct bodies written")
+    parser.add_argument(
+        "--profile-language",
+        default="",
+        help="the new friends' LINE app language (e.g. en: their menu is linked, a LINE call)",
+    )
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-hang", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the bot's run")

@@ -141,7 +141,7 @@ class EventWriter:
             # SQLite: queue for its one writer here, not in its busy handler (writegate).
             with wiring.write_gate.passage(), session.begin():
                 _delete_sent(session, sent)
-                received = datetime.now(UTC)
+                received, received_tick = datetime.now(UTC), time.monotonic()
                 claimed = _claim(session, batch, received)
                 _lock_residents(session, batch)
                 for index, slot in enumerate(batch):
@@ -152,7 +152,9 @@ class EventWriter:
                     claimed.discard(event_id)  # the same id twice in a batch: once
                     slot.actions.clear()
                     replies = slot.handler(_context(session, wiring, slot), slot.event)
-                    item = outbox.store(session, wiring.settings, slot.event, replies, received)
+                    item = outbox.store(
+                        session, wiring.settings, slot.event, replies, received, received_tick
+                    )
                     outcomes[index] = (HANDLED, item)
         except Exception as exc:
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
@@ -257,7 +259,7 @@ def handle_alone(
         try:
             # SQLite: queue for its one writer here, not in its busy handler (writegate).
             with wiring.write_gate.passage(), session.begin():
-                received = datetime.now(UTC)
+                received, received_tick = datetime.now(UTC), time.monotonic()
                 if event.webhook_event_id not in _claim(session, [slot], received):
                     return DUPLICATE, None
                 _lock_residents(session, [slot])
@@ -265,7 +267,10 @@ def handle_alone(
                 _delete_sent(session, sent)
                 slot.actions.clear()  # an earlier attempt's were rolled back with it
                 replies = slot.handler(_context(session, wiring, slot), event)
-                return HANDLED, outbox.store(session, wiring.settings, event, replies, received)
+                item = outbox.store(
+                    session, wiring.settings, event, replies, received, received_tick
+                )
+                return HANDLED, item
         except (IntegrityError, StaleDataError, DBAPIError) as exc:
             sender.give_back(sent)
             if attempt == ATTEMPTS or not _collision(exc):

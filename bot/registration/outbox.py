@@ -65,6 +65,7 @@ class Pending:
     retry_key: str
     received: datetime
     taken_over: bool = False  # sent by a sweeper/redelivery: an earlier attempt may exist
+    # time.monotonic() when its lease began: the start of the transaction that stored it
     queued: float = field(default_factory=time.monotonic)
 
 
@@ -73,8 +74,12 @@ def lease_seconds(settings) -> float:
     return 3 * settings.reply_timeout_seconds
 
 
-def store(session, settings, event, replies, received: datetime) -> Pending | None:
-    """Add the event's reply to its transaction; None when there is nothing to send."""
+def store(
+    session, settings, event, replies, received: datetime, received_tick: float
+) -> Pending | None:
+    """Add the event's reply to its transaction; None when there is nothing to send.
+    `received_tick`: time.monotonic() when `received` was taken — the lease counts from
+    then, so a sender must too (a long transaction has used part of it)."""
     token = getattr(event, "reply_token", None)
     if not replies or getattr(event, "mode", "active") != "active" or not token:
         return None
@@ -87,6 +92,7 @@ def store(session, settings, event, replies, received: datetime) -> Pending | No
         messages=messages_json(replies),
         retry_key=str(uuid.uuid4()),
         received=received,
+        queued=received_tick,
     )
     lease = timedelta(seconds=lease_seconds(settings))
     session.execute(

@@ -132,6 +132,39 @@ def test_reply_lost_then_taken_over_arrives_once(make_bot, linesim_server, engin
     assert [r["endpoint"] for r in _sends(sim)] == ["reply", "reply"]
 
 
+def test_a_reply_whose_transaction_used_most_of_its_lease_is_left_to_the_sweeper(
+    make_bot, linesim_server, engine, monkeypatch
+):
+    """The lease (1.5 s here) counts from the start of the event's transaction. One that
+    took 0.8 s left the sender less than the margin it needs (two reply timeouts): sending
+    it then could outlast the lease while another process's sweeper sends it too. So it is
+    left to the sweeper, which sends it once."""
+    from linebot.v3.webhooks import FollowEvent
+
+    from bot.registration import handlers
+
+    bot = make_bot(**FAST)
+    follow = handlers.HANDLERS[FollowEvent]
+
+    def slow(ctx, event):
+        replies = follow(ctx, event)
+        time.sleep(0.8)  # e.g. a batch behind a slow disk
+        return replies
+
+    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, slow)
+    sim = linesim_server
+    user = sim.sim.state.create_user("花子").user_id
+    sim.sim.follow(user)
+    time.sleep(0.3)
+    assert _sends(sim) == []  # not sent by the process that wrote it
+    assert _outbox(engine) != []
+    time.sleep(1.0)  # the lease runs out
+    assert bot.sender.sweep_once() == 1
+    _wait_for(lambda: _outbox(engine) == [])
+    assert len(_replies(sim, user)) == 1
+    assert [r["endpoint"] for r in _sends(sim)] == ["reply"]
+
+
 @pytest.mark.parametrize("resent", [True, False])
 def test_a_token_refused_after_libcurl_sent_the_reply_twice_counts_as_sent(resent):
     """LINE delivered a reply, its kept connection died before the answer, and libcurl sent
