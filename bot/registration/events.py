@@ -198,8 +198,14 @@ def _slot_for(wiring: Wiring, event: Event) -> Slot | None:
         log.info("webhook_event_ignored", event_type=_event_type(event))
         return None
     asked, was_asked = None, False
-    if isinstance(event, FollowEvent) and getattr(event.source, "user_id", None):
-        asked = language.profile_language(wiring, event.source.user_id)  # outside the lock
+    user_id = getattr(event.source, "user_id", None)
+    if isinstance(event, FollowEvent) and user_id:
+        # A new friend's language is their LINE app's: asked here, outside the transaction.
+        # Someone unblocking whom Todoku knows keeps the language they have: not asked (a
+        # call to LINE saved). Asked or not, never again inside the transaction.
+        unblocked = getattr(getattr(event, "follow", None), "is_unblocked", False)
+        if not (unblocked and language.is_known(wiring, user_id)):
+            asked = language.profile_language(wiring, user_id)
         was_asked = True
     return Slot(event=event, handler=handler, asked=asked, was_asked=was_asked)
 

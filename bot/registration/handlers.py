@@ -37,8 +37,9 @@ class HandlerContext:
     session: Session
     wiring: object
     now: datetime
-    # A follow's LINE profile language, asked before the transaction opened (webhook.py);
-    # `profile_asked` tells "LINE did not say" (None, asked) from "not asked yet".
+    # A follow's LINE profile language, asked before the transaction opened (events.py);
+    # `profile_asked` tells "LINE did not say, or not asked because the resident is known"
+    # (None, True) from "not asked yet" (a context built elsewhere).
     profile_language: str | None = None
     profile_asked: bool = False
     # What to do once the transaction has committed (calls to LINE: a rich menu's link),

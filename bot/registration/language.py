@@ -32,6 +32,15 @@ def profile_language(wiring, line_user_id: str) -> str | None:
     return asker(line_user_id) if asker else None
 
 
+def is_known(wiring, line_user_id: str) -> bool:
+    """Whether Todoku has this LINE user as a resident (read outside any transaction)."""
+    with wiring.session_factory() as session:
+        return (
+            session.execute(queries.resident_language(), {"line_user_id": line_user_id}).first()
+            is not None
+        )
+
+
 def preselect(ctx, line_user_id: str) -> str:
     """A new friend's language: their LINE app's, if it is one of ours; else Japanese."""
     # Asked before the transaction (webhook.py): never again inside it, where the wait on

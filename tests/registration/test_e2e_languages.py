@@ -183,6 +183,36 @@ def test_a_follow_asks_line_for_the_profile_once_before_its_transaction(sim, liv
     assert say("label_consent", lang) in chat.labels()  # welcomed in that language
 
 
+def test_unblocking_keeps_the_language_without_asking_line_again(sim, live_bot):
+    """Someone who blocked the account and unblocks it is still known (within the retention
+    time): welcomed back in the language they had, and LINE's profile is not asked again —
+    a call to LINE saved on the follow's way. Someone no longer known (purged) is asked."""
+    from sqlalchemy import delete
+
+    from bot.store.models import Resident
+
+    def profile_calls(chat: Chat) -> int:
+        return [r["path"] for r in sim.requests()].count(f"/v2/bot/profile/{chat.user_id}")
+
+    chat = Chat(sim, language="en-US")
+    chat.follow()
+    register(chat, "en")
+    sim.unfollow(chat.user_id)
+    back = chat.follow()
+    assert profile_calls(chat) == 1  # the first follow only
+    assert say("welcome_back", "en") in texts(back)
+    assert resident_row(live_bot, chat.user_id).language == "en"
+
+    purged = Chat(sim, language="vi-VN")
+    purged.follow()
+    sim.unfollow(purged.user_id)
+    with live_bot.wiring.session_factory.begin() as session:  # as the nightly purge does
+        session.execute(delete(Resident).where(Resident.line_user_id == purged.user_id))
+    purged.follow()
+    assert profile_calls(purged) == 2
+    assert resident_row(live_bot, purged.user_id).language == "vi"
+
+
 def test_a_slow_line_profile_gives_japanese_and_is_not_asked_again_for_a_while(
     sim, live_bot, monkeypatch
 ):
