@@ -123,7 +123,8 @@ def take_over(wiring, event_id: str | None = None, limit: int = SWEEP_BATCH) -> 
     now = datetime.now(UTC)  # LINE's clock: token age and leases are real time
     lease_until = now + timedelta(seconds=lease_seconds(wiring.settings))
     statement = queries.claim_due_replies(now, lease_until, limit, event_id)
-    with wiring.engine.begin() as conn:
+    # SQLite: queue for its one writer at the gate, as webhooks do (bot.store.writegate).
+    with wiring.write_gate.passage(), wiring.engine.begin() as conn:
         rows = conn.execute(statement).all()
     return [
         Pending(
@@ -274,13 +275,15 @@ class ReplySender:
                 batch, self._sent = self._sent[:DELETE_MAX], self._sent[DELETE_MAX:]
                 self._sent_since = time.monotonic()
             try:
-                with self.wiring.engine.begin() as conn:
+                # SQLite: at the gate, not in its busy handler, which under load gave up
+                # (the rows then stayed until a sweeper sent them again, refused as used).
+                with self.wiring.write_gate.passage(), self.wiring.engine.begin() as conn:
                     conn.execute(queries.delete_sent_replies(), {"event_ids": batch})
             except Exception as exc:  # rows stay; a sweeper's reply is then refused as used
                 log.error("reply_delete_error", rows=len(batch), error=type(exc).__name__)
 
     def _fail(self, item: Pending, reason: str) -> None:
-        with self.wiring.engine.begin() as conn:
+        with self.wiring.write_gate.passage(), self.wiring.engine.begin() as conn:
             conn.execute(queries.fail_reply(item.event_id, reason))
 
     def sweep_once(self) -> int:
