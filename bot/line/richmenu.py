@@ -28,7 +28,9 @@ from messages import DEFAULT, LANGUAGES, build_rich_menu
 
 log = get_logger("todoku.richmenu")
 PREFIX = "todoku-menu-"
-LINK_TIMEOUT = (1.0, 2.0)  # linking happens inside a webhook's 2 seconds
+# Linking runs on a web worker's reply threads after the commit: short, so a slow LINE
+# does not hold them long (the resident keeps the default menu until their next choice).
+LINK_TIMEOUT = (1.0, 2.0)
 
 
 def menu_image(lang: str = DEFAULT) -> bytes:

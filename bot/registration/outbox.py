@@ -48,7 +48,8 @@ SWEEP_BATCH = 100
 FLUSH_AFTER = 0.2
 # Sent rows deleted by one statement at most.
 DELETE_MAX = 500
-# Replies queued in one process at most; beyond that, rows wait for a sweeper.
+# Replies (and calls after a commit) queued in one process at most; beyond that, rows wait
+# for a sweeper (and a rich menu's link is dropped: the next choice of language links it).
 MAX_QUEUED = 5000
 # Pushes of a reply are retried for this long; LINE forgets a retry key after 24 hours.
 GIVE_UP_AFTER = timedelta(hours=23)
@@ -200,7 +201,14 @@ class ReplySender:
     def send(self, items: list[Pending], after_commit: Sequence[Callable[[], None]] = ()) -> None:
         """Queue committed replies and the calls to LINE their transactions asked for after
         the commit (a rich menu's link); wait up to `reply_wait_seconds` for them (0: never)."""
-        futures: list[Future] = [self._pool.submit(self._act, action) for action in after_commit]
+        futures: list[Future] = []
+        for action in after_commit:
+            with self._lock:
+                if self._queued >= MAX_QUEUED:  # LINE down for long: do not pile them up
+                    log.warning("after_commit_dropped")
+                    continue
+                self._queued += 1
+            futures.append(self._pool.submit(self._act, action))
         for item in items:
             with self._lock:
                 if self._queued >= MAX_QUEUED:
@@ -216,6 +224,9 @@ class ReplySender:
             action()
         except Exception as exc:  # never kill the pool thread; nothing to send again
             log.error("after_commit_error", error=type(exc).__name__)
+        finally:
+            with self._lock:
+                self._queued -= 1
 
     def _run(self, item: Pending) -> None:
         outcome = "retry"

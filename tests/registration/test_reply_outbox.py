@@ -319,3 +319,31 @@ def test_sent_rows_taken_by_a_failed_event_are_deleted_all_the_same(
     assert sim.sim.follow(second)["webhook"]["status"] == 500
     _wait_for(lambda: _outbox(engine) == [], timeout=3)
     assert len(_sends(sim)) == 1 and len(_replies(sim, first)) == 1
+
+
+def test_calls_after_a_commit_are_bounded_like_replies(monkeypatch):
+    """LINE down for long while residents keep choosing languages: the links to make after
+    their commits do not pile up without end in the process (as replies do not, beyond
+    MAX_QUEUED); one past the bound is dropped — the next choice links the menu — and the
+    others still run once LINE answers."""
+    from bot.registration import outbox
+
+    monkeypatch.setattr(outbox, "MAX_QUEUED", 2)
+    settings = SimpleNamespace(reply_threads=4, reply_wait_seconds=0.0)
+    sender = outbox.ReplySender(SimpleNamespace(settings=settings))
+    line_answers = threading.Event()
+    done: list[int] = []
+
+    def link(n: int):
+        def run() -> None:
+            assert line_answers.wait(10)
+            done.append(n)
+
+        return run
+
+    sender.send([], [link(1), link(2), link(3)])
+    line_answers.set()
+    _wait_for(lambda: sorted(done) == [1, 2])
+    sender.send([], [link(4)])  # the queue has room again
+    _wait_for(lambda: sorted(done) == [1, 2, 4])
+    assert 3 not in done
