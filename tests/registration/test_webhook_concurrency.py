@@ -2,12 +2,14 @@
 
 Real concurrent HTTP requests against the web process as shipped (gunicorn, several worker
 processes and threads), talking to linesim: a follow and the consent tap together, two
-follows at once, a double tap on 削除する, two taps on the same question.
+follows at once, a double tap on 削除する, two taps on the same question, a burst of new
+friends in English (their menus linked after the commit).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,7 +17,8 @@ import requests
 from sqlalchemy import func, select
 
 from bot.store.models import Resident, ResidentActivity
-from messages import encode
+from messages import encode, say
+from tests.registration.chat import texts
 from tests.server_process import ServerProcess
 from tests.webhooks import body_of, event, postback_event, sign
 
@@ -120,3 +123,39 @@ def test_two_taps_on_one_question_never_500(server, engine, linesim_server):
             bodies.append(body_of(postback_event(user, data)))
     statuses = _post_together(server.url, bodies)
     assert statuses == [200] * len(bodies), server.log_tail()
+
+
+def test_new_friends_in_english_at_once_each_get_their_menu(server, engine, linesim_server):
+    """A burst of new friends whose LINE app is in English (a flyer in English): each is
+    stored in English, welcomed once, and gets the English menu — linked after their
+    transaction on the reply threads, across worker processes."""
+    from bot.line.richmenu import menu_image, menu_name
+
+    state = linesim_server.sim.state
+    users = []
+    for i in range(RESIDENTS):
+        user = state.create_user(f"friend{i}", language="en-US")
+        state.set_following(user, True)
+        users.append(user.user_id)
+    statuses = _post_together(
+        server.url,
+        [
+            body_of(event("follow", u, replyToken=state.issue_reply_token(state.users[u])))
+            for u in users
+        ],
+    )
+    assert statuses == [200] * len(users), server.log_tail()
+    english = menu_name(menu_image("en"), "en")
+    [english_id] = [i for i, menu in state.rich_menus.items() if menu.get("name") == english]
+    deadline = time.monotonic() + 20
+    while any(state.users[u].rich_menu_id != english_id for u in users):
+        assert time.monotonic() < deadline, server.log_tail()
+        time.sleep(0.05)
+    stored = select(Resident.language).where(Resident.line_user_id.in_(users))
+    with engine.connect() as conn:
+        assert sorted(conn.execute(stored).scalars()) == ["en"] * len(users)
+    welcome = say("welcome", "en", city="Murayama City")
+    for user in users:  # one welcome each, in English
+        answers = [m for m in state.users[user].timeline if m.get("from") == "bot"]
+        assert len({m["request_id"] for m in answers}) == 1
+        assert welcome in texts([m["message"] for m in answers])
