@@ -66,7 +66,8 @@ class Slot:
     siblings: list[Slot] | None = None  # the events of the same webhook, in order
     outcome: str = QUEUED
     item: outbox.Pending | None = None
-    # Calls to LINE its handler asked for after the commit (HandlerContext.after_commit).
+    # Calls to LINE its handler asked for after the commit (HandlerContext.after_commit):
+    # used only when it ends HANDLED; handled alone, each attempt starts them afresh.
     actions: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -150,7 +151,6 @@ class EventWriter:
                         outcomes[index] = (DUPLICATE, None)
                         continue
                     claimed.discard(event_id)  # the same id twice in a batch: once
-                    slot.actions.clear()
                     replies = slot.handler(_context(session, wiring, slot), slot.event)
                     item = outbox.store(
                         session, wiring.settings, slot.event, replies, received, received_tick
@@ -158,8 +158,6 @@ class EventWriter:
                     outcomes[index] = (HANDLED, item)
         except Exception as exc:
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
-            for slot in batch:
-                slot.actions.clear()  # rolled back: nothing to link
             log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)
             self._alone(batch)
             return

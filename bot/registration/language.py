@@ -34,11 +34,13 @@ def profile_language(wiring, line_user_id: str) -> str | None:
 
 def is_known(wiring, line_user_id: str) -> bool:
     """Whether Todoku has this LINE user as a resident (read outside any transaction)."""
+    return _stored(wiring, line_user_id) is not None
+
+
+def _stored(wiring, line_user_id: str):
+    """The resident's row (its `language`) read in a session of its own, or None."""
     with wiring.session_factory() as session:
-        return (
-            session.execute(queries.resident_language(), {"line_user_id": line_user_id}).first()
-            is not None
-        )
+        return session.execute(queries.resident_language(), {"line_user_id": line_user_id}).first()
 
 
 def preselect(ctx, line_user_id: str) -> str:
@@ -80,9 +82,6 @@ def _show_menu(wiring, line_user_id: str, lang: str) -> None:
     # Two choices in quick succession (English, then Vietnamese) link from two threads or
     # processes, in either order: whichever finishes last looks again, and the menu of the
     # language stored last is the one left.
-    with wiring.session_factory() as session:
-        stored = session.execute(
-            queries.resident_language(), {"line_user_id": line_user_id}
-        ).first()
+    stored = _stored(wiring, line_user_id)
     if stored is not None and known(stored.language) != lang:
         show_menu_in(wiring, line_user_id, known(stored.language))
