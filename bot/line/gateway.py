@@ -32,8 +32,9 @@ from bot.settings import Settings
 
 log = get_logger("todoku.line")
 
-# A new friend's profile (their app's language) is asked within the webhook: at most this
-# long, and not again for PROFILE_PAUSE seconds after LINE did not answer.
+# A new friend's profile (their app's language) is asked by the reply thread before their
+# welcome, which waits for it: at most this long, and not again for PROFILE_PAUSE seconds
+# after LINE did not answer (the welcome then goes in Japanese).
 PROFILE_TIMEOUT = 0.5
 PROFILE_PAUSE = 30.0
 # Tokens the LINE console's "Verify" button used to send; replying to them fails.
@@ -80,10 +81,11 @@ class LineGateway:
     def profile_language(self, user_id: str) -> str | None:
         """The `language` of a friend's LINE profile (BCP 47, e.g. "en"), or None.
 
-        Asked once, when someone adds the account, inside the webhook's 2 seconds: so a
-        short timeout, no retry, and any failure is simply "not known" (Japanese). After a
-        timeout or refused connection the profile is not asked for PROFILE_PAUSE seconds, so
-        a LINE outage delays one follow in this process, not every one.
+        Asked once, when someone adds the account, by the reply thread that welcomes them
+        (the welcome waits for it): so a short timeout, no retry, and any failure is simply
+        "not known" (Japanese). After a timeout or refused connection the profile is not
+        asked for PROFILE_PAUSE seconds, so a LINE outage delays one welcome in this
+        process, not every one.
         """
         if time.monotonic() < self._profile_paused_until:
             return None

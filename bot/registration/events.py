@@ -31,12 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from linebot.v3.webhooks import Event, FollowEvent
+from linebot.v3.webhooks import Event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.logs import get_logger
-from bot.registration import language, outbox
+from bot.registration import outbox
 from bot.registration.handlers import Handler, HandlerContext, handler_for
 from bot.store import queries
 from bot.store.engine import WEB_TIMEOUT
@@ -61,8 +61,6 @@ class Slot:
 
     event: Event
     handler: Handler
-    asked: str | None  # a follow's LINE profile language (asked before queueing)
-    was_asked: bool
     siblings: list[Slot] | None = None  # the events of the same webhook, in order
     outcome: str = QUEUED
     item: outbox.Pending | None = None
@@ -96,7 +94,7 @@ class EventWriter:
         written = Written(replies=[], after_commit=[])
         slots = []
         for event in events:
-            slot = _slot_for(self.wiring, event)
+            slot = _slot_for(event)
             if slot is not None:
                 slots.append(slot)
         if not slots:
@@ -190,22 +188,14 @@ class EventWriter:
         return slot.item
 
 
-def _slot_for(wiring: Wiring, event: Event) -> Slot | None:
+def _slot_for(event: Event) -> Slot | None:
+    # A new friend's follow waits for nothing here: their language is asked from LINE by
+    # the reply thread that welcomes them (language.welcome_later).
     handler = handler_for(event)
     if handler is None:
         log.info("webhook_event_ignored", event_type=_event_type(event))
         return None
-    asked, was_asked = None, False
-    user_id = getattr(event.source, "user_id", None)
-    if isinstance(event, FollowEvent) and user_id:
-        # A new friend's language is their LINE app's: asked here, outside the transaction.
-        # Someone unblocking whom Todoku knows keeps the language they have: not asked (a
-        # call to LINE saved). Asked or not, never again inside the transaction.
-        unblocked = getattr(getattr(event, "follow", None), "is_unblocked", False)
-        if not (unblocked and language.is_known(wiring, user_id)):
-            asked = language.profile_language(wiring, user_id)
-        was_asked = True
-    return Slot(event=event, handler=handler, asked=asked, was_asked=was_asked)
+    return Slot(event=event, handler=handler)
 
 
 def _context(session, wiring: Wiring, slot: Slot) -> HandlerContext:
@@ -213,8 +203,6 @@ def _context(session, wiring: Wiring, slot: Slot) -> HandlerContext:
         session=session,
         wiring=wiring,
         now=wiring.clock.now(),
-        profile_language=slot.asked,
-        profile_asked=slot.was_asked,
         actions=slot.actions,
     )
 

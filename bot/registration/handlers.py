@@ -20,9 +20,8 @@ from bot.registration import menu as registration
 from bot.registration.feedback import program_feedback
 from bot.registration.language import lang_of
 from bot.store import queries
-from bot.store.models import Resident
+from bot.store.models import LANGUAGE_ASKING, Resident
 from messages import (
-    DEFAULT,
     FEEDBACK_ACTION,
     LANGUAGE_ACTION,
     decode,
@@ -37,11 +36,6 @@ class HandlerContext:
     session: Session
     wiring: object
     now: datetime
-    # A follow's LINE profile language, asked before the transaction opened (events.py);
-    # `profile_asked` tells "LINE did not say, or not asked because the resident is known"
-    # (None, True) from "not asked yet" (a context built elsewhere).
-    profile_language: str | None = None
-    profile_asked: bool = False
     # What to do once the transaction has committed (calls to LINE: a rich menu's link),
     # run by the webhook's writer off the request thread; None: run at once.
     actions: list[Callable[[], None]] | None = None
@@ -73,22 +67,19 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     resident = find_resident(ctx.session, user_id, lock=True)
     ctx.record("follow")
     if resident is None:
-        # Only the LINE user id (and the language to answer in) is stored before consent.
-        lang = language.preselect(ctx, user_id)
-        ctx.session.execute(
-            queries.new_friend(),
-            {"line_user_id": user_id, "following": True, "followed_at": ctx.now, "language": lang},
-        )
-        if lang != DEFAULT:
-            language.show_menu_later(ctx, user_id, lang)
-        return [*build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)]
+        # Only the LINE user id is stored before consent; the welcome is built in their
+        # LINE app's language by the reply thread, which asks LINE for it.
+        return language.welcome_later(ctx, user_id)
     resident.following = True
     resident.followed_at = ctx.now
     resident.unfollowed_at = None
-    lang = lang_of(resident)
     resident.mirror_to_profiles()
     if resident.consented_at is None:
+        if resident.language == LANGUAGE_ASKING:  # a second follow before the first's welcome
+            return [language.WELCOME_LATER]
+        lang = lang_of(resident)
         return [*build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)]
+    lang = lang_of(resident)
     # Back within the retention time: the answers are still here; nothing is asked again.
     return [build_note("welcome_back", lang), *registration.resume(ctx, resident)]
 

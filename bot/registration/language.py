@@ -1,5 +1,6 @@
-"""The resident's language: preselected from their LINE profile, chosen from the welcome or
-the menu (「Language / 言語」), and the rich menu of that language linked to them.
+"""The resident's language: preselected from their LINE profile (asked by the reply thread
+that welcomes a new friend, not by the webhook's request), chosen from the welcome or the
+menu (「Language / 言語」), and the rich menu of that language linked to them.
 
 Only the language code is stored (residents.language); the profile's other fields (name,
 picture, status) are never read into Todoku.
@@ -10,9 +11,13 @@ from __future__ import annotations
 import functools
 
 from bot.line.richmenu import show_menu_in
+from bot.logs import get_logger
 from bot.store import queries
-from bot.store.models import Resident
+from bot.store.models import LANGUAGE_ASKING, Resident
 from messages import DEFAULT, LANGUAGES, from_line_profile, known
+from messages.prebuilt import MessageJson, build_welcome
+
+log = get_logger("todoku.language")
 
 
 def lang_of(resident: Resident | None) -> str:
@@ -20,37 +25,64 @@ def lang_of(resident: Resident | None) -> str:
     return known(resident.language) if resident is not None else DEFAULT
 
 
-def profile_language(wiring, line_user_id: str) -> str | None:
-    """The language of the resident's LINE app, asked from LINE (None if unknown).
+# A new friend's welcome as their follow's transaction stores it, before their language is
+# known: the reply thread asks LINE and builds the welcome (`welcome_now`) when it sends.
+WELCOME_LATER = MessageJson('{"todoku":"welcome_later"}')
+WELCOME_LATER_JSON = f"[{WELCOME_LATER}]"  # the outbox row's messages (outbox.messages_json)
 
-    The webhook asks it before opening the event's transaction: the call waits on LINE
-    (tens of ms, at most PROFILE_TIMEOUT) and must not hold the database's write lock (on
-    SQLite every webhook waited behind it) or a resident's row lock meanwhile.
+
+def welcome_later(ctx, line_user_id: str) -> list[MessageJson]:
+    """Store a new friend (their LINE id only, the language still being asked) and answer
+    with the welcome to build once LINE has said their app's language.
+
+    LINE is not asked here: the call takes tens of ms (at most PROFILE_TIMEOUT), which held
+    a web thread per follow (a third of a campaign day's events), and inside the
+    transaction would hold SQLite's one writer or the resident's lock."""
+    ctx.session.execute(
+        queries.new_friend(),
+        {
+            "line_user_id": line_user_id,
+            "following": True,
+            "followed_at": ctx.now,
+            "language": LANGUAGE_ASKING,
+        },
+    )
+    return [WELCOME_LATER]
+
+
+def welcome_now(wiring, line_user_id: str) -> tuple[str, str]:
+    """A new friend's welcome (LINE's JSON array) and its language, on the reply thread.
+
+    Their LINE app's language is asked (Japanese if it is not one of ours, or LINE does not
+    answer) and stored before the welcome leaves, unless a language is stored already (the
+    resident chose one, or an earlier attempt of this reply stored it): that one is used.
     """
+    asked = from_line_profile(profile_language(wiring, line_user_id))
+    # SQLite: at the gate, like every writer of the web process (bot.store.writegate).
+    with wiring.write_gate.passage(), wiring.engine.begin() as conn:
+        stored = conn.execute(
+            queries.learn_language(), {"user_id": line_user_id, "lang": asked}
+        ).scalar()
+        if stored is None:  # chosen meanwhile, stored by an earlier attempt, or gone
+            stored = conn.execute(
+                queries.resident_language(), {"line_user_id": line_user_id}
+            ).scalar()
+    lang = asked if stored is None or stored == LANGUAGE_ASKING else known(stored)
+    city = wiring.config.municipality.name_in(lang)
+    return "[" + ", ".join(build_welcome(city, lang)) + "]", lang
+
+
+def profile_language(wiring, line_user_id: str) -> str | None:
+    """The language of the resident's LINE app, asked from LINE (None if unknown)."""
     line = getattr(wiring, "line", None)
     asker = getattr(line, "profile_language", None)
     return asker(line_user_id) if asker else None
-
-
-def is_known(wiring, line_user_id: str) -> bool:
-    """Whether Todoku has this LINE user as a resident (read outside any transaction)."""
-    return _stored(wiring, line_user_id) is not None
 
 
 def _stored(wiring, line_user_id: str):
     """The resident's row (its `language`) read in a session of its own, or None."""
     with wiring.session_factory() as session:
         return session.execute(queries.resident_language(), {"line_user_id": line_user_id}).first()
-
-
-def preselect(ctx, line_user_id: str) -> str:
-    """A new friend's language: their LINE app's, if it is one of ours; else Japanese."""
-    # Asked before the transaction (webhook.py): never again inside it, where the wait on
-    # LINE would hold the write lock, also when LINE did not say (no `language` shared).
-    asked = ctx.profile_language
-    if not ctx.profile_asked:
-        asked = profile_language(ctx.wiring, line_user_id)
-    return from_line_profile(asked)
 
 
 def set_language(
@@ -83,5 +115,17 @@ def _show_menu(wiring, line_user_id: str, lang: str) -> None:
     # processes, in either order: whichever finishes last looks again, and the menu of the
     # language stored last is the one left.
     stored = _stored(wiring, line_user_id)
-    if stored is not None and known(stored.language) != lang:
+    if stored is None or stored.language == LANGUAGE_ASKING:
+        return  # gone, or a new friend's language not stored yet: its welcome links it
+    if known(stored.language) != lang:
         show_menu_in(wiring, line_user_id, known(stored.language))
+
+
+def show_menu_now(wiring, line_user_id: str, lang: str) -> None:
+    """Link `lang`'s rich menu (not Japanese: the default) from a reply thread; never fatal."""
+    if lang == DEFAULT:
+        return
+    try:
+        _show_menu(wiring, line_user_id, lang)
+    except Exception as exc:  # the database's re-read failed: the chat works with the default
+        log.warning("rich_menu_not_linked", language=lang, error=type(exc).__name__)

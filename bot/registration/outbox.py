@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from bot.errors import InvalidReplyToken, PermanentSendError, RetryableSendError
 from bot.line.gateway import DUMMY_REPLY_TOKENS
 from bot.logs import get_logger
+from bot.registration import language
 from bot.store import queries
 from messages.prebuilt import as_json
 
@@ -229,12 +230,17 @@ class ReplySender:
                 self._queued -= 1
 
     def _run(self, item: Pending) -> None:
-        outcome = "retry"
+        outcome, lang = "retry", None
         try:
             # A reply that waited so long that its lease may end mid-call is left to the
             # sweeper: two processes must never send the same row at once.
             budget = lease_seconds(self.settings) - 2 * self.settings.reply_timeout_seconds
             if item.taken_over or time.monotonic() - item.queued < budget:
+                if item.messages == language.WELCOME_LATER_JSON:
+                    # A new friend's welcome: their language asked from LINE (at most
+                    # PROFILE_TIMEOUT, well inside the margin) and stored first; each
+                    # attempt builds it again, and a stored language then wins.
+                    item.messages, lang = language.welcome_now(self.wiring, item.user_id)
                 outcome = deliver(self.wiring, item)
             if outcome == "failed":
                 self._fail(item, "refused by LINE or too old")
@@ -242,6 +248,8 @@ class ReplySender:
             log.error("reply_send_error", event_id=item.event_id, error=type(exc).__name__)
         finally:
             self._finish(item.event_id if outcome == "sent" else None)
+        if lang is not None and outcome != "retry":
+            language.show_menu_now(self.wiring, item.user_id, lang)  # after the welcome
 
     def _finish(self, sent_id: str | None) -> None:
         with self._lock:

@@ -108,6 +108,12 @@ class BatchStatus(StrEnum):
     UNKNOWN = "unknown"  # unconfirmed and its key is older than 23 h
 
 
+# residents.language of a new friend from their follow's commit until the reply thread has
+# asked LINE for their app's language (bot.registration.language.welcome_now): read as
+# Japanese meanwhile, like any language Todoku does not have.
+LANGUAGE_ASKING = ""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -146,7 +152,8 @@ class Resident(Base):
     single_parent: Mapped[bool | None] = mapped_column(Boolean)
     children_answered: Mapped[bool] = mapped_column(Boolean, default=False)
     notices_paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The language the resident reads Todoku in (messages.languages.LANGUAGES).
+    # The language the resident reads Todoku in (messages.languages.LANGUAGES);
+    # LANGUAGE_ASKING for a new friend while the reply thread asks LINE for it.
     language: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
     # The registration dialog's state: survives restarts of the web process.
     dialog: Mapped[dict | None] = mapped_column(JSON)

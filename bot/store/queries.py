@@ -52,6 +52,7 @@ from sqlalchemy import (
 
 from bot.errors import UserError
 from bot.store.models import (
+    LANGUAGE_ASKING,
     BatchStatus,
     CampaignRun,
     CatchupMark,
@@ -1405,6 +1406,28 @@ _RESIDENT_LANGUAGE = select(_residents.language).where(
 def resident_language() -> Select[tuple[str | None]]:
     """Select a resident's stored language by LINE user id (parameter: line_user_id)."""
     return _RESIDENT_LANGUAGE
+
+
+# name: learn-language
+# A new friend's language, once the reply thread has asked LINE for it (their app's): set
+# only while it is still being asked (LANGUAGE_ASKING), so a language the resident chose
+# meanwhile, or one an earlier attempt stored, stays; RETURNING gives what was stored.
+_LEARN_LANGUAGE = (
+    update(Resident.__table__)
+    .where(
+        _residents.line_user_id == bindparam("user_id"),
+        _residents.language == LANGUAGE_ASKING,
+    )
+    .values(language=bindparam("lang"))
+    .returning(_residents.language)
+)
+
+
+def learn_language() -> Update:
+    """Set a new friend's language if still being asked (parameters: user_id, lang — not
+    column names, which an UPDATE's parameters would set);
+    returns the language when it was set, no row otherwise."""
+    return _LEARN_LANGUAGE
 
 
 # name: lock-residents-in-order
