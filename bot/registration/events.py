@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.logs import get_logger
-from bot.registration import outbox
+from bot.registration import language, outbox
 from bot.registration.handlers import Handler, HandlerContext, handler_for
 from bot.store import queries
 from bot.store.engine import WEB_TIMEOUT
@@ -69,6 +69,17 @@ class Slot:
     actions: list[Callable[[], None]] = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class Learning:
+    """A new friend's language, asked from LINE by a reply thread, to store in the next
+    batch's transaction (EventWriter.learn)."""
+
+    user_id: str
+    lang: str
+    stored: str | None = None  # what the resident's row holds after it (None: gone)
+    outcome: str = QUEUED
+
+
 @dataclass
 class Written:
     """A webhook's events written: the replies to send and what to do after the commit."""
@@ -85,8 +96,10 @@ class EventWriter:
         self.sender = sender
         self.timeout = timeout
         self._queue: list[Slot] = []
+        self._learning: list[Learning] = []
         self._queue_lock = threading.Lock()
         self._front = threading.Lock()
+        sender.store_language = self.learn  # the reply threads' new friends' languages
 
     def handle(self, events: list[Event]) -> Written:
         """Handle a webhook's events exactly once, in order; their committed replies and
@@ -131,18 +144,46 @@ class EventWriter:
             if slot.outcome == QUEUED:  # its batch was interrupted (never by an Exception)
                 slot.outcome = ALONE
 
+    def learn(self, user_id: str, lang: str) -> str | None:
+        """Store a new friend's language unless one is stored (language.welcome_now) in this
+        process's next batch, written by whichever thread is in front — under load no
+        transaction of its own, and no second wait for SQLite's writer. Returns the language
+        their row then holds (None: gone)."""
+        ask = Learning(user_id, lang)
+        with self._queue_lock:
+            self._learning.append(ask)
+        if not self._front.acquire(timeout=self.timeout):
+            with self._queue_lock:
+                self._learning = [a for a in self._learning if a is not ask]
+            raise GateTimeout("webhook writers of this process")
+        try:
+            while ask.outcome == QUEUED:
+                with self._queue_lock:
+                    batch = self._queue[:MAX_BATCH]
+                    del self._queue[:MAX_BATCH]
+                self._write_batch(batch)
+        finally:
+            self._front.release()
+        if ask.outcome == ALONE:  # its batch failed: a transaction of its own
+            return language.store_language(self.wiring, user_id, lang)
+        return ask.stored
+
     def _write_batch(self, batch: list[Slot]) -> None:
         wiring = self.wiring
         session = wiring.session_factory()
         sent = self.sender.take_sent()
+        with self._queue_lock:
+            learning, self._learning = self._learning, []
         outcomes: dict[int, tuple[str, outbox.Pending | None]] = {}
         try:
             # SQLite: queue for its one writer here, not in its busy handler (writegate).
             with wiring.write_gate.passage(), session.begin():
                 _delete_sent(session, sent)
                 received, received_tick = datetime.now(UTC), time.monotonic()
-                claimed = _claim(session, batch, received)
-                _lock_residents(session, batch)
+                claimed = _claim(session, batch, received) if batch else set()
+                _lock_residents(session, batch, learning)
+                # Before the handlers: a later event of the same resident reads it.
+                stored = [language.learn_in(session, a.user_id, a.lang) for a in learning]
                 for index, slot in enumerate(batch):
                     event_id = slot.event.webhook_event_id
                     if event_id not in claimed:
@@ -158,11 +199,15 @@ class EventWriter:
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
             log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)
             self._alone(batch)
+            for ask in learning:
+                ask.outcome = ALONE
             return
         finally:
             session.close()
         for index, slot in enumerate(batch):
             slot.outcome, slot.item = outcomes[index]
+        for ask, value in zip(learning, stored, strict=True):
+            ask.stored, ask.outcome = value, HANDLED
 
     def _alone(self, batch: list[Slot]) -> None:
         """A failed batch: its events, and the later events of their webhooks still
@@ -232,11 +277,12 @@ def _delete_sent(session, sent: list[str]) -> None:
         session.execute(queries.delete_sent_replies(), {"event_ids": sent})
 
 
-def _lock_residents(session, slots: list[Slot]) -> None:
-    """PostgreSQL: lock the events' residents in one order before any handler runs (see
-    queries.lock_residents), so two transactions never deadlock over them."""
+def _lock_residents(session, slots: list[Slot], learning: list[Learning] = ()) -> None:
+    """PostgreSQL: lock the events' residents (and those whose language is stored) in one
+    order before any row is touched (see queries.lock_residents), so two transactions never
+    deadlock over them."""
     users = {getattr(slot.event.source, "user_id", None) for slot in slots} - {None}
-    queries.lock_residents(session, users)
+    queries.lock_residents(session, users | {ask.user_id for ask in learning})
 
 
 def handle_alone(

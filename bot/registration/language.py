@@ -9,6 +9,7 @@ picture, status) are never read into Todoku.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from bot.line.richmenu import show_menu_in
 from bot.logs import get_logger
@@ -50,26 +51,42 @@ def welcome_later(ctx, line_user_id: str) -> list[MessageJson]:
     return [WELCOME_LATER]
 
 
-def welcome_now(wiring, line_user_id: str) -> tuple[str, str]:
+def welcome_now(
+    wiring, line_user_id: str, store: Callable[[str, str], str | None] | None = None
+) -> tuple[str, str]:
     """A new friend's welcome (LINE's JSON array) and its language, on the reply thread.
 
     Their LINE app's language is asked (Japanese if it is not one of ours, or LINE does not
     answer) and stored before the welcome leaves, unless a language is stored already (the
     resident chose one, or an earlier attempt of this reply stored it): that one is used.
+    `store(user_id, lang)` stores it and returns what the row holds (the web process's
+    EventWriter.learn: in its next batch); by default a transaction of its own.
     """
     asked = from_line_profile(profile_language(wiring, line_user_id))
-    # SQLite: at the gate, like every writer of the web process (bot.store.writegate).
-    with wiring.write_gate.passage(), wiring.engine.begin() as conn:
-        stored = conn.execute(
-            queries.learn_language(), {"user_id": line_user_id, "lang": asked}
-        ).scalar()
-        if stored is None:  # chosen meanwhile, stored by an earlier attempt, or gone
-            stored = conn.execute(
-                queries.resident_language(), {"line_user_id": line_user_id}
-            ).scalar()
+    if store is None:
+        store = functools.partial(store_language, wiring)
+    stored = store(line_user_id, asked)
     lang = asked if stored is None or stored == LANGUAGE_ASKING else known(stored)
     city = wiring.config.municipality.name_in(lang)
     return "[" + ", ".join(build_welcome(city, lang)) + "]", lang
+
+
+def store_language(wiring, line_user_id: str, lang: str) -> str | None:
+    """`learn_in` in a transaction of its own."""
+    # SQLite: at the gate, like every writer of the web process (bot.store.writegate).
+    with wiring.write_gate.passage(), wiring.engine.begin() as conn:
+        return learn_in(conn, line_user_id, lang)
+
+
+def learn_in(conn, line_user_id: str, lang: str) -> str | None:
+    """Store a new friend's language if theirs is still being asked; the language their row
+    holds then (None: no such resident)."""
+    stored = conn.execute(queries.learn_language(), {"user_id": line_user_id, "lang": lang})
+    value = stored.scalar()
+    if value is None:  # chosen meanwhile, stored by an earlier attempt, or gone
+        value = conn.execute(queries.resident_language(), {"line_user_id": line_user_id})
+        value = value.scalar()
+    return value
 
 
 def profile_language(wiring, line_user_id: str) -> str | None:

@@ -198,6 +198,9 @@ class ReplySender:
         self._flusher: threading.Thread | None = None
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
+        # Stores a new friend's language before their welcome (EventWriter.learn, set by
+        # the web process's writer); None: a transaction of its own.
+        self.store_language: Callable[[str, str], str | None] | None = None
 
     def send(self, items: list[Pending], after_commit: Sequence[Callable[[], None]] = ()) -> None:
         """Queue committed replies and the calls to LINE their transactions asked for after
@@ -240,7 +243,9 @@ class ReplySender:
                     # A new friend's welcome: their language asked from LINE (at most
                     # PROFILE_TIMEOUT, well inside the margin) and stored first; each
                     # attempt builds it again, and a stored language then wins.
-                    item.messages, lang = language.welcome_now(self.wiring, item.user_id)
+                    item.messages, lang = language.welcome_now(
+                        self.wiring, item.user_id, self.store_language
+                    )
                 outcome = deliver(self.wiring, item)
             if outcome == "failed":
                 self._fail(item, "refused by LINE or too old")

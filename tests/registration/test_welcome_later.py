@@ -151,3 +151,57 @@ def test_a_follow_while_the_language_is_still_being_asked_is_welcomed_in_it(sim,
     welcome = chat.follow()
     assert say("welcome", "vi", city=CITY["vi"]) in texts(welcome)
     assert resident_row(live_bot, chat.user_id).language == "vi"
+
+
+def test_new_friends_languages_are_stored_in_the_next_batch_not_one_transaction_each(
+    live_bot, engine
+):
+    """Six reply threads store their new friends' languages while the process's writer is
+    busy (its front held): all six go in the one transaction of the next batch — no commit
+    per new friend, no second wait for SQLite's writer — and each learns what was stored
+    (one had chosen Vietnamese meanwhile)."""
+    from sqlalchemy import event
+
+    from bot.registration.events import writer_for
+
+    wiring = live_bot.wiring
+    writer = writer_for(live_bot.app)
+    users = [f"U{i:032x}" for i in range(6)]
+    with wiring.session_factory.begin() as session:
+        for user in users:
+            session.execute(
+                queries.new_friend(),
+                {
+                    "line_user_id": user,
+                    "following": True,
+                    "followed_at": wiring.clock.now(),
+                    "language": LANGUAGE_ASKING,
+                },
+            )
+        session.execute(
+            update(Resident).where(Resident.line_user_id == users[0]).values(language="vi")
+        )
+    commits = []
+
+    def count(conn) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", count)
+    results: dict[str, str | None] = {}
+    try:
+        assert writer._front.acquire(timeout=5)  # a batch being written
+        threads = [
+            threading.Thread(target=lambda u=u: results.update({u: writer.learn(u, "en")}))
+            for u in users
+        ]
+        for thread in threads:
+            thread.start()
+        _wait_for(lambda: len(writer._learning) == len(users))
+        writer._front.release()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        event.remove(engine, "commit", count)
+    assert results == {users[0]: "vi"} | {u: "en" for u in users[1:]}
+    assert [_language(engine, u) for u in users] == ["vi"] + ["en"] * 5
+    assert len(commits) == 1
