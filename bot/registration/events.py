@@ -51,6 +51,9 @@ ATTEMPTS = 3
 RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
 # Events one transaction writes at most; more wait for the next one.
 MAX_BATCH = 64
+# How often a reply thread storing a new friend's language looks whether anybody is
+# writing (EventWriter.learn), in seconds.
+LEARN_POLL = 0.005
 
 QUEUED, HANDLED, DUPLICATE, ALONE = "queued", "handled", "duplicate", "alone"
 
@@ -78,6 +81,7 @@ class Learning:
     lang: str
     stored: str | None = None  # what the resident's row holds after it (None: gone)
     outcome: str = QUEUED
+    done: threading.Event = field(default_factory=threading.Event)  # outcome is set
 
 
 @dataclass
@@ -152,18 +156,30 @@ class EventWriter:
         ask = Learning(user_id, lang)
         with self._queue_lock:
             self._learning.append(ask)
-        if not self._front.acquire(timeout=self.timeout):
-            with self._queue_lock:
-                self._learning = [a for a in self._learning if a is not ask]
-            raise GateTimeout("webhook writers of this process")
-        try:
-            while ask.outcome == QUEUED:
+        deadline = time.monotonic() + self.timeout
+        # Not in line for the front like a request thread: the batch being written or the
+        # next one takes the ask, and its thread tells (`done`). Only when nobody writes
+        # does this thread write a batch itself.
+        while not ask.done.is_set():
+            if self._front.acquire(blocking=False):
+                try:
+                    while not ask.done.is_set():
+                        with self._queue_lock:
+                            batch = self._queue[:MAX_BATCH]
+                            del self._queue[:MAX_BATCH]
+                        self._write_batch(batch)
+                finally:
+                    self._front.release()
+                break
+            if time.monotonic() > deadline:
                 with self._queue_lock:
-                    batch = self._queue[:MAX_BATCH]
-                    del self._queue[:MAX_BATCH]
-                self._write_batch(batch)
-        finally:
-            self._front.release()
+                    waiting = any(a is ask for a in self._learning)
+                    self._learning = [a for a in self._learning if a is not ask]
+                # Never taken: give up. Taken: its batch is being written, and ends soon
+                # (its writer's statements time out) — unless that thread died.
+                if waiting or time.monotonic() > deadline + self.timeout:
+                    raise GateTimeout("webhook writers of this process")
+            ask.done.wait(LEARN_POLL)
         if ask.outcome == ALONE:  # its batch failed: a transaction of its own
             return language.store_language(self.wiring, user_id, lang)
         return ask.stored
@@ -201,6 +217,7 @@ class EventWriter:
             self._alone(batch)
             for ask in learning:
                 ask.outcome = ALONE
+                ask.done.set()
             return
         finally:
             session.close()
@@ -208,6 +225,7 @@ class EventWriter:
             slot.outcome, slot.item = outcomes[index]
         for ask, value in zip(learning, stored, strict=True):
             ask.stored, ask.outcome = value, HANDLED
+            ask.done.set()
 
     def _alone(self, batch: list[Slot]) -> None:
         """A failed batch: its events, and the later events of their webhooks still
