@@ -14,7 +14,8 @@ threads = 8
 # LINE gives up on a webhook after 2 seconds; a worker stuck much longer is broken.
 timeout = 30
 accesslog = "-"
-# Never log query strings: click tokens and ids could appear there.
+# Never log query strings: click tokens and ids could appear there. Only these atoms
+# (h m U s b L) are computed: see JsonLogger.atoms.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
 
 
@@ -30,6 +31,24 @@ class JsonLogger(Logger):
         for log in (self.error_log, self.access_log):
             log.handlers[:] = []  # the root logger's JSON handler writes them
             log.propagate = True
+
+    def atoms(self, resp, req, environ, request_time):
+        """The atoms access_log_format uses, and no others: gunicorn's own copies every
+        request and response header and every environ variable into the dict (and formats
+        a timestamp) for each request — 6 % of a webhook's CPU under load (py-spy). An atom
+        not listed here prints as "-"."""
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status,
+            "b": "-" if sent is None else str(sent),
+            "L": f"{request_time.seconds}.{request_time.microseconds:06d}",
+        }
 
 
 logger_class = JsonLogger

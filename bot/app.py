@@ -35,9 +35,11 @@ def create_app(settings: Settings | None = None, wiring: Wiring | None = None) -
 
     from bot.admin import init_admin
     from bot.clicks import blueprint as clicks_blueprint
+    from bot.registration.webhook import FastPath as WebhookFastPath
     from bot.registration.webhook import blueprint as webhook_blueprint
 
     app.register_blueprint(webhook_blueprint)
+    app.wsgi_app = WebhookFastPath(app, app.wsgi_app)  # POST /callback without Flask
     app.register_blueprint(clicks_blueprint)
     # Every form needs a CSRF token; the webhook is exempt: its signature is its protection.
     CSRFProtect(app).exempt(webhook_blueprint)

@@ -67,6 +67,46 @@ def test_body_over_the_limit_is_413(client):
     assert post(client, big).status_code == 413
 
 
+def test_the_answer_is_plain_text_labelled_as_such(client):
+    """POST /callback is answered in front of Flask (webhook.FastPath): still plain text,
+    with nosniff like every other answer; a GET is Flask's 405 as before."""
+    response = post(client, body_of())
+    assert response.status_code == 200 and response.data == b"OK\n"
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert int(response.headers["Content-Length"]) == 3
+    assert client.get("/callback").status_code == 405
+
+
+def test_a_failed_webhook_is_a_500_logged_by_class_without_the_row(
+    client, wiring, capsys, monkeypatch
+):
+    """A handler's database error answers 500 (LINE delivers again) and is logged as JSON by
+    class and constraint — not the refused row's LINE id, as Flask's handler did."""
+    from linebot.v3.webhooks import FollowEvent
+
+    from bot.logs import configure_logging
+    from bot.registration import handlers
+
+    user = new_user_id()
+
+    def twins(ctx, event):
+        for _ in range(2):
+            ctx.session.add(Resident(line_user_id=user, following=True))
+            ctx.session.flush()
+
+    monkeypatch.setitem(handlers.HANDLERS, FollowEvent, twins)
+    capsys.readouterr()
+    configure_logging("INFO")
+    response = post(client, body_of(event("follow", new_user_id())))
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    logged = capsys.readouterr().err
+    failed = [json.loads(line) for line in logged.splitlines() if "webhook_failed" in line]
+    assert failed and failed[0]["error"].startswith("IntegrityError")
+    assert user not in logged
+
+
 def test_follow_creates_a_following_resident(client, wiring):
     """Follow stores only the LINE user id, marked as following."""
     user = new_user_id()
