@@ -190,15 +190,20 @@ def write_bodies(path: Path, requests_needed: int, per_request: int) -> None:
 class Process:
     """A subprocess in its own process group, stopped with its children."""
 
-    def __init__(self, args: list[str], env: dict, health: str | None) -> None:
+    def __init__(
+        self, args: list[str], env: dict, health: str | None, log: Path | None = None
+    ) -> None:
+        err = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (the child's)
         self.proc = subprocess.Popen(
             args,
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=err,
             start_new_session=True,
         )
+        if log:
+            err.close()  # the child holds its own descriptor
         if health:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -221,13 +226,13 @@ class Process:
                 self.proc.wait()
 
 
-def gunicorn(app: str, env: dict) -> tuple[Process, str]:
-    """The shipped gunicorn.conf.py serving `app` on a free port."""
+def gunicorn(app: str, env: dict, log: Path | None = None) -> tuple[Process, str]:
+    """The shipped gunicorn.conf.py serving `app` on a free port (its stderr to `log`)."""
     port = free_port()
     binary = str(Path(sys.executable).parent / "gunicorn")
     url = f"http://127.0.0.1:{port}"
     env = {**env, "PORT": str(port)}
-    return Process([binary, "-c", "gunicorn.conf.py", app], env, url + "/healthz"), url
+    return Process([binary, "-c", "gunicorn.conf.py", app], env, url + "/healthz", log), url
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -414,7 +419,7 @@ def run(args) -> None:
             else:
                 floor = None
             fresh_schema(engine)
-            server, url = gunicorn("bot.app:create_app()", env)
+            server, url = gunicorn("bot.app:create_app()", env, args.bot_log)
             try:
                 wrk(url, script, warm, warm_args)
                 drain(engine, standin_url)  # the warm-up's replies are out: count from zero
@@ -507,6 +512,7 @@ def main() -> None:
         help="the new friends' LINE app language (e.g. en: their menu is linked, a LINE call)",
     )
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--bot-log", type=Path, help="keep the bot's log (JSON lines) here")
     parser.add_argument("--skip-hang", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the bot's run")
     parser.add_argument("--pg-data", help="PostgreSQL data directory: count its CPU too")

@@ -247,6 +247,8 @@ class ReplySender:
                         self.wiring, item.user_id, self.store_language
                     )
                 outcome = deliver(self.wiring, item)
+            else:
+                log.warning("reply_left_to_sweeper", event_id=item.event_id)
             if outcome == "failed":
                 self._fail(item, "refused by LINE or too old")
         except Exception as exc:  # never kill the pool thread; the row stays pending
