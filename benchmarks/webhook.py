@@ -167,8 +167,10 @@ def make_event(kind: str, user: str, now_ms: int) -> dict:
     return event
 
 
-def write_bodies(path: Path, requests_needed: int, per_request: int) -> None:
-    """Signed bodies, one per line: signature, a tab, the body."""
+def write_bodies(path: Path, requests_needed: int, per_request: int, users: str = "") -> None:
+    """Signed bodies, one per line: signature, a tab, the body. Each user follows (a new
+    friend), then writes, then taps; `users` names a set of users no other set shares (the
+    warm-up's, so that the measured follows are new friends too, not known residents)."""
     now_ms = int(time.time() * 1000)
     kinds = ("follow", "message", "postback")
     with path.open("w", encoding="utf-8") as out:
@@ -176,7 +178,7 @@ def write_bodies(path: Path, requests_needed: int, per_request: int) -> None:
         for _ in range(requests_needed):
             events = []
             for _ in range(per_request):
-                user = "U" + hashlib.md5(str(n // 3).encode()).hexdigest()
+                user = "U" + hashlib.md5(f"{users}{n // 3}".encode()).hexdigest()
                 events.append(make_event(kinds[n % 3], user, now_ms))
                 n += 1
             body = json.dumps(
@@ -397,10 +399,10 @@ def run(args) -> None:
             warm = Path(tmp) / "warm-up.tsv"
             script.write_text(LUA)
             write_bodies(bodies, args.bodies, args.events_per_request)
-            write_bodies(warm, 5000, args.events_per_request)
+            write_bodies(warm, 5000, args.events_per_request, users="warm-up")
             # New events for the hang run: the bot run's would all be redeliveries.
             hang_bodies = Path(tmp) / "hang.tsv"
-            write_bodies(hang_bodies, args.bodies, args.events_per_request)
+            write_bodies(hang_bodies, args.bodies, args.events_per_request, users="hang")
             warm_args = argparse.Namespace(**{**vars(args), "duration": args.warmup})
             if not args.skip_floor:
                 server, url = gunicorn("benchmarks.webhook:floor_app()", env)
