@@ -15,16 +15,51 @@ from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import ResidentActivity
 
+# Residents one purge transaction deletes at most: PostgreSQL holds a lock per resident
+# until it commits (its lock table has room for max_locks_per_transaction per connection).
+CHUNK = 500
 
-def purge_unfollowed(session: Session, now: datetime, retention_days: int) -> int:
-    """Delete residents unfollowed before now - retention_days; returns how many."""
-    result = session.execute(queries.purge_unfollowed_before(now - timedelta(days=retention_days)))
+
+def purge_unfollowed(
+    session: Session, now: datetime, retention_days: int, limit: int | None = None
+) -> int:
+    """Delete residents unfollowed before now - retention_days (at most `limit`); returns
+    how many.
+
+    On PostgreSQL the residents are locked first, as every webhook transaction locks its
+    residents before touching a row (queries.lock_residents): a webhook batch that holds a
+    candidate's row (their unblock) and then deletes another resident (削除する: the
+    deletion trigger's lock) would otherwise deadlock with the purge, whose own deletion
+    trigger takes that lock before the candidates' rows. Now the purge waits for the batch
+    instead, and then finds the unblocked resident following: not deleted.
+    """
+    return _purge(session, now, retention_days, limit)[1]
+
+
+def _purge(
+    session: Session, now: datetime, retention_days: int, limit: int | None
+) -> tuple[int, int]:
+    """(candidates found, residents deleted)."""
+    cutoff = now - timedelta(days=retention_days)
+    users = list(session.scalars(queries.purge_candidates(cutoff, limit)))
+    if not users:
+        return 0, 0
+    queries.lock_residents(session, users)
+    result = session.execute(queries.purge_unfollowed_before(cutoff, users))
     count = result.rowcount or 0
     session.add_all(ResidentActivity(kind="purged", occurred_at=now) for _ in range(count))
-    return count
+    return len(users), count
 
 
 def purge(factory: sessionmaker[Session], now: datetime, retention_days: int) -> int:
-    """purge_unfollowed in a transaction of its own (the nightly job, `residents purge`)."""
-    with transaction(factory) as session:
-        return purge_unfollowed(session, now, retention_days)
+    """purge_unfollowed, CHUNK residents to a transaction (the nightly job, `residents
+    purge`); returns how many in all."""
+    total = 0
+    while True:
+        with transaction(factory) as session:
+            found, count = _purge(session, now, retention_days, CHUNK)
+        total += count
+        # A chunk whose residents all followed again meanwhile deletes none: stop there
+        # rather than select them again; the next night goes on.
+        if found < CHUNK or count == 0:
+            return total

@@ -1237,20 +1237,41 @@ def reopen_runs_with_pending() -> Update:
 # --- Retention ------------------------------------------------------------------------
 
 
-def purge_unfollowed_before(cutoff: dt.datetime) -> Delete:
-    """DELETE residents who unfollowed before `cutoff` (their answers' retention is over).
+def _purgeable(cutoff: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        _residents.guardian_id.is_(None),
+        _residents.following.is_(False),
+        _residents.unfollowed_at.is_not(None),
+        _residents.unfollowed_at < cutoff,
+    )
+
+
+def purge_candidates(cutoff: dt.datetime, limit: int | None = None) -> Select[tuple[str]]:
+    """Select the LINE user ids of residents who unfollowed before `cutoff`, oldest row
+    first (at most `limit`): the residents a purge locks before deleting them."""
+    return (
+        select(_residents.line_user_id)
+        .where(*_purgeable(cutoff))
+        .order_by(_residents.id)
+        .limit(limit)
+    )
+
+
+def purge_unfollowed_before(
+    cutoff: dt.datetime, line_user_ids: Sequence[str] | None = None
+) -> Delete:
+    """DELETE residents who unfollowed before `cutoff` (their answers' retention is over),
+    only those of `line_user_ids` when given.
 
     One bulk DELETE: ON DELETE CASCADE removes children and interests in the database, and
     an account's family profiles (they mirror its unfollow; counted with it, not apart).
     The conditions are in the DELETE itself, so a resident who follows again meanwhile is
     never removed.
     """
-    return delete(Resident).where(
-        _residents.guardian_id.is_(None),
-        _residents.following.is_(False),
-        _residents.unfollowed_at.is_not(None),
-        _residents.unfollowed_at < cutoff,
-    )
+    statement = delete(Resident).where(*_purgeable(cutoff))
+    if line_user_ids is not None:
+        statement = statement.where(_residents.line_user_id.in_(line_user_ids))
+    return statement
 
 
 # --- Catch-up (bot.dispatch.catchup): residents who became eligible after a slot ran ---

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select, update
 
 from bot.cli import kpi_command
 from bot.residents.purge import purge_unfollowed
@@ -105,3 +107,60 @@ def test_kpi_counts_after_scripted_registrations(sim, live_bot, capsys):
             ).all()
         )
     assert kinds["consent"] == 4 and kinds["registered"] == 3 and kinds["follow"] == 5
+
+
+def test_the_nightly_purge_goes_in_chunks_and_deletes_every_candidate(wiring, monkeypatch):
+    """`purge` (the nightly job, `todoku residents purge`) deletes CHUNK residents to a
+    transaction — PostgreSQL holds a lock per resident until its commit — and all of them."""
+    from bot.residents import purge as purging
+
+    monkeypatch.setattr(purging, "CHUNK", 2)
+    with wiring.session_factory() as s, s.begin():
+        for _ in range(5):
+            add_resident(s, unfollowed_days_ago=40)
+        kept = add_resident(s, unfollowed_days_ago=None).id
+    assert purging.purge(wiring.session_factory, DEFAULT_NOW, 30) == 5
+    with wiring.session_factory() as s:
+        assert list(s.scalars(select(Resident.id))) == [kept]
+        purged = s.scalar(select(func.count()).where(ResidentActivity.kind == "purged"))
+    assert purged == 5
+
+
+def test_the_purge_waits_for_a_webhook_holding_a_candidate_and_never_deadlocks(
+    backend, wiring, engine
+):
+    """A webhook batch holds X, a purge candidate, who unblocks the account, and then
+    deletes D (削除する; the deletion trigger takes RESIDENTS_LOCK). The purge running
+    meanwhile used to take that lock (its own deletion's trigger) and then wait for X's row:
+    a deadlock, which PostgreSQL breaks after a second by failing one side. Now the purge
+    locks its candidates first, as every webhook transaction does, so it waits for the
+    batch, which commits at once; X, following again, is not purged."""
+    if backend != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    from bot.residents.purge import purge
+    from bot.store import queries
+    from tests.helpers import in_thread, wait_for_lock_waits
+
+    with wiring.session_factory() as s, s.begin():
+        x = add_resident(s, unfollowed_days_ago=40).line_user_id
+        d = add_resident(s, unfollowed_days_ago=None).line_user_id
+    with wiring.session_factory() as batch, engine.connect() as probe:
+        batch.begin()
+        queries.lock_residents(batch, [x, d])  # as every webhook transaction starts
+        batch.execute(queries.resident_by_line_id(lock=True), {"line_user_id": x})
+        batch.execute(
+            update(Resident)
+            .where(Resident.line_user_id == x)
+            .values(following=True, unfollowed_at=None)
+        )
+        purging, outcome = in_thread(lambda: purge(wiring.session_factory, DEFAULT_NOW, 30))
+        wait_for_lock_waits(probe, 1)  # the purge waits for the batch
+        started = time.monotonic()
+        batch.execute(delete(Resident).where(Resident.line_user_id == d))
+        batch.commit()
+        took = time.monotonic() - started
+        purging.join(10)
+    assert outcome == [0]  # no error, nobody purged: X follows again
+    assert took < 0.9  # PostgreSQL's deadlock check waits a second
+    with wiring.session_factory() as s:
+        assert list(s.scalars(select(Resident.line_user_id))) == [x]
