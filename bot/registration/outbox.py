@@ -16,6 +16,11 @@ Exactly once, whatever dies when:
   X-Line-Retry-Key, so retries of the push cannot duplicate it either (409 = sent).
 - The one gap: a reply that LINE accepted while its process died before recording it, and
   no process came back within the token's minute; it is then pushed and arrives twice.
+
+A new friend's welcome is stored as a marker (bot.registration.language.WELCOME_LATER):
+whichever thread sends the row — this process's, a sweeper's, a redelivery's — first asks
+LINE for the new friend's language, stores it unless one is stored, and builds the welcome
+in the stored language, so every attempt sends the same welcome.
 """
 
 from __future__ import annotations
