@@ -53,6 +53,25 @@ def save(page, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def welcomed(page, sim, label: str):
+    """The welcome's chip `label`, once it is on screen; if it never comes, fail saying what
+    linesim's page heard from the bot's webhook and which calls reached linesim (CI once
+    waited 15 s here with nothing from the bot in the captured log)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    chip = page.locator(".chip", has_text=label)
+    try:
+        chip.wait_for()
+    except PlaywrightTimeout as exc:
+        status = page.locator("#webhook-status").inner_text()
+        calls = [(r.get("method"), r.get("path"), r.get("status")) for r in sim.requests()]
+        raise AssertionError(
+            f"no {label!r} chip; webhook status on the page: {status!r}; "
+            f"the last calls to linesim: {calls[-6:]}"
+        ) from exc
+    return chip
+
+
 def no_sideways_scroll(page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
@@ -64,7 +83,7 @@ def test_registration_and_a_notice_at_phone_width(phone, sim, live_bot, tmp_path
     page.fill("#new-user-name", "村山 トメ")
     page.get_by_role("button", name="利用者を追加").click()
     page.get_by_role("button", name="友だち追加").click()
-    page.locator(".chip", has_text="同意して登録する").click()
+    welcomed(page, sim, "同意して登録する").click()
     page.locator(".chip", has_text="昭和生まれ").wait_for()
     page.locator(".chatbar").click()  # fold the rich menu away, as residents do, to read more
     no_sideways_scroll(page)
