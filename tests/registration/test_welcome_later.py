@@ -63,6 +63,26 @@ def _language(engine, user_id: str) -> str | None:
         ).scalar()
 
 
+def _asking(wiring, users: list[str], *, following: bool = True, chose: str | None = None):
+    """New friends stored as a follow stores them (their language being asked); `chose`
+    then has Vietnamese stored (chosen meanwhile, or stored by an earlier attempt)."""
+    with wiring.session_factory.begin() as session:
+        for user in users:
+            session.execute(
+                queries.new_friend(),
+                {
+                    "line_user_id": user,
+                    "following": following,
+                    "followed_at": wiring.clock.now(),
+                    "language": LANGUAGE_ASKING,
+                },
+            )
+        if chose is not None:
+            session.execute(
+                update(Resident).where(Resident.line_user_id == chose).values(language="vi")
+            )
+
+
 def _wait_for(predicate, timeout: float = 20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,20 +130,7 @@ def test_a_language_stored_before_the_welcome_is_built_is_the_one_used(
     for user in (chose, asked):
         state.set_following(user, True)  # LINE shows a profile to the account's friends
     chose, asked = chose.user_id, asked.user_id
-    with wiring.session_factory.begin() as session:
-        for user in (chose, asked):
-            session.execute(
-                queries.new_friend(),
-                {
-                    "line_user_id": user,
-                    "following": True,
-                    "followed_at": wiring.clock.now(),
-                    "language": LANGUAGE_ASKING,
-                },
-            )
-        session.execute(
-            update(Resident).where(Resident.line_user_id == chose).values(language="vi")
-        )
+    _asking(wiring, [chose, asked], chose=chose)
     welcome, lang = language.welcome_now(wiring, chose)
     assert lang == "vi" and _language(engine, chose) == "vi"
     assert say("welcome", "vi", city=CITY["vi"]) in texts(json.loads(welcome))
@@ -138,16 +145,7 @@ def test_a_follow_while_the_language_is_still_being_asked_is_welcomed_in_it(sim,
     LINE app's language, which is stored — never a Japanese welcome for the empty language."""
     chat = Chat(sim, language="vi-VN")
     wiring = live_bot.wiring
-    with wiring.session_factory.begin() as session:
-        session.execute(
-            queries.new_friend(),
-            {
-                "line_user_id": chat.user_id,
-                "following": False,
-                "followed_at": wiring.clock.now(),
-                "language": LANGUAGE_ASKING,
-            },
-        )
+    _asking(wiring, [chat.user_id], following=False)
     welcome = chat.follow()
     assert say("welcome", "vi", city=CITY["vi"]) in texts(welcome)
     assert resident_row(live_bot, chat.user_id).language == "vi"
@@ -167,20 +165,7 @@ def test_new_friends_languages_are_stored_in_the_next_batch_not_one_transaction_
     wiring = live_bot.wiring
     writer = writer_for(live_bot.app)
     users = [f"U{i:032x}" for i in range(6)]
-    with wiring.session_factory.begin() as session:
-        for user in users:
-            session.execute(
-                queries.new_friend(),
-                {
-                    "line_user_id": user,
-                    "following": True,
-                    "followed_at": wiring.clock.now(),
-                    "language": LANGUAGE_ASKING,
-                },
-            )
-        session.execute(
-            update(Resident).where(Resident.line_user_id == users[0]).values(language="vi")
-        )
+    _asking(wiring, users, chose=users[0])
     commits = []
 
     def count(conn) -> None:
