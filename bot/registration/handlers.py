@@ -50,7 +50,10 @@ class HandlerContext:
 
     def record(self, kind: str) -> None:
         """Count an anonymous KPI fact (never names the resident)."""
-        self.session.execute(queries.record_activity(), {"kind": kind, "occurred_at": self.now})
+        # On the session's connection: a Core INSERT needs none of Session.execute's work.
+        self.session.connection().execute(
+            queries.record_activity(), {"kind": kind, "occurred_at": self.now}
+        )
 
 
 Handler = Callable[[HandlerContext, Event], list[Message]]

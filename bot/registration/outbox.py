@@ -82,9 +82,10 @@ def lease_seconds(settings) -> float:
 
 
 def store(
-    session, settings, event, replies, received: datetime, received_tick: float
+    conn, settings, event, replies, received: datetime, received_tick: float
 ) -> Pending | None:
-    """Add the event's reply to its transaction; None when there is nothing to send.
+    """Add the event's reply to its transaction (`conn`: its connection, or its session);
+    None when there is nothing to send.
     `received_tick`: time.monotonic() when `received` was taken — the lease counts from
     then, so a sender must too (a long transaction has used part of it)."""
     token = getattr(event, "reply_token", None)
@@ -102,7 +103,7 @@ def store(
         queued=received_tick,
     )
     lease = timedelta(seconds=lease_seconds(settings))
-    session.execute(
+    conn.execute(
         queries.add_reply(),
         {
             "webhook_event_id": item.event_id,
@@ -268,7 +269,8 @@ class ReplySender:
             self._queued -= 1
             if sent_id is None:
                 return
-            if not self._sent:
+            first = not self._sent
+            if first:
                 self._sent_since = time.monotonic()
             self._sent.append(sent_id)
             if self._flusher is None:
@@ -276,7 +278,11 @@ class ReplySender:
                     target=self._flush_forever, name="reply-flusher", daemon=True
                 )
                 self._flusher.start()
-            self._flush_due.notify()
+            # Woken only to start counting FLUSH_AFTER, or to delete a full statement's
+            # worth at once: it sleeps its FLUSH_AFTER out by itself (a wake-up per sent
+            # reply cost the flusher a turn of its loop each, and a switch of threads).
+            if first or len(self._sent) >= DELETE_MAX:
+                self._flush_due.notify()
 
     def take_sent(self) -> list[str]:
         """The ids of sent replies whose rows are still there, for the caller's transaction
