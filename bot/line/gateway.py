@@ -41,6 +41,17 @@ PROFILE_PAUSE = 30.0
 DUMMY_REPLY_TOKENS = {"0" * 32, "f" * 32}
 
 
+def replyable(event) -> bool:
+    """Whether LINE lets this webhook event be answered: active mode (not a standby
+    channel's copy) with a reply token that is not the console's dummy."""
+    token = getattr(event, "reply_token", None)
+    return (
+        getattr(event, "mode", "active") == "active"
+        and bool(token)
+        and token not in DUMMY_REPLY_TOKENS
+    )
+
+
 class LineGateway:
     """Messaging API calls Todoku makes, each with a timeout and mapped errors."""
 

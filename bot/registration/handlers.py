@@ -15,6 +15,7 @@ from linebot.v3.messaging import Message
 from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent, UnfollowEvent
 from sqlalchemy.orm import Session
 
+from bot.line.gateway import replyable
 from bot.registration import dialog, family, language
 from bot.registration import menu as registration
 from bot.registration.feedback import program_feedback
@@ -72,14 +73,14 @@ def on_follow(ctx: HandlerContext, event: FollowEvent) -> list[Message]:
     if resident is None:
         # Only the LINE user id is stored before consent; the welcome is built in their
         # LINE app's language by the reply thread, which asks LINE for it.
-        return language.welcome_later(ctx, user_id)
+        return language.welcome_later(ctx, user_id, answered=replyable(event))
     resident.following = True
     resident.followed_at = ctx.now
     resident.unfollowed_at = None
     resident.mirror_to_profiles()
     if resident.consented_at is None:
         if resident.language == LANGUAGE_ASKING:  # a second follow before the first's welcome
-            return [language.WELCOME_LATER]
+            return [language.WELCOME_LATER] if replyable(event) else []
         lang = lang_of(resident)
         return [*build_welcome(ctx.wiring.config.municipality.name_in(lang), lang)]
     lang = lang_of(resident)

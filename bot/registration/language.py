@@ -32,13 +32,15 @@ WELCOME_LATER = MessageJson('{"todoku":"welcome_later"}')
 WELCOME_LATER_JSON = f"[{WELCOME_LATER}]"  # the outbox row's messages (outbox.messages_json)
 
 
-def welcome_later(ctx, line_user_id: str) -> list[MessageJson]:
+def welcome_later(ctx, line_user_id: str, *, answered: bool = True) -> list[MessageJson]:
     """Store a new friend (their LINE id only, the language still being asked) and answer
     with the welcome to build once LINE has said their app's language.
 
     LINE is not asked here: the call takes tens of ms (at most PROFILE_TIMEOUT), which held
     a web thread per follow (a third of a campaign day's events), and inside the
-    transaction would hold SQLite's one writer or the resident's lock."""
+    transaction would hold SQLite's one writer or the resident's lock. A follow nobody
+    answers (a standby channel's copy: `answered` False) still learns the language, after
+    the commit, so their notices come in it."""
     ctx.session.execute(
         queries.new_friend(),
         {
@@ -48,7 +50,15 @@ def welcome_later(ctx, line_user_id: str) -> list[MessageJson]:
             "language": LANGUAGE_ASKING,
         },
     )
+    if not answered:
+        ctx.after_commit(functools.partial(learn_now, ctx.wiring, line_user_id))
+        return []
     return [WELCOME_LATER]
+
+
+def learn_now(wiring, line_user_id: str) -> None:
+    """Ask LINE for a new friend's language and store it unless one is stored (no welcome)."""
+    store_language(wiring, line_user_id, from_line_profile(profile_language(wiring, line_user_id)))
 
 
 def welcome_now(

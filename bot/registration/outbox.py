@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import InvalidReplyToken, PermanentSendError, RetryableSendError
-from bot.line.gateway import DUMMY_REPLY_TOKENS
+from bot.line.gateway import replyable
 from bot.logs import get_logger
 from bot.registration import language
 from bot.store import queries
@@ -88,11 +88,9 @@ def store(
     None when there is nothing to send.
     `received_tick`: time.monotonic() when `received` was taken — the lease counts from
     then, so a sender must too (a long transaction has used part of it)."""
-    token = getattr(event, "reply_token", None)
-    if not replies or getattr(event, "mode", "active") != "active" or not token:
+    if not replies or not replyable(event):  # standby, the console's "Verify": nobody
         return None
-    if token in DUMMY_REPLY_TOKENS:  # the console's "Verify": nobody to answer
-        return None
+    token = event.reply_token
     item = Pending(
         event_id=event.webhook_event_id,
         user_id=event.source.user_id,

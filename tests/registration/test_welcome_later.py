@@ -190,3 +190,31 @@ def test_new_friends_languages_are_stored_in_the_next_batch_not_one_transaction_
     assert results == {users[0]: "vi"} | {u: "en" for u in users[1:]}
     assert [_language(engine, u) for u in users] == ["vi"] + ["en"] * 5
     assert len(commits) == 1
+
+
+def test_a_standby_follow_is_not_answered_but_its_language_is_learned(
+    live_bot, linesim_server, engine
+):
+    """A follow in standby mode (another module of the channel answers) is not Todoku's to
+    answer: no welcome, no reply row. The new friend's language is still asked and stored
+    after the commit, so their notices come in it — not the empty "being asked" for good."""
+    import requests
+
+    from bot.store.models import ReplyOutbox
+    from tests.webhooks import body_of, event, sign
+
+    state = linesim_server.sim.state
+    user = state.create_user("Anna", language="en-US")
+    state.set_following(user, True)
+    body = body_of(event("follow", user.user_id, mode="standby"))
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
+    answer = requests.post(
+        live_bot.url + "/callback", data=body.encode(), headers=headers, timeout=30
+    )
+    assert answer.status_code == 200
+    _wait_for(lambda: _language(engine, user.user_id) == "en")
+    with engine.connect() as conn:
+        assert conn.execute(select(ReplyOutbox.webhook_event_id)).all() == []
+    asked = [r["path"] for r in linesim_server.sim.state.requests]
+    assert f"/v2/bot/profile/{user.user_id}" in asked
+    assert "/v2/bot/message/reply" not in asked
