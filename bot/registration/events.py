@@ -136,9 +136,7 @@ class EventWriter:
             raise GateTimeout("webhook writers of this process")
         try:
             while any(slot.outcome == QUEUED for slot in slots):
-                with self._queue_lock:
-                    batch = self._queue[:MAX_BATCH]
-                    del self._queue[:MAX_BATCH]
+                batch = self._take_batch()
                 if not batch:
                     break
                 self._write_batch(batch)
@@ -164,10 +162,7 @@ class EventWriter:
             if self._front.acquire(blocking=False):
                 try:
                     while not ask.done.is_set():
-                        with self._queue_lock:
-                            batch = self._queue[:MAX_BATCH]
-                            del self._queue[:MAX_BATCH]
-                        self._write_batch(batch)
+                        self._write_batch(self._take_batch())
                 finally:
                     self._front.release()
                 break
@@ -183,6 +178,13 @@ class EventWriter:
         if ask.outcome == ALONE:  # its batch failed: a transaction of its own
             return language.store_language(self.wiring, user_id, lang)
         return ask.stored
+
+    def _take_batch(self) -> list[Slot]:
+        """The next events queued, at most MAX_BATCH (taken off the queue)."""
+        with self._queue_lock:
+            batch = self._queue[:MAX_BATCH]
+            del self._queue[:MAX_BATCH]
+            return batch
 
     def _write_batch(self, batch: list[Slot]) -> None:
         wiring = self.wiring

@@ -56,27 +56,27 @@ def welcome_later(ctx, line_user_id: str, *, answered: bool = True) -> list[Mess
     return [WELCOME_LATER]
 
 
-def learn_now(wiring, line_user_id: str) -> None:
-    """Ask LINE for a new friend's language and store it unless one is stored (no welcome)."""
-    store_language(wiring, line_user_id, from_line_profile(profile_language(wiring, line_user_id)))
+def learn_now(
+    wiring, line_user_id: str, store: Callable[[str, str], str | None] | None = None
+) -> str:
+    """Ask LINE for a new friend's language (Japanese if it is not one of ours, or LINE does
+    not answer) and store it unless a language is stored already (the resident chose one,
+    or an earlier attempt stored it); the language to use: the stored one wins.
+    `store(user_id, lang)` stores it and returns what the row holds (the web process's
+    EventWriter.learn: in its next batch); by default a transaction of its own."""
+    asked = from_line_profile(profile_language(wiring, line_user_id))
+    if store is None:
+        store = functools.partial(store_language, wiring)
+    stored = store(line_user_id, asked)
+    return asked if stored is None or stored == LANGUAGE_ASKING else known(stored)
 
 
 def welcome_now(
     wiring, line_user_id: str, store: Callable[[str, str], str | None] | None = None
 ) -> tuple[str, str]:
-    """A new friend's welcome (LINE's JSON array) and its language, on the reply thread.
-
-    Their LINE app's language is asked (Japanese if it is not one of ours, or LINE does not
-    answer) and stored before the welcome leaves, unless a language is stored already (the
-    resident chose one, or an earlier attempt of this reply stored it): that one is used.
-    `store(user_id, lang)` stores it and returns what the row holds (the web process's
-    EventWriter.learn: in its next batch); by default a transaction of its own.
-    """
-    asked = from_line_profile(profile_language(wiring, line_user_id))
-    if store is None:
-        store = functools.partial(store_language, wiring)
-    stored = store(line_user_id, asked)
-    lang = asked if stored is None or stored == LANGUAGE_ASKING else known(stored)
+    """A new friend's welcome (LINE's JSON array) and its language, on the reply thread:
+    the language learned (`learn_now`) before the welcome is built in it and leaves."""
+    lang = learn_now(wiring, line_user_id, store)
     city = wiring.config.municipality.name_in(lang)
     return "[" + ", ".join(build_welcome(city, lang)) + "]", lang
 
