@@ -121,9 +121,10 @@ def scheduler() -> None:
     """The clock process: housekeeping now; campaign slots come with the dispatcher."""
     from bot.admin.snapshot import scheduler_jobs
     from bot.dispatch.scheduler import run_scheduler
+    from bot.registration.language import scheduler_job
 
     wiring = _wiring(need_secrets=True)
-    run_scheduler(wiring, periodic=scheduler_jobs(wiring))
+    run_scheduler(wiring, periodic=[*scheduler_jobs(wiring), scheduler_job()])
 
 
 @cli.group("residents")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -70,3 +72,13 @@ class RunningClock:
     def now(self) -> datetime:
         """The start moment plus the real time elapsed since this clock was made."""
         return self._start + timedelta(seconds=time.monotonic() - self._began)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job a package asks the clock process's active scheduler to run every `seconds`,
+    first at start, with the process's Wiring (bot.dispatch.scheduler.run_scheduler)."""
+
+    id: str
+    func: Callable[[Any], object]
+    seconds: float

@@ -103,6 +103,7 @@ def start_demo(port: int = 8000, sim_port: int = 8100) -> RunningDemo:
     from bot.dispatch.scheduler import run_scheduler
     from bot.line.startup import prepare_line_platform
     from bot.logs import configure_logging
+    from bot.registration.language import scheduler_job
     from bot.settings import Settings
     from bot.store.engine import make_engine
     from bot.store.migrate import upgrade
@@ -142,7 +143,7 @@ def start_demo(port: int = 8000, sim_port: int = 8100) -> RunningDemo:
     threading.Thread(
         target=run_scheduler,
         args=(wiring,),
-        kwargs={"periodic": scheduler_jobs(wiring)},
+        kwargs={"periodic": [*scheduler_jobs(wiring), scheduler_job()]},
         name="scheduler",
         daemon=True,
     ).start()

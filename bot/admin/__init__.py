@@ -4,8 +4,8 @@ Every page but the login form needs a logged-in staff member; every response is
 uncacheable and carries a strict Content-Security-Policy (the pages need no script).
 Owns: staff logins (staff), the dashboard's pages, charts and exports, and the snapshot
 of their figures (snapshot: computed by the scheduler, read by the pages).
-May import: bot.store, bot.config, bot.kpi, bot.dispatch (plan, test send, the
-scheduler's Periodic), flask.
+May import: bot.store, bot.config, bot.kpi, bot.dispatch (plan, test send), bot.clock
+(the scheduler's Periodic), flask.
 """
 
 from __future__ import annotations

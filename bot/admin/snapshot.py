@@ -316,7 +316,7 @@ def tick(wiring) -> Snapshot | None:
 
 def scheduler_jobs(wiring) -> list:
     """The periodic jobs the clock process runs for the dashboard (none when switched off)."""
-    from bot.dispatch.scheduler import Periodic
+    from bot.clock import Periodic
 
     seconds = wiring.settings.dashboard_refresh_seconds
     return [Periodic(JOB_ID, tick, min(POLL_SECONDS, seconds))] if seconds else []

@@ -20,8 +20,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -30,7 +29,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.clock import TOKYO
+from bot.clock import TOKYO, Periodic
 from bot.dispatch import outbox
 from bot.dispatch import run as dispatch
 from bot.dispatch.catchup import catch_up
@@ -100,15 +99,6 @@ def reload_config_job(wiring, scheduler=None) -> None:
     """Pick up edited configuration files (a broken edit keeps the last valid config)."""
     if wiring.config_holder.reload_if_changed() and scheduler is not None:
         add_slot_jobs(scheduler, wiring)
-
-
-@dataclass(frozen=True)
-class Periodic:
-    """A job another package asks the active scheduler to run every `seconds`, first at start."""
-
-    id: str
-    func: Callable[[Wiring], object]
-    seconds: float
 
 
 def build_scheduler(wiring, periodic: Sequence[Periodic] = ()) -> BlockingScheduler:

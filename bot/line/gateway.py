@@ -98,8 +98,14 @@ class LineGateway:
         asked for PROFILE_PAUSE seconds, so a LINE outage delays one welcome in this
         process, not every one.
         """
+        return self.ask_profile_language(user_id)[1]
+
+    def ask_profile_language(self, user_id: str) -> tuple[bool, str | None]:
+        """(whether LINE answered, the profile's language or None): `profile_language`
+        for a caller that can ask again later when LINE did not answer (no connection, a
+        timeout, 429 or 5xx). LINE's "no such friend" (404) is an answer: no language."""
         if time.monotonic() < self._profile_paused_until:
-            return None
+            return False, None
         try:
             response = self._http.get(
                 f"/v2/bot/profile/{user_id}", timeout=PROFILE_TIMEOUT, kind="profile"
@@ -107,15 +113,15 @@ class LineGateway:
         except NoAnswer as exc:
             self._profile_paused_until = time.monotonic() + PROFILE_PAUSE
             log.info("line_profile_unavailable", error=f"libcurl {exc.code}")
-            return None
+            return False, None
         if response.status != 200:
             log.info("line_profile_unavailable", status=response.status)
-            return None
+            return response.status < 500 and response.status != 429, None
         try:
             language = json.loads(response.data).get("language")
         except (ValueError, AttributeError):
-            return None
-        return language if isinstance(language, str) and len(language) <= 35 else None
+            return True, None
+        return True, language if isinstance(language, str) and len(language) <= 35 else None
 
     def link_rich_menu(self, user_id: str, rich_menu_id: str, timeout=None) -> None:
         """Show `rich_menu_id` to one user (their language's menu) instead of the default."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 
+from bot.clock import Periodic
 from bot.line.richmenu import show_menu_in
 from bot.logs import get_logger
 from bot.store import queries
@@ -19,6 +21,15 @@ from messages import DEFAULT, LANGUAGES, from_line_profile, known
 from messages.prebuilt import MessageJson, build_welcome
 
 log = get_logger("todoku.language")
+
+# A new friend whose language is still being asked this long after their follow will not
+# have it learned by their follow's own call (see learn_left); the welcome's reply thread
+# asks at once, and retries of a push a few minutes later.
+LEFT_AFTER = timedelta(minutes=10)
+# Residents one run of learn_left asks LINE about at most (one call each); the job runs
+# every LEFT_EVERY seconds in the clock process.
+LEFT_BATCH = 200
+LEFT_EVERY = 60.0
 
 
 def lang_of(resident: Resident | None) -> str:
@@ -97,6 +108,41 @@ def learn_in(conn, line_user_id: str, lang: str) -> str | None:
         value = conn.execute(queries.resident_language(), {"line_user_id": line_user_id})
         value = value.scalar()
     return value
+
+
+def learn_left(wiring) -> int:
+    """Learn the languages still being asked LEFT_AFTER after the follow; how many were
+    stored.
+
+    A follow nobody answers (standby) learns its language by a call after the commit,
+    which is dropped when LINE has been down long enough to fill the reply queue, and dies
+    with its process; the row then stayed "being asked", read as Japanese: an English or
+    Vietnamese reader got Japanese notices until they found the language menu. Here each
+    such new friend is asked again; LINE not answering leaves them for the next run.
+    Run every LEFT_EVERY seconds by the clock process (`scheduler_job`)."""
+    asker = getattr(getattr(wiring, "line", None), "ask_profile_language", None)
+    if asker is None:
+        return 0
+    before = wiring.clock.now() - LEFT_AFTER
+    with wiring.session_factory() as session:
+        users = list(session.scalars(queries.languages_left(before, LEFT_BATCH)))
+    learned = 0
+    for line_user_id in users:
+        answered, profile = asker(line_user_id)
+        if not answered:
+            break  # LINE is not answering now: every one of them is asked next time
+        lang = from_line_profile(profile)
+        if store_language(wiring, line_user_id, lang) == lang:
+            learned += 1
+            show_menu_now(wiring, line_user_id, lang)
+    if users:
+        log.info("languages_learned_late", waiting=len(users), learned=learned)
+    return learned
+
+
+def scheduler_job() -> Periodic:
+    """learn_left as the clock process's job (`todoku scheduler`, and the demo's)."""
+    return Periodic("languages-left", learn_left, LEFT_EVERY)
 
 
 def profile_language(wiring, line_user_id: str) -> str | None:

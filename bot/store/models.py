@@ -176,7 +176,17 @@ class Resident(Base):
         cascade="all, delete-orphan", passive_deletes=True, order_by="Resident.id"
     )
 
-    __table_args__ = (UniqueConstraint("guardian_id", "label", name="uq_residents_guardian_label"),)
+    __table_args__ = (
+        UniqueConstraint("guardian_id", "label", name="uq_residents_guardian_label"),
+        # The few new friends whose language is still being asked, by when they followed
+        # (bot.registration.language.learn_left): never a scan of every resident.
+        Index(
+            "ix_residents_language_asking",
+            "followed_at",
+            sqlite_where=text("language = ''"),
+            postgresql_where=text("language = ''"),
+        ),
+    )
 
     @property
     def is_profile(self) -> bool:

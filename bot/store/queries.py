@@ -1416,6 +1416,27 @@ def resident_by_line_id(*, lock: bool = False) -> Select[tuple[Resident]]:
     return _RESIDENT_BY_LINE_ID_LOCKED if lock else _RESIDENT_BY_LINE_ID
 
 
+# name: languages-left
+# New friends whose language is still being asked long after their follow: the call that
+# learns it after the commit (a standby follow's) was dropped or died with its process.
+# Served by the partial index ix_residents_language_asking.
+def languages_left(before: dt.datetime, limit: int) -> Select[tuple[str]]:
+    """Select the LINE ids of residents still LANGUAGE_ASKING who followed before `before`,
+    the longest waiting first."""
+    return (
+        select(_residents.line_user_id)
+        .where(
+            # The index's own condition, as a literal: neither database's planner uses a
+            # partial index for a bound parameter it has not seen (a prepared statement).
+            _residents.language == literal(LANGUAGE_ASKING, literal_execute=True),
+            _residents.followed_at < before,
+            _residents.line_user_id.is_not(None),
+        )
+        .order_by(_residents.followed_at)
+        .limit(limit)
+    )
+
+
 # name: resident-language
 # Read after a rich menu was linked (outside the choice's transaction), to link again if a
 # later choice committed meanwhile.
