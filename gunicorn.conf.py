@@ -6,10 +6,13 @@ from gunicorn.glogging import Logger
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-# 8 threads per worker: a follow waits ~50 ms for LINE's profile before its transaction,
-# and with 2 threads those waits capped a worker (docs/benchmarks.md, 2026-12-02 evening).
-# On SQLite the threads queue for the one writer at bot.store.writegate, not in SQLite's
-# busy handler (which made 8 threads slower than 2 before the gate).
+# 8 threads per worker. A request waits for LINE nowhere (replies, and a new friend's
+# profile, are the reply threads'), but for its turn at the worker's writer: the requests
+# waiting meanwhile go in one transaction (bot.registration.events), so more threads make
+# fewer commits. Measured (docs/benchmarks.md, 2026-12-05 06:00–07:00 JST): 2 threads
+# ~455 events/s, 8 ~540–585, 16 no better; 2, 3 or 4 workers the same on 2 cores. On
+# SQLite the threads queue for the one writer at bot.store.writegate, not in SQLite's busy
+# handler (which made 8 threads slower than 2 before the gate).
 threads = 8
 # LINE gives up on a webhook after 2 seconds; a worker stuck much longer is broken.
 timeout = 30
