@@ -132,7 +132,11 @@ def learn_left(wiring) -> int:
         if not answered:
             break  # LINE is not answering now: every one of them is asked next time
         lang = from_line_profile(profile)
-        if store_language(wiring, line_user_id, lang) == lang:
+        with wiring.write_gate.passage(), wiring.engine.begin() as conn:
+            stored = learn_in(conn, line_user_id, lang)
+            if stored == lang:  # a family profile added meanwhile mirrors it too
+                conn.execute(queries.mirror_language(), {"user_id": line_user_id, "lang": lang})
+        if stored == lang:
             learned += 1
             show_menu_now(wiring, line_user_id, lang)
     if users:

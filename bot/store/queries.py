@@ -1437,6 +1437,27 @@ def languages_left(before: dt.datetime, limit: int) -> Select[tuple[str]]:
     )
 
 
+# name: mirror-language
+# A language learned late (language.learn_left), when the account may have family
+# profiles by then: they read in their account's language (Resident.mirror_to_profiles,
+# which the ORM paths call). The account is an alias: its row is not the one updated.
+_ACCOUNT = Resident.__table__.alias("account")
+_MIRROR_LANGUAGE = (
+    update(Resident.__table__)
+    .where(
+        _residents.guardian_id.in_(
+            select(_ACCOUNT.c.id).where(_ACCOUNT.c.line_user_id == bindparam("user_id"))
+        )
+    )
+    .values(language=bindparam("lang"))
+)
+
+
+def mirror_language() -> Update:
+    """Give an account's family profiles its language (parameters: user_id, lang)."""
+    return _MIRROR_LANGUAGE
+
+
 # name: resident-language
 # Read after a rich menu was linked (outside the choice's transaction), to link again if a
 # later choice committed meanwhile.

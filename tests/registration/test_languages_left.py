@@ -145,3 +145,38 @@ def test_the_clock_process_runs_the_job(wiring):
     job = scheduler.get_job("languages-left")
     assert job.func is learn_left and job.args == (wiring,)
     assert job.trigger.interval.total_seconds() == language.LEFT_EVERY
+
+
+def test_a_family_profile_added_meanwhile_takes_the_language_too(
+    wiring_on_linesim, linesim_server, engine, clock
+):
+    """A profile copies its account's language when it is added; added while the account's
+    was still being asked, it gets the language learned late too, as a chosen one would
+    (Resident.mirror_to_profiles). Another account's profile keeps its own."""
+    from sqlalchemy import insert
+
+    user = _friend(linesim_server, "Anna", "en")
+    other = _friend(linesim_server, "Binh", "vi")
+    for account in (user, other):
+        _new_friend(wiring_on_linesim, account)
+    with engine.begin() as conn:
+        ids = dict(conn.execute(select(Resident.line_user_id, Resident.id)).all())
+        conn.execute(update(Resident).where(Resident.line_user_id == other).values(language="vi"))
+        for account, lang in ((user, LANGUAGE_ASKING), (other, "vi")):
+            conn.execute(
+                insert(Resident).values(
+                    guardian_id=ids[account], label="母", following=True, language=lang
+                )
+            )
+    clock.advance(LATER)
+    assert learn_left(wiring_on_linesim) == 1
+    with engine.connect() as conn:
+        profiles = dict(
+            conn.execute(
+                select(Resident.guardian_id, Resident.language).where(
+                    Resident.guardian_id.is_not(None)
+                )
+            ).all()
+        )
+    assert profiles == {ids[user]: "en", ids[other]: "vi"}
+    assert _language(engine, user) == "en"
