@@ -347,3 +347,26 @@ def test_calls_after_a_commit_are_bounded_like_replies(monkeypatch):
     sender.send([], [link(4)])  # the queue has room again
     _wait_for(lambda: sorted(done) == [1, 2, 4])
     assert 3 not in done
+
+
+def test_webhook_transactions_take_sent_rows_a_dozen_at_a_time(monkeypatch):
+    """Under load, each transaction deleting the one or two replies sent since the last
+    was ~5 % of an event's CPU: a transaction takes the sent rows once TAKE_AT_ONCE wait,
+    or once the oldest has waited TAKE_AFTER (a quiet moment's lone reply); until then it
+    takes none and they stay for a later one (or the flusher, after FLUSH_AFTER)."""
+    from bot.registration import outbox
+
+    monkeypatch.setattr(outbox, "FLUSH_AFTER", 60.0)  # the flusher stays out of it
+    settings = SimpleNamespace(reply_threads=1, reply_wait_seconds=0.0)
+    sender = outbox.ReplySender(SimpleNamespace(settings=settings))
+    burst = [f"event-{n}" for n in range(outbox.TAKE_AT_ONCE)]
+    for event_id in burst[:-1]:
+        sender._finish(event_id)
+    assert sender.take_sent() == []  # fresh and too few: left for a later transaction
+    sender._finish(burst[-1])
+    assert sender.take_sent() == burst  # a dozen and more: one DELETE for them all
+    assert sender.take_sent() == []
+    sender._finish("alone")
+    assert sender.take_sent() == []
+    time.sleep(outbox.TAKE_AFTER + 0.05)
+    assert sender.take_sent() == ["alone"]  # waited long enough: the next event takes it
