@@ -115,6 +115,16 @@ def make_settings(database_url: str, **overrides) -> Settings:
     return Settings(**values)
 
 
+def settings_on_linesim(engine, linesim_server, **overrides) -> Settings:
+    """make_settings for the test database, LINE being the test's linesim."""
+    return make_settings(
+        engine.url.render_as_string(hide_password=False),
+        line_api_base=linesim_server.url,
+        line_api_data_base=linesim_server.url,
+        **overrides,
+    )
+
+
 @pytest.fixture
 def settings(engine) -> Settings:
     """Settings bound to the test database."""

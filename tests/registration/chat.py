@@ -110,6 +110,14 @@ def resident_row(live_bot, user_id: str) -> Resident | None:
         return resident
 
 
+def stored_language(engine, user_id: str) -> str | None:
+    """The resident's residents.language as committed (None: no such resident)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(Resident.language).where(Resident.line_user_id == user_id)
+        ).scalar()
+
+
 def register_quickly(chat: Chat) -> None:
     """A short registration used by other tests: born 1958, 大倉, 2 people, no children."""
     chat.follow()

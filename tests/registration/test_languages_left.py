@@ -19,7 +19,8 @@ from bot.registration.language import LEFT_AFTER, learn_left
 from bot.store import queries
 from bot.store.models import LANGUAGE_ASKING, Resident
 from bot.wiring import wire
-from tests.conftest import make_settings
+from tests.conftest import settings_on_linesim
+from tests.registration.chat import stored_language
 from tests.webhooks import body_of, event, sign
 
 LATER = LEFT_AFTER + LEFT_AFTER / 10
@@ -28,19 +29,7 @@ LATER = LEFT_AFTER + LEFT_AFTER / 10
 @pytest.fixture
 def wiring_on_linesim(engine, clock, linesim_server):
     """The clock process's wiring, its LINE being linesim."""
-    settings = make_settings(
-        engine.url.render_as_string(hide_password=False),
-        line_api_base=linesim_server.url,
-        line_api_data_base=linesim_server.url,
-    )
-    return wire(settings, clock=clock, engine=engine)
-
-
-def _language(engine, user_id: str) -> str | None:
-    with engine.connect() as conn:
-        return conn.execute(
-            select(Resident.language).where(Resident.line_user_id == user_id)
-        ).scalar()
+    return wire(settings_on_linesim(engine, linesim_server), clock=clock, engine=engine)
 
 
 def _new_friend(wiring, user_id: str) -> None:
@@ -86,14 +75,14 @@ def test_a_standby_follow_whose_call_after_the_commit_was_dropped_gets_its_langu
     headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
     answer = requests.post(live_bot.url + "/callback", data=body.encode(), headers=headers)
     assert answer.status_code == 200
-    assert _language(engine, user) == LANGUAGE_ASKING
+    assert stored_language(engine, user) == LANGUAGE_ASKING
     assert _profiles_asked(linesim_server) == []  # the call was dropped
 
     assert learn_left(wiring) == 0  # not yet: its own call may still be on its way
     assert _profiles_asked(linesim_server) == []
     clock.advance(LATER)
     assert learn_left(wiring) == 1
-    assert _language(engine, user) == "en"
+    assert stored_language(engine, user) == "en"
     assert linesim_server.sim.state.users[user].rich_menu_id == menu_id_for(wiring, "en")
     assert learn_left(wiring) == 0  # learned once: nobody is asked again
     assert _profiles_asked(linesim_server) == [user]
@@ -110,11 +99,11 @@ def test_line_not_answering_leaves_them_for_the_next_run(
     clock.advance(LATER)
     linesim_server.sim.faults.configure({"error_rate": 1.0})
     assert learn_left(wiring_on_linesim) == 0
-    assert [_language(engine, u) for u in users] == [LANGUAGE_ASKING] * 2
+    assert [stored_language(engine, u) for u in users] == [LANGUAGE_ASKING] * 2
     assert len(_profiles_asked(linesim_server)) == 1
     linesim_server.sim.faults.configure({})
     assert learn_left(wiring_on_linesim) == 2
-    assert [_language(engine, u) for u in users] == ["en", "vi"]
+    assert [stored_language(engine, u) for u in users] == ["en", "vi"]
 
 
 def test_a_chosen_language_is_kept_and_someone_gone_from_line_reads_japanese(
@@ -134,7 +123,7 @@ def test_a_chosen_language_is_kept_and_someone_gone_from_line_reads_japanese(
     clock.advance(LATER)
     assert learn_left(wiring_on_linesim) == 2
     assert sorted(_profiles_asked(linesim_server)) == sorted([blocked, silent])
-    assert [_language(engine, u) for u in (chose, blocked, silent)] == ["vi", "ja", "ja"]
+    assert [stored_language(engine, u) for u in (chose, blocked, silent)] == ["vi", "ja", "ja"]
 
 
 def test_the_clock_process_runs_the_job(wiring):
@@ -179,4 +168,4 @@ def test_a_family_profile_added_meanwhile_takes_the_language_too(
             ).all()
         )
     assert profiles == {ids[user]: "en", ids[other]: "vi"}
-    assert _language(engine, user) == "en"
+    assert stored_language(engine, user) == "en"

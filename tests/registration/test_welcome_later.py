@@ -22,8 +22,8 @@ from bot.registration import language
 from bot.store import queries
 from bot.store.models import LANGUAGE_ASKING, Resident
 from messages import say
-from tests.conftest import make_settings
-from tests.registration.chat import Chat, resident_row, texts
+from tests.conftest import settings_on_linesim
+from tests.registration.chat import Chat, resident_row, stored_language, texts
 
 CITY = {"en": "Murayama City", "vi": "Thành phố Murayama"}
 
@@ -40,12 +40,7 @@ def answering_bot(engine, clock, linesim_server):
     from bot.app import create_app
     from bot.wiring import wire
 
-    settings = make_settings(
-        engine.url.render_as_string(hide_password=False),
-        line_api_base=linesim_server.url,
-        line_api_data_base=linesim_server.url,
-        reply_wait_seconds=0.0,
-    )
+    settings = settings_on_linesim(engine, linesim_server, reply_wait_seconds=0.0)
     wiring = wire(settings, clock=clock, engine=engine)
     server = make_server("127.0.0.1", 0, create_app(wiring=wiring), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -54,13 +49,6 @@ def answering_bot(engine, clock, linesim_server):
     yield wiring
     server.shutdown()
     server.server_close()
-
-
-def _language(engine, user_id: str) -> str | None:
-    with engine.connect() as conn:
-        return conn.execute(
-            select(Resident.language).where(Resident.line_user_id == user_id)
-        ).scalar()
 
 
 def _asking(wiring, users: list[str], *, following: bool = True, chose: str | None = None):
@@ -106,11 +94,11 @@ def test_a_new_friends_follow_is_answered_before_line_says_their_language(
     result = sim.follow(user)
     [attempt] = result["webhook"]["attempts"]
     assert attempt["status"] == 200 and attempt["ms"] < 600
-    assert _language(engine, user) == LANGUAGE_ASKING  # committed; the language comes next
+    assert stored_language(engine, user) == LANGUAGE_ASKING  # committed; the language comes next
     welcome = _wait_for(
         lambda: [m["message"] for m in sim.state.users[user].timeline if m.get("from") == "bot"]
     )
-    assert _language(engine, user) == "en"  # stored before the welcome left
+    assert stored_language(engine, user) == "en"  # stored before the welcome left
     assert say("welcome", "en", city=CITY["en"]) in texts(welcome)
     assert say("label_consent", "en") in json.dumps(welcome, ensure_ascii=False)
     _wait_for(lambda: sim.state.users[user].rich_menu_id == menu_id_for(answering_bot, "en"))
@@ -132,10 +120,10 @@ def test_a_language_stored_before_the_welcome_is_built_is_the_one_used(
     chose, asked = chose.user_id, asked.user_id
     _asking(wiring, [chose, asked], chose=chose)
     welcome, lang = language.welcome_now(wiring, chose)
-    assert lang == "vi" and _language(engine, chose) == "vi"
+    assert lang == "vi" and stored_language(engine, chose) == "vi"
     assert say("welcome", "vi", city=CITY["vi"]) in texts(json.loads(welcome))
     welcome, lang = language.welcome_now(wiring, asked)
-    assert lang == "en" and _language(engine, asked) == "en"
+    assert lang == "en" and stored_language(engine, asked) == "en"
     assert say("welcome", "en", city=CITY["en"]) in texts(json.loads(welcome))
 
 
@@ -188,7 +176,7 @@ def test_new_friends_languages_are_stored_in_the_next_batch_not_one_transaction_
     finally:
         event.remove(engine, "commit", count)
     assert results == {users[0]: "vi"} | {u: "en" for u in users[1:]}
-    assert [_language(engine, u) for u in users] == ["vi"] + ["en"] * 5
+    assert [stored_language(engine, u) for u in users] == ["vi"] + ["en"] * 5
     assert len(commits) == 1
 
 
@@ -212,7 +200,7 @@ def test_a_standby_follow_is_not_answered_but_its_language_is_learned(
         live_bot.url + "/callback", data=body.encode(), headers=headers, timeout=30
     )
     assert answer.status_code == 200
-    _wait_for(lambda: _language(engine, user.user_id) == "en")
+    _wait_for(lambda: stored_language(engine, user.user_id) == "en")
     with engine.connect() as conn:
         assert conn.execute(select(ReplyOutbox.webhook_event_id)).all() == []
     asked = [r["path"] for r in linesim_server.sim.state.requests]
