@@ -291,7 +291,8 @@ class ReplySender:
     def take_sent(self) -> list[str]:
         """The ids of sent replies whose rows are still there, for the caller's transaction
         to delete (`queries.delete_sent_replies`); `give_back` them if it rolls back.
-        None until TAKE_AT_ONCE wait or the oldest has waited TAKE_AFTER."""
+        None of them (an empty list) until TAKE_AT_ONCE wait or the oldest has waited
+        TAKE_AFTER."""
         with self._lock:
             if len(self._sent) < TAKE_AT_ONCE and time.monotonic() - self._sent_since < TAKE_AFTER:
                 return []
