@@ -73,7 +73,9 @@ def test_a_standby_follow_whose_call_after_the_commit_was_dropped_gets_its_langu
     monkeypatch.setattr(outbox, "MAX_QUEUED", 0)
     body = body_of(event("follow", user, mode="standby"))
     headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
-    answer = requests.post(live_bot.url + "/callback", data=body.encode(), headers=headers)
+    answer = requests.post(
+        live_bot.url + "/callback", data=body.encode(), headers=headers, timeout=30
+    )
     assert answer.status_code == 200
     assert stored_language(engine, user) == LANGUAGE_ASKING
     assert _profiles_asked(linesim_server) == []  # the call was dropped
@@ -127,7 +129,7 @@ def test_a_chosen_language_is_kept_and_someone_gone_from_line_reads_japanese(
 
 
 def test_the_clock_process_runs_the_job(wiring):
-    """The active scheduler runs learn_left every LEFT_EVERY seconds, first at its start."""
+    """The active scheduler runs learn_left every LEFT_EVERY seconds."""
     from bot.dispatch.scheduler import build_scheduler
 
     scheduler = build_scheduler(wiring, [language.scheduler_job()])
