@@ -92,21 +92,24 @@ def welcome_now(
     return "[" + ", ".join(build_welcome(city, lang)) + "]", lang
 
 
-def store_language(wiring, line_user_id: str, lang: str) -> str | None:
+def store_language(wiring, line_user_id: str, lang: str, *, profiles: bool = False) -> str | None:
     """`learn_in` in a transaction of its own."""
     # SQLite: at the gate, like every writer of the web process (bot.store.writegate).
     with wiring.write_gate.passage(), wiring.engine.begin() as conn:
-        return learn_in(conn, line_user_id, lang)
+        return learn_in(conn, line_user_id, lang, profiles=profiles)
 
 
-def learn_in(conn, line_user_id: str, lang: str) -> str | None:
+def learn_in(conn, line_user_id: str, lang: str, *, profiles: bool = False) -> str | None:
     """Store a new friend's language if theirs is still being asked; the language their row
-    holds then (None: no such resident)."""
+    holds then (None: no such resident). `profiles`: their family profiles too, when it was
+    stored (a welcome's language is stored before any profile can exist: not asked then)."""
     stored = conn.execute(queries.learn_language(), {"user_id": line_user_id, "lang": lang})
     value = stored.scalar()
     if value is None:  # chosen meanwhile, stored by an earlier attempt, or gone
         value = conn.execute(queries.resident_language(), {"line_user_id": line_user_id})
-        value = value.scalar()
+        return value.scalar()
+    if profiles:
+        conn.execute(queries.mirror_language(), {"user_id": line_user_id, "lang": lang})
     return value
 
 
@@ -132,11 +135,8 @@ def learn_left(wiring) -> int:
         if not answered:
             break  # LINE is not answering now: every one of them is asked next time
         lang = from_line_profile(profile)
-        with wiring.write_gate.passage(), wiring.engine.begin() as conn:
-            stored = learn_in(conn, line_user_id, lang)
-            if stored == lang:  # a family profile added meanwhile mirrors it too
-                conn.execute(queries.mirror_language(), {"user_id": line_user_id, "lang": lang})
-        if stored == lang:
+        # A family profile added meanwhile (it copied "being asked") mirrors it too.
+        if store_language(wiring, line_user_id, lang, profiles=True) == lang:
             learned += 1
             show_menu_now(wiring, line_user_id, lang)
     if users:

@@ -1257,21 +1257,16 @@ def purge_candidates(cutoff: dt.datetime, limit: int | None = None) -> Select[tu
     )
 
 
-def purge_unfollowed_before(
-    cutoff: dt.datetime, line_user_ids: Sequence[str] | None = None
-) -> Delete:
-    """DELETE residents who unfollowed before `cutoff` (their answers' retention is over),
-    only those of `line_user_ids` when given.
+def purge_unfollowed_before(cutoff: dt.datetime, line_user_ids: Sequence[str]) -> Delete:
+    """DELETE those of `line_user_ids` who unfollowed before `cutoff` (their answers'
+    retention is over): the candidates a purge selected and locked (purge_candidates).
 
     One bulk DELETE: ON DELETE CASCADE removes children and interests in the database, and
     an account's family profiles (they mirror its unfollow; counted with it, not apart).
     The conditions are in the DELETE itself, so a resident who follows again meanwhile is
     never removed.
     """
-    statement = delete(Resident).where(*_purgeable(cutoff))
-    if line_user_ids is not None:
-        statement = statement.where(_residents.line_user_id.in_(line_user_ids))
-    return statement
+    return delete(Resident).where(*_purgeable(cutoff), _residents.line_user_id.in_(line_user_ids))
 
 
 # --- Catch-up (bot.dispatch.catchup): residents who became eligible after a slot ran ---

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, text
 from bot.clock import TOKYO
 from bot.dispatch import outbox
 from bot.dispatch.variant import JAPANESE
+from bot.residents.purge import purge_unfollowed
 from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import CampaignRun, Delivery, Resident, SendBatch
@@ -90,7 +91,7 @@ def test_deleting_residents_keeps_their_deliveries_without_naming_them(wiring):
         # As 「削除する」 does; the family profile goes along (ON DELETE CASCADE).
         session.delete(session.get(Resident, holder))
     with transaction(wiring.session_factory) as session:
-        assert session.execute(queries.purge_unfollowed_before(NOW)).rowcount == 1
+        assert purge_unfollowed(session, NOW, 0) == 1
     with wiring.session_factory() as session:
         named = session.scalars(select(Delivery.resident_id).where(Delivery.run_id == run_id))
         assert sorted(named, key=lambda i: (i is not None, i)) == [None, None, None, ids[1], kept]
