@@ -5,12 +5,13 @@ Each event is claimed (its webhookEventId inserted), handled and its reply store
 event finds its id taken and is not handled again.
 
 The request threads of a process hand their events to its `EventWriter`. The thread in
-front (the one holding `_front`) writes every event queued so far — its own and those that
-came in while the last batch was written — in one transaction: one statement claims them
-all, each is handled in turn on the same session, and one commit makes them durable. So
-under load the session, the connection, SQLite's write gate and the commit are paid once
-per batch instead of once per event; alone, an event is a batch of one. A thread whose
-events were written by the one in front finds them done when its turn comes.
+front (the one that found nobody writing) writes every event queued so far — its own and
+those that came in while the last batch was written — in one transaction: one statement
+claims them all, each is handled in turn on the same session, and one commit makes them
+durable. So under load the session, the connection, SQLite's write gate and the commit are
+paid once per batch instead of once per event; alone, an event is a batch of one. A thread
+whose events were written by the one in front is woken when their batch ends and answers
+at once: it does not wait for the front place (and the next batch) to learn that.
 
 If anything in a batch fails (a handler's bug, a collision with a twin in another
 process, a deadlock), the whole batch rolls back and each of its threads handles its own
@@ -51,9 +52,6 @@ ATTEMPTS = 3
 RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
 # Events one transaction writes at most; more wait for the next one.
 MAX_BATCH = 64
-# How often a reply thread storing a new friend's language looks whether anybody is
-# writing (EventWriter.learn), in seconds.
-LEARN_POLL = 0.005
 
 QUEUED, HANDLED, DUPLICATE, ALONE = "queued", "handled", "duplicate", "alone"
 
@@ -102,7 +100,9 @@ class EventWriter:
         self._queue: list[Slot] = []
         self._learning: list[Learning] = []
         self._queue_lock = threading.Lock()
-        self._front = threading.Lock()
+        # Guards the queues and `_writing`; notified when a batch ends or the front is free.
+        self._changed = threading.Condition(self._queue_lock)
+        self._writing = False  # a thread is in front, writing batches
         sender.store_language = self.learn  # the reply threads' new friends' languages
 
     def handle(self, events: list[Event]) -> Written:
@@ -128,20 +128,25 @@ class EventWriter:
         return written
 
     def _write(self, slots: list[Slot]) -> None:
-        with self._queue_lock:
+        def withdraw() -> None:  # given up: the events still queued are not written later
+            self._queue = [s for s in self._queue if s.siblings is not slots]
+
+        deadline = time.monotonic() + self.timeout
+        with self._changed:
             self._queue.extend(slots)
-        if not self._front.acquire(timeout=self.timeout):
-            with self._queue_lock:
-                self._queue = [s for s in self._queue if s.siblings is not slots]
-            raise GateTimeout("webhook writers of this process")
-        try:
-            while any(slot.outcome == QUEUED for slot in slots):
-                batch = self._take_batch()
-                if not batch:
-                    break
-                self._write_batch(batch)
-        finally:
-            self._front.release()
+            in_front = self._wait_turn(
+                lambda: all(slot.outcome != QUEUED for slot in slots), deadline, withdraw
+            )
+        if in_front:
+            try:
+                while any(slot.outcome == QUEUED for slot in slots):
+                    batch = self._take_batch()
+                    if not batch:
+                        break
+                    self._write_batch(batch)
+                    self._batch_ended()
+            finally:
+                self._leave_front()
         for slot in slots:
             if slot.outcome == QUEUED:  # its batch was interrupted (never by an Exception)
                 slot.outcome = ALONE
@@ -152,32 +157,61 @@ class EventWriter:
         transaction of its own, and no second wait for SQLite's writer. Returns the language
         their row then holds (None: gone)."""
         ask = Learning(user_id, lang)
-        with self._queue_lock:
-            self._learning.append(ask)
         deadline = time.monotonic() + self.timeout
-        # Not in line for the front like a request thread: the batch being written or the
-        # next one takes the ask, and its thread tells (`done`). Only when nobody writes
-        # does this thread write a batch itself.
-        while not ask.done.is_set():
-            if self._front.acquire(blocking=False):
-                try:
-                    while not ask.done.is_set():
-                        self._write_batch(self._take_batch())
-                finally:
-                    self._front.release()
-                break
-            if time.monotonic() > deadline:
-                with self._queue_lock:
-                    waiting = any(a is ask for a in self._learning)
-                    self._learning = [a for a in self._learning if a is not ask]
-                # Never taken: give up. Taken: its batch is being written, and ends soon
-                # (its writer's statements time out) — unless that thread died.
-                if waiting or time.monotonic() > deadline + self.timeout:
-                    raise GateTimeout("webhook writers of this process")
-            ask.done.wait(LEARN_POLL)
+
+        def expired() -> float | None:
+            if any(a is ask for a in self._learning):  # never taken: give up
+                self._learning = [a for a in self._learning if a is not ask]
+                return None
+            # Taken: its batch is being written, and ends soon (its writer's statements
+            # time out) — unless that thread died.
+            later = deadline + self.timeout
+            return later if time.monotonic() < later else None
+
+        with self._changed:
+            self._learning.append(ask)
+            # Not in line with the request threads' events: the batch being written or the
+            # next one takes the ask. Only when nobody writes does this thread write.
+            in_front = self._wait_turn(ask.done.is_set, deadline, expired)
+        if in_front:
+            try:
+                while not ask.done.is_set():
+                    self._write_batch(self._take_batch())
+                    self._batch_ended()
+            finally:
+                self._leave_front()
         if ask.outcome == ALONE:  # its batch failed: a transaction of its own
             return language.store_language(self.wiring, user_id, lang)
         return ask.stored
+
+    def _wait_turn(
+        self, done: Callable[[], bool], deadline: float, expired: Callable[[], float | None]
+    ) -> bool:
+        """With `_changed` held: wait until `done()` (False) or nobody writes (True: this
+        thread is now in front). At the deadline `expired()` gives a later one, or None:
+        GateTimeout."""
+        while not done():
+            if not self._writing:
+                self._writing = True
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                later = expired()
+                if later is None:
+                    raise GateTimeout("webhook writers of this process")
+                deadline, remaining = later, later - time.monotonic()
+            self._changed.wait(remaining)
+        return False
+
+    def _batch_ended(self) -> None:
+        """Wake the threads waiting: their events may be done."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def _leave_front(self) -> None:
+        with self._changed:
+            self._writing = False
+            self._changed.notify_all()
 
     def _take_batch(self) -> list[Slot]:
         """The next events queued, at most MAX_BATCH (taken off the queue)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select
 
@@ -116,6 +118,18 @@ def stored_language(engine, user_id: str) -> str | None:
         return conn.execute(
             select(Resident.language).where(Resident.line_user_id == user_id)
         ).scalar()
+
+
+@contextmanager
+def front_held(writer) -> Iterator[None]:
+    """Take the EventWriter's front place, as a thread writing a batch that does not end,
+    until the block ends; then the threads waiting take their turns."""
+    with writer._changed:
+        assert writer._wait_turn(lambda: False, time.monotonic() + 5, lambda: None)
+    try:
+        yield
+    finally:
+        writer._leave_front()
 
 
 def register_quickly(chat: Chat) -> None:

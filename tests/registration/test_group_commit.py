@@ -21,6 +21,7 @@ from bot.registration import events as writing
 from bot.registration import handlers
 from bot.store.models import Resident, ResidentActivity, WebhookEvent
 from messages import encode
+from tests.registration.chat import front_held
 from tests.webhooks import body_of, event, postback_event, sign, text_event
 
 
@@ -57,11 +58,10 @@ def writer_held(live_bot):
             assert time.monotonic() < deadline, "the webhook never queued its events"
             time.sleep(0.01)
 
-    writer._front.acquire()
     try:
-        yield post, statuses
+        with front_held(writer):
+            yield post, statuses
     finally:
-        writer._front.release()
         for thread in threads:
             thread.join(timeout=30)
 
@@ -129,6 +129,36 @@ def test_events_queued_behind_a_batch_are_written_in_one_transaction(
     known = select(func.count()).select_from(Resident).where(Resident.line_user_id.in_(users))
     assert _rows(engine, known) == [(6,)]
     _wait_for(lambda: all(_answers(linesim_server, u) == 1 for u in users))
+
+
+def test_a_webhook_answers_when_its_batch_ends_while_the_next_batch_is_written(
+    live_bot, linesim_server, engine
+):
+    """Under load the thread in front writes the events of waiting webhooks and goes on to
+    the next batch. A webhook whose events are committed answers LINE then, not after that
+    next batch (the wait for the front place was up to a tenth of a second under load)."""
+    writer = writing.writer_for(live_bot.app)
+    first, later = _users(linesim_server, 2)
+    state = linesim_server.sim.state
+
+    def text(user: str) -> str:  # from somebody not registered: answered at once
+        return body_of(
+            text_event(user, "こんにちは", replyToken=state.issue_reply_token(state.users[user]))
+        )
+
+    with writer_held(live_bot) as (post, statuses):
+        post(first, text(first))
+        # This test's thread is in front: it writes the waiting webhook's batch, then
+        # holds the front place as if writing a next batch that does not end.
+        writer._write_batch(writer._take_batch())
+        writer._batch_ended()
+        _wait_for(lambda: first in statuses, timeout=5)
+        assert statuses == {first: 200}
+        post(later, text(later))  # waits for the front place
+        time.sleep(0.2)
+        assert later not in statuses
+    assert statuses == {first: 200, later: 200}
+    _wait_for(lambda: all(_answers(linesim_server, u) == 1 for u in (first, later)))
 
 
 def test_one_failing_event_fails_alone_and_the_rest_of_its_batch_is_written(
@@ -199,12 +229,9 @@ def test_a_webhook_that_waits_too_long_for_the_writer_fails_and_leaves_nothing_q
     users = _users(linesim_server, events_in_webhook)
     body = body_of(*(_follow(linesim_server, u) for u in users))
     statuses: dict = {}
-    writer._front.acquire()
-    try:
+    with front_held(writer):
         _post(live_bot.url, body, statuses, "stuck")
         assert writer._queue == []
-    finally:
-        writer._front.release()
     assert statuses == {"stuck": 500}
     assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(0,)]
 

@@ -23,7 +23,7 @@ from bot.store import queries
 from bot.store.models import LANGUAGE_ASKING, Resident
 from messages import say
 from tests.conftest import settings_on_linesim
-from tests.registration.chat import Chat, resident_row, stored_language, texts
+from tests.registration.chat import Chat, front_held, resident_row, stored_language, texts
 
 CITY = {"en": "Murayama City", "vi": "Thành phố Murayama"}
 
@@ -162,15 +162,14 @@ def test_new_friends_languages_are_stored_in_the_next_batch_not_one_transaction_
     event.listen(engine, "commit", count)
     results: dict[str, str | None] = {}
     try:
-        assert writer._front.acquire(timeout=5)  # a batch being written
         threads = [
             threading.Thread(target=lambda u=u: results.update({u: writer.learn(u, "en")}))
             for u in users
         ]
-        for thread in threads:
-            thread.start()
-        _wait_for(lambda: len(writer._learning) == len(users))
-        writer._front.release()
+        with front_held(writer):  # a batch being written
+            for thread in threads:
+                thread.start()
+            _wait_for(lambda: len(writer._learning) == len(users))
         for thread in threads:
             thread.join(timeout=20)
     finally:
