@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import requests
 
@@ -25,8 +30,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_gunicorn_master_and_workers_log_json(tmp_path):
-    """Start-up, worker boot, access lines and shutdown: every stderr line is JSON."""
+@contextmanager
+def shipped_gunicorn(tmp_path, workers: int = 1):
+    """gunicorn with gunicorn.conf.py on a fresh SQLite file, LINE unreachable; yields
+    its `port`; on leaving, stops it (SIGTERM) and keeps its `stderr`."""
     db = tmp_path / "todoku.db"
     engine = make_engine(f"sqlite:///{db}", create=True)
     upgrade(engine)
@@ -37,22 +44,28 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
         DATABASE_URL=f"sqlite:///{db}",
         TODOKU_CONFIG=str(SAMPLE_CONFIG),
         PORT=str(port),
-        WEB_CONCURRENCY="1",
+        WEB_CONCURRENCY=str(workers),
         LINE_CHANNEL_SECRET="s",
         LINE_CHANNEL_ACCESS_TOKEN="t",
         TODOKU_SECRET_KEY="k",
         LINE_API_BASE="http://127.0.0.1:9",
         LINE_API_DATA_BASE="http://127.0.0.1:9",
     )
+    env.pop("GUNICORN_CMD_ARGS", None)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    proc = subprocess.Popen(
-        [str(gunicorn), "-c", "gunicorn.conf.py", "bot.app:create_app()"],
-        cwd=REPO,
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server = SimpleNamespace(port=port, stderr="")
+    # A file, not a pipe: a pipe nobody reads fills up, and the workers block writing
+    # their access lines.
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(gunicorn), "-c", "gunicorn.conf.py", "bot.app:create_app()"],
+            cwd=REPO,
+            env=env,
+            stderr=out,
+            stdout=out,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 90
         status = None
@@ -63,9 +76,18 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
             except (requests.ConnectionError, requests.Timeout):  # still booting
                 time.sleep(0.5)
         assert status == 200
+        yield server
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        server.stderr = log.read_text(encoding="utf-8")
+
+
+def test_gunicorn_master_and_workers_log_json(tmp_path):
+    """Start-up, worker boot, access lines and shutdown: every stderr line is JSON."""
+    with shipped_gunicorn(tmp_path) as server:
+        pass
+    err = server.stderr
     lines = [json.loads(line) for line in err.strip().splitlines()]  # fails on any non-JSON
     loggers = {line.get("logger") for line in lines}
     assert {"gunicorn.error", "gunicorn.access"} <= loggers, loggers
@@ -74,3 +96,86 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
     # bytes, seconds.
     assert any(re.fullmatch(r'127\.0\.0\.1 "GET /healthz" 200 \d+ \d+\.\d{6}s', a) for a in access)
     assert not any("do-not-log" in line for line in err.splitlines())
+
+
+def test_a_worker_keeps_few_idle_connections_so_a_client_spreads_over_the_workers(tmp_path):
+    """A client that keeps many connections open (LINE, a proxy, a load generator) must not
+    pin them all to one worker, which then works alone on one core while the others idle.
+    A worker keeps at most `threads` connections waiting for their next request; beyond
+    them it answers with "Connection: close", so the client connects again and any worker
+    with room takes it."""
+    threads = runpy.run_path(str(REPO / "gunicorn.conf.py"))["threads"]
+    with shipped_gunicorn(tmp_path) as server:
+        port = server.port
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(14)]
+        kept = []
+        try:
+            for conn in connections:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+                kept.append(response.getheader("Connection", "keep-alive").lower() != "close")
+            # A new client is still served.
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        finally:
+            for conn in connections:
+                conn.close()
+    assert kept == [True] * threads + [False] * (len(connections) - threads)
+
+
+def test_a_full_worker_lets_a_waiting_client_in_at_its_next_answer(tmp_path):
+    """A worker holding as many connections as it may (2 × threads), each with its next
+    request already sent (a busy client), answers with "Connection: close": a client still
+    waiting to be accepted gets in at once. gunicorn's own worker kept such connections
+    open, and the waiting client waited as long as they stayed busy (a burst of webhooks
+    over more connections than the workers hold: one waited 7.8 s)."""
+    cap = 2 * runpy.run_path(str(REPO / "gunicorn.conf.py"))["threads"]
+    request = b"GET /healthz HTTP/1.1\r\nHost: todoku\r\n\r\n"
+    with shipped_gunicorn(tmp_path) as server:
+        stop = threading.Event()
+        closes = []
+
+        def busy() -> None:
+            sock = None
+            while not stop.is_set():
+                if sock is None:
+                    sock, buffer = socket.create_connection(("127.0.0.1", server.port), 10), b""
+                sock.sendall(request * 2)  # the next request waits while one is answered
+                answered, closed = 0, False
+                while answered < 2 and not closed:
+                    data = sock.recv(65536)
+                    closed = not data
+                    buffer += data
+                    while b"\r\n\r\n" in buffer and not closed:
+                        head, _, rest = buffer.partition(b"\r\n\r\n")
+                        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+                        if len(rest) < length:
+                            break
+                        buffer, answered = rest[length:], answered + 1
+                        closed = b"connection: close" in head.lower()
+                if closed:
+                    closes.append(True)
+                    sock.close()
+                    sock = None
+            if sock is not None:
+                sock.close()
+
+        clients = [threading.Thread(target=busy) for _ in range(cap)]
+        for client in clients:
+            client.start()
+        try:
+            time.sleep(1.0)  # every busy client connected and asking
+            started = time.monotonic()
+            try:
+                status = requests.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+            except requests.Timeout:
+                status = None
+            waited = time.monotonic() - started
+        finally:
+            stop.set()
+            for client in clients:
+                client.join(timeout=30)
+    assert status is not None and status.status_code == 200, "the new client was never let in"
+    assert waited < 1.5, f"the new client waited {waited:.1f} s to be answered"
+    assert closes, "a full worker kept every busy connection open"
