@@ -1,4 +1,5 @@
-"""The production web process under gunicorn logs JSON lines only, master included."""
+"""The production web process under gunicorn (gunicorn.conf.py): JSON lines only, master
+included; a client's connections spread over the workers and never wait to be let in."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def shipped_gunicorn(tmp_path, workers: int = 1):
-    """gunicorn with gunicorn.conf.py on a fresh SQLite file, LINE unreachable; yields
-    its `port`; on leaving, stops it (SIGTERM) and keeps its `stderr`."""
+def shipped_gunicorn(tmp_path):
+    """gunicorn with gunicorn.conf.py and one worker on a fresh SQLite file, LINE
+    unreachable. Yields a namespace with its `port`; on leaving, stops it (SIGTERM) and
+    puts what it logged in `stderr`."""
     db = tmp_path / "todoku.db"
     engine = make_engine(f"sqlite:///{db}", create=True)
     upgrade(engine)
@@ -44,7 +46,7 @@ def shipped_gunicorn(tmp_path, workers: int = 1):
         DATABASE_URL=f"sqlite:///{db}",
         TODOKU_CONFIG=str(SAMPLE_CONFIG),
         PORT=str(port),
-        WEB_CONCURRENCY=str(workers),
+        WEB_CONCURRENCY="1",
         LINE_CHANNEL_SECRET="s",
         LINE_CHANNEL_ACCESS_TOKEN="t",
         TODOKU_SECRET_KEY="k",
@@ -64,7 +66,6 @@ def shipped_gunicorn(tmp_path, workers: int = 1):
             env=env,
             stderr=out,
             stdout=out,
-            text=True,
         )
     try:
         deadline = time.monotonic() + 90
