@@ -117,12 +117,16 @@ def test_a_worker_keeps_few_idle_connections_so_a_client_spreads_over_the_worker
                 response.read()
                 assert response.status == 200
                 kept.append(response.getheader("Connection", "keep-alive").lower() != "close")
+                time.sleep(0.05)  # the worker puts the connection among its kept-alive ones
             # A new client is still served.
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
         finally:
             for conn in connections:
                 conn.close()
-    assert kept == [True] * threads + [False] * (len(connections) - threads)
+    # The answer can leave before the worker counts its connection as kept alive, so the
+    # connection after the first `threads` may be kept too; none after it.
+    assert kept[:threads] == [True] * threads
+    assert not any(kept[threads + 1 :]), kept
 
 
 def test_a_full_worker_lets_a_waiting_client_in_at_its_next_answer(tmp_path):
