@@ -50,8 +50,8 @@ def welcome_later(ctx, line_user_id: str, *, answered: bool = True) -> list[Mess
     LINE is not asked here: the call takes tens of ms (at most PROFILE_TIMEOUT), which held
     a web thread per follow (a third of a campaign day's events), and inside the
     transaction would hold SQLite's one writer or the resident's lock. A follow nobody
-    answers (a standby channel's copy: `answered` False) still learns the language, after
-    the commit, so their notices come in it."""
+    answers (a standby channel's copy: `answered` False) still learns the language, and
+    links its rich menu, after the commit: their notices and their menu come in it."""
     ctx.session.execute(
         queries.new_friend(),
         {
@@ -62,7 +62,7 @@ def welcome_later(ctx, line_user_id: str, *, answered: bool = True) -> list[Mess
         },
     )
     if not answered:
-        ctx.after_commit(functools.partial(learn_now, ctx.wiring, line_user_id))
+        ctx.after_commit(functools.partial(learn_quietly, ctx.wiring, line_user_id))
         return []
     return [WELCOME_LATER]
 
@@ -80,6 +80,12 @@ def learn_now(
         store = functools.partial(store_language, wiring)
     stored = store(line_user_id, asked)
     return asked if stored is None or stored == LANGUAGE_ASKING else known(stored)
+
+
+def learn_quietly(wiring, line_user_id: str) -> None:
+    """A follow nobody answers (standby): its language learned (`learn_now`) and that
+    language's rich menu linked, as a welcome would have (`show_menu_now`)."""
+    show_menu_now(wiring, line_user_id, learn_now(wiring, line_user_id))
 
 
 def welcome_now(

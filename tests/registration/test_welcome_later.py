@@ -179,17 +179,19 @@ def test_new_friends_languages_are_stored_in_the_next_batch_not_one_transaction_
     assert len(commits) == 1
 
 
-def test_a_standby_follow_is_not_answered_but_its_language_is_learned(
+def test_a_standby_follow_is_not_answered_but_its_language_and_menu_are_learned(
     live_bot, linesim_server, engine
 ):
     """A follow in standby mode (another module of the channel answers) is not Todoku's to
     answer: no welcome, no reply row. The new friend's language is still asked and stored
-    after the commit, so their notices come in it — not the empty "being asked" for good."""
+    after the commit, so their notices come in it — not the empty "being asked" for good —
+    and the menu of that language is linked, as a welcome would have linked it."""
     import requests
 
     from bot.store.models import ReplyOutbox
     from tests.webhooks import body_of, event, sign
 
+    assert ensure_rich_menu(live_bot.wiring) is not None
     state = linesim_server.sim.state
     user = state.create_user("Anna", language="en-US")
     state.set_following(user, True)
@@ -200,6 +202,8 @@ def test_a_standby_follow_is_not_answered_but_its_language_is_learned(
     )
     assert answer.status_code == 200
     _wait_for(lambda: stored_language(engine, user.user_id) == "en")
+    english_menu = menu_id_for(live_bot.wiring, "en")
+    _wait_for(lambda: state.users[user.user_id].rich_menu_id == english_menu)
     with engine.connect() as conn:
         assert conn.execute(select(ReplyOutbox.webhook_event_id)).all() == []
     asked = [r["path"] for r in linesim_server.sim.state.requests]
