@@ -18,6 +18,9 @@ One invocation:
 5. LINE never answers: the stand-in hangs; the same wrk run; the slowest webhook answer must
    stay under LINE's 2 s.
 It prints events/s, p50, p99 and max per run, the ratio to the floor, and the load average.
+With `--parts` the bot's workers serve `benchmarks.cpu_parts:timed_bot()` (the same app,
+its webhook path timed per thread) and it also prints where their CPU went in step 4, from
+the first measured request until the last reply left.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
+from benchmarks.cpu_parts import merged
 from bot.settings import DEMO_ACCESS_TOKEN, DEMO_CHANNEL_SECRET, DEMO_SECRET_KEY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -440,7 +444,11 @@ def run(args) -> None:
             else:
                 floor = None
             fresh_schema(engine)
-            server, url = gunicorn("bot.app:create_app()", env, args.bot_log)
+            parts = Path(tmp) / "parts"
+            parts.mkdir()
+            bot_app = "benchmarks.cpu_parts:timed_bot()" if args.parts else "bot.app:create_app()"
+            env["TODOKU_BENCH_PARTS"] = str(parts)
+            server, url = gunicorn(bot_app, env, args.bot_log)
             try:
                 wrk(url, script, warm, warm_args)
                 drain(engine, standin_url)  # the warm-up's replies are out: count from zero
@@ -448,10 +456,16 @@ def run(args) -> None:
                 if args.profile:
                     profile(server, args)
                 groups = {server.proc.pid, standin.proc.pid}
+                (parts / "active").touch()  # timed_bot's workers count from now
                 bot = wrk(url, script, bodies, args, groups, standin.proc.pid)
                 show("bot", bot, floor)
-                counts = drain(engine, standin_url)
+                counts = drain(engine, standin_url)  # ...until the last reply has left
+                (parts / "active").unlink()
                 counts["stored"] -= warm_events(engine, warm)
+                if args.parts:
+                    time.sleep(0.5)  # each worker writes its counts
+                    print(f"{'':<14} where the bot's CPU went (benchmarks/cpu_parts.py):")
+                    print("\n".join(merged(parts).report(counts["stored"])), flush=True)
                 answered_twice = counts["duplicate_reply_tokens"] + counts["duplicate_retry_keys"]
                 print(
                     f"{'':<14} accepted {bot['requests'] - bot['non2xx']:,} requests; stored "
@@ -536,6 +550,9 @@ def main() -> None:
     parser.add_argument("--bot-log", type=Path, help="keep the bot's log (JSON lines) here")
     parser.add_argument("--skip-hang", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the bot's run")
+    parser.add_argument(
+        "--parts", action="store_true", help="the bot's CPU by part and statement (cpu_parts)"
+    )
     parser.add_argument("--pg-data", help="PostgreSQL data directory: count its CPU too")
     args = parser.parse_args()
     args.db_parents = set()

@@ -14,8 +14,11 @@ on given cores is made of. One invocation here:
    stand-in got one reply token per event.
 It prints the process's CPU time (user + system, every thread: the request, the reply
 threads, the logs written to /dev/null) per event for both, and their ratio, `--rounds`
-times alternately, and with `--json` the figures as JSON. The database server's CPU is not
-counted (PostgreSQL's backends are other processes); the stand-in runs in its own.
+times alternately, and with `--json` the figures as JSON. `--parts` also prints where the
+bot's CPU went: each part of the webhook's path and each SQL statement at the driver, by
+thread CPU time (benchmarks/cpu_parts.py; the wrappers add ~1 µs per call). The database
+server's CPU is not counted (PostgreSQL's backends are other processes); the stand-in runs
+in its own.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.cpu_parts import WEBHOOK_PARTS, PartTimer
 from benchmarks.segments import fresh_schema
 from benchmarks.webhook import REPO, bot_env, drain, start_standin, write_bodies
 
@@ -86,6 +90,7 @@ def measure(args) -> list[dict]:
 
     engine = make_engine(args.db, timeout=None, create=True)
     results = []
+    parts = PartTimer(WEBHOOK_PARTS if args.parts else ())
     try:
         with tempfile.TemporaryDirectory() as tmp:
             floor_client = floor_app().test_client()
@@ -101,17 +106,20 @@ def measure(args) -> list[dict]:
                 post_all(floor_client, measured)
                 floor = (cpu() - before) / len(measured)
 
-                with stderr_to_devnull():
+                with stderr_to_devnull(), parts:
                     fresh_schema(engine)
                     app = create_app()
                     client = app.test_client()
                     post_all(client, warm)
                     drain(engine, standin_url)
                     requests.post(standin_url + "/_reset", timeout=5)
+                    parts.reset()
                     before, started = cpu(), time.monotonic()
+                    parts.active = True
                     post_all(client, measured)
                     posted = time.monotonic() - started
                     counts = drain(engine, standin_url)
+                    parts.active = False
                     bot = (cpu() - before) / len(measured)
                     app.extensions["todoku.replies"].close()
                     app.extensions["todoku"].engine.dispose()
@@ -136,6 +144,8 @@ def measure(args) -> list[dict]:
                     f"of {len(measured):,}, twice {twice}, outbox left {counts['outbox_left']}",
                     flush=True,
                 )
+                if args.parts:
+                    print("\n".join(parts.report(len(measured))), flush=True)
     finally:
         standin.stop()
         engine.dispose()
@@ -151,6 +161,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--line-delay-ms", type=float, default=50.0)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--parts", action="store_true", help="print the bot's CPU by part and by statement too"
+    )
     args = parser.parse_args()
     (REPO / "var").mkdir(exist_ok=True)
     print(

@@ -1,0 +1,243 @@
+"""CPU time by part of the code and by SQL statement, per thread: the benchmarks' `--parts`.
+
+Each function named here is wrapped while the benchmark runs, and the CPU time its thread
+spends inside it (`time.thread_time()`) is added up: work only, never a wait for the GIL, a
+lock or LINE. Statements are timed the same way at the driver (SQLAlchemy's
+before/after_cursor_execute events, and the driver's commit), so a statement's figure is
+the database library's own work (all of SQLite's, which runs in-process; the client side
+of PostgreSQL's), and the part around it minus that is SQLAlchemy's. Earlier sections of
+docs/benchmarks.md wrapped functions by hand for each question; this is the same
+measurement in one command.
+
+A part's figure includes the parts it calls (the table indents them under their callers);
+the wrappers themselves add ~1 µs per call.
+
+Under load (`benchmarks.webhook --parts`) gunicorn's workers serve `timed_bot()`: each
+worker counts while the benchmark's flag file exists and writes its counts when it is
+removed; `merged` adds the workers' counts up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+@dataclass(frozen=True)
+class Part:
+    """A function to time: `where` is "module" or "module:Class", `name` its attribute."""
+
+    label: str
+    where: str
+    name: str
+    depth: int = 0  # indentation in the report (called from the part above it)
+
+
+# The webhook's path, as `benchmarks.webhook_cpu` runs it (one request at a time).
+WEBHOOK_PARTS = (
+    # gunicorn's part: `benchmarks.webhook --parts` only (webhook_cpu uses Flask's client).
+    Part(
+        "gunicorn: a request read, run, answered", "gunicorn.workers.gthread:ThreadWorker", "handle"
+    ),
+    Part("the request (signature to answer)", "bot.registration.webhook", "respond", 1),
+    Part("size, signature, JSON", "bot.registration.webhook", "read_webhook", 2),
+    Part("the SDK's parse", "bot.registration.webhook", "parse_event", 2),
+    Part(
+        "a batch's transaction (reply threads' too)",
+        "bot.registration.events:EventWriter",
+        "_write_batch",
+        2,
+    ),
+    Part("the claim", "bot.registration.events", "_claim", 3),
+    Part("the residents' locks (PostgreSQL)", "bot.registration.events", "_lock_residents", 3),
+    Part("the resident's read (ORM)", "bot.registration.handlers", "find_resident", 3),
+    Part("the reply row", "bot.registration.outbox", "store", 3),
+    Part(
+        "the commit (with the ORM's flush)",
+        "sqlalchemy.orm.session:SessionTransaction",
+        "commit",
+        3,
+    ),
+    Part(
+        "after the batch (the event's log line)",
+        "bot.registration.events:EventWriter",
+        "_finish",
+        2,
+    ),
+    Part(
+        "the replies handed to the reply threads", "bot.registration.outbox:ReplySender", "send", 2
+    ),
+    Part("the access log line", "gunicorn.glogging:Logger", "access", 1),
+    Part("a reply thread's send", "bot.registration.outbox:ReplySender", "_run"),
+    Part("a new friend's language and welcome", "bot.registration.language", "welcome_now", 1),
+    Part(
+        "their profile's language (a call to LINE)",
+        "bot.registration.language",
+        "profile_language",
+        2,
+    ),
+    Part(
+        "storing it (EventWriter.learn; may write a batch)",
+        "bot.registration.events:EventWriter",
+        "learn",
+        2,
+    ),
+    Part("the call to LINE", "bot.line.http:LineHttp", "post", 1),
+)
+# The driver's commit, as a statement (no dialect overrides DefaultDialect.do_commit).
+DRIVER_COMMIT = Part("COMMIT", "sqlalchemy.engine.default:DefaultDialect", "do_commit")
+
+_TABLE = re.compile(r"\b(?:INTO|FROM|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def statement_label(sql: str) -> str:
+    """ "INSERT webhook_events", "SELECT residents"...: the verb and the first table."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    table = _TABLE.search(sql)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+class PartTimer:
+    """Wraps the parts and listens to the statements while in a `with` block; counts only
+    while `active` (so a warm-up can run through the same wrappers uncounted)."""
+
+    def __init__(self, parts: tuple[Part, ...]) -> None:
+        self.parts = parts
+        self._wrapped = (*parts, DRIVER_COMMIT)
+        self.active = False
+        self.cpu: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._saved: list[tuple[object, str, object]] = []
+        self.process_cpu = 0.0  # the whole process's CPU while active (timed_bot)
+
+    def __enter__(self) -> PartTimer:
+        for part in self._wrapped:
+            owner = _resolve(part.where)
+            original = getattr(owner, part.name)
+            self._saved.append((owner, part.name, original))
+            setattr(owner, part.name, self._timed(part.label, original))
+        event.listen(Engine, "before_cursor_execute", self._before)
+        event.listen(Engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(Engine, "before_cursor_execute", self._before)
+        event.remove(Engine, "after_cursor_execute", self._after)
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+
+    def _add(self, key: str, seconds: float) -> None:
+        with self._lock:
+            self.cpu[key] += seconds
+            self.calls[key] += 1
+
+    def _timed(self, key: str, function):
+        timer = self
+
+        def timed(*args, **kwargs):
+            if not timer.active:
+                return function(*args, **kwargs)
+            started = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                timer._add(key, time.thread_time() - started)
+
+        return timed
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self._local.started = time.thread_time()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        started = getattr(self._local, "started", None)
+        if self.active and started is not None:
+            self._add(f"{statement_label(statement)}", time.thread_time() - started)
+
+    def reset(self) -> None:
+        """Forget what was counted (a new round)."""
+        with self._lock:
+            self.cpu.clear()
+            self.calls.clear()
+
+    def report(self, events: int) -> list[str]:
+        """The table: CPU per event and per call of each part, then of each statement."""
+        statements = sorted(
+            (k for k in self.cpu if k not in {p.label for p in self.parts}),
+            key=lambda k: -self.cpu[k],
+        )
+        rows = [("  " * p.depth + p.label, p.label) for p in self.parts]
+        rows += [("  " + key, key) for key in statements]
+        width = max([48, *(len(shown) for shown, _ in rows)])
+        lines = [f"  {'part':<{width}} {'ms/event':>9} {'calls':>7} {'µs/call':>8}"]
+        if self.process_cpu:
+            shown = "the worker processes, every thread"
+            lines.append(f"  {shown:<{width}} {self.process_cpu / events * 1000:9.3f}")
+        for shown, key in rows[: len(self.parts)]:
+            lines.append(self._line(shown, key, events, width))
+        lines.append("  at the driver (statements, the commit)")
+        for shown, key in rows[len(self.parts) :]:
+            lines.append(self._line(shown, key, events, width))
+        return lines
+
+    def _line(self, shown: str, key: str, events: int, width: int) -> str:
+        cpu, calls = self.cpu[key], self.calls[key]
+        per_call = f"{cpu / calls * 1e6:8.0f}" if calls else f"{'—':>8}"
+        return f"  {shown:<{width}} {cpu / events * 1000:9.3f} {calls:7,} {per_call}"
+
+
+def _resolve(where: str):
+    module, _, attribute = where.partition(":")
+    owner = importlib.import_module(module)
+    return getattr(owner, attribute) if attribute else owner
+
+
+def timed_bot():
+    """The bot's WSGI app, its WEBHOOK_PARTS timed in this worker process while the file
+    `$TODOKU_BENCH_PARTS/active` exists; when it goes, the counts are written to
+    `$TODOKU_BENCH_PARTS/<pid>.json`. For gunicorn: `benchmarks.cpu_parts:timed_bot()`."""
+    from bot.app import create_app
+
+    folder = Path(os.environ["TODOKU_BENCH_PARTS"])
+    timer = PartTimer(WEBHOOK_PARTS).__enter__()
+    threading.Thread(target=_follow_flag, args=(timer, folder), daemon=True).start()
+    return create_app()
+
+
+def _follow_flag(timer: PartTimer, folder: Path) -> None:
+    started = 0.0
+    while True:
+        wanted = (folder / "active").exists()
+        if wanted and not timer.active:
+            timer.reset()
+            started, timer.active = time.process_time(), True
+        elif timer.active and not wanted:
+            timer.active = False
+            timer.process_cpu = time.process_time() - started
+            counts = {"cpu": dict(timer.cpu), "calls": dict(timer.calls)}
+            counts["process_cpu"] = timer.process_cpu
+            (folder / f"{os.getpid()}.json").write_text(json.dumps(counts))
+        time.sleep(0.02)
+
+
+def merged(folder: Path) -> PartTimer:
+    """The workers' counts (timed_bot) added up, in a PartTimer to `report`."""
+    total = PartTimer(WEBHOOK_PARTS)
+    for path in folder.glob("*.json"):
+        counts = json.loads(path.read_text())
+        total.cpu.update(counts["cpu"])
+        total.calls.update(counts["calls"])
+        total.process_cpu += counts["process_cpu"]
+    return total
