@@ -1,6 +1,8 @@
 """gunicorn settings for the web process (`gunicorn -c gunicorn.conf.py 'bot.app:create_app()'`)."""
 
+import functools
 import os
+import traceback
 
 from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
@@ -41,6 +43,17 @@ class JsonLogger(Logger):
             log.handlers[:] = []  # the root logger's JSON handler writes them
             log.propagate = True
 
+    def access(self, resp, req, environ, request_time):
+        """The access line, written as Todoku's own lines are (bot.logs: rendered once,
+        without the standard library's record and formatter), in the same JSON."""
+        if not self.access_log_enabled:
+            return
+        try:
+            atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+            _access_log().info(self.cfg.access_log_format % atoms)
+        except Exception:
+            self.error(traceback.format_exc())
+
     def atoms(self, resp, req, environ, request_time):
         """The atoms access_log_format uses, and no others: gunicorn's own copies every
         request and response header and every environ variable into the dict (and formats
@@ -61,6 +74,13 @@ class JsonLogger(Logger):
 
 
 logger_class = JsonLogger
+
+
+@functools.cache
+def _access_log():
+    from bot.logs import get_logger
+
+    return get_logger("gunicorn.access")
 
 
 class SpreadingThreadWorker(ThreadWorker):

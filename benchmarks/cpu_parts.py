@@ -77,7 +77,11 @@ WEBHOOK_PARTS = (
     Part(
         "the replies handed to the reply threads", "bot.registration.outbox:ReplySender", "send", 2
     ),
-    Part("the access log line", "gunicorn.glogging:Logger", "access", 1),
+    Part(
+        "log lines: ours and gunicorn's access lines (any thread)",
+        "structlog._base:BoundLoggerBase",
+        "_proxy_to_logger",
+    ),
     Part("a reply thread's send", "bot.registration.outbox:ReplySender", "_run"),
     Part("a new friend's language and welcome", "bot.registration.language", "welcome_now", 1),
     Part(

@@ -11,27 +11,42 @@ import structlog
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route stdlib and structlog records through one JSON renderer on stderr."""
+    """Route stdlib and structlog records through one JSON renderer on stderr.
+
+    Todoku's own lines (`get_logger`) are rendered by structlog and written as they are to
+    the JSON handler on the root logger (`JsonLines.write_line`): the standard library's
+    record, handler chain and formatter cost twice the rendering itself, and a line per
+    event and per request was ~10 % of a webhook's CPU under load (docs/benchmarks.md).
+    Other libraries' records (gunicorn, Flask, Alembic...) go through `logging` and come
+    out as the same JSON. Either way the root logger's level decides, as before.
+    """
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    last = [
+        hide_database_details,
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(ensure_ascii=False),
+    ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *last,
+        ],
+        wrapper_class=_Logger,
+        logger_factory=_Lines,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = JsonLines(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                hide_database_details,
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(ensure_ascii=False),
-            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *last],
             foreign_pre_chain=shared,
         )
     )
@@ -52,9 +67,82 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """A structured logger; pass ids and counts as key-values, never message text."""
     return structlog.get_logger(name)
+
+
+class JsonLines(logging.StreamHandler):
+    """The root logger's handler: other libraries' records formatted as JSON lines, and
+    Todoku's own lines, already JSON, written as they are."""
+
+    def write_line(self, line: str) -> None:
+        """Write one rendered line (and flush), under the handler's lock like a record."""
+        self.acquire()
+        try:
+            self.stream.write(line + self.terminator)
+            self.flush()
+        except Exception:  # a closed stream: as logging does without raiseExceptions
+            pass
+        finally:
+            self.release()
+
+
+class _Lines:
+    """structlog's output for one named logger: the rendered line goes to the JSON
+    handlers on the root logger at the time (tests redirect or replace them)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+
+    def _write(self, line: str) -> None:
+        for handler in logging.root.handlers:
+            if isinstance(handler, JsonLines):
+                handler.write_line(line)
+
+    debug = info = warning = error = critical = msg = _write
+
+
+def _add_logger_name(logger: _Lines, _method: str, event_dict: dict) -> dict:
+    event_dict["logger"] = logger.name
+    return event_dict
+
+
+def _enabled(level: int) -> bool:
+    root = logging.root
+    return root.level <= level and not root.manager.disable >= level
+
+
+class _Logger(structlog.BoundLoggerBase):
+    """A bound logger that drops a line below the root logger's level before any processor
+    runs (the level is read at each call: configure_logging may set another)."""
+
+    def debug(self, event: str, **kw) -> None:
+        if _enabled(logging.DEBUG):
+            self._proxy_to_logger("debug", event, **kw)
+
+    def info(self, event: str, **kw) -> None:
+        if _enabled(logging.INFO):
+            self._proxy_to_logger("info", event, **kw)
+
+    def warning(self, event: str, **kw) -> None:
+        if _enabled(logging.WARNING):
+            self._proxy_to_logger("warning", event, **kw)
+
+    def error(self, event: str, **kw) -> None:
+        if _enabled(logging.ERROR):
+            self._proxy_to_logger("error", event, **kw)
+
+    def exception(self, event: str, **kw) -> None:
+        """`error` with the exception being handled."""
+        kw.setdefault("exc_info", True)
+        self.error(event, **kw)
+
+    def critical(self, event: str, **kw) -> None:
+        if _enabled(logging.CRITICAL):
+            self._proxy_to_logger("critical", event, **kw)
 
 
 def hide_database_details(_logger, _name: str, event_dict: dict) -> dict:

@@ -23,7 +23,6 @@ No retries here: every retry is the caller's and carries the same X-Line-Retry-K
 from __future__ import annotations
 
 import json
-import logging
 import ssl
 import threading
 from collections.abc import Mapping, Sequence
@@ -45,7 +44,6 @@ from bot.logs import get_logger
 from bot.settings import Settings
 
 log = get_logger("todoku.line")
-_stdlib_log = logging.getLogger("todoku.line")  # the logger structlog writes `log`'s lines to
 
 MULTICAST_MAX = 500  # user ids per multicast (LINE)
 
@@ -176,10 +174,7 @@ class LineHttp:
             # the web process's log lines and ~5 % of an event's CPU. Pushes and
             # multicasts (a notice, a late reply) are logged at INFO.
             if kind == "reply":
-                # Asked first: structlog runs its processors even for a line the level
-                # then drops (1 % of the web process's CPU, py-spy).
-                if _stdlib_log.isEnabledFor(logging.DEBUG):
-                    log.debug("line_api_call", kind=kind, status=200, request_id=request_id)
+                log.debug("line_api_call", kind=kind, status=200, request_id=request_id)
             else:
                 log.info("line_api_call", kind=kind, status=200, request_id=request_id)
             return request_id
