@@ -61,7 +61,7 @@ WEBHOOK_PARTS = (
     Part("the claim", "bot.registration.events", "_claim", 3),
     Part("the residents' locks (PostgreSQL)", "bot.registration.events", "_lock_residents", 3),
     Part("the resident's read (ORM)", "bot.registration.handlers", "find_resident", 3),
-    Part("the reply row", "bot.registration.outbox", "store", 3),
+    Part("the reply rows (a statement per batch)", "bot.registration.outbox", "store_all", 3),
     Part(
         "the commit (with the ORM's flush)",
         "sqlalchemy.orm.session:SessionTransaction",

@@ -246,10 +246,12 @@ class EventWriter:
                         continue
                     claimed.discard(event_id)  # the same id twice in a batch: once
                     replies = slot.handler(_context(session, wiring, slot), slot.event)
-                    item = outbox.store(
-                        conn, wiring.settings, slot.event, replies, received, received_tick
-                    )
+                    item = outbox.reply_for(slot.event, replies, received, received_tick)
                     outcomes[index] = (HANDLED, item)
+                # The batch's reply rows in one statement, after its handlers.
+                outbox.store_all(
+                    conn, wiring.settings, [item for _, item in outcomes.values() if item]
+                )
         except Exception as exc:
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
             log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)

@@ -93,34 +93,51 @@ def store(
     None when there is nothing to send.
     `received_tick`: time.monotonic() when `received` was taken — the lease counts from
     then, so a sender must too (a long transaction has used part of it)."""
+    item = reply_for(event, replies, received, received_tick)
+    if item is not None:
+        store_all(conn, settings, [item])
+    return item
+
+
+def reply_for(event, replies, received: datetime, received_tick: float) -> Pending | None:
+    """The reply to store for an event (`store_all`), or None when there is nothing to
+    send."""
     if not replies or not replyable(event):  # standby, the console's "Verify": nobody
         return None
-    token = event.reply_token
-    item = Pending(
+    return Pending(
         event_id=event.webhook_event_id,
         user_id=event.source.user_id,
-        token=token,
+        token=event.reply_token,
         messages=messages_json(replies),
         retry_key=str(uuid.uuid4()),
         received=received,
         queued=received_tick,
     )
+
+
+def store_all(conn, settings, items: list[Pending]) -> None:
+    """Insert the rows of replies in one statement (a batch's: bot.registration.events),
+    in the caller's transaction; each leased from its `received`."""
+    if not items:
+        return
     lease = timedelta(seconds=lease_seconds(settings))
     conn.execute(
         queries.add_reply(),
-        {
-            "webhook_event_id": item.event_id,
-            "line_user_id": item.user_id,
-            "reply_token": token,
-            "messages": item.messages,
-            "retry_key": item.retry_key,
-            "received_at": received,
-            "lease_until": received + lease,
-            "attempts": 0,
-            "status": "pending",
-        },
+        [
+            {
+                "webhook_event_id": item.event_id,
+                "line_user_id": item.user_id,
+                "reply_token": item.token,
+                "messages": item.messages,
+                "retry_key": item.retry_key,
+                "received_at": item.received,
+                "lease_until": item.received + lease,
+                "attempts": 0,
+                "status": "pending",
+            }
+            for item in items
+        ],
     )
-    return item
 
 
 def messages_json(replies) -> str:
