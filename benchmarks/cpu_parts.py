@@ -60,7 +60,15 @@ WEBHOOK_PARTS = (
     ),
     Part("the claim", "bot.registration.events", "_claim", 3),
     Part("the residents' locks (PostgreSQL)", "bot.registration.events", "_lock_residents", 3),
-    Part("the resident's read (ORM)", "bot.registration.handlers", "find_resident", 3),
+    Part(
+        "the residents' read (ORM, a query per batch)",
+        "bot.registration.events",
+        "read_ahead",
+        3,
+    ),
+    Part(
+        "a resident's read (ORM, a later event's)", "bot.registration.handlers", "find_resident", 3
+    ),
     Part("the reply rows (a statement per batch)", "bot.registration.outbox", "store_all", 3),
     Part(
         "the commit (with the ORM's flush)",

@@ -38,7 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.logs import get_logger
 from bot.registration import language, outbox
-from bot.registration.handlers import Handler, HandlerContext, handler_for
+from bot.registration.handlers import Handler, HandlerContext, handler_for, read_ahead
 from bot.store import queries
 from bot.store.engine import WEB_TIMEOUT
 from bot.store.writegate import GateTimeout
@@ -239,13 +239,18 @@ class EventWriter:
                 _lock_residents(session, batch, learning)
                 # Before the handlers: a later event of the same resident reads it.
                 stored = [language.learn_in(conn, a.user_id, a.lang) for a in learning]
+                # The claimed events' residents in one query, before the handlers.
+                ahead = read_ahead(
+                    session, _users(s for s in batch if s.event.webhook_event_id in claimed)
+                )
                 for index, slot in enumerate(batch):
                     event_id = slot.event.webhook_event_id
                     if event_id not in claimed:
                         outcomes[index] = (DUPLICATE, None)
                         continue
                     claimed.discard(event_id)  # the same id twice in a batch: once
-                    replies = slot.handler(_context(session, wiring, slot), slot.event)
+                    context = _context(session, wiring, slot, ahead)
+                    replies = slot.handler(context, slot.event)
                     item = outbox.reply_for(slot.event, replies, received, received_tick)
                     outcomes[index] = (HANDLED, item)
                 # The batch's reply rows in one statement, after its handlers.
@@ -302,13 +307,20 @@ def _slot_for(event: Event) -> Slot | None:
     return Slot(event=event, handler=handler)
 
 
-def _context(session, wiring: Wiring, slot: Slot) -> HandlerContext:
+def _context(session, wiring: Wiring, slot: Slot, ahead=None) -> HandlerContext:
     return HandlerContext(
         session=session,
         wiring=wiring,
         now=wiring.clock.now(),
         actions=slot.actions,
+        read_ahead=ahead,
     )
+
+
+def _users(slots) -> list[str]:
+    """The LINE user ids of these events, each once, in order."""
+    users = (getattr(slot.event.source, "user_id", None) for slot in slots)
+    return list(dict.fromkeys(user for user in users if user))
 
 
 def _claim(conn, batch: list[Slot], received: datetime) -> set[str]:

@@ -1411,6 +1411,23 @@ def resident_by_line_id(*, lock: bool = False) -> Select[tuple[Resident]]:
     return _RESIDENT_BY_LINE_ID_LOCKED if lock else _RESIDENT_BY_LINE_ID
 
 
+# name: residents-by-line-ids
+# A webhook batch's residents in one query, their rows held (bot.registration.handlers.
+# read_ahead); the unique index on line_user_id finds each. Their advisory locks
+# (lock_residents) are taken first, in one order, so two batches never deadlock here.
+_RESIDENTS_BY_LINE_IDS = (
+    select(Resident)
+    .where(Resident.line_user_id.in_(bindparam("line_user_ids", expanding=True)))
+    .with_for_update()
+)
+
+
+def residents_by_line_ids() -> Select[tuple[Resident]]:
+    """Select the residents (ORM entities) with these LINE user ids (parameter:
+    line_user_ids, a list), their rows held."""
+    return _RESIDENTS_BY_LINE_IDS
+
+
 # name: languages-left
 # New friends whose language is still being asked long after their follow: the call that
 # learns it after the commit (a standby follow's) was dropped or died with its process.

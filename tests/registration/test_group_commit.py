@@ -15,13 +15,15 @@ from contextlib import contextmanager
 import pytest
 import requests
 from linebot.v3.webhooks import FollowEvent
+from sqlalchemy import event as sql_event
 from sqlalchemy import func, select
 
 from bot.registration import events as writing
 from bot.registration import handlers
 from bot.store.models import Resident, ResidentActivity, WebhookEvent
-from messages import encode
-from tests.registration.chat import front_held
+from messages import encode, say
+from tests.helpers import mentions_year
+from tests.registration.chat import Chat, front_held, register_quickly, texts
 from tests.webhooks import body_of, event, postback_event, sign, text_event
 
 
@@ -216,6 +218,48 @@ def test_a_follow_and_the_consent_tap_in_one_batch_are_handled_in_order(
     assert consented is not None and dialog.get("step")  # registered; the first question open
     assert len(set(_rows(engine, select(WebhookEvent.received_at)))) == 1
     _wait_for(lambda: _answers(linesim_server, user) == 4)
+
+
+def test_a_batch_reads_its_residents_at_once_and_a_second_event_sees_the_first(
+    sim, live_bot, linesim_server, engine
+):
+    """Several residents' events in one batch: their rows are read in one query before the
+    handlers (the ORM's setup of a query cost more than the row). A resident's second event
+    in the batch reads them again and sees what the first did: after 削除する, their 確認
+    tap finds nothing registered and says so, as it would in a batch of its own — never
+    the deleted answers."""
+    chat = Chat(sim)
+    register_quickly(chat)  # born 1958-07-03, 大倉
+    chat.new()
+    user = chat.user_id
+    answered = _answers(linesim_server, user)
+    others = _users(linesim_server, 2)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM residents" in statement and "residents.line_user_id" in statement:
+            reads.append(statement)
+
+    with writer_held(live_bot) as (post, statuses):
+        sql_event.listen(engine, "before_cursor_execute", count)
+        post("delete", body_of(_postback(linesim_server, user, encode("delete", v="yes"))))
+        for other in others:
+            post(other, body_of(_follow(linesim_server, other)))
+        post("review", body_of(_postback(linesim_server, user, encode("menu", v="review"))))
+    sql_event.remove(engine, "before_cursor_execute", count)
+    assert statuses == {"delete": 200, **dict.fromkeys(others, 200), "review": 200}
+    # One read for the batch's three residents, one for the resident's second event.
+    assert len(reads) == 2, reads
+    _wait_for(lambda: _answers(linesim_server, user) == answered + 2)
+    shown = texts(chat.new())
+    assert say("deleted", "ja") in shown
+    assert say("not_registered", "ja") in shown
+    assert "大倉" not in shown and not mentions_year(shown, 1958)
+    [(consented, district)] = _rows(
+        engine,
+        select(Resident.consented_at, Resident.district).where(Resident.line_user_id == user),
+    )
+    assert consented is None and district is None
 
 
 @pytest.mark.parametrize("events_in_webhook", [1, 3])
