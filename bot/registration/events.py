@@ -38,7 +38,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.logs import get_logger
 from bot.registration import language, outbox
-from bot.registration.handlers import Handler, HandlerContext, handler_for, read_ahead
+from bot.registration.handlers import (
+    Handler,
+    HandlerContext,
+    handler_for,
+    read_ahead,
+    record_all,
+)
 from bot.store import queries
 from bot.store.engine import WEB_TIMEOUT
 from bot.store.writegate import GateTimeout
@@ -239,6 +245,7 @@ class EventWriter:
                 _lock_residents(session, batch, learning)
                 # Before the handlers: a later event of the same resident reads it.
                 stored = [language.learn_in(conn, a.user_id, a.lang) for a in learning]
+                activities: list[dict] = []  # HandlerContext.record's, inserted below
                 # The claimed events' residents in one query, before the handlers.
                 ahead = read_ahead(
                     session, _users(s for s in batch if s.event.webhook_event_id in claimed)
@@ -249,11 +256,12 @@ class EventWriter:
                         outcomes[index] = (DUPLICATE, None)
                         continue
                     claimed.discard(event_id)  # the same id twice in a batch: once
-                    context = _context(session, wiring, slot, ahead)
+                    context = _context(session, wiring, slot, ahead, activities)
                     replies = slot.handler(context, slot.event)
                     item = outbox.reply_for(slot.event, replies, received, received_tick)
                     outcomes[index] = (HANDLED, item)
-                # The batch's reply rows in one statement, after its handlers.
+                # The handlers' KPI facts and the batch's reply rows: a statement each.
+                record_all(session, activities)
                 outbox.store_all(
                     conn, wiring.settings, [item for _, item in outcomes.values() if item]
                 )
@@ -307,13 +315,14 @@ def _slot_for(event: Event) -> Slot | None:
     return Slot(event=event, handler=handler)
 
 
-def _context(session, wiring: Wiring, slot: Slot, ahead=None) -> HandlerContext:
+def _context(session, wiring: Wiring, slot: Slot, ahead=None, activities=None) -> HandlerContext:
     return HandlerContext(
         session=session,
         wiring=wiring,
         now=wiring.clock.now(),
         actions=slot.actions,
         read_ahead=ahead,
+        activities=activities,
     )
 
 

@@ -43,6 +43,9 @@ class HandlerContext:
     # Residents read for the whole batch before its handlers (bot.registration.events),
     # by LINE id (None: unknown), each for its first event in the batch: taken by `resident`.
     read_ahead: dict[str, Resident | None] | None = None
+    # The batch's KPI facts, inserted in one statement after its handlers (`record`);
+    # None: each at once.
+    activities: list[dict] | None = None
 
     def resident(self, line_user_id: str) -> Resident | None:
         """The resident with this LINE user id, if known, their row held to commit: read
@@ -60,14 +63,22 @@ class HandlerContext:
             self.actions.append(action)
 
     def record(self, kind: str) -> None:
-        """Count an anonymous KPI fact (never names the resident)."""
-        # On the session's connection: a Core INSERT needs none of Session.execute's work.
-        self.session.connection().execute(
-            queries.record_activity(), {"kind": kind, "occurred_at": self.now}
-        )
+        """Count an anonymous KPI fact (never names the resident), in this transaction."""
+        fact = {"kind": kind, "occurred_at": self.now}
+        if self.activities is not None:
+            self.activities.append(fact)
+        else:
+            record_all(self.session, [fact])
 
 
 Handler = Callable[[HandlerContext, Event], list[Message]]
+
+
+def record_all(session: Session, facts: list[dict]) -> None:
+    """Insert anonymous KPI facts (`HandlerContext.record`) in one statement."""
+    if facts:
+        # On the session's connection: a Core INSERT needs none of Session.execute's work.
+        session.connection().execute(queries.record_activity(), facts)
 
 
 def find_resident(session: Session, line_user_id: str, *, lock: bool = False) -> Resident | None:
