@@ -115,34 +115,32 @@ def _enabled(level: int) -> bool:
     return root.level <= level and not root.manager.disable >= level
 
 
+def _at(level: int):
+    """A `_Logger` method logging at `level` (its structlog name: the level's)."""
+    name = logging.getLevelName(level).lower()
+
+    def log(self, event: str, **kw) -> None:
+        if _enabled(level):
+            self._proxy_to_logger(name, event, **kw)
+
+    log.__name__ = name
+    return log
+
+
 class _Logger(structlog.BoundLoggerBase):
     """A bound logger that drops a line below the root logger's level before any processor
     runs (the level is read at each call: configure_logging may set another)."""
 
-    def debug(self, event: str, **kw) -> None:
-        if _enabled(logging.DEBUG):
-            self._proxy_to_logger("debug", event, **kw)
-
-    def info(self, event: str, **kw) -> None:
-        if _enabled(logging.INFO):
-            self._proxy_to_logger("info", event, **kw)
-
-    def warning(self, event: str, **kw) -> None:
-        if _enabled(logging.WARNING):
-            self._proxy_to_logger("warning", event, **kw)
-
-    def error(self, event: str, **kw) -> None:
-        if _enabled(logging.ERROR):
-            self._proxy_to_logger("error", event, **kw)
+    debug = _at(logging.DEBUG)
+    info = _at(logging.INFO)
+    warning = _at(logging.WARNING)
+    error = _at(logging.ERROR)
+    critical = _at(logging.CRITICAL)
 
     def exception(self, event: str, **kw) -> None:
         """`error` with the exception being handled."""
         kw.setdefault("exc_info", True)
         self.error(event, **kw)
-
-    def critical(self, event: str, **kw) -> None:
-        if _enabled(logging.CRITICAL):
-            self._proxy_to_logger("critical", event, **kw)
 
 
 def hide_database_details(_logger, _name: str, event_dict: dict) -> dict:
