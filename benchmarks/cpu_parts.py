@@ -43,68 +43,42 @@ class Part:
     depth: int = 0  # indentation in the report (called from the part above it)
 
 
-# The webhook's path, as `benchmarks.webhook_cpu` runs it (one request at a time).
-WEBHOOK_PARTS = (
-    # gunicorn's part: `benchmarks.webhook --parts` only (webhook_cpu uses Flask's client).
-    Part(
-        "gunicorn: a request read, run, answered", "gunicorn.workers.gthread:ThreadWorker", "handle"
-    ),
-    Part("the request (signature to answer)", "bot.registration.webhook", "respond", 1),
-    Part("size, signature, JSON", "bot.registration.webhook", "read_webhook", 2),
-    Part("the SDK's parse", "bot.registration.webhook", "parse_event", 2),
-    Part(
-        "a batch's transaction (reply threads' too)",
-        "bot.registration.events:EventWriter",
-        "_write_batch",
-        2,
-    ),
-    Part("the claim", "bot.registration.events", "_claim", 3),
-    Part("the residents' locks (PostgreSQL)", "bot.registration.events", "_lock_residents", 3),
-    Part(
-        "the residents' read (ORM, a query per batch)",
-        "bot.registration.events",
-        "read_ahead",
-        3,
-    ),
-    Part(
-        "a resident's read (ORM, a later event's)", "bot.registration.handlers", "find_resident", 3
-    ),
-    Part("the reply rows (a statement per batch)", "bot.registration.outbox", "store_all", 3),
-    Part(
-        "the commit (with the ORM's flush)",
-        "sqlalchemy.orm.session:SessionTransaction",
-        "commit",
-        3,
-    ),
-    Part(
-        "after the batch (the event's log line)",
-        "bot.registration.events:EventWriter",
-        "_finish",
-        2,
-    ),
-    Part(
-        "the replies handed to the reply threads", "bot.registration.outbox:ReplySender", "send", 2
-    ),
-    Part(
-        "log lines: ours and gunicorn's access lines (any thread)",
-        "structlog._base:BoundLoggerBase",
-        "_proxy_to_logger",
-    ),
-    Part("a reply thread's send", "bot.registration.outbox:ReplySender", "_run"),
-    Part("a new friend's language and welcome", "bot.registration.language", "welcome_now", 1),
-    Part(
-        "their profile's language (a call to LINE)",
-        "bot.registration.language",
-        "profile_language",
-        2,
-    ),
-    Part(
-        "storing it (EventWriter.learn; may write a batch)",
-        "bot.registration.events:EventWriter",
-        "learn",
-        2,
-    ),
-    Part("the call to LINE", "bot.line.http:LineHttp", "post", 1),
+def parts(table: str) -> tuple[Part, ...]:
+    """Parts from lines "depth module:qualified.name | label"."""
+    found = []
+    for line in table.strip().splitlines():
+        head, label = (x.strip() for x in line.split("|"))
+        depth, target = head.split()
+        module, _, qualified = target.partition(":")
+        owner, _, name = qualified.rpartition(".")
+        found.append(Part(label, f"{module}:{owner}" if owner else module, name, int(depth)))
+    return tuple(found)
+
+
+# The webhook's path. gunicorn's part counts under `benchmarks.webhook --parts` only
+# (`benchmarks.webhook_cpu` posts through Flask's test client).
+WEBHOOK_PARTS = parts(
+    """
+0 gunicorn.workers.gthread:ThreadWorker.handle | gunicorn: a request read, run, answered
+1 bot.registration.webhook:respond | the request (signature to answer)
+2 bot.registration.webhook:read_webhook | size, signature, JSON
+2 bot.registration.webhook:parse_event | the SDK's parse
+2 bot.registration.events:EventWriter._write_batch | a batch's transaction (reply threads' too)
+3 bot.registration.events:_claim | the claim
+3 bot.registration.events:_lock_residents | the residents' locks (PostgreSQL)
+3 bot.registration.events:read_ahead | the residents' read (ORM, a query per batch)
+3 bot.registration.handlers:find_resident | a resident's read (ORM, a later event's)
+3 bot.registration.outbox:store_all | the reply rows (a statement per batch)
+3 sqlalchemy.orm.session:SessionTransaction.commit | the commit (with the ORM's flush)
+2 bot.registration.events:EventWriter._finish | after the batch (the event's log line)
+2 bot.registration.outbox:ReplySender.send | the replies handed to the reply threads
+0 structlog._base:BoundLoggerBase._proxy_to_logger | log lines: ours and gunicorn's access lines
+0 bot.registration.outbox:ReplySender._run | a reply thread's send
+1 bot.registration.language:welcome_now | a new friend's language and welcome
+2 bot.registration.language:profile_language | their profile's language (a call to LINE)
+2 bot.registration.events:EventWriter.learn | storing it (EventWriter.learn; may write a batch)
+1 bot.line.http:LineHttp.post | the call to LINE
+"""
 )
 # The driver's commit, as a statement (no dialect overrides DefaultDialect.do_commit).
 DRIVER_COMMIT = Part("COMMIT", "sqlalchemy.engine.default:DefaultDialect", "do_commit")
