@@ -32,10 +32,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def shipped_gunicorn(tmp_path):
+def shipped_gunicorn(tmp_path, **settings: str):
     """gunicorn with gunicorn.conf.py and one worker on a fresh SQLite file, LINE
-    unreachable. Yields a namespace with its `port`; on leaving, stops it (SIGTERM) and
-    puts what it logged in `stderr`."""
+    unreachable, and any further `settings` (environment variables). Yields a namespace
+    with its `port`; on leaving, stops it (SIGTERM) and puts what it logged in `stderr`."""
     db = tmp_path / "todoku.db"
     engine = make_engine(f"sqlite:///{db}", create=True)
     upgrade(engine)
@@ -52,6 +52,7 @@ def shipped_gunicorn(tmp_path):
         TODOKU_SECRET_KEY="k",
         LINE_API_BASE="http://127.0.0.1:9",
         LINE_API_DATA_BASE="http://127.0.0.1:9",
+        **settings,
     )
     env.pop("GUNICORN_CMD_ARGS", None)
     gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -97,6 +98,18 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
     # bytes, seconds.
     assert any(re.fullmatch(r'127\.0\.0\.1 "GET /healthz" 200 \d+ \d+\.\d{6}s', a) for a in access)
     assert not any("do-not-log" in line for line in err.splitlines())
+
+
+def test_the_log_level_warning_leaves_out_access_lines_but_not_gunicorns_own(tmp_path):
+    """TODOKU_LOG_LEVEL=WARNING: no line per request (the access line is written as the
+    app's own lines are, at INFO); gunicorn's start-up and shutdown lines stay, as JSON."""
+    with shipped_gunicorn(tmp_path, TODOKU_LOG_LEVEL="WARNING") as server:
+        for _ in range(3):
+            assert requests.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5).ok
+    lines = [json.loads(line) for line in server.stderr.strip().splitlines()]
+    loggers = {line.get("logger") for line in lines}
+    assert "gunicorn.error" in loggers
+    assert "gunicorn.access" not in loggers, server.stderr
 
 
 def test_a_worker_keeps_few_idle_connections_so_a_client_spreads_over_the_workers(tmp_path):
