@@ -26,27 +26,10 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    last = [
-        hide_database_details,
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer(ensure_ascii=False),
-    ]
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            _add_logger_name,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            *last,
-        ],
-        wrapper_class=_Logger,
-        logger_factory=_Lines,
-        cache_logger_on_first_use=True,
-    )
     handler = JsonLines(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *last],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_last()],
             foreign_pre_chain=shared,
         )
     )
@@ -98,9 +81,11 @@ class _Lines:
         self.name = name
 
     def _write(self, line: str) -> None:
-        for handler in logging.root.handlers:
-            if isinstance(handler, JsonLines):
-                handler.write_line(line)
+        handlers = [h for h in logging.root.handlers if isinstance(h, JsonLines)]
+        for handler in handlers:
+            handler.write_line(line)
+        if not handlers:  # logging not configured: as the standard library's last resort
+            sys.stderr.write(line + "\n")
 
     debug = info = warning = error = critical = msg = _write
 
@@ -209,3 +194,29 @@ def _chain(error: BaseException) -> list[BaseException]:
         chain.append(error)
         error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     return chain
+
+
+def _last() -> list:
+    """The processors that finish every line, Todoku's own and other libraries'."""
+    return [
+        hide_database_details,
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(ensure_ascii=False),
+    ]
+
+
+# Todoku's own lines, from the first import on: before configure_logging (the root
+# logger at WARNING, no handler) a warning or an error still reaches stderr, and nothing
+# below is printed — not structlog's default, which prints every level to stdout.
+structlog.configure(
+    processors=[
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        _add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *_last(),
+    ],
+    wrapper_class=_Logger,
+    logger_factory=_Lines,
+    cache_logger_on_first_use=True,
+)
