@@ -96,8 +96,9 @@ def _add_logger_name(logger: _Lines, _method: str, event_dict: dict) -> dict:
 
 
 def _enabled(level: int) -> bool:
+    """As `logging.root.isEnabledFor(level)`, without its cache (the level may change)."""
     root = logging.root
-    return root.level <= level and not root.manager.disable >= level
+    return root.manager.disable < level and root.level <= level
 
 
 def _at(level: int):
