@@ -25,6 +25,7 @@ its own webhook (500, so LINE delivers it again).
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -74,6 +75,9 @@ class Slot:
     # Calls to LINE its handler asked for after the commit (HandlerContext.after_commit):
     # used only when it ends HANDLED; handled alone, each attempt starts them afresh.
     actions: list[Callable[[], None]] = field(default_factory=list)
+    # Where its thread waits (EventWriter._wait_turn), woken when its batch ends or when
+    # it is first in the queue as the front frees.
+    waiter: threading.Condition | None = None
 
 
 @dataclass(eq=False)
@@ -86,6 +90,7 @@ class Learning:
     stored: str | None = None  # what the resident's row holds after it (None: gone)
     outcome: str = QUEUED
     done: threading.Event = field(default_factory=threading.Event)  # outcome is set
+    waiter: threading.Condition | None = None  # as Slot.waiter
 
 
 @dataclass
@@ -105,9 +110,11 @@ class EventWriter:
         self.timeout = timeout
         self._queue: list[Slot] = []
         self._learning: list[Learning] = []
+        # Guards the queues and `_writing`. Each waiting thread has a Condition of its own
+        # on this lock (Slot.waiter), notified only when its batch ends or when it is next
+        # to take the front: one Condition for all woke every waiting thread at each
+        # batch's end, and half of them only to wait again (docs/benchmarks.md).
         self._queue_lock = threading.Lock()
-        # Guards the queues and `_writing`; notified when a batch ends or the front is free.
-        self._changed = threading.Condition(self._queue_lock)
         self._writing = False  # a thread is in front, writing batches
         sender.store_language = self.learn  # the reply threads' new friends' languages
 
@@ -138,10 +145,13 @@ class EventWriter:
             self._queue = [s for s in self._queue if s.siblings is not slots]
 
         deadline = time.monotonic() + self.timeout
-        with self._changed:
+        waiter = threading.Condition(self._queue_lock)
+        for slot in slots:
+            slot.waiter = waiter
+        with self._queue_lock:
             self._queue.extend(slots)
             in_front = self._wait_turn(
-                lambda: all(slot.outcome != QUEUED for slot in slots), deadline, withdraw
+                waiter, lambda: all(slot.outcome != QUEUED for slot in slots), deadline, withdraw
             )
         if in_front:
             try:
@@ -149,10 +159,9 @@ class EventWriter:
                     batch = self._take_batch()
                     if not batch:
                         break
-                    self._write_batch(batch)
-                    self._batch_ended()
+                    self._batch_ended(batch, self._write_batch(batch))
             finally:
-                self._leave_front()
+                self._leave_front(waiter)
         for slot in slots:
             if slot.outcome == QUEUED:  # its batch was interrupted (never by an Exception)
                 slot.outcome = ALONE
@@ -162,7 +171,7 @@ class EventWriter:
         process's next batch, written by whichever thread is in front — under load no
         transaction of its own, and no second wait for SQLite's writer. Returns the language
         their row then holds (None: gone)."""
-        ask = Learning(user_id, lang)
+        ask = Learning(user_id, lang, waiter=threading.Condition(self._queue_lock))
         deadline = time.monotonic() + self.timeout
 
         def expired() -> float | None:
@@ -174,28 +183,32 @@ class EventWriter:
             later = deadline + self.timeout
             return later if time.monotonic() < later else None
 
-        with self._changed:
+        with self._queue_lock:
             self._learning.append(ask)
             # Not in line with the request threads' events: the batch being written or the
             # next one takes the ask. Only when nobody writes does this thread write.
-            in_front = self._wait_turn(ask.done.is_set, deadline, expired)
+            in_front = self._wait_turn(ask.waiter, ask.done.is_set, deadline, expired)
         if in_front:
             try:
                 while not ask.done.is_set():
-                    self._write_batch(self._take_batch())
-                    self._batch_ended()
+                    batch = self._take_batch()
+                    self._batch_ended(batch, self._write_batch(batch))
             finally:
-                self._leave_front()
+                self._leave_front(ask.waiter)
         if ask.outcome == ALONE:  # its batch failed: a transaction of its own
             return language.store_language(self.wiring, user_id, lang)
         return ask.stored
 
     def _wait_turn(
-        self, done: Callable[[], bool], deadline: float, expired: Callable[[], float | None]
+        self,
+        waiter: threading.Condition,
+        done: Callable[[], bool],
+        deadline: float,
+        expired: Callable[[], float | None],
     ) -> bool:
-        """With `_changed` held: wait until `done()` (False) or nobody writes (True: this
-        thread is now in front). At the deadline `expired()` gives a later one, or None:
-        GateTimeout."""
+        """With `_queue_lock` held: wait on `waiter` until `done()` (False) or nobody
+        writes (True: this thread is now in front). At the deadline `expired()` gives a
+        later one, or None: GateTimeout."""
         while not done():
             if not self._writing:
                 self._writing = True
@@ -206,18 +219,27 @@ class EventWriter:
                 if later is None:
                     raise GateTimeout("webhook writers of this process")
                 deadline, remaining = later, later - time.monotonic()
-            self._changed.wait(remaining)
+            waiter.wait(remaining)
         return False
 
-    def _batch_ended(self) -> None:
-        """Wake the threads waiting: their events may be done."""
-        with self._changed:
-            self._changed.notify_all()
+    def _batch_ended(self, batch: list[Slot], learned: list[Learning]) -> None:
+        """Wake the threads whose events or languages the batch wrote (or gave back)."""
+        waiters = dict.fromkeys(item.waiter for item in (*batch, *learned))
+        with self._queue_lock:
+            for waiter in waiters:
+                if waiter is not None:
+                    waiter.notify()
 
-    def _leave_front(self) -> None:
-        with self._changed:
+    def _leave_front(self, own: threading.Condition) -> None:
+        """Free the front and wake the thread first in the queue to take it (a request
+        thread's events first, then a language to store), other than this one (`own`: its
+        waiter; its events are still queued when an exception ended its turn)."""
+        with self._queue_lock:
             self._writing = False
-            self._changed.notify_all()
+            for item in itertools.chain(self._queue, self._learning):
+                if item.waiter is not own and item.waiter is not None:
+                    item.waiter.notify()
+                    return
 
     def _take_batch(self) -> list[Slot]:
         """The next events queued, at most MAX_BATCH (taken off the queue)."""
@@ -226,7 +248,9 @@ class EventWriter:
             del self._queue[:MAX_BATCH]
             return batch
 
-    def _write_batch(self, batch: list[Slot]) -> None:
+    def _write_batch(self, batch: list[Slot]) -> list[Learning]:
+        """Write the batch's events and the languages asked meanwhile in one transaction
+        (or, when it fails, leave them to be handled alone); the languages it took."""
         wiring = self.wiring
         session = wiring.session_factory()
         sent = self.sender.take_sent()
@@ -272,7 +296,7 @@ class EventWriter:
             for ask in learning:
                 ask.outcome = ALONE
                 ask.done.set()
-            return
+            return learning
         finally:
             session.close()
         for index, slot in enumerate(batch):
@@ -280,6 +304,7 @@ class EventWriter:
         for ask, value in zip(learning, stored, strict=True):
             ask.stored, ask.outcome = value, HANDLED
             ask.done.set()
+        return learning
 
     def _alone(self, batch: list[Slot]) -> None:
         """A failed batch: its events, and the later events of their webhooks still

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,12 +125,13 @@ def stored_language(engine, user_id: str) -> str | None:
 def front_held(writer) -> Iterator[None]:
     """Take the EventWriter's front place, as a thread writing a batch that does not end,
     until the block ends; then the threads waiting take their turns."""
-    with writer._changed:
-        assert writer._wait_turn(lambda: False, time.monotonic() + 5, lambda: None)
+    own = threading.Condition(writer._queue_lock)
+    with writer._queue_lock:
+        assert writer._wait_turn(own, lambda: False, time.monotonic() + 5, lambda: None)
     try:
         yield
     finally:
-        writer._leave_front()
+        writer._leave_front(own)
 
 
 def register_quickly(chat: Chat) -> None:

@@ -152,8 +152,8 @@ def test_a_webhook_answers_when_its_batch_ends_while_the_next_batch_is_written(
         post(first, text(first))
         # This test's thread is in front: it writes the waiting webhook's batch, then
         # holds the front place as if writing a next batch that does not end.
-        writer._write_batch(writer._take_batch())
-        writer._batch_ended()
+        batch = writer._take_batch()
+        writer._batch_ended(batch, writer._write_batch(batch))
         _wait_for(lambda: first in statuses, timeout=5)
         assert statuses == {first: 200}
         post(later, text(later))  # waits for the front place
