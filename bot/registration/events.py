@@ -159,7 +159,7 @@ class EventWriter:
                     batch = self._take_batch()
                     if not batch:
                         break
-                    self._batch_ended(batch, self._write_batch(batch))
+                    self._write_and_wake(batch)
             finally:
                 self._leave_front(waiter)
         for slot in slots:
@@ -191,8 +191,7 @@ class EventWriter:
         if in_front:
             try:
                 while not ask.done.is_set():
-                    batch = self._take_batch()
-                    self._batch_ended(batch, self._write_batch(batch))
+                    self._write_and_wake(self._take_batch())
             finally:
                 self._leave_front(ask.waiter)
         if ask.outcome == ALONE:  # its batch failed: a transaction of its own
@@ -222,8 +221,20 @@ class EventWriter:
             waiter.wait(remaining)
         return False
 
+    def _write_and_wake(self, batch: list[Slot]) -> None:
+        """Write the batch (`_write_batch`), then wake the threads whose events or
+        languages it wrote or gave back. A write interrupted by something other than an
+        Exception (a worker's timeout) leaves its events to their threads, to handle
+        alone, as a failed batch does."""
+        learned: list[Learning] = []
+        try:
+            learned = self._write_batch(batch)
+        finally:
+            if any(slot.outcome == QUEUED for slot in batch):
+                self._alone(batch)
+            self._batch_ended(batch, learned)
+
     def _batch_ended(self, batch: list[Slot], learned: list[Learning]) -> None:
-        """Wake the threads whose events or languages the batch wrote (or gave back)."""
         waiters = dict.fromkeys(item.waiter for item in (*batch, *learned))
         with self._queue_lock:
             for waiter in waiters:

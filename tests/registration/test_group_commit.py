@@ -152,8 +152,7 @@ def test_a_webhook_answers_when_its_batch_ends_while_the_next_batch_is_written(
         post(first, text(first))
         # This test's thread is in front: it writes the waiting webhook's batch, then
         # holds the front place as if writing a next batch that does not end.
-        batch = writer._take_batch()
-        writer._batch_ended(batch, writer._write_batch(batch))
+        writer._write_and_wake(writer._take_batch())
         _wait_for(lambda: first in statuses, timeout=5)
         assert statuses == {first: 200}
         post(later, text(later))  # waits for the front place
@@ -161,6 +160,41 @@ def test_a_webhook_answers_when_its_batch_ends_while_the_next_batch_is_written(
         assert later not in statuses
     assert statuses == {first: 200, later: 200}
     _wait_for(lambda: all(_answers(linesim_server, u) == 1 for u in (first, later)))
+
+
+class _Interrupted(BaseException):
+    """Not an Exception: what ends a thread mid-write (SystemExit, KeyboardInterrupt)."""
+
+
+def test_a_batch_interrupted_mid_write_leaves_its_events_to_their_threads(
+    live_bot, linesim_server, engine
+):
+    """The thread in front is interrupted writing a batch, not by an Exception. The
+    webhooks whose events it held are woken and handle them alone, and answer LINE at
+    once, while the front is still taken: they do not wait out the writer's timeout and
+    answer 500."""
+    writer = writing.writer_for(live_bot.app)
+    users = _users(linesim_server, 2)
+    state = linesim_server.sim.state
+
+    def interrupted(batch):
+        raise _Interrupted
+
+    with writer_held(live_bot) as (post, statuses):
+        for user in users:  # from somebody not registered: answered at once
+            token = state.issue_reply_token(state.users[user])
+            post(user, body_of(text_event(user, "こんにちは", replyToken=token)))
+        writer._write_batch = interrupted
+        try:
+            with pytest.raises(_Interrupted):
+                writer._write_and_wake(writer._take_batch())
+        finally:
+            del writer._write_batch
+        _wait_for(lambda: len(statuses) == 2, timeout=writing.WEB_TIMEOUT - 1)
+        assert statuses == dict.fromkeys(users, 200)
+        assert not writer._queue
+    assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(2,)]
+    _wait_for(lambda: all(_answers(linesim_server, u) == 1 for u in users))
 
 
 def test_one_failing_event_fails_alone_and_the_rest_of_its_batch_is_written(
