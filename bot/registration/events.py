@@ -163,7 +163,9 @@ class EventWriter:
             finally:
                 self._leave_front(waiter)
         for slot in slots:
-            if slot.outcome == QUEUED:  # its batch was interrupted (never by an Exception)
+            # A guard: every path above settles them (an interrupted batch hands its events
+            # over in _write_and_wake); one left queued would get LINE its 200 unhandled.
+            if slot.outcome == QUEUED:
                 slot.outcome = ALONE
 
     def learn(self, user_id: str, lang: str) -> str | None:
@@ -397,8 +399,7 @@ def _lock_residents(session, slots: list[Slot], learning: list[Learning] = ()) -
     """PostgreSQL: lock the events' residents (and those whose language is stored) in one
     order before any row is touched (see queries.lock_residents), so two transactions never
     deadlock over them."""
-    users = {getattr(slot.event.source, "user_id", None) for slot in slots} - {None}
-    queries.lock_residents(session, users | {ask.user_id for ask in learning})
+    queries.lock_residents(session, {*_users(slots), *(ask.user_id for ask in learning)})
 
 
 def handle_alone(
