@@ -118,9 +118,12 @@ def record_and_send(wiring, run, delivering: Delivering) -> dict[str, int] | Non
     """Record a claimed run's deliveries (unless someone else does) while sending them;
     the run's counts per delivery status when this call sent it."""
     recording = outbox.Recording(wiring.session_factory, wiring.config, run)
-    if not recording.next_chunk(wiring.clock.now()):
-        return None  # recorded, expired or being recorded by someone else
-    return send_pending(delivering, run.id, recording)[1]
+    try:
+        if not recording.next_chunk(wiring.clock.now()):
+            return None  # recorded, expired or being recorded by someone else
+        return send_pending(delivering, run.id, recording)[1]
+    finally:
+        recording.close()  # on any error too: no chunk left writing, no lock left held
 
 
 def send_pending(

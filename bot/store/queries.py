@@ -1315,6 +1315,25 @@ def lock_campaign(conn: Connection, campaign_id: str) -> None:
     _advisory_lock(conn, campaign_id)
 
 
+def lease_recording(conn: Connection, campaign_id: str) -> None:
+    """PostgreSQL: take, for `conn`'s session, the locks a recording's chunks would each
+    take (the weekly cap's, then the campaign's), and hold them until `end_lease` or the
+    connection ends: the chunks are then written on other connections at once
+    (bot.dispatch.outbox.Recording). No deadlock beside the others' order (weekly cap,
+    residents, campaign): the chunks take the residents' lock after these, and whoever
+    else holds it either took the weekly cap's first or waits for nothing more (the
+    deletion's trigger)."""
+    if conn.dialect.name == "postgresql":
+        for name in (WEEKLY_CAP_LOCK, campaign_id):
+            conn.execute(select(func.pg_advisory_lock(func.hashtext(name))))
+
+
+def end_lease(conn: Connection) -> None:
+    """PostgreSQL: release every session lock `conn` holds (lease_recording's)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_unlock_all()))
+
+
 def _advisory_lock(conn: Connection, name: str, *, shared: bool = False) -> None:
     """PostgreSQL: wait for the transaction lock called `name` and hold it until the
     transaction ends (`shared`: beside other shared holders). SQLite: nothing to do."""
