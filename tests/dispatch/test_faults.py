@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -208,6 +209,95 @@ def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_res
     assert all(len(notices(sim, u)) == 1 for u in residents)
     assert outbox.counts(line.session_factory, run_id) == {"sent": 5}
     assert outbox.get_run(line.session_factory, run_id).status == "done"
+
+
+def _two_chunks_in_flight(line, people, monkeypatch):
+    """PostgreSQL, chunks of 2 of 6 residents: the first chunk held in the middle (a row it
+    writes waits for `holding`'s transaction) and the second chunk written meanwhile on
+    its own connection, waiting for the first to commit. Yields (residents, run id, the
+    recording, the recorder's thread and outcome, the holding transaction)."""
+    from sqlalchemy import text
+
+    from bot.dispatch import outbox
+    from bot.store.models import Resident
+    from tests.helpers import hold_delivery, wait_for_lock_waits
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: its chunks are written one after another")
+    monkeypatch.setattr(outbox, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
+    residents = people.crowd(6)
+    factory = line.session_factory
+    run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
+    recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
+    with factory() as session:
+        first = session.scalar(select(Resident.id).order_by(Resident.id))
+    # Sessions other than `holding` with rows of `deliveries` written or being written.
+    writing = text(
+        "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+        " WHERE c.relname = 'deliveries' AND l.mode = 'RowExclusiveLock' AND l.pid <> :holder"
+    )
+    with line.engine.connect() as holding, line.engine.connect() as watching:
+        held = holding.begin()
+        holder = holding.scalar(text("SELECT pg_backend_pid()"))
+        hold_delivery(holding, run_id, first)
+        recorder, outcome = in_thread(lambda: recording.next_chunk(NOW))
+        wait_for_lock_waits(watching, 1)  # the first chunk, at its first resident's row
+        deadline = time.monotonic() + 5
+        while watching.scalar(writing, {"holder": holder}) < 2:
+            watching.rollback()
+            assert time.monotonic() < deadline, "the second chunk was not written meanwhile"
+            time.sleep(0.01)
+        # Written, not committed: it waits for the first chunk.
+        assert outbox.counts(factory, run_id) == {}
+        yield residents, run_id, recording, (recorder, outcome), held
+
+
+def test_on_postgresql_the_next_chunk_is_written_while_the_one_before_is(
+    line, people, sim, monkeypatch
+):
+    """Recording a run on PostgreSQL: while one chunk is being written, the next one is
+    written too, on a connection of its own (a chunk is a server process's work: one
+    core's), and commits after it. Everyone gets the notice once."""
+    from bot.dispatch import outbox
+
+    flight = _two_chunks_in_flight(line, people, monkeypatch)
+    residents, run_id, recording, (recorder, outcome), held = next(flight)
+    held.rollback()  # the first chunk goes on
+    recorder.join(10)
+    next(flight, None)
+    assert outcome == [True]  # the first chunk, then the second
+    assert recording.next_chunk(NOW) and len(recording.formed[0].user_ids) == 2
+    while recording.next_chunk(NOW):
+        pass
+    resume_unfinished(line, policy=FAST)
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    assert outbox.counts(line.session_factory, run_id) == {"sent": 6}
+    assert outbox.get_run(line.session_factory, run_id).status == "done"
+
+
+def test_a_chunk_written_after_one_that_failed_is_rolled_back_with_it(
+    line, people, sim, monkeypatch
+):
+    """The first chunk fails (another transaction committed a row of this run for one of
+    its residents) while the next is already written: the next one rolls back too. Had it
+    committed, the recording would resume after its residents and skip the first chunk's
+    others. Resumed, everyone gets the notice once."""
+    from bot.dispatch import outbox
+
+    flight = _two_chunks_in_flight(line, people, monkeypatch)
+    residents, run_id, recording, (recorder, outcome), held = next(flight)
+    held.commit()  # the held row stays: the first chunk breaks the unique key
+    recorder.join(10)
+    next(flight, None)
+    assert outcome == [False]  # recorded by someone else, as far as it knows
+    assert not recording.next_chunk(NOW)  # it stopped, and let go of its locks
+    assert outbox.counts(line.session_factory, run_id) == {"pending": 1}  # the held row only
+    assert stored_batches(line) == []
+    assert outbox.get_run(line.session_factory, run_id).status == "running"
+    resume_unfinished(line, policy=FAST)
+    assert all(len(notices(sim, u)) == 1 for u in residents)
+    assert outbox.counts(line.session_factory, run_id) == {"sent": 6}
 
 
 def _victim_and_recording(line, people):
