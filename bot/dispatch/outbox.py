@@ -177,6 +177,7 @@ class Recording:
         # Whether the last chunk recorded rows it did not batch (send_pending forms those).
         self.left_pending = True
         with factory() as session:
+            # Where the recording resumes; read again once the lease is held (PostgreSQL).
             self.after = session.scalar(audience.recorded_upto(run.id)) or 0
             # How this database numbers a chunk's batches (queries.numbers_keys_later).
             self.number_later = audience.numbers_keys_later(session.connection())
