@@ -156,10 +156,8 @@ class EventWriter:
         if in_front:
             try:
                 while any(slot.outcome == QUEUED for slot in slots):
-                    batch = self._take_batch()
-                    if not batch:
+                    if not self._write_and_wake():
                         break
-                    self._write_and_wake(batch)
             finally:
                 self._leave_front(waiter)
         for slot in slots:
@@ -193,7 +191,7 @@ class EventWriter:
         if in_front:
             try:
                 while not ask.done.is_set():
-                    self._write_and_wake(self._take_batch())
+                    self._write_and_wake()
             finally:
                 self._leave_front(ask.waiter)
         if ask.outcome == ALONE:  # its batch failed: a transaction of its own
@@ -223,11 +221,12 @@ class EventWriter:
             waiter.wait(remaining)
         return False
 
-    def _write_and_wake(self, batch: list[Slot]) -> None:
-        """Write the batch (`_write_batch`), then wake the threads whose events or
-        languages it wrote or gave back. A write interrupted by something other than an
-        Exception (a worker's timeout) leaves its events to their threads, to handle
-        alone, as a failed batch does."""
+    def _write_and_wake(self) -> bool:
+        """Write the next batch (`_write_batch`), then wake the threads whose events or
+        languages it wrote or gave back; whether there was anything to write. A write
+        interrupted by something other than an Exception (a worker's timeout) leaves its
+        events to their threads, to handle alone, as a failed batch does."""
+        batch: list[Slot] = []
         learned: list[Learning] = []
         try:
             learned = self._write_batch(batch)
@@ -235,6 +234,7 @@ class EventWriter:
             if any(slot.outcome == QUEUED for slot in batch):
                 self._alone(batch)
             self._batch_ended(batch, learned)
+        return bool(batch or learned)
 
     def _batch_ended(self, batch: list[Slot], learned: list[Learning]) -> None:
         waiters = dict.fromkeys(item.waiter for item in (*batch, *learned))
@@ -262,17 +262,24 @@ class EventWriter:
             return batch
 
     def _write_batch(self, batch: list[Slot]) -> list[Learning]:
-        """Write the batch's events and the languages asked meanwhile in one transaction
-        (or, when it fails, leave them to be handled alone); the languages it took."""
+        """Take the next events queued (into `batch`) and the languages asked, and write
+        them in one transaction (or, when it fails, leave them to be handled alone); the
+        languages it took. They are taken once past SQLite's gate: the events that came
+        while this thread waited there go in this batch, not the next one."""
         wiring = self.wiring
         session = wiring.session_factory()
-        sent = self.sender.take_sent()
-        with self._queue_lock:
-            learning, self._learning = self._learning, []
+        sent: list[str] = []
+        learning: list[Learning] = []
+        taken = False
         outcomes: dict[int, tuple[str, outbox.Pending | None]] = {}
         try:
             # SQLite: queue for its one writer here, not in its busy handler (writegate).
             with wiring.write_gate.passage(), session.begin():
+                batch.extend(self._take_batch())
+                sent = self.sender.take_sent()
+                with self._queue_lock:
+                    learning, self._learning = self._learning, []
+                taken = True
                 # The Core statements go to the session's connection: Session.execute's own
                 # machinery (autoflush, events, result wrapping) was half their client CPU.
                 conn = session.connection()
@@ -303,6 +310,10 @@ class EventWriter:
                     conn, wiring.settings, [item for _, item in outcomes.values() if item]
                 )
         except Exception as exc:
+            if not taken:  # the gate or the transaction's start failed: what waits fails
+                batch.extend(self._take_batch())
+                with self._queue_lock:
+                    learning, self._learning = self._learning, []
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
             log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)
             self._alone(batch)

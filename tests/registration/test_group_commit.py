@@ -152,7 +152,7 @@ def test_a_webhook_answers_when_its_batch_ends_while_the_next_batch_is_written(
         post(first, text(first))
         # This test's thread is in front: it writes the waiting webhook's batch, then
         # holds the front place as if writing a next batch that does not end.
-        writer._write_and_wake(writer._take_batch())
+        writer._write_and_wake()
         _wait_for(lambda: first in statuses, timeout=5)
         assert statuses == {first: 200}
         post(later, text(later))  # waits for the front place
@@ -177,7 +177,8 @@ def test_a_batch_interrupted_mid_write_leaves_its_events_to_their_threads(
     users = _users(linesim_server, 2)
     state = linesim_server.sim.state
 
-    def interrupted(batch):
+    def interrupted(batch):  # past the gate, the batch taken: then the interruption
+        batch.extend(writer._take_batch())
         raise _Interrupted
 
     with writer_held(live_bot) as (post, statuses):
@@ -187,7 +188,7 @@ def test_a_batch_interrupted_mid_write_leaves_its_events_to_their_threads(
         writer._write_batch = interrupted
         try:
             with pytest.raises(_Interrupted):
-                writer._write_and_wake(writer._take_batch())
+                writer._write_and_wake()
         finally:
             del writer._write_batch
         _wait_for(lambda: len(statuses) == 2, timeout=writing.WEB_TIMEOUT - 1)
