@@ -261,6 +261,12 @@ class EventWriter:
             del self._queue[:MAX_BATCH]
             return batch
 
+    def _take_learning(self) -> list[Learning]:
+        """The languages asked so far (taken off their queue)."""
+        with self._queue_lock:
+            learning, self._learning = self._learning, []
+            return learning
+
     def _write_batch(self, batch: list[Slot]) -> list[Learning]:
         """Take the next events queued (into `batch`) and the languages asked, and write
         them in one transaction (or, when it fails, leave them to be handled alone); the
@@ -277,8 +283,7 @@ class EventWriter:
             with wiring.write_gate.passage(), session.begin():
                 batch.extend(self._take_batch())
                 sent = self.sender.take_sent()
-                with self._queue_lock:
-                    learning, self._learning = self._learning, []
+                learning = self._take_learning()
                 taken = True
                 # The Core statements go to the session's connection: Session.execute's own
                 # machinery (autoflush, events, result wrapping) was half their client CPU.
@@ -312,8 +317,7 @@ class EventWriter:
         except Exception as exc:
             if not taken:  # the gate or the transaction's start failed: what waits fails
                 batch.extend(self._take_batch())
-                with self._queue_lock:
-                    learning, self._learning = self._learning, []
+                learning = self._take_learning()
             self.sender.give_back(sent)  # their deletion was rolled back with the batch
             log.info("webhook_batch_failed", events=len(batch), error=type(exc).__name__)
             self._alone(batch)
