@@ -251,6 +251,11 @@ class Recording:
             self._lease.release()
             self._lease = None
 
+    def _next_upto(self) -> int:
+        """The next chunk's top account id: FIRST_CHUNK residents, twice the last chunk's
+        after that, up to RECORD_CHUNK."""
+        return self.after + min(RECORD_CHUNK, FIRST_CHUNK << self.chunks)
+
     def _record_chunk(self, now: dt.datetime) -> tuple[list[Batch], bool, bool] | None:
         """One chunk in one transaction, its locks taken first (SQLite: the write lock)."""
         run = self.run
@@ -262,7 +267,7 @@ class Recording:
             if claimed.rowcount != 1:
                 return None
             top = session.scalar(audience.last_resident_id()) or 0
-            upto = self.after + min(RECORD_CHUNK, FIRST_CHUNK << self.chunks)
+            upto = self._next_upto()
             last = upto >= top
             conn = session.connection()
             audience.make_room(conn)
@@ -293,7 +298,7 @@ class Recording:
         """Start writing the chunk after the last one planned."""
         with self.factory() as session:
             top = session.scalar(audience.last_resident_id()) or 0
-        upto = self.after + min(RECORD_CHUNK, FIRST_CHUNK << self.chunks)
+        upto = self._next_upto()
         last = upto >= top
         before = self._queued[-1] if self._queued else None
         assert self._threads is not None
