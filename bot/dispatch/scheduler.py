@@ -37,7 +37,7 @@ from bot.dispatch.resume import resume_unfinished, retry_unconfirmed, send_defer
 from bot.dispatch.window import inside
 from bot.errors import TodokuError
 from bot.logs import get_logger
-from bot.residents.purge import purge
+from bot.residents.purge import forget_webhook_claims, purge
 from bot.store import queries
 from bot.store.engine import transaction
 from bot.store.models import SchedulerLease
@@ -87,11 +87,13 @@ class Lease:
 
 
 def purge_job(wiring) -> int:
-    """Purge residents past the unfollow retention time; returns how many."""
+    """Purge residents past the unfollow retention time (returns how many), then forget
+    old webhook claims."""
     count = purge(
         wiring.session_factory, wiring.clock.now(), wiring.settings.unfollow_retention_days
     )
-    log.info("purge_done", purged=count)
+    claims = forget_webhook_claims(wiring.session_factory)
+    log.info("purge_done", purged=count, webhook_claims_forgotten=claims)
     return count
 
 

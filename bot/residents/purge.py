@@ -1,13 +1,19 @@
-"""Forget residents who blocked the account longer ago than the retention time.
+"""Forget residents who blocked the account longer ago than the retention time, and
+webhook claims older than LINE's redeliveries.
 
 A resident who unfollows keeps their answers for `Settings.unfollow_retention_days`
 (default 30), so following again restores them; after that the row and everything
 attached to it (children, interests, program answers) is deleted.
+
+A webhook event's claim (its id in `webhook_events`, bot.registration.events) is what makes
+a redelivered event be handled once. It is kept CLAIM_RETENTION_DAYS, far longer than LINE
+redelivers an event (its reply token dies after 20 minutes), then forgotten: without it a
+city's busiest months would leave millions of rows behind for ever.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +24,10 @@ from bot.store.models import ResidentActivity
 # Residents one purge transaction deletes at most: PostgreSQL holds a lock per resident
 # until it commits (its lock table has room for max_locks_per_transaction per connection).
 CHUNK = 500
+# Days a webhook claim is kept, and claims one transaction forgets at most (SQLite: the web
+# process's writers wait for it at most a few tens of ms).
+CLAIM_RETENTION_DAYS = 30
+CLAIM_CHUNK = 10_000
 
 
 def purge_unfollowed(
@@ -62,4 +72,18 @@ def purge(factory: sessionmaker[Session], now: datetime, retention_days: int) ->
         # A chunk whose residents all followed again meanwhile deletes none: stop there
         # rather than select them again; the next night goes on.
         if found < CHUNK or count == 0:
+            return total
+
+
+def forget_webhook_claims(factory: sessionmaker[Session]) -> int:
+    """Forget the webhook claims received over CLAIM_RETENTION_DAYS ago, CLAIM_CHUNK to a
+    transaction; returns how many. Counted in real time, as they were stamped: LINE's
+    redeliveries follow its clock, not the one the dispatcher may be given."""
+    before = datetime.now(UTC) - timedelta(days=CLAIM_RETENTION_DAYS)
+    total = 0
+    while True:
+        with transaction(factory) as session:
+            count = session.execute(queries.forget_webhook_claims(before, CLAIM_CHUNK)).rowcount
+        total += count or 0
+        if not count or count < CLAIM_CHUNK:
             return total

@@ -1562,6 +1562,18 @@ def lock_residents(session: Session, line_user_ids: Iterable[str]) -> None:
         session.execute(_LOCK_RESIDENTS_IN_ORDER, {"keys": keys})
 
 
+# name: forget-webhook-claims
+# Claims (webhook_events) received before the cutoff, at most `limit` of them: a claim only
+# has to outlive LINE's redeliveries of its event, and the table would otherwise keep a row
+# for every event ever received. Without an index on received_at the subquery reads the
+# table from its start, where the oldest rows are, and stops at `limit`.
+def forget_webhook_claims(before: dt.datetime, limit: int) -> Delete:
+    """DELETE at most `limit` webhook claims received before `before`."""
+    claims = WebhookEvent.__table__.c
+    old = select(claims.webhook_event_id).where(claims.received_at < before).limit(limit)
+    return delete(WebhookEvent).where(claims.webhook_event_id.in_(old.scalar_subquery()))
+
+
 # name: new-friend
 # A follow of someone unknown: only the LINE id, the language to answer in and the follow.
 # A Core INSERT, not an ORM object: the session's flush of a new Resident cost ~1 ms more

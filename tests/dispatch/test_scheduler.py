@@ -19,7 +19,8 @@ from bot.dispatch.scheduler import (
     catch_up_missed,
     purge_job,
 )
-from bot.store.models import CampaignRun, Resident, ResidentChild
+from bot.residents import purge as purge_module
+from bot.store.models import CampaignRun, Resident, ResidentChild, WebhookEvent
 from tests.dispatch.conftest import FAST, NOW, multicasts, notices
 
 
@@ -94,6 +95,29 @@ def test_catch_up_waits_for_the_window(line, people, sim, clock):
     clock.set(dt.datetime(2026, 11, 22, 21, 0, tzinfo=TOKYO))
     assert catch_up_missed(line) == []
     assert multicasts(sim) == []
+
+
+def test_the_nightly_job_forgets_webhook_claims_past_their_retention(wiring, monkeypatch):
+    """Claims received 31 days ago are forgotten, a few to a transaction; those of 29 days
+    ago and of today stay, so a redelivery of their events is still seen as one. Counted
+    in real time, as the claims were stamped, whatever the dispatcher's clock says."""
+    monkeypatch.setattr(purge_module, "CLAIM_CHUNK", 3)
+    real_now = dt.datetime.now(dt.UTC)
+    ages = {f"old-{n}": 31 for n in range(7)} | {"recent": 29, "today": 0}
+    with wiring.session_factory() as s, s.begin():
+        s.add_all(
+            WebhookEvent(
+                webhook_event_id=event_id,
+                event_type="follow",
+                received_at=real_now - timedelta(days=days),
+            )
+            for event_id, days in ages.items()
+        )
+    assert purge_job(wiring) == 0  # no resident to purge
+    with wiring.session_factory() as s:
+        left = set(s.scalars(select(WebhookEvent.webhook_event_id)))
+    assert left == {"recent", "today"}
+    assert purge_module.forget_webhook_claims(wiring.session_factory) == 0  # nothing more
 
 
 def test_purge_job_forgets_residents_blocked_past_retention(wiring):
