@@ -1565,8 +1565,10 @@ def lock_residents(session: Session, line_user_ids: Iterable[str]) -> None:
 # name: forget-webhook-claims
 # Claims (webhook_events) received before the cutoff, at most `limit` of them: a claim only
 # has to outlive LINE's redeliveries of its event, and the table would otherwise keep a row
-# for every event ever received. Without an index on received_at the subquery reads the
-# table from its start, where the oldest rows are, and stops at `limit`.
+# for every event ever received. No index on received_at: the subquery reads the table
+# until it has `limit` rows, the oldest rows coming first in the order they were written
+# (PostgreSQL may put newer rows in the space of deleted ones: a scan of ~30 days of
+# claims per chunk at worst, nightly).
 def forget_webhook_claims(before: dt.datetime, limit: int) -> Delete:
     """DELETE at most `limit` webhook claims received before `before`."""
     claims = WebhookEvent.__table__.c
