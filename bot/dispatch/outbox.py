@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -133,6 +134,9 @@ RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 
 FIRST_CHUNK = 1_000
 # PostgreSQL: chunks recorded while the one before is still being written (Recording).
 AHEAD = 1
+# Seconds between two looks, while a chunk waits for the one before to hold its lock, at
+# whether that one ended without (Recording._write_after).
+HOLD_POLL = 0.05
 
 
 class _Abandoned(Exception):
@@ -159,7 +163,8 @@ class Recording:
     * the locks that keep other recorders out while a chunk counts the week's notices and
       this campaign's (the weekly cap's, the campaign's) are held by one more connection
       for the whole recording (`_Lease`), not by each chunk, whose locks would wait for
-      the chunk before; the residents' lock (against deletions) is each chunk's own;
+      the chunk before; the residents' lock (against deletions) is each chunk's own,
+      taken in the chunks' order (`_write_after`);
     * the run's row, the check that the run is still being recorded, is taken last, just
       before the commit (after the chunk before has committed).
     Another recorder (a resume, another campaign, a catch-up pass) waits for the whole
@@ -186,6 +191,7 @@ class Recording:
         self._lease: _Lease | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._queued: deque[Future] = deque()  # chunks being written, in order
+        self._holding: threading.Event | None = None  # the last planned chunk holds its lock
         self._planned_last = False
         self._closing = False
 
@@ -301,11 +307,13 @@ class Recording:
         upto = self._next_upto()
         last = upto >= top
         before = self._queued[-1] if self._queued else None
+        before_holds = self._holding if before is not None else None
+        self._holding = holds = threading.Event()
         assert self._threads is not None
         self._queued.append(
             self._threads.submit(
                 self._write_after,
-                before,
+                (before, before_holds, holds),
                 self._chooser(last),
                 now,
                 self.after,
@@ -319,7 +327,7 @@ class Recording:
 
     def _write_after(
         self,
-        before: Future | None,
+        order: tuple[Future | None, threading.Event | None, threading.Event],
         chooser,
         now: dt.datetime,
         after: int,
@@ -327,12 +335,24 @@ class Recording:
         last: bool,
         index: int,
     ) -> tuple[list[Batch], bool, bool] | None:
-        """Write a chunk on this thread's connection; commit it once `before` has been."""
+        """Write a chunk on this thread's connection; commit it once the chunk before
+        (`order`: its future, the event it sets once it holds the residents' lock, and this
+        chunk's own) has been."""
+        before, before_holds, holds = order
         try:
             with transaction(self.factory) as session:
                 conn = session.connection()
                 audience.make_room(conn)
+                # The residents' lock (shared, against deletions) in the chunks' order.
+                # Taken before the chunk before it, this chunk could leave that one queued
+                # behind a deletion that waits for this one, which waits in turn for that
+                # one's commit: a deadlock PostgreSQL cannot see (the last wait is ours),
+                # broken only by the statement timeout (CI, 10 minutes).
+                while before is not None and before_holds is not None:
+                    if before_holds.wait(HOLD_POLL) or before.done() or self._closing:
+                        break  # it holds it, or it ended (then this one will not commit)
                 audience.hold_residents(conn)  # no deletion while the chunk names them
+                holds.set()
                 bound = None if last else upto
                 formed, left_pending = self._write_chunk(session, chooser, now, after, bound)
                 try:
@@ -347,6 +367,8 @@ class Recording:
                 self._end_chunk(session, last, index)
         except _Abandoned:
             return None
+        finally:
+            holds.set()  # failed or abandoned: the chunk after it must not wait
         return formed, left_pending, last
 
     def _write_chunk(

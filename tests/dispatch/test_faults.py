@@ -253,6 +253,88 @@ def _two_chunks_in_flight(line, people, monkeypatch):
         yield residents, run_id, recording, (recorder, outcome), held
 
 
+def test_chunks_take_the_residents_lock_in_order_so_a_deletion_between_never_deadlocks(
+    line, people, sim, monkeypatch
+):
+    """PostgreSQL, two chunks in flight: the second may not take the residents' lock before
+    the first. If it did, a resident's 削除する (its trigger wants the lock alone) would
+    queue behind the second, the first chunk's request behind the deletion, and the second
+    chunk would wait for the first to commit: a deadlock PostgreSQL cannot see, the send
+    hanging until its statement timeout (10 minutes: CI). Here the first chunk is slowed at
+    the lock and a deletion is started as soon as the second holds it. The recording ends
+    at once; the deleted resident gets nothing, everyone else one notice."""
+    from sqlalchemy import delete, text
+
+    from bot.dispatch import outbox
+    from bot.store import queries
+    from bot.store.models import Resident
+    from tests.helpers import wait_for_lock_waits
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: its chunks are written one after another")
+    monkeypatch.setattr(outbox, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
+    residents = people.crowd(6)
+    factory = line.session_factory
+    with factory() as session:
+        ids = dict(session.execute(select(Resident.line_user_id, Resident.id)).all())
+    leaving = residents[-1]  # in a later chunk
+    chunk = threading.local()
+    second_holds, deletion_waits = threading.Event(), threading.Event()
+    deleter: list = []
+    write_after, hold = outbox.Recording._write_after, queries.hold_residents
+
+    def numbered(self, order, chooser, now, after, upto, last, index):
+        chunk.index = index
+        return write_after(self, order, chooser, now, after, upto, last, index)
+
+    def delete_leaving() -> None:
+        with line.engine.begin() as conn:
+            conn.execute(delete(Resident).where(Resident.id == ids[leaving]))
+
+    def slowed(conn) -> None:
+        # The first chunk late to the lock: the second may come first (and the deletion).
+        if chunk.index == 0 and second_holds.wait(1):
+            deletion_waits.wait(5)
+        hold(conn)
+        if chunk.index == 1:
+            second_holds.set()
+            with line.engine.connect() as watching:
+                deleter.append(in_thread(delete_leaving))
+                wait_for_lock_waits(watching, 1)  # the deletion waits for the lock
+            deletion_waits.set()
+
+    monkeypatch.setattr(outbox.Recording, "_write_after", numbered)
+    monkeypatch.setattr(queries, "hold_residents", slowed)
+    run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
+    recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
+
+    def record_all() -> None:
+        while recording.next_chunk(NOW):
+            pass
+
+    recorder, outcome = in_thread(record_all)
+    recorder.join(30)
+    if recorder.is_alive():  # deadlocked: end it, so that the test can fail and clean up
+        with line.engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        recorder.join(30)
+        pytest.fail("the recording deadlocked with the deletion")
+    assert outcome == [None]
+    for thread, done in deleter:
+        thread.join(10)
+        assert done == [None]
+    assert_no_delivery_names_a_missing_resident(line)
+    resume_unfinished(line, policy=FAST)
+    assert all(len(notices(sim, u)) == 1 for u in residents if u != leaving)
+    assert notices(sim, leaving) == []
+
+
 def test_on_postgresql_the_next_chunk_is_written_while_the_one_before_is(
     line, people, sim, monkeypatch
 ):
