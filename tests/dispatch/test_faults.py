@@ -211,6 +211,18 @@ def test_a_crash_between_recording_chunks_is_resumed_after_the_last_recorded_res
     assert outbox.get_run(line.session_factory, run_id).status == "done"
 
 
+def _six_in_chunks_of_two(line, people, monkeypatch) -> list[str]:
+    """PostgreSQL only (SQLite writes its chunks one after another): six residents, to be
+    recorded in chunks of two."""
+    from bot.dispatch import outbox
+
+    if line.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: its chunks are written one after another")
+    monkeypatch.setattr(outbox, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
+    return people.crowd(6)
+
+
 def _two_chunks_in_flight(line, people, monkeypatch):
     """PostgreSQL, chunks of 2 of 6 residents: the first chunk held in the middle (a row it
     writes waits for `holding`'s transaction) and the second chunk written meanwhile on
@@ -222,11 +234,7 @@ def _two_chunks_in_flight(line, people, monkeypatch):
     from bot.store.models import Resident
     from tests.helpers import hold_delivery, wait_for_lock_waits
 
-    if line.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer: its chunks are written one after another")
-    monkeypatch.setattr(outbox, "FIRST_CHUNK", 2)
-    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
-    residents = people.crowd(6)
+    residents = _six_in_chunks_of_two(line, people, monkeypatch)
     factory = line.session_factory
     run_id = outbox.claim_run(factory, "senior-2026", "senior-smartphone", NOW, False, NOW)
     recording = outbox.Recording(factory, line.config, outbox.get_run(factory, run_id))
@@ -270,11 +278,7 @@ def test_chunks_take_the_residents_lock_in_order_so_a_deletion_between_never_dea
     from bot.store.models import Resident
     from tests.helpers import wait_for_lock_waits
 
-    if line.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer: its chunks are written one after another")
-    monkeypatch.setattr(outbox, "FIRST_CHUNK", 2)
-    monkeypatch.setattr(outbox, "RECORD_CHUNK", 2)
-    residents = people.crowd(6)
+    residents = _six_in_chunks_of_two(line, people, monkeypatch)
     factory = line.session_factory
     with factory() as session:
         ids = dict(session.execute(select(Resident.line_user_id, Resident.id)).all())
