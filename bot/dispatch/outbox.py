@@ -134,8 +134,8 @@ RECORD_CHUNK = 10_000  # residents per recording transaction (~20 batches: ~0.1 
 FIRST_CHUNK = 1_000
 # PostgreSQL: chunks recorded while the one before is still being written (Recording).
 AHEAD = 1
-# Seconds between two looks, while a chunk waits for the one before to hold its lock, at
-# whether that one ended without (Recording._write_after).
+# How often a chunk waiting for the one before it to hold the residents' lock looks whether
+# that one ended without taking it (Recording._write_after).
 HOLD_POLL = 0.05
 
 
@@ -190,8 +190,9 @@ class Recording:
         self._choosers: dict[bool, object] = {}  # built once per run: the last chunk's apart
         self._lease: _Lease | None = None
         self._threads: ThreadPoolExecutor | None = None
-        self._queued: deque[Future] = deque()  # chunks being written, in order
-        self._holding: threading.Event | None = None  # the last planned chunk holds its lock
+        # Chunks being written, in order: each one's future, and the event it sets once it
+        # holds the residents' lock.
+        self._queued: deque[tuple[Future, threading.Event]] = deque()
         self._planned_last = False
         self._closing = False
 
@@ -298,7 +299,8 @@ class Recording:
             self._threads = ThreadPoolExecutor(AHEAD + 1, "todoku-record")
         while not self._planned_last and len(self._queued) <= AHEAD:
             self._plan(now)
-        return self._queued.popleft().result()
+        chunk, _ = self._queued.popleft()
+        return chunk.result()
 
     def _plan(self, now: dt.datetime) -> None:
         """Start writing the chunk after the last one planned."""
@@ -307,27 +309,27 @@ class Recording:
         upto = self._next_upto()
         last = upto >= top
         before = self._queued[-1] if self._queued else None
-        before_holds = self._holding if before is not None else None
-        self._holding = holds = threading.Event()
+        holds = threading.Event()
         assert self._threads is not None
-        self._queued.append(
-            self._threads.submit(
-                self._write_after,
-                (before, before_holds, holds),
-                self._chooser(last),
-                now,
-                self.after,
-                upto,
-                last,
-                self.chunks,
-            )
+        chunk = self._threads.submit(
+            self._write_after,
+            before,
+            holds,
+            self._chooser(last),
+            now,
+            self.after,
+            upto,
+            last,
+            self.chunks,
         )
+        self._queued.append((chunk, holds))
         self.after, self._planned_last = upto, last
         self.chunks += 1
 
     def _write_after(
         self,
-        order: tuple[Future | None, threading.Event | None, threading.Event],
+        before: tuple[Future, threading.Event] | None,
+        holds: threading.Event,
         chooser,
         now: dt.datetime,
         after: int,
@@ -335,10 +337,9 @@ class Recording:
         last: bool,
         index: int,
     ) -> tuple[list[Batch], bool, bool] | None:
-        """Write a chunk on this thread's connection; commit it once the chunk before
-        (`order`: its future, the event it sets once it holds the residents' lock, and this
-        chunk's own) has been."""
-        before, before_holds, holds = order
+        """Write a chunk on this thread's connection; commit it once the chunk `before`
+        (its future and its `holds`) has been. Sets `holds` once it holds the residents'
+        lock, or ends without."""
         try:
             with transaction(self.factory) as session:
                 conn = session.connection()
@@ -348,15 +349,17 @@ class Recording:
                 # behind a deletion that waits for this one, which waits in turn for that
                 # one's commit: a deadlock PostgreSQL cannot see (the last wait is ours),
                 # broken only by the statement timeout (CI, 10 minutes).
-                while before is not None and before_holds is not None:
-                    if before_holds.wait(HOLD_POLL) or before.done() or self._closing:
-                        break  # it holds it, or it ended (then this one will not commit)
+                if before is not None:
+                    # Until it holds it, or it ended (then this one will not commit).
+                    previous, previous_holds = before
+                    while not (previous_holds.wait(HOLD_POLL) or previous.done() or self._closing):
+                        pass
                 audience.hold_residents(conn)  # no deletion while the chunk names them
                 holds.set()
                 bound = None if last else upto
                 formed, left_pending = self._write_chunk(session, chooser, now, after, bound)
                 try:
-                    committed = before is None or before.result() is not None
+                    committed = before is None or before[0].result() is not None
                 except BaseException:  # failed or cancelled: this one must not commit
                     committed = False
                 if not committed or self._closing:

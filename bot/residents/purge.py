@@ -83,7 +83,7 @@ def forget_webhook_claims(factory: sessionmaker[Session]) -> int:
     total = 0
     while True:
         with transaction(factory) as session:
-            count = session.execute(queries.forget_webhook_claims(before, CLAIM_CHUNK)).rowcount
-        total += count or 0
-        if not count or count < CLAIM_CHUNK:
+            forgotten = session.execute(queries.forget_webhook_claims(before, CLAIM_CHUNK))
+        total += forgotten.rowcount
+        if forgotten.rowcount < CLAIM_CHUNK:
             return total

@@ -288,9 +288,9 @@ def test_chunks_take_the_residents_lock_in_order_so_a_deletion_between_never_dea
     deleter: list = []
     write_after, hold = outbox.Recording._write_after, queries.hold_residents
 
-    def numbered(self, order, chooser, now, after, upto, last, index):
+    def numbered(self, before, holds, chooser, now, after, upto, last, index):
         chunk.index = index
-        return write_after(self, order, chooser, now, after, upto, last, index)
+        return write_after(self, before, holds, chooser, now, after, upto, last, index)
 
     def delete_leaving() -> None:
         with line.engine.begin() as conn:
