@@ -55,24 +55,24 @@ def parts(table: str) -> tuple[Part, ...]:
     return tuple(found)
 
 
-# The webhook's path. gunicorn's part counts under `benchmarks.webhook --parts` only
-# (`benchmarks.webhook_cpu` posts through Flask's test client).
+# The webhook's path: from a webhook thread's call (bot.web; Flask's test client's under
+# `benchmarks.webhook_cpu`) to its answer. Reading and writing HTTP in the event loop is
+# part of "the rest".
 WEBHOOK_PARTS = parts(
     """
-0 gunicorn.workers.gthread:ThreadWorker.handle | gunicorn: a request read, run, answered
-1 bot.registration.webhook:respond | the request (signature to answer)
-2 bot.registration.webhook:read_webhook | size, signature, JSON
-2 bot.registration.webhook:parse_event | the SDK's parse
-2 bot.registration.events:EventWriter._write_batch | a batch's transaction (reply threads' too)
-3 bot.registration.events:_claim | the claim
-3 bot.registration.events:_lock_residents | the residents' locks (PostgreSQL)
-3 bot.registration.events:read_ahead | the residents' read (ORM, a query per batch)
-3 bot.registration.handlers:find_resident | a resident's read (ORM, a later event's)
-3 bot.registration.outbox:store_all | the reply rows (a statement per batch)
-3 sqlalchemy.orm.session:SessionTransaction.commit | the commit (with the ORM's flush)
-2 bot.registration.events:EventWriter._finish | after the batch (the event's log line)
-2 bot.registration.outbox:ReplySender.send | the replies handed to the reply threads
-0 structlog._base:BoundLoggerBase._proxy_to_logger | log lines: ours and gunicorn's access lines
+0 bot.registration.webhook:respond_to | the request (signature to answer)
+1 bot.registration.webhook:read_webhook | size, signature, JSON
+1 bot.registration.webhook:parse_event | the SDK's parse
+1 bot.registration.events:EventWriter._write_batch | a batch's transaction (reply threads' too)
+2 bot.registration.events:_claim | the claim
+2 bot.registration.events:_lock_residents | the residents' locks (PostgreSQL)
+2 bot.registration.events:read_ahead | the residents' read (ORM, a query per batch)
+2 bot.registration.handlers:find_resident | a resident's read (ORM, a later event's)
+2 bot.registration.outbox:store_all | the reply rows (a statement per batch)
+2 sqlalchemy.orm.session:SessionTransaction.commit | the commit (with the ORM's flush)
+1 bot.registration.events:EventWriter._finish | after the batch (the event's log line)
+1 bot.registration.outbox:ReplySender.send | the replies handed to the reply threads
+0 structlog._base:BoundLoggerBase._proxy_to_logger | log lines: ours and the access lines
 0 bot.registration.outbox:ReplySender._run | a reply thread's send
 1 bot.registration.language:welcome_now | a new friend's language and welcome
 2 bot.registration.language:profile_language | their profile's language (a call to LINE)

@@ -101,6 +101,7 @@ NEVER = {
     "bot.registration": ("bot.dispatch", "bot.admin"),
     "bot.dispatch": ("bot.registration", "bot.admin"),
     "bot.residents": ("bot.line", "bot.registration", "bot.dispatch", "bot.admin", "flask"),
+    "bot.web": ("bot.store", "bot.dispatch", "bot.admin"),
 }
 
 

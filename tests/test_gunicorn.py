@@ -115,13 +115,14 @@ def test_the_log_level_warning_leaves_out_access_lines_but_not_gunicorns_own(tmp
 def test_a_worker_keeps_few_idle_connections_so_a_client_spreads_over_the_workers(tmp_path):
     """A client that keeps many connections open (LINE, a proxy, a load generator) must not
     pin them all to one worker, which then works alone on one core while the others idle.
-    A worker keeps at most `threads` connections waiting for their next request; beyond
-    them it answers with "Connection: close", so the client connects again and any worker
-    with room takes it."""
-    threads = runpy.run_path(str(REPO / "gunicorn.conf.py"))["threads"]
+    A worker keeps at most `worker_connections` connections open; beyond them it answers
+    with "Connection: close", so the client connects again and any worker may take it."""
+    cap = runpy.run_path(str(REPO / "gunicorn.conf.py"))["worker_connections"]
     with shipped_gunicorn(tmp_path) as server:
         port = server.port
-        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(14)]
+        connections = [
+            http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(cap + 6)
+        ]
         kept = []
         try:
             for conn in connections:
@@ -130,25 +131,25 @@ def test_a_worker_keeps_few_idle_connections_so_a_client_spreads_over_the_worker
                 response.read()
                 assert response.status == 200
                 kept.append(response.getheader("Connection", "keep-alive").lower() != "close")
-                time.sleep(0.05)  # the worker puts the connection among its kept-alive ones
             # A new client is still served.
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
         finally:
             for conn in connections:
                 conn.close()
-    # The answer can leave before the worker counts its connection as kept alive, so the
-    # connection after the first `threads` may be kept too; none after it.
-    assert kept[:threads] == [True] * threads
-    assert not any(kept[threads + 1 :]), kept
+    # A closed connection may still be counted when the next one is answered, so the one
+    # after the first `cap` may be closed too; none before, and none kept after it.
+    assert kept[:cap] == [True] * cap, kept
+    assert not any(kept[cap + 1 :]), kept
 
 
 def test_a_full_worker_lets_a_waiting_client_in_at_its_next_answer(tmp_path):
-    """A worker holding as many connections as it may (2 × threads), each with its next
-    request already sent (a busy client), answers with "Connection: close": a client still
-    waiting to be accepted gets in at once. gunicorn's own worker kept such connections
-    open, and the waiting client waited as long as they stayed busy (a burst of webhooks
-    over more connections than the workers hold: one waited 7.8 s)."""
-    cap = 2 * runpy.run_path(str(REPO / "gunicorn.conf.py"))["threads"]
+    """A worker holding as many connections as it keeps (`worker_connections`), each with its
+    next request already sent (a busy client): a client still waiting to be accepted gets
+    in at once, and the busy ones past the cap are answered with "Connection: close".
+    gunicorn's own thread worker kept such connections open, and the waiting client waited
+    as long as they stayed busy (a burst of webhooks over more connections than the
+    workers hold: one waited 7.8 s)."""
+    cap = runpy.run_path(str(REPO / "gunicorn.conf.py"))["worker_connections"] + 2
     request = b"GET /healthz HTTP/1.1\r\nHost: todoku\r\n\r\n"
     with shipped_gunicorn(tmp_path) as server:
         stop = threading.Event()
@@ -197,3 +198,45 @@ def test_a_full_worker_lets_a_waiting_client_in_at_its_next_answer(tmp_path):
     assert status is not None and status.status_code == 200, "the new client was never let in"
     assert waited < 1.5, f"the new client waited {waited:.1f} s to be answered"
     assert closes, "a full worker kept every busy connection open"
+
+
+def test_the_shipped_server_verifies_bounds_and_writes_webhooks_on_kept_connections(tmp_path):
+    """POST /callback through gunicorn as shipped (bot.web's front, not Flask): a signed
+    webhook is written and answered 200; no signature or a wrong one 400; a body over the
+    limit 413 without reading it into the app; the connection stays usable after each, and
+    every answer has its access line without the query string."""
+    from tests.webhooks import body_of, event, sign
+
+    user = "U" + "1" * 32
+    good = body_of(event("follow", user)).encode()
+    with shipped_gunicorn(tmp_path) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+
+            def post(body: bytes, signature: str | None, query: str = "") -> tuple[int, str]:
+                headers = {"Content-Type": "application/json"}
+                if signature is not None:
+                    headers["X-Line-Signature"] = signature
+                conn.request("POST", "/callback" + query, body=body, headers=headers)
+                answer = conn.getresponse()
+                return answer.status, answer.read().decode()
+
+            assert post(good, None) == (400, "missing X-Line-Signature header\n")
+            assert post(good, sign(good, "not-the-secret")) == (400, "invalid signature\n")
+            huge = b"{" + b" " * (1024 * 1024) + b"}"
+            assert post(huge, sign(huge, "s")) == (413, f"body larger than {1024 * 1024} bytes\n")
+            assert post(good, sign(good, "s"), "?token=do-not-log") == (200, "OK\n")
+            assert post(good, sign(good, "s")) == (200, "OK\n")  # the same event again: once
+        finally:
+            conn.close()
+    engine = make_engine(f"sqlite:///{tmp_path / 'todoku.db'}")
+    with engine.connect() as db:
+        stored = db.exec_driver_sql("SELECT count(*) FROM webhook_events").scalar()
+        friends = db.exec_driver_sql("SELECT count(*) FROM residents").scalar()
+    engine.dispose()
+    assert (stored, friends) == (1, 1)
+    lines = [json.loads(line) for line in server.stderr.strip().splitlines()]
+    access = [line["event"] for line in lines if line.get("logger") == "gunicorn.access"]
+    posts = [a for a in access if '"POST /callback"' in a]
+    assert [a.split()[3] for a in posts] == ["400", "400", "413", "200", "200"], posts
+    assert not any("do-not-log" in line for line in server.stderr.splitlines())

@@ -55,14 +55,20 @@ def callback() -> Response:
 
 def respond(app, environ) -> tuple[int, str]:
     """Verify, parse and write a webhook's events from its WSGI environ; status and text."""
+    return respond_to(
+        app,
+        _content_length(environ),
+        environ.get("HTTP_X_LINE_SIGNATURE"),
+        environ["wsgi.input"],
+    )
+
+
+def respond_to(app, content_length: int | None, signature: str | None, stream) -> tuple[int, str]:
+    """Verify, parse and write a webhook's events (its declared length, its signature, its
+    body as a stream); status and text. bot.web's front calls it on a thread."""
     wiring: Wiring = app.extensions["todoku"]
     try:
-        raw_events = read_webhook(
-            wiring,
-            _content_length(environ),
-            environ.get("HTTP_X_LINE_SIGNATURE"),
-            environ["wsgi.input"],
-        )
+        raw_events = read_webhook(wiring, content_length, signature, stream)
     except WebhookRejected as exc:
         log.info("webhook_rejected", reason=exc.reason, status=exc.status)
         return exc.status, exc.reason + "\n"

@@ -1,0 +1,229 @@
+"""The web process's HTTP front: uvicorn's event loop under gunicorn, Flask behind it.
+
+gunicorn (gunicorn.conf.py) runs `TodokuWorker`s: each reads and writes HTTP in one event
+loop (uvloop, httptools' C parser) instead of a thread per request parsing HTTP in Python.
+gunicorn's thread worker cost ~0.3 ms of CPU per request around the app (reading, parsing,
+handing the socket between its threads), a sixth of a webhook event's; a bare endpoint
+served this way takes a quarter of the CPU (docs/benchmarks.md, "2026-12-05 (10:50–12:30
+JST)").
+
+The app stays a WSGI Flask app (`bot.app:create_app()`, as the Procfile names it). The
+worker wraps it in `AsgiFront`:
+- `POST /callback` is read by the loop and written by `bot.registration.webhook.respond_to`
+  on one of `threads` threads (its batch waits for the database there, never in the loop);
+- every other request goes to Flask through a2wsgi, on threads of its own;
+- each answer is logged as one access line (no query string: click tokens and ids could
+  appear there);
+- a worker holding more than `worker_connections` connections answers with "Connection:
+  close", so a client that keeps many connections open (LINE, a proxy) spreads them over
+  the workers instead of leaving one worker, on one core, with most of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from a2wsgi import WSGIMiddleware
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
+
+from bot.logs import get_logger
+
+log = get_logger("todoku.webhook")
+access_log = get_logger("gunicorn.access")
+
+CALLBACK = "/callback"
+
+
+class AsgiFront:
+    """ASGI in front of a WSGI app (see the module's docstring). `connections`: the
+    server's open connections (uvicorn's), set by the worker; None: never closes one."""
+
+    def __init__(self, app, *, threads: int, keep_alive_max: int) -> None:
+        self.app = app
+        self.keep_alive_max = keep_alive_max
+        self.connections: set | None = None
+        self.wsgi = WSGIMiddleware(app, workers=threads)
+        # Only a Todoku app has a webhook; any other WSGI app (the benchmark's floor) is
+        # served whole through a2wsgi.
+        extensions = getattr(app, "extensions", {})
+        self.webhooks = "todoku" in extensions
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: none here; uvicorn refuses them
+        started = time.monotonic()
+        answer = _Answer(send, self._crowded())
+        try:
+            if self.webhooks and scope["path"] == CALLBACK and scope["method"] == "POST":
+                await self._webhook(scope, receive, answer)
+            else:
+                await self.wsgi(scope, receive, answer)
+        finally:
+            _log_access(scope, answer, time.monotonic() - started)
+
+    def _crowded(self) -> bool:
+        return self.connections is not None and len(self.connections) > self.keep_alive_max
+
+    async def _webhook(self, scope, receive, send) -> None:
+        from bot.registration.webhook import respond_to
+
+        limit = self.app.extensions["todoku"].settings.max_webhook_bytes
+        length = signature = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = _length(value)
+            elif name == b"x-line-signature":
+                signature = value.decode("latin-1")
+        body = await _read_body(receive, limit + 1)
+        loop = asyncio.get_running_loop()
+        try:
+            status, text = await loop.run_in_executor(
+                self._pool, respond_to, self.app, length, signature, io.BytesIO(body)
+            )
+        except Exception as exc:
+            log.error("webhook_failed", error=type(exc).__name__, exc_info=True)
+            status, text = 500, "internal error\n"
+        payload = text.encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+class _Answer:
+    """`send` that notes the status and the bytes sent, and asks for the connection to be
+    closed after the answer when the worker is crowded."""
+
+    def __init__(self, send, close: bool) -> None:
+        self._send = send
+        self._close = close
+        self.status: int | None = None
+        self.sent = 0
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self._close:
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        elif message["type"] == "http.response.body":
+            self.sent += len(message.get("body", b""))
+        await self._send(message)
+
+
+async def _read_body(receive, most: int) -> bytes:
+    """The request's body, at most `most` bytes kept (the rest is read and dropped)."""
+    chunks: list[bytes] = []
+    kept = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if kept < most:
+            chunks.append(chunk[: most - kept])
+            kept += len(chunks[-1])
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _length(value: bytes) -> int | None:
+    try:
+        length = int(value)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _log_access(scope, answer: _Answer, seconds: float) -> None:
+    """One line per answer, as gunicorn's access line was: address, method and path (never
+    the query string), status, bytes, seconds. INFO: TODOKU_LOG_LEVEL=WARNING drops it."""
+    client = scope.get("client")
+    status = "-" if answer.status is None else answer.status
+    access_log.info(
+        f'{client[0] if client else "-"} "{scope["method"]} {scope["path"]}" '
+        f"{status} {answer.sent} {seconds:.6f}s"
+    )
+
+
+class TodokuWorker(UvicornWorker):
+    """gunicorn's worker for the web process: uvicorn's loop, `AsgiFront` around the app.
+
+    uvloop and httptools (the C parser); no access log of uvicorn's own (AsgiFront writes
+    the line); the proxy's headers are left to the app (bot.app: ProxyFix, as configured),
+    so they are read once; no "server" header."""
+
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+        "lifespan": "on",
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn's own lines (start-up, shutdown, errors) go to the root logger's JSON
+        # handler like every other line (gunicorn.conf.py's JsonLogger empties gunicorn's).
+        import logging
+
+        errors = logging.getLogger("uvicorn.error")
+        errors.handlers, errors.propagate = [], True
+        # Its access lines would carry the query string; AsgiFront writes them.
+        access = logging.getLogger("uvicorn.access")
+        access.handlers, access.propagate, access.disabled = [], False, True
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        if not _is_asgi(self.wsgi):
+            threads = self.cfg.threads
+            cap = self.cfg.worker_connections
+            self.wsgi = AsgiFront(self.wsgi, threads=threads, keep_alive_max=cap)
+
+    async def _serve(self) -> None:
+        # uvicorn_worker's own, with the server's connections handed to the front.
+        self.config.app = self.wsgi
+        server = Server(config=self.config)
+        if isinstance(self.wsgi, AsgiFront):
+            self.wsgi.connections = server.server_state.connections
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+def _is_asgi(app) -> bool:
+    call = app if inspect.isfunction(app) else getattr(app, "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(call)
