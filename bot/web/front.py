@@ -35,6 +35,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from bot.logs import get_logger
+from bot.registration.webhook import respond_to
 
 log = get_logger("todoku.webhook")
 access_log = get_logger("gunicorn.access")
@@ -77,8 +78,6 @@ class AsgiFront:
         return self.connections is not None and len(self.connections) > self.keep_alive_max
 
     async def _webhook(self, scope, receive, send) -> None:
-        from bot.registration.webhook import respond_to
-
         limit = self.app.extensions["todoku"].settings.max_webhook_bytes
         length = signature = None
         for name, value in scope["headers"]:
@@ -86,7 +85,12 @@ class AsgiFront:
                 length = _length(value)
             elif name == b"x-line-signature":
                 signature = value.decode("latin-1")
-        body = await _read_body(receive, limit + 1)
+        if length is not None and length > limit:
+            body, whole = b"", False  # 413 at once (respond_to), the body left unread
+        else:
+            body, whole = await _read_body(receive, limit)
+        if not whole:
+            send.close = True  # a body left unread: the connection cannot serve another
         loop = asyncio.get_running_loop()
         try:
             status, text = await loop.run_in_executor(
@@ -116,14 +120,14 @@ class _Answer:
 
     def __init__(self, send, close: bool) -> None:
         self._send = send
-        self._close = close
+        self.close = close
         self.status: int | None = None
         self.sent = 0
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            if self._close:
+            if self.close:
                 headers = [h for h in message.get("headers", ()) if h[0].lower() != b"connection"]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
         elif message["type"] == "http.response.body":
@@ -131,21 +135,22 @@ class _Answer:
         await self._send(message)
 
 
-async def _read_body(receive, most: int) -> bytes:
-    """The request's body, at most `most` bytes kept (the rest is read and dropped)."""
+async def _read_body(receive, most: int) -> tuple[bytes, bool]:
+    """The request's body and True; or, past `most` bytes, its first `most` + 1 bytes (enough
+    for respond_to to refuse it) and False, the rest left unread."""
     chunks: list[bytes] = []
     kept = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return b"".join(chunks), True
         chunk = message.get("body", b"")
-        if kept < most:
-            chunks.append(chunk[: most - kept])
-            kept += len(chunks[-1])
+        chunks.append(chunk)
+        kept += len(chunk)
+        if kept > most:
+            return b"".join(chunks)[: most + 1], False
         if not message.get("more_body"):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks), True
 
 
 def _length(value: bytes) -> int | None:
