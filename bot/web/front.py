@@ -35,7 +35,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from bot.logs import get_logger
-from bot.registration.webhook import respond_to
+from bot.registration import webhook
 
 log = get_logger("todoku.webhook")
 access_log = get_logger("gunicorn.access")
@@ -94,7 +94,7 @@ class AsgiFront:
         loop = asyncio.get_running_loop()
         try:
             status, text = await loop.run_in_executor(
-                self._pool, respond_to, self.app, length, signature, io.BytesIO(body)
+                self._pool, webhook.respond_to, self.app, length, signature, io.BytesIO(body)
             )
         except Exception as exc:
             log.error("webhook_failed", error=type(exc).__name__, exc_info=True)
