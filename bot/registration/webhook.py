@@ -84,7 +84,9 @@ class FastPath:
     """WSGI in front of Flask: POST /callback is answered by `respond` without Flask's
     request and app contexts, URL routing, hooks and Response (9 % of a webhook's CPU under
     load, py-spy); every other request goes to Flask as before. Like Flask, an error is a
-    500 with the error logged (a database error by class and constraint only, bot.logs)."""
+    500 with the error logged (a database error by class and constraint only, bot.logs).
+    Under gunicorn, bot.web's front answers POST /callback before any WSGI; this path
+    serves WSGI servers (`todoku serve`, the demo) and Flask's test client."""
 
     def __init__(self, app, inner) -> None:
         self.app = app
