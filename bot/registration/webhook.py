@@ -57,7 +57,7 @@ def respond(app, environ) -> tuple[int, str]:
     """Verify, parse and write a webhook's events from its WSGI environ; status and text."""
     return respond_to(
         app,
-        _content_length(environ),
+        declared_length(environ.get("CONTENT_LENGTH")),
         environ.get("HTTP_X_LINE_SIGNATURE"),
         environ["wsgi.input"],
     )
@@ -112,9 +112,10 @@ class FastPath:
         return [body]
 
 
-def _content_length(environ) -> int | None:
+def declared_length(value: str | bytes | None) -> int | None:
+    """A Content-Length header's value as a byte count (None: absent or not one)."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
+        length = int(value or "")
     except ValueError:
         return None
     return length if length >= 0 else None

@@ -1559,11 +1559,10 @@ def lock_residents(session: Session, line_user_ids: Iterable[str]) -> None:
     connection: nothing of the session's is read or written, and Session.execute's own
     machinery (autoflush, events, result wrapping) was over half the statement's client
     CPU in a webhook batch."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return
     if keys := resident_lock_keys(line_user_ids):
-        connection.execute(_LOCK_RESIDENTS_IN_ORDER, {"keys": keys})
+        session.connection().execute(_LOCK_RESIDENTS_IN_ORDER, {"keys": keys})
 
 
 # name: forget-webhook-claims

@@ -4,7 +4,7 @@ gunicorn (gunicorn.conf.py) runs `TodokuWorker`s: each reads and writes HTTP in 
 loop (uvloop, httptools' C parser) instead of a thread per request parsing HTTP in Python.
 gunicorn's thread worker cost ~0.3 ms of CPU per request around the app (reading, parsing,
 handing the socket between its threads), a sixth of a webhook event's; a bare endpoint
-served this way takes a quarter of the CPU (docs/benchmarks.md, "2026-12-05 (10:50–12:30
+served this way takes a quarter of the CPU (docs/benchmarks.md, "2026-12-05 (18:50–19:55
 JST)").
 
 The app stays a WSGI Flask app (`bot.app:create_app()`, as the Procfile names it). The
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
+import logging
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +83,7 @@ class AsgiFront:
         length = signature = None
         for name, value in scope["headers"]:
             if name == b"content-length":
-                length = _length(value)
+                length = webhook.declared_length(value)
             elif name == b"x-line-signature":
                 signature = value.decode("latin-1")
         if length is not None and length > limit:
@@ -153,14 +154,6 @@ async def _read_body(receive, most: int) -> tuple[bytes, bool]:
             return b"".join(chunks), True
 
 
-def _length(value: bytes) -> int | None:
-    try:
-        length = int(value)
-    except ValueError:
-        return None
-    return length if length >= 0 else None
-
-
 async def _lifespan(receive, send) -> None:
     while True:
         message = await receive()
@@ -202,8 +195,6 @@ class TodokuWorker(UvicornWorker):
         super().__init__(*args, **kwargs)
         # uvicorn's own lines (start-up, shutdown, errors) go to the root logger's JSON
         # handler like every other line (gunicorn.conf.py's JsonLogger empties gunicorn's).
-        import logging
-
         errors = logging.getLogger("uvicorn.error")
         errors.handlers, errors.propagate = [], True
         # Its access lines would carry the query string; AsgiFront writes them.
