@@ -6,16 +6,15 @@ from gunicorn.glogging import Logger
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-# Each worker reads and answers HTTP in one event loop (uvicorn's, bot.web.front.TodokuWorker),
-# and runs the app on threads: `threads` for webhooks, as many for Flask's pages.
+# Each worker reads and answers HTTP in one event loop (uvicorn's, bot.web.front.TodokuWorker).
+# Its webhooks are written by one thread per worker, each round with every webhook that came
+# in meanwhile (one transaction for them all, bot.registration.events): a pool of 8 threads
+# each writing its own webhook spent ~0.4 ms of CPU per event handing the writer's place to
+# each other (docs/benchmarks.md, "2026-12-05 (20:40–22:40 JST)"). A request waits for LINE
+# nowhere (replies, and a new friend's profile, are the reply threads'). On SQLite the
+# workers' writers queue for the one writer at bot.store.writegate.
 worker_class = "bot.web.front.TodokuWorker"
-# 8 webhook threads per worker. A request waits for LINE nowhere (replies, and a new
-# friend's profile, are the reply threads'), but for its turn at the worker's writer: the
-# requests waiting meanwhile go in one transaction (bot.registration.events), so more
-# threads make fewer commits. Measured (docs/benchmarks.md, 2026-12-05 06:00–07:00 JST):
-# 2 threads ~455 events/s, 8 ~540–585, 16 no better; 2, 3 or 4 workers the same on 2
-# cores. On SQLite the threads queue for the one writer at bot.store.writegate, not in
-# SQLite's busy handler (which made 8 threads slower than 2 before the gate).
+# Flask's pages (the dashboard, the forms, the redirects) run on this many threads per worker.
 threads = 8
 # A worker holding more than this many connections closes each after its answer, so a
 # client that keeps a few dozen open (LINE, a proxy) spreads them over the workers (one

@@ -55,14 +55,16 @@ def parts(table: str) -> tuple[Part, ...]:
     return tuple(found)
 
 
-# The webhook's path: from a webhook thread's call (bot.web; Flask's test client's under
-# `benchmarks.webhook_cpu`) to its answer. Reading and writing HTTP in the event loop is
+# The webhook's path: its check and parse (in bot.web's event loop; on the request's thread
+# under `benchmarks.webhook_cpu`'s Flask test client) and its writing (the worker's writer
+# thread, a round of webhooks at a time). Reading and writing HTTP in the event loop is
 # part of "the rest".
 WEBHOOK_PARTS = parts(
     """
-0 bot.registration.webhook:respond_to | the request (signature to answer)
+0 bot.registration.webhook:accept | a webhook's check and parse (the event loop)
 1 bot.registration.webhook:read_webhook | size, signature, JSON
 1 bot.registration.webhook:parse_event | the SDK's parse
+0 bot.registration.webhook:write_many | the writer's rounds (batches; replies handed on)
 1 bot.registration.events:EventWriter._write_batch | a batch's transaction (reply threads' too)
 2 bot.registration.events:_claim | the claim
 2 bot.registration.events:_lock_residents | the residents' locks (PostgreSQL)
@@ -71,7 +73,7 @@ WEBHOOK_PARTS = parts(
 2 bot.registration.outbox:store_all | the reply rows (a statement per batch)
 2 sqlalchemy.orm.session:SessionTransaction.commit | the commit (with the ORM's flush)
 1 bot.registration.events:EventWriter._finish | after the batch (the event's log line)
-1 bot.registration.outbox:ReplySender.send | the replies handed to the reply threads
+1 bot.registration.outbox:ReplySender.send_many | the replies handed to the reply threads
 0 structlog._base:BoundLoggerBase._proxy_to_logger | log lines: ours and the access lines
 0 bot.registration.outbox:ReplySender._run | a reply thread's send
 1 bot.registration.language:welcome_now | a new friend's language and welcome

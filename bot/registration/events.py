@@ -117,32 +117,72 @@ class EventWriter:
         self._queue_lock = threading.Lock()
         self._writing = False  # a thread is in front, writing batches
         sender.store_language = self.learn  # the reply threads' new friends' languages
+        # Set by a thread that writes every batch of the process (bot.web's writer):
+        # called when a language waits. A reply thread's language then goes in its next
+        # batch and never takes the front: one written between its rounds held the next.
+        self.wake_writer: Callable[[], None] | None = None
 
     def handle(self, events: list[Event]) -> Written:
         """Handle a webhook's events exactly once, in order; their committed replies and
         the calls to LINE to make now that they are committed."""
-        written = Written(replies=[], after_commit=[])
-        slots = []
-        for event in events:
-            slot = _slot_for(event)
-            if slot is not None:
-                slots.append(slot)
-        if not slots:
-            return written
-        for slot in slots:
-            slot.siblings = slots
-        self._write(slots)
-        for slot in slots:
-            item = self._finish(slot)
-            if item is not None:
-                written.replies.append(item)
-            if slot.outcome == HANDLED:
-                written.after_commit.extend(slot.actions)
+        (written,) = self.handle_many([events])
+        if isinstance(written, BaseException):
+            raise written
         return written
 
+    def handle_many(self, webhooks: list[list[Event]]) -> list[Written | Exception]:
+        """`handle` for several webhooks at once (bot.web's writer thread takes every
+        webhook that came in while it wrote): their events go in the same batches, each
+        webhook's in order. What each webhook's events came to, in their order: its
+        Written, or the error that failed it (its events handled alone failed)."""
+        groups: list[list[Slot]] = []
+        for events in webhooks:
+            slots = [slot for slot in map(_slot_for, events) if slot is not None]
+            for slot in slots:
+                slot.siblings = slots
+            groups.append(slots)
+        everything = [slot for slots in groups for slot in slots]
+        if everything:
+            self._write(everything)
+        results: list[Written | Exception] = []
+        for slots in groups:
+            written = Written(replies=[], after_commit=[])
+            try:
+                for slot in slots:
+                    item = self._finish(slot)
+                    if item is not None:
+                        written.replies.append(item)
+                    if slot.outcome == HANDLED:
+                        written.after_commit.extend(slot.actions)
+            except Exception as exc:
+                results.append(exc)
+            else:
+                results.append(written)
+        return results
+
+    def languages_waiting(self) -> bool:
+        """Whether a reply thread's language waits to be stored (`learn`)."""
+        with self._queue_lock:
+            return bool(self._learning)
+
+    def write_languages(self) -> None:
+        """Store the languages waiting (`learn`) in a batch: a writer thread's round
+        without webhooks. When another thread is in front, its next batch takes them."""
+        with self._queue_lock:
+            if self._writing or not self._learning:
+                return
+            self._writing = True
+        try:
+            while self._write_and_wake():
+                pass
+        finally:
+            self._leave_front(None)
+
     def _write(self, slots: list[Slot]) -> None:
+        mine = {id(slot) for slot in slots}
+
         def withdraw() -> None:  # given up: the events still queued are not written later
-            self._queue = [s for s in self._queue if s.siblings is not slots]
+            self._queue = [s for s in self._queue if id(s) not in mine]
 
         deadline = time.monotonic() + self.timeout
         waiter = threading.Condition(self._queue_lock)
@@ -183,11 +223,18 @@ class EventWriter:
             later = deadline + self.timeout
             return later if time.monotonic() < later else None
 
+        wake = self.wake_writer
         with self._queue_lock:
             self._learning.append(ask)
+        if wake is not None:
+            wake()  # outside _queue_lock: the writer takes its own lock, then this one
+        with self._queue_lock:
             # Not in line with the request threads' events: the batch being written or the
-            # next one takes the ask. Only when nobody writes does this thread write.
-            in_front = self._wait_turn(ask.waiter, ask.done.is_set, deadline, expired)
+            # next one takes the ask. Only when nobody writes (and no writer thread is
+            # there to be woken) does this thread write.
+            in_front = self._wait_turn(
+                ask.waiter, ask.done.is_set, deadline, expired, take_front=wake is None
+            )
         if in_front:
             try:
                 while not ask.done.is_set():
@@ -204,12 +251,14 @@ class EventWriter:
         done: Callable[[], bool],
         deadline: float,
         expired: Callable[[], float | None],
+        *,
+        take_front: bool = True,
     ) -> bool:
         """With `_queue_lock` held: wait on `waiter` until `done()` (False) or nobody
-        writes (True: this thread is now in front). At the deadline `expired()` gives a
-        later one, or None: GateTimeout."""
+        writes (True: this thread is now in front; never when not `take_front`). At the
+        deadline `expired()` gives a later one, or None: GateTimeout."""
         while not done():
-            if not self._writing:
+            if take_front and not self._writing:
                 self._writing = True
                 return True
             remaining = deadline - time.monotonic()
@@ -243,7 +292,7 @@ class EventWriter:
                 if waiter is not None:
                     waiter.notify()
 
-    def _leave_front(self, own: threading.Condition) -> None:
+    def _leave_front(self, own: threading.Condition | None) -> None:
         """Free the front and wake the thread first in the queue to take it (a request
         thread's events first, then a language to store), other than this one (`own`: its
         waiter; its events are still queued when an exception ended its turn)."""

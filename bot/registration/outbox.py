@@ -232,6 +232,26 @@ class ReplySender:
     def send(self, items: list[Pending], after_commit: Sequence[Callable[[], None]] = ()) -> None:
         """Queue committed replies and the calls to LINE their transactions asked for after
         the commit (a rich menu's link); wait up to `reply_wait_seconds` for them (0: never)."""
+        (futures,) = self.send_many([(items, after_commit)])
+        self.wait(futures)
+
+    def send_many(
+        self, webhooks: Sequence[tuple[list[Pending], Sequence[Callable[[], None]]]]
+    ) -> list[list[Future]]:
+        """Queue several webhooks' replies and calls without waiting: each webhook's
+        futures, done when sent (or given up). bot.web's writer thread hands them to the
+        requests, which `wait` in the event loop: a writer waiting for replies would hold
+        the languages the reply threads ask it to store."""
+        return [self._submit(items, after_commit) for items, after_commit in webhooks]
+
+    def wait(self, futures: list[Future]) -> None:
+        """Wait up to `reply_wait_seconds` for a webhook's replies (0: never)."""
+        if futures and self.settings.reply_wait_seconds > 0:
+            wait_for(futures, timeout=self.settings.reply_wait_seconds)
+
+    def _submit(
+        self, items: list[Pending], after_commit: Sequence[Callable[[], None]]
+    ) -> list[Future]:
         futures: list[Future] = []
         for action in after_commit:
             with self._lock:
@@ -247,8 +267,7 @@ class ReplySender:
                     continue  # its lease runs out and a sweeper sends it
                 self._queued += 1
             futures.append(self._pool.submit(self._run, item))
-        if futures and self.settings.reply_wait_seconds > 0:
-            wait_for(futures, timeout=self.settings.reply_wait_seconds)
+        return futures
 
     def _act(self, action: Callable[[], None]) -> None:
         try:

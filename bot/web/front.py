@@ -9,9 +9,10 @@ JST)").
 
 The app stays a WSGI Flask app (`bot.app:create_app()`, as the Procfile names it). The
 worker wraps it in `AsgiFront`:
-- `POST /callback` is read by the loop and written by `bot.registration.webhook.respond_to`
-  on one of `threads` threads (its batch waits for the database there, never in the loop);
-- every other request goes to Flask through a2wsgi, on threads of its own;
+- `POST /callback` is read, verified and parsed by the loop (`bot.registration.webhook.accept`)
+  and written by the worker's one webhook-writer thread (`_WebhookWriter`), each round with
+  every webhook accepted meanwhile (waiting for the database happens there, never in the loop);
+- every other request goes to Flask through a2wsgi, on `threads` threads;
 - each answer is logged as one access line (no query string: click tokens and ids could
   appear there);
 - a worker holding more than `worker_connections` connections answers with "Connection:
@@ -22,12 +23,13 @@ worker wraps it in `AsgiFront`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import io
 import logging
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from a2wsgi import WSGIMiddleware
@@ -36,7 +38,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from bot.logs import get_logger
-from bot.registration import webhook
+from bot.registration import events, webhook
 
 log = get_logger("todoku.webhook")
 access_log = get_logger("gunicorn.access")
@@ -57,7 +59,7 @@ class AsgiFront:
         # served whole through a2wsgi.
         extensions = getattr(app, "extensions", {})
         self.webhooks = "todoku" in extensions
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
+        self._writer = _WebhookWriter(app) if self.webhooks else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -87,16 +89,19 @@ class AsgiFront:
             elif name == b"x-line-signature":
                 signature = value.decode("latin-1")
         if length is not None and length > limit:
-            body, whole = b"", False  # 413 at once (respond_to), the body left unread
+            body, whole = b"", False  # 413 at once (accept), the body left unread
         else:
             body, whole = await _read_body(receive, limit)
         if not whole:
             send.close = True  # a body left unread: the connection cannot serve another
-        loop = asyncio.get_running_loop()
         try:
-            status, text = await loop.run_in_executor(
-                self._pool, webhook.respond_to, self.app, length, signature, io.BytesIO(body)
-            )
+            accepted = webhook.accept(self.app, length, signature, io.BytesIO(body))
+            if isinstance(accepted, tuple):
+                status, text = accepted
+            elif not accepted:
+                status, text = webhook.OK
+            else:
+                status, text = await self._writer.write(accepted)
         except Exception as exc:
             log.error("webhook_failed", error=type(exc).__name__, exc_info=True)
             status, text = 500, "internal error\n"
@@ -113,6 +118,115 @@ class AsgiFront:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class _WebhookWriter:
+    """The worker's webhook writer: one thread that writes, each round, every webhook the
+    loop accepted while it wrote the last (bot.registration.webhook.write_many).
+
+    Eight threads each running a webhook (the thread pool this replaced) spent ~0.4 ms of
+    CPU per event handing work and the writer's front place to each other and switching
+    the GIL between them (docs/benchmarks.md, "2026-12-05 (20:40–22:40 JST)"); here the
+    loop hands a round over once and is woken once when it ends. Waiting for the database
+    stays off the loop.
+
+    A webhook not written within `timeout` (the database stuck, or the thread gone) fails
+    (500, so LINE delivers it again); unless its round began, it is withdrawn and never
+    written. A round that raises fails its webhooks, and the next round runs."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.timeout: float | None = None  # the app's (webhook.write_timeout), on first use
+        self._jobs: list[_Job] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events = None  # the app's EventWriter, once started
+        self._reply_wait = 0.0  # its replies' reply_wait_seconds
+
+    async def write(self, events: list) -> tuple[int, str]:
+        """Write a webhook's accepted events; its status and text (raises what failed it),
+        given once its replies are sent when `reply_wait_seconds` asks for that."""
+        job = _Job(events, asyncio.get_running_loop().create_future())
+        with self._ready:
+            if self._thread is None or not self._thread.is_alive():
+                self._start(asyncio.get_running_loop())
+            self._jobs.append(job)
+            self._ready.notify()
+        try:
+            sending = await asyncio.wait_for(asyncio.shield(job.future), self.timeout)
+        except TimeoutError:
+            with self._ready:
+                job.abandoned = True
+                if job in self._jobs:  # not begun: never written
+                    self._jobs.remove(job)
+            raise WriterTimeout(self.timeout) from None
+        if sending and self._reply_wait > 0:  # tests: the answer after the replies
+            await asyncio.wait(map(asyncio.wrap_future, sending), timeout=self._reply_wait)
+        return webhook.OK
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """With `_ready` held: start the thread; the reply threads' languages wake it."""
+        self.timeout = webhook.write_timeout(self.app)
+        self._loop = loop
+        self._events = events.writer_for(self.app)
+        self._reply_wait = self._events.sender.settings.reply_wait_seconds
+        self._events.wake_writer = self._wake
+        self._thread = threading.Thread(target=self._run, name="webhook-writer", daemon=True)
+        self._thread.start()
+
+    def _wake(self) -> None:
+        with self._ready:
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:  # then the writer's own lock (languages_waiting), never back
+                while not self._jobs and not self._events.languages_waiting():
+                    self._ready.wait()
+                jobs, self._jobs = self._jobs, []
+            answers: list = [WriterStopped()] * len(jobs)
+            try:
+                answers = webhook.write_many(self.app, [job.events for job in jobs])
+            except Exception as exc:  # the round failed: each of its webhooks fails
+                log.error("webhook_round_failed", webhooks=len(jobs), error=type(exc).__name__)
+                answers = [exc] * len(jobs)
+            finally:  # also when the thread ends on a BaseException
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                    self._loop.call_soon_threadsafe(_settle, jobs, answers)
+
+
+class _Job:
+    """One webhook's events on their way through the writer thread."""
+
+    __slots__ = ("abandoned", "events", "future")
+
+    def __init__(self, events: list, future: asyncio.Future) -> None:
+        self.events = events
+        self.future = future
+        self.abandoned = False  # its request gave up (`timeout`): nobody reads the answer
+
+
+class WriterTimeout(Exception):
+    """The worker's webhook writer did not write a webhook within its timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"webhook not written within {timeout:g} s")
+
+
+class WriterStopped(Exception):
+    """The worker's webhook writer thread ended in the middle of a round."""
+
+
+def _settle(jobs: list[_Job], answers: list) -> None:
+    """In the loop: hand each job's answer to its request."""
+    for job, answer in zip(jobs, answers, strict=True):
+        if job.abandoned or job.future.done():
+            continue
+        if isinstance(answer, Exception):
+            job.future.set_exception(answer)
+        else:
+            job.future.set_result(answer)
 
 
 class _Answer:

@@ -21,7 +21,7 @@ from sqlalchemy import event as sql_event
 from sqlalchemy import func, select
 
 from bot.registration import events as writing
-from bot.registration import handlers
+from bot.registration import handlers, webhook
 from bot.store.models import Resident, ResidentActivity, WebhookEvent
 from messages import encode, say
 from tests.helpers import mentions_year
@@ -270,6 +270,38 @@ def test_the_same_event_twice_in_one_batch_is_handled_and_answered_once(
     _wait_for(lambda: _answers(linesim_server, user) == 1)
     time.sleep(0.5)
     assert _answers(linesim_server, user) == 1
+
+
+def test_one_round_of_several_webhooks_fails_only_the_webhook_whose_event_failed(
+    live_bot, linesim_server, engine, monkeypatch
+):
+    """bot.web's writer thread hands the writer every webhook that came in meanwhile
+    (handle_many): one webhook with a failing event fails alone, a webhook delivered twice
+    in the round is handled once, each webhook's events in order."""
+    users = _users(linesim_server, 4)
+    broken_user = users[1]
+    _break_follows_of(broken_user, monkeypatch)
+    twice = _follow(linesim_server, users[3])
+    raw = [
+        [_follow(linesim_server, users[0]), _postback(linesim_server, users[0], encode("consent"))],
+        [_follow(linesim_server, broken_user)],
+        [_follow(linesim_server, users[2])],
+        [twice],
+        [twice],
+    ]
+    webhooks = [[webhook.parse_event(e) for e in events] for events in raw]
+    writer = writing.writer_for(live_bot.app)
+    results = writer.handle_many(webhooks)
+    assert [isinstance(r, Exception) for r in results] == [False, True, False, False, False]
+    stored = {u for (u,) in _rows(engine, select(Resident.line_user_id))}
+    assert stored == set(users) - {broken_user}
+    follows = select(func.count()).where(ResidentActivity.kind == "follow")
+    assert _rows(engine, follows) == [(3,)]
+    assert _rows(engine, select(func.count()).select_from(WebhookEvent)) == [(4,)]
+    [(consented,)] = _rows(
+        engine, select(Resident.consented_at).where(Resident.line_user_id == users[0])
+    )
+    assert consented is not None  # the follow, then the tap on its consent button
 
 
 def test_a_follow_and_the_consent_tap_in_one_batch_are_handled_in_order(
