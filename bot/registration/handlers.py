@@ -13,6 +13,7 @@ from datetime import datetime
 
 from linebot.v3.messaging import Message
 from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent, UnfollowEvent
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from bot.line.gateway import replyable
@@ -41,7 +42,7 @@ class HandlerContext:
     # run by the webhook's writer off the request thread; None: run at once.
     actions: list[Callable[[], None]] | None = None
     # Residents read for the whole batch before its handlers (bot.registration.events),
-    # by LINE id (None: unknown), each for its first event in the batch: taken by `resident`.
+    # by LINE id (None: unknown): given by `resident`.
     read_ahead: dict[str, Resident | None] | None = None
     # The batch's KPI facts, inserted in one statement after its handlers (`record`);
     # None: each at once.
@@ -49,9 +50,21 @@ class HandlerContext:
 
     def resident(self, line_user_id: str) -> Resident | None:
         """The resident with this LINE user id, if known, their row held to commit: read
-        ahead with the batch's others if this is their first event in it, else now."""
+        ahead with the batch's others. A resident's later event in the batch gets the same
+        object, with what the earlier ones changed (a new query would return it from the
+        session's identity map as it is, after a flush: ~0.1 ms of a webhook event's CPU
+        under load, docs/benchmarks.md). Read now when nobody was read ahead, when an
+        earlier event deleted them, and for a later event of someone unknown (their
+        follow may have stored them since)."""
         if self.read_ahead is not None and line_user_id in self.read_ahead:
-            return self.read_ahead.pop(line_user_id)
+            resident = self.read_ahead[line_user_id]
+            if resident is None:
+                del self.read_ahead[line_user_id]
+                return None
+            state = inspect(resident)
+            if state.persistent and resident not in self.session.deleted:
+                return resident
+            del self.read_ahead[line_user_id]
         return find_resident(self.session, line_user_id, lock=True)
 
     def after_commit(self, action: Callable[[], None]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -367,6 +368,43 @@ def test_a_batch_reads_its_residents_at_once_and_a_second_event_sees_the_first(
         select(Resident.consented_at, Resident.district).where(Resident.line_user_id == user),
     )
     assert consented is None and district is None
+
+
+def test_a_residents_later_taps_in_a_batch_see_the_earlier_ones_without_reading_again(
+    sim, live_bot, linesim_server, engine
+):
+    """A registered resident taps 配信の停止・再開 three times and their events land in one
+    batch: each tap sees the one before (停止, 再開, 停止: paused at the end), from the
+    row read ahead for the batch — no second read of the resident."""
+    chat = Chat(sim)
+    register_quickly(chat)
+    chat.new()
+    user = chat.user_id
+    answered = _answers(linesim_server, user)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        where = statement.partition("WHERE")[2]
+        if "FROM residents" in statement and "line_user_id" in where:  # not their family
+            reads.append(statement)
+
+    with writer_held(live_bot) as (post, statuses):
+        sql_event.listen(engine, "before_cursor_execute", count)
+        for tap in range(3):
+            post(tap, body_of(_postback(linesim_server, user, encode("menu", v="pause"))))
+    sql_event.remove(engine, "before_cursor_execute", count)
+    assert statuses == {0: 200, 1: 200, 2: 200}
+    assert len(reads) == 1, reads
+    _wait_for(lambda: _answers(linesim_server, user) == answered + 3)
+    paused, resumed = say("paused", "ja"), say("resumed", "ja")
+    notes = re.finditer(f"{re.escape(paused)}|{re.escape(resumed)}", texts(chat.new()))
+    # The replies race to LINE on the reply threads: their order is not the taps'. Taps
+    # reading a stale row would all have said 停止.
+    assert sorted(note.group(0) for note in notes) == sorted([paused, resumed, paused])
+    [(paused,)] = _rows(
+        engine, select(Resident.notices_paused).where(Resident.line_user_id == user)
+    )
+    assert paused is True
 
 
 @pytest.mark.parametrize("events_in_webhook", [1, 3])
