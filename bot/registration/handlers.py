@@ -65,7 +65,10 @@ class HandlerContext:
             if state.persistent and resident not in self.session.deleted:
                 return resident
             del self.read_ahead[line_user_id]
-        return find_resident(self.session, line_user_id, lock=True)
+        found = find_resident(self.session, line_user_id, lock=True)
+        if found is not None and self.read_ahead is not None:
+            self.read_ahead[line_user_id] = found  # for their next event in the batch
+        return found
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` after the commit, so a call to LINE never holds the transaction

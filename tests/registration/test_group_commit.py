@@ -407,6 +407,35 @@ def test_a_residents_later_taps_in_a_batch_see_the_earlier_ones_without_reading_
     assert paused is True
 
 
+def test_a_new_friends_events_after_their_follow_in_one_batch_read_them_once(
+    live_bot, linesim_server, engine
+):
+    """A new friend's follow stores them with a statement of its own, so their next event in
+    the batch reads them; the events after that use what it read."""
+    [user] = _users(linesim_server, 1)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        where = statement.partition("WHERE")[2]
+        if "FROM residents" in statement and "line_user_id" in where:
+            reads.append(statement)
+
+    with writer_held(live_bot) as (post, statuses):
+        sql_event.listen(engine, "before_cursor_execute", count)
+        post("follow", body_of(_follow(linesim_server, user)))
+        post("consent", body_of(_postback(linesim_server, user, encode("consent"))))
+        post("pause", body_of(_postback(linesim_server, user, encode("menu", v="pause"))))
+    sql_event.remove(engine, "before_cursor_execute", count)
+    assert statuses == {"follow": 200, "consent": 200, "pause": 200}
+    assert len(reads) == 2, reads  # the batch's, and the consent's
+    [(consented, paused)] = _rows(
+        engine,
+        select(Resident.consented_at, Resident.notices_paused).where(Resident.line_user_id == user),
+    )
+    assert consented is not None and paused  # the menu needs consent: the tap saw it
+    _wait_for(lambda: _answers(linesim_server, user) == 3)
+
+
 @pytest.mark.parametrize("events_in_webhook", [1, 3])
 def test_a_webhook_that_waits_too_long_for_the_writer_fails_and_leaves_nothing_queued(
     live_bot, linesim_server, engine, monkeypatch, events_in_webhook
