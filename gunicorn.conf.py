@@ -10,7 +10,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 # Its webhooks are written by one thread per worker, each round with every webhook that came
 # in meanwhile (one transaction for them all, bot.registration.events): a pool of 8 threads
 # each writing its own webhook spent ~0.4 ms of CPU per event handing the writer's place to
-# each other (docs/benchmarks.md, "2026-12-05 (20:40–22:40 JST)"). A request waits for LINE
+# each other (docs/benchmarks.md, "2026-12-05 (20:40–21:40 JST)"). A request waits for LINE
 # nowhere (replies, and a new friend's profile, are the reply threads'). On SQLite the
 # workers' writers queue for the one writer at bot.store.writegate.
 worker_class = "bot.web.front.TodokuWorker"

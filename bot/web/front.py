@@ -126,7 +126,7 @@ class _WebhookWriter:
 
     Eight threads each running a webhook (the thread pool this replaced) spent ~0.4 ms of
     CPU per event handing work and the writer's front place to each other and switching
-    the GIL between them (docs/benchmarks.md, "2026-12-05 (20:40–22:40 JST)"); here the
+    the GIL between them (docs/benchmarks.md, "2026-12-05 (20:40–21:40 JST)"); here the
     loop hands a round over once and is woken once when it ends. Waiting for the database
     stays off the loop.
 
