@@ -23,6 +23,7 @@ from bot.store.models import LANGUAGE_ASKING, Resident, WebhookEvent
 from bot.web import front
 from tests.conftest import settings_on_linesim
 from tests.registration.chat import front_held
+from tests.registration.test_group_commit import _answers, _follow, _users
 from tests.webhooks import body_of, event, sign
 
 
@@ -78,22 +79,8 @@ def _post_in_thread(url: str, body: str, statuses: dict, key) -> threading.Threa
     return thread
 
 
-def _users(linesim_server, n: int) -> list[str]:
-    state = linesim_server.sim.state
-    users = [state.create_user(f"住民{i}") for i in range(n)]
-    for user in users:
-        state.set_following(user, True)
-    return [user.user_id for user in users]
-
-
-def _follow(linesim_server, user: str) -> str:
-    state = linesim_server.sim.state
-    return body_of(event("follow", user, replyToken=state.issue_reply_token(state.users[user])))
-
-
-def _answers(linesim_server, user: str) -> int:
-    timeline = linesim_server.sim.state.users[user].timeline
-    return len({m["request_id"] for m in timeline if m.get("from") == "bot"})
+def _follow_body(linesim_server, user: str) -> str:
+    return body_of(_follow(linesim_server, user))
 
 
 def _count(engine, query) -> int:
@@ -125,7 +112,7 @@ def test_concurrent_webhooks_are_written_once_each_and_only_by_the_writer_thread
 
     monkeypatch.setattr(writing.EventWriter, "_write_batch", noted)
     users = _users(linesim_server, 12)
-    bodies = {user: _follow(linesim_server, user) for user in users}
+    bodies = {user: _follow_body(linesim_server, user) for user in users}
     statuses: dict = {}
     threads = [_post_in_thread(served.url, body, statuses, user) for user, body in bodies.items()]
     threads.append(_post_in_thread(served.url, bodies[users[0]], statuses, "again"))
@@ -152,7 +139,7 @@ def test_a_webhook_not_written_in_time_is_answered_500_and_a_queued_one_never_wr
     monkeypatch.setattr(webhook, "write_timeout", lambda app: 0.5)
     writer = writing.writer_for(served.app)
     first, second = _users(linesim_server, 2)
-    bodies = {user: _follow(linesim_server, user) for user in (first, second)}
+    bodies = {user: _follow_body(linesim_server, user) for user in (first, second)}
     statuses: dict = {}
     with front_held(writer):
         started = time.monotonic()
@@ -185,9 +172,9 @@ def test_a_failed_round_fails_its_webhooks_and_the_next_round_runs(
 
     monkeypatch.setattr(webhook, "write_many", sometimes_failing)
     first, second = _users(linesim_server, 2)
-    assert _post(served.url, _follow(linesim_server, first)) == 500
+    assert _post(served.url, _follow_body(linesim_server, first)) == 500
     assert _stored(engine, [first]) == 0
-    assert _post(served.url, _follow(linesim_server, second)) == 200
+    assert _post(served.url, _follow_body(linesim_server, second)) == 200
     assert _stored(engine, [second]) == 1
 
 
@@ -205,9 +192,9 @@ def test_a_writer_thread_that_died_answers_500_and_a_new_one_takes_the_next_webh
 
     monkeypatch.setattr(webhook, "write_many", dies_once)
     first, second = _users(linesim_server, 2)
-    assert _post(served.url, _follow(linesim_server, first)) == 500
+    assert _post(served.url, _follow_body(linesim_server, first)) == 500
     _wait_for(lambda: not served.asgi._writer._thread.is_alive(), "the writer never ended")
-    assert _post(served.url, _follow(linesim_server, second)) == 200
+    assert _post(served.url, _follow_body(linesim_server, second)) == 200
     assert _stored(engine, [first, second]) == 1
     assert served.asgi._writer._thread.is_alive()
 
