@@ -13,7 +13,6 @@ from datetime import datetime
 
 from linebot.v3.messaging import Message
 from linebot.v3.webhooks import Event, FollowEvent, MessageEvent, PostbackEvent, UnfollowEvent
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from bot.line.gateway import replyable
@@ -61,8 +60,9 @@ class HandlerContext:
             if resident is None:
                 del self.read_ahead[line_user_id]
                 return None
-            state = inspect(resident)
-            if state.persistent and resident not in self.session.deleted:
+            # Deleted by an earlier event: in `deleted` until the flush, then out of the
+            # session.
+            if resident in self.session and resident not in self.session.deleted:
                 return resident
             del self.read_ahead[line_user_id]
         found = find_resident(self.session, line_user_id, lock=True)
