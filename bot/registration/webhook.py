@@ -105,11 +105,11 @@ def write_many(app, webhooks: list[list[Event]]) -> list[list[Future] | Exceptio
     not), or the error that failed it (a 500: LINE delivers it again). bot.web's writer
     thread calls it with every webhook that came in while it wrote the last ones;
     `respond_to` with one."""
-    _refresh_config(app.extensions["todoku"])
     writer = events.writer_for(app)
-    if not webhooks:  # a round for the reply threads' languages only
+    if not webhooks:  # a round for the reply threads' languages only: no configuration
         writer.write_languages()
         return []
+    _refresh_config(app.extensions["todoku"])
     results = writer.handle_many(webhooks)
     written = [w for w in results if not isinstance(w, Exception)]
     sending = iter(writer.sender.send_many([(w.replies, w.after_commit) for w in written]))

@@ -252,7 +252,7 @@ class _Answer:
 
 async def _read_body(receive, most: int) -> tuple[bytes, bool]:
     """The request's body and True; or, past `most` bytes, its first `most` + 1 bytes (enough
-    for respond_to to refuse it) and False, the rest left unread."""
+    for `webhook.accept` to refuse it) and False, the rest left unread."""
     chunks: list[bytes] = []
     kept = 0
     while True:
