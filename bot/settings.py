@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     reply_wait_seconds: float = Field(
         0.0, validation_alias=_env("reply_wait_seconds", "TODOKU_REPLY_WAIT_SECONDS")
     )
+    # Under load, each web worker begins a round of webhook writes at most this often
+    # (bot.web.front): the webhooks that come meanwhile share its transaction. 0: a round
+    # begins as soon as the last one ends.
+    webhook_round_seconds: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        validation_alias=_env("webhook_round_seconds", "TODOKU_WEBHOOK_ROUND_SECONDS"),
+    )
     # How often each web process looks for replies committed but not sent (0: never).
     reply_sweep_seconds: float = Field(
         2.0, validation_alias=_env("reply_sweep_seconds", "TODOKU_REPLY_SWEEP_SECONDS")

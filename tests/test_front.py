@@ -37,13 +37,15 @@ class Front:
 
 
 @pytest.fixture
-def served(engine, clock, linesim_server) -> Iterator[Front]:
+def served(request, engine, clock, linesim_server) -> Iterator[Front]:
+    """The front served; `@pytest.mark.settings(name=value)` overrides settings."""
     from bot.app import create_app
     from bot.wiring import wire
 
-    app = create_app(
-        wiring=wire(settings_on_linesim(engine, linesim_server), clock=clock, engine=engine)
-    )
+    marker = request.node.get_closest_marker("settings")
+    overrides = marker.kwargs if marker else {}
+    settings = settings_on_linesim(engine, linesim_server, **overrides)
+    app = create_app(wiring=wire(settings, clock=clock, engine=engine))
     asgi = front.AsgiFront(app, threads=4, keep_alive_max=16)
     config = uvicorn.Config(asgi, log_config=None, **front.TodokuWorker.CONFIG_KWARGS)
     server = uvicorn.Server(config)
@@ -207,3 +209,95 @@ def test_a_refused_webhook_is_answered_in_the_loop_without_the_writer(served, en
     )
     assert answer.status_code == 400 and _events(engine) == 0
     assert served.asgi._writer._thread is None  # never started: nothing to write
+
+
+def _rounds(monkeypatch, *, languages_too: bool = False) -> list[int]:
+    """How many webhooks each round of the writer thread wrote as it begins; with
+    `languages_too` also the rounds for the reply threads' languages alone (0)."""
+    rounds: list[int] = []
+    write_many = webhook.write_many
+
+    def counted(app, webhooks):
+        if webhooks or languages_too:
+            rounds.append(len(webhooks))
+        return write_many(app, webhooks)
+
+    monkeypatch.setattr(webhook, "write_many", counted)
+    return rounds
+
+
+@pytest.mark.settings(webhook_round_seconds=0.6, reply_wait_seconds=0)
+def test_webhooks_that_come_during_a_round_share_the_next_one_and_a_quiet_start_waits_not(
+    served, linesim_server, engine, monkeypatch
+):
+    """Under load the writer lets webhooks gather until `webhook_round_seconds` after the
+    last round began, so several share a transaction; the first webhook after a quiet
+    spell is written at once."""
+    rounds = _rounds(monkeypatch)  # (the welcomes' languages' own rounds not counted)
+    users = _users(linesim_server, 6)
+    started = time.monotonic()
+    assert _post(served.url, _follow_body(linesim_server, users[0])) == 200
+    alone = time.monotonic() - started
+    assert rounds == [1] and alone < 0.4  # nothing waited for: no round was being written
+
+    writer = writing.writer_for(served.app)
+    statuses: dict = {}
+    with front_held(writer):  # the next round cannot end: the webhooks meanwhile queue
+        threads = [_post_in_thread(served.url, _follow_body(linesim_server, users[1]), statuses, 1)]
+        _wait_for(lambda: rounds == [1, 1], "the second webhook's round never began")
+        for key in (2, 3):
+            threads.append(
+                _post_in_thread(served.url, _follow_body(linesim_server, users[key]), statuses, key)
+            )
+        _wait_for(lambda: len(served.asgi._writer._jobs) == 2, "the webhooks never queued")
+    time.sleep(0.1)  # the round has ended; the next is not due yet: a fourth joins it
+    threads.append(_post_in_thread(served.url, _follow_body(linesim_server, users[4]), statuses, 4))
+    for thread in threads:
+        thread.join(timeout=30)
+    assert statuses == dict.fromkeys((1, 2, 3, 4), 200)
+    assert rounds == [1, 1, 3]  # the three that came during the second round, in one
+    assert _stored(engine, users[:5]) == 5
+
+    time.sleep(0.7)  # quiet: the next webhook is written at once
+    started = time.monotonic()
+    assert _post(served.url, _follow_body(linesim_server, users[5])) == 200
+    assert time.monotonic() - started < 0.4
+    assert rounds[-1] == 1 and _stored(engine, users) == 6
+
+
+@pytest.mark.settings(reply_wait_seconds=0)  # the requests answer before their welcomes
+def test_a_new_friends_language_goes_in_the_next_webhooks_round_or_alone_after_a_grace(
+    served, linesim_server, engine, monkeypatch
+):
+    """The language a reply thread asks LINE for is stored with the next webhook's events
+    when one comes within LANGUAGE_GRACE (no transaction of its own); with none coming, in
+    a round of its own after it."""
+    monkeypatch.setattr(front, "LANGUAGE_GRACE", 1.0)
+    rounds = _rounds(monkeypatch, languages_too=True)
+    writer = writing.writer_for(served.app)
+    learned: list[str] = []
+    learn = writer.learn
+
+    def noted(user_id, lang):
+        learned.append(user_id)
+        return learn(user_id, lang)
+
+    writer.sender.store_language = noted
+    first, second = _users(linesim_server, 2)
+    asking = select(Resident.language).where(Resident.line_user_id == first)
+    assert _post(served.url, _follow_body(linesim_server, first)) == 200
+    _wait_for(lambda: learned == [first], "the reply thread never asked for the language")
+    time.sleep(0.2)
+    assert _count(engine, asking) == LANGUAGE_ASKING  # waiting for a webhook's round
+    assert _post(served.url, _follow_body(linesim_server, second)) == 200
+    _wait_for(lambda: _count(engine, asking) != LANGUAGE_ASKING, "the language never stored")
+    assert rounds[:2] == [1, 1]  # stored in the second follow's round, none of its own
+    _wait_for(lambda: _answers(linesim_server, first) == 1, "the first friend never welcomed")
+
+    # The second friend's language: no webhook comes, so a round of its own, after the grace.
+    _wait_for(lambda: len(learned) == 2, "the second friend's language never asked")
+    asked = time.monotonic()
+    second_asking = select(Resident.language).where(Resident.line_user_id == second)
+    _wait_for(lambda: _count(engine, second_asking) != LANGUAGE_ASKING, "never stored alone")
+    assert time.monotonic() - asked > 0.5 and rounds[2:] == [0]
+    _wait_for(lambda: _answers(linesim_server, second) == 1, "the second friend never welcomed")
