@@ -72,10 +72,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=_env("log_level", "TODOKU_LOG_LEVEL"))
     line_timeout_seconds: float = 10.0
     # Replies (bot.registration.outbox): sent after commit by this many threads per process
-    # (a new friend's welcome holds one for two or three calls to LINE: with 16, replies
-    # queued for seconds at ~130 events/s per process, docs/benchmarks.md); the webhook
-    # answers LINE at once (0) or waits this long for its replies (tests).
-    reply_threads: int = Field(32, validation_alias=_env("reply_threads", "TODOKU_REPLY_THREADS"))
+    # (a new friend's welcome holds one for two or three calls to LINE and the round that
+    # stores their language: with 16, replies queued for seconds at ~130 events/s per
+    # process, with 32 at ~280, docs/benchmarks.md); the webhook answers LINE at once (0)
+    # or waits this long for its replies (tests).
+    reply_threads: int = Field(64, validation_alias=_env("reply_threads", "TODOKU_REPLY_THREADS"))
     reply_wait_seconds: float = Field(
         0.0, validation_alias=_env("reply_wait_seconds", "TODOKU_REPLY_WAIT_SECONDS")
     )
