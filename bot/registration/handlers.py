@@ -52,9 +52,9 @@ class HandlerContext:
         ahead with the batch's others. A resident's later event in the batch gets the same
         object, with what the earlier ones changed (a new query would return it from the
         session's identity map as it is, after a flush: ~0.1 ms of a webhook event's CPU
-        under load, docs/benchmarks.md); so does someone an earlier event added (`adopt`:
-        a new friend's follow). Read now when nobody was read ahead, and when an earlier
-        event deleted them."""
+        under load, docs/benchmarks.md). Read now when nobody was read ahead, when an
+        earlier event deleted them, and for a later event of someone unknown (their
+        follow may have stored them since)."""
         if self.read_ahead is not None and line_user_id in self.read_ahead:
             resident = self.read_ahead[line_user_id]
             if resident is None:
@@ -69,14 +69,6 @@ class HandlerContext:
         if found is not None and self.read_ahead is not None:
             self.read_ahead[line_user_id] = found  # for their next event in the batch
         return found
-
-    def adopt(self, resident: Resident) -> None:
-        """Add a new resident to the transaction (inserted at its flush, with the batch's
-        other new ones in one statement); their later events in the batch get this object
-        (`resident`) without reading their row back."""
-        self.session.add(resident)
-        if self.read_ahead is not None and resident.line_user_id:
-            self.read_ahead[resident.line_user_id] = resident
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` after the commit, so a call to LINE never holds the transaction

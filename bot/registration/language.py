@@ -52,17 +52,14 @@ def welcome_later(ctx, line_user_id: str, *, answered: bool = True) -> list[Mess
     transaction would hold SQLite's one writer or the resident's lock. A follow nobody
     answers (a standby channel's copy: `answered` False) still learns the language, and
     links its rich menu, after the commit: their notices and their menu come in it."""
-    ctx.adopt(
-        Resident(
-            line_user_id=line_user_id,
-            following=True,
-            followed_at=ctx.now,
-            language=LANGUAGE_ASKING,
-            # Known empty: a later event of theirs in the batch reads none of them.
-            children=[],
-            interests=[],
-            profiles=[],
-        )
+    ctx.session.execute(
+        queries.new_friend(),
+        {
+            "line_user_id": line_user_id,
+            "following": True,
+            "followed_at": ctx.now,
+            "language": LANGUAGE_ASKING,
+        },
     )
     if not answered:
         ctx.after_commit(functools.partial(learn_quietly, ctx.wiring, line_user_id))
@@ -181,7 +178,7 @@ def set_language(
     if resident is None:
         # Someone Todoku does not know yet (no follow seen): only the LINE id, as on a follow.
         resident = Resident(line_user_id=line_user_id, following=True, followed_at=ctx.now)
-        ctx.adopt(resident)
+        ctx.session.add(resident)
     resident.language = value
     resident.mirror_to_profiles()  # the family's notices come in the account's language
     show_menu_later(ctx, line_user_id, value)
