@@ -162,7 +162,9 @@ def test_events_that_come_while_the_front_waits_at_sqlites_gate_join_its_batch(
         _wait_for(lambda: writer._writing, timeout=5)  # its thread in front, at the gate
         for thread in threads[1:]:
             thread.start()
-        _wait_for(lambda: len(writer._queue) >= 2, timeout=5)
+        # All three queued: the front takes its batch once past the gate, so its own
+        # event is still in the queue too (>= 2 let the gate go with the third on its way).
+        _wait_for(lambda: len(writer._queue) >= 3, timeout=5)
     finally:
         fcntl.flock(gate, fcntl.LOCK_UN)
         os.close(gate)
