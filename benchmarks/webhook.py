@@ -9,7 +9,10 @@ One invocation:
    with `--profile-language en` every new friend's LINE app is in English, so the follow
    also links their rich menu (one more call to LINE);
 2. writes signed webhook bodies: a third each follow, text and postback (menu tap), one
-   event per request by default (`--events-per-request`), every event id unique;
+   event per request by default (`--events-per-request`), every event id unique; each user
+   follows, then writes, then taps, `--spread` events apart (default 1,000: about a second
+   at the target rate, as a resident reads the welcome before answering it; 1 puts a user's
+   three events side by side, in flight at once on different connections);
 3. the floor: gunicorn with the shipped gunicorn.conf.py serving a Flask endpoint that only
    checks the signature and parses with the SDK; wrk (Debian) posts the bodies;
 4. the bot: gunicorn with the shipped gunicorn.conf.py and `bot.app:create_app()` on a fresh
@@ -171,10 +174,14 @@ def make_event(kind: str, user: str, now_ms: int) -> dict:
     return event
 
 
-def write_bodies(path: Path, requests_needed: int, per_request: int, users: str = "") -> None:
+def write_bodies(
+    path: Path, requests_needed: int, per_request: int, users: str = "", spread: int = 1
+) -> None:
     """Signed bodies, one per line: signature, a tab, the body. Each user follows (a new
-    friend), then writes, then taps; `users` names a set of users no other set shares (the
-    warm-up's, so that the measured follows are new friends too, not known residents)."""
+    friend), then writes, then taps, their events `spread` events apart (in blocks of
+    `spread` users: their follows, their texts, their taps); `users` names a set of users
+    no other set shares (the warm-up's, so that the measured follows are new friends too,
+    not known residents)."""
     now_ms = int(time.time() * 1000)
     kinds = ("follow", "message", "postback")
     with path.open("w", encoding="utf-8") as out:
@@ -182,8 +189,10 @@ def write_bodies(path: Path, requests_needed: int, per_request: int, users: str 
         for _ in range(requests_needed):
             events = []
             for _ in range(per_request):
-                user = "U" + hashlib.md5(f"{users}{n // 3}".encode()).hexdigest()
-                events.append(make_event(kinds[n % 3], user, now_ms))
+                block, within = divmod(n, 3 * spread)
+                kind, person = divmod(within, spread)
+                user = "U" + hashlib.md5(f"{users}{block * spread + person}".encode()).hexdigest()
+                events.append(make_event(kinds[kind], user, now_ms))
                 n += 1
             body = json.dumps(
                 {"destination": DESTINATION, "events": events},
@@ -421,11 +430,13 @@ def run(args) -> None:
             script, bodies = Path(tmp) / "webhook.lua", Path(tmp) / "bodies.tsv"
             warm = Path(tmp) / "warm-up.tsv"
             script.write_text(LUA)
-            write_bodies(bodies, args.bodies, args.events_per_request)
-            write_bodies(warm, 5000, args.events_per_request, users="warm-up")
+            write_bodies(bodies, args.bodies, args.events_per_request, spread=args.spread)
+            write_bodies(warm, 5000, args.events_per_request, users="warm-up", spread=args.spread)
             # New events for the hang run: the bot run's would all be redeliveries.
             hang_bodies = Path(tmp) / "hang.tsv"
-            write_bodies(hang_bodies, args.bodies, args.events_per_request, users="hang")
+            write_bodies(
+                hang_bodies, args.bodies, args.events_per_request, users="hang", spread=args.spread
+            )
             warm_args = argparse.Namespace(**{**vars(args), "duration": args.warmup})
             if not args.skip_floor:
                 server, url = gunicorn("benchmarks.webhook:floor_app()", env)
@@ -541,6 +552,9 @@ def main() -> None:
     parser.add_argument("--line-delay-ms", type=float, default=50.0)
     parser.add_argument("--events-per-request", type=int, default=1)
     parser.add_argument("--bodies", type=int, default=60_000, help="distinct bodies written")
+    parser.add_argument(
+        "--spread", type=int, default=1000, help="events between a user's follow, text and tap"
+    )
     parser.add_argument(
         "--profile-language",
         default="",
