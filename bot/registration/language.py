@@ -52,7 +52,8 @@ def welcome_later(ctx, line_user_id: str, *, answered: bool = True) -> list[Mess
     transaction would hold SQLite's one writer or the resident's lock. A follow nobody
     answers (a standby channel's copy: `answered` False) still learns the language, and
     links its rich menu, after the commit: their notices and their menu come in it."""
-    ctx.session.execute(
+    # On the session's connection: a Core INSERT needs none of Session.execute's work.
+    ctx.session.connection().execute(
         queries.new_friend(),
         {
             "line_user_id": line_user_id,
