@@ -5,7 +5,22 @@ import os
 from gunicorn.glogging import Logger
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on, and one more: a worker's event loop,
+    webhook writer and reply threads share one interpreter lock, so a worker uses about a
+    core, and the one more fills a core while another worker waits for the database. On 2
+    cores, 3 workers against the 4 shipped before: on SQLite +14 % events/s and a p99 of
+    42–49 ms against 118–166 ms, on PostgreSQL the same (docs/benchmarks.md, 2026-12-06)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return cores + 1
+
+
+workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
 # Each worker reads and answers HTTP in one event loop (uvicorn's, bot.web.front.TodokuWorker).
 # Its webhooks are written by one thread per worker, each round with every webhook that came
 # in meanwhile (one transaction for them all, bot.registration.events): a pool of 8 threads

@@ -10,8 +10,8 @@ One invocation:
    also links their rich menu (one more call to LINE);
 2. writes signed webhook bodies: a third each follow, text and postback (menu tap), one
    event per request by default (`--events-per-request`), every event id unique; each user
-   follows, then writes, then taps, `--spread` events apart (default 1,000: about a second
-   at the target rate, as a resident reads the welcome before answering it; 1 puts a user's
+   follows, then writes, then taps, `--spread` events apart (default 600: half a second at
+   the target rate, as a resident reads the welcome before answering it; 0 puts a user's
    three events side by side, in flight at once on different connections);
 3. the floor: gunicorn with the shipped gunicorn.conf.py serving a Flask endpoint that only
    checks the signature and parses with the SDK; wrk (Debian) posts the bodies;
@@ -175,23 +175,29 @@ def make_event(kind: str, user: str, now_ms: int) -> dict:
 
 
 def write_bodies(
-    path: Path, requests_needed: int, per_request: int, users: str = "", spread: int = 1
+    path: Path, requests_needed: int, per_request: int, users: str = "", spread: int = 0
 ) -> None:
-    """Signed bodies, one per line: signature, a tab, the body. Each user follows (a new
-    friend), then writes, then taps, their events `spread` events apart (in blocks of
-    `spread` users: their follows, their texts, their taps); `users` names a set of users
-    no other set shares (the warm-up's, so that the measured follows are new friends too,
-    not known residents)."""
+    """Signed bodies, one per line: signature, a tab, the body. Every third event is a
+    follow, text or tap, in turn; each user follows (a new friend), then writes, then taps,
+    their events about `spread` events apart (0: side by side). Where a user's text or tap
+    would come before any follow (the first `spread` events or so), a new friend of their
+    own follows instead. `users` names a set of users no other set shares (the warm-up's,
+    so that the measured follows are new friends too, not known residents)."""
     now_ms = int(time.time() * 1000)
     kinds = ("follow", "message", "postback")
+    lag = spread // 3  # in turns of three events
     with path.open("w", encoding="utf-8") as out:
         n = 0
         for _ in range(requests_needed):
             events = []
             for _ in range(per_request):
-                block, within = divmod(n, 3 * spread)
-                kind, person = divmod(within, spread)
-                user = "U" + hashlib.md5(f"{users}{block * spread + person}".encode()).hexdigest()
+                turn, kind = divmod(n, 3)
+                person = turn - kind * lag
+                if person < 0:
+                    kind, key = 0, f"{users}early{n}"
+                else:
+                    key = f"{users}{person}"
+                user = "U" + hashlib.md5(key.encode()).hexdigest()
                 events.append(make_event(kinds[kind], user, now_ms))
                 n += 1
             body = json.dumps(
@@ -553,7 +559,7 @@ def main() -> None:
     parser.add_argument("--events-per-request", type=int, default=1)
     parser.add_argument("--bodies", type=int, default=60_000, help="distinct bodies written")
     parser.add_argument(
-        "--spread", type=int, default=1000, help="events between a user's follow, text and tap"
+        "--spread", type=int, default=600, help="events between a user's follow, text and tap"
     )
     parser.add_argument(
         "--profile-language",

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import requests
 
 from bot.store.engine import make_engine
@@ -32,9 +33,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def shipped_gunicorn(tmp_path, **settings: str):
+def shipped_gunicorn(tmp_path, **settings: str | None):
     """gunicorn with gunicorn.conf.py and one worker on a fresh SQLite file, LINE
-    unreachable, and any further `settings` (environment variables). Yields a namespace
+    unreachable, and any further `settings` (environment variables; None unsets). Yields a namespace
     with its `port`; on leaving, stops it (SIGTERM) and puts what it logged in `stderr`."""
     db = tmp_path / "todoku.db"
     engine = make_engine(f"sqlite:///{db}", create=True)
@@ -46,15 +47,18 @@ def shipped_gunicorn(tmp_path, **settings: str):
         DATABASE_URL=f"sqlite:///{db}",
         TODOKU_CONFIG=str(SAMPLE_CONFIG),
         PORT=str(port),
-        WEB_CONCURRENCY="1",
-        LINE_CHANNEL_SECRET="s",
-        LINE_CHANNEL_ACCESS_TOKEN="t",
-        TODOKU_SECRET_KEY="k",
-        LINE_API_BASE="http://127.0.0.1:9",
-        LINE_API_DATA_BASE="http://127.0.0.1:9",
-        **settings,
+        **{
+            "WEB_CONCURRENCY": "1",
+            "LINE_CHANNEL_SECRET": "s",
+            "LINE_CHANNEL_ACCESS_TOKEN": "t",
+            "TODOKU_SECRET_KEY": "k",
+            "LINE_API_BASE": "http://127.0.0.1:9",
+            "LINE_API_DATA_BASE": "http://127.0.0.1:9",
+            **settings,
+        },
     )
     env.pop("GUNICORN_CMD_ARGS", None)
+    env = {name: value for name, value in env.items() if value is not None}  # None: unset
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = SimpleNamespace(port=port, stderr="")
     # A file, not a pipe: a pipe nobody reads fills up, and the workers block writing
@@ -98,6 +102,27 @@ def test_gunicorn_master_and_workers_log_json(tmp_path):
     # bytes, seconds.
     assert any(re.fullmatch(r'127\.0\.0\.1 "GET /healthz" 200 \d+ \d+\.\d{6}s', a) for a in access)
     assert not any("do-not-log" in line for line in err.splitlines())
+
+
+@pytest.mark.parametrize("told", [None, "2"])
+def test_the_web_process_runs_a_worker_per_core_and_one_more_unless_told(tmp_path, told):
+    """Without WEB_CONCURRENCY, one worker per core the process may use and one more (a
+    worker uses about one core: its threads share one interpreter lock); with it, as many
+    as it says."""
+    wanted = int(told) if told else len(os.sched_getaffinity(0)) + 1
+    log = tmp_path / "gunicorn.log"
+    with shipped_gunicorn(tmp_path, WEB_CONCURRENCY=told):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_booted(log.read_text())) < wanted:
+            time.sleep(0.2)
+        time.sleep(1)  # none more comes
+        booted = _booted(log.read_text())
+    assert len(booted) == wanted, booted
+
+
+def _booted(log: str) -> set[str]:
+    """The pids of the workers a gunicorn log says were booted."""
+    return set(re.findall(r"Booting worker with pid: (\d+)", log))
 
 
 def test_the_log_level_warning_leaves_out_access_lines_but_not_gunicorns_own(tmp_path):

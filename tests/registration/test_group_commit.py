@@ -583,7 +583,7 @@ def _text(linesim_server, user: str, text: str) -> dict:
 def test_kill_9_while_a_batch_waits_then_every_event_is_handled_once_after_redelivery(
     backend, engine, linesim_server
 ):
-    """The shipped web process (4 workers × 8 threads) is killed (-9) while a batch of
+    """The shipped web process (its default workers × 8 threads) is killed (-9) while a batch of
     webhooks is being written (held at a resident's row on PostgreSQL, at SQLite's write
     gate) and more wait behind it. Nothing of it was committed; LINE delivers the webhooks
     again to a new process: every event handled once, every resident answered once."""
