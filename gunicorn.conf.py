@@ -7,17 +7,23 @@ from gunicorn.glogging import Logger
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
 
+# Workers started by default at most, however many cores: each holds database connections
+# of its own (docs/operations.md: PostgreSQL's max_connections); WEB_CONCURRENCY may say more.
+MOST_WORKERS = 8
+
+
 def default_workers() -> int:
-    """One worker per core this process may run on, and one more: a worker's event loop,
-    webhook writer and reply threads share one interpreter lock, so a worker uses about a
-    core, and the one more fills a core while another worker waits for the database. On 2
-    cores, 3 workers against the 4 shipped before: on SQLite +14 % events/s and a p99 of
-    42–49 ms against 118–166 ms, on PostgreSQL the same (docs/benchmarks.md, 2026-12-06)."""
+    """One worker per core this process may run on, and one more, at most MOST_WORKERS: a
+    worker's event loop, webhook writer and reply threads share one interpreter lock, so a
+    worker uses about a core, and the one more fills a core while another worker waits for
+    the database. On 2 cores, 3 workers against the 4 shipped before: on SQLite +14 %
+    events/s and a p99 of 42–49 ms against 118–166 ms, on PostgreSQL the same
+    (docs/benchmarks.md, 2026-12-06)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return cores + 1
+    return min(cores + 1, MOST_WORKERS)
 
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
