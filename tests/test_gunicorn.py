@@ -35,8 +35,9 @@ def _free_port() -> int:
 @contextmanager
 def shipped_gunicorn(tmp_path, **settings: str | None):
     """gunicorn with gunicorn.conf.py and one worker on a fresh SQLite file, LINE
-    unreachable, and any further `settings` (environment variables; None unsets). Yields a namespace
-    with its `port`; on leaving, stops it (SIGTERM) and puts what it logged in `stderr`."""
+    unreachable, and any further `settings` (environment variables; None unsets). Yields
+    a namespace with its `port`; on leaving, stops it (SIGTERM) and puts what it logged in
+    `stderr`."""
     db = tmp_path / "todoku.db"
     engine = make_engine(f"sqlite:///{db}", create=True)
     upgrade(engine)
@@ -47,16 +48,14 @@ def shipped_gunicorn(tmp_path, **settings: str | None):
         DATABASE_URL=f"sqlite:///{db}",
         TODOKU_CONFIG=str(SAMPLE_CONFIG),
         PORT=str(port),
-        **{
-            "WEB_CONCURRENCY": "1",
-            "LINE_CHANNEL_SECRET": "s",
-            "LINE_CHANNEL_ACCESS_TOKEN": "t",
-            "TODOKU_SECRET_KEY": "k",
-            "LINE_API_BASE": "http://127.0.0.1:9",
-            "LINE_API_DATA_BASE": "http://127.0.0.1:9",
-            **settings,
-        },
+        WEB_CONCURRENCY="1",
+        LINE_CHANNEL_SECRET="s",
+        LINE_CHANNEL_ACCESS_TOKEN="t",
+        TODOKU_SECRET_KEY="k",
+        LINE_API_BASE="http://127.0.0.1:9",
+        LINE_API_DATA_BASE="http://127.0.0.1:9",
     )
+    env.update(settings)
     env.pop("GUNICORN_CMD_ARGS", None)
     env = {name: value for name, value in env.items() if value is not None}  # None: unset
     gunicorn = Path(sys.executable).with_name("gunicorn")
