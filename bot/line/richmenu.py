@@ -71,7 +71,7 @@ def _ensure(wiring) -> str:
     else:
         menu_id = wiring.line.create_rich_menu(build_rich_menu(name), image)
         log.info("rich_menu_created", rich_menu_id=menu_id, language=DEFAULT)
-    keep = {menu_id}
+    ours = {name: menu_id}
     for lang in LANGUAGES:
         if lang == DEFAULT:
             continue
@@ -82,7 +82,9 @@ def _ensure(wiring) -> str:
                 build_rich_menu(name, lang), image, default=False
             )
             log.info("rich_menu_created", rich_menu_id=existing[name], language=lang)
-        keep.add(existing[name])
+        ours[name] = existing[name]
+    _remember(wiring, ours)
+    keep = set(ours.values())
     # Tidy our older menus away, but never the default (another worker's, if it raced us).
     keep.add(_default_id(api, timeout))
     for menu in api.get_rich_menu_list(_request_timeout=timeout).richmenus:
@@ -116,6 +118,17 @@ def menu_id_for(wiring, lang: str) -> str | None:
             for menu in menus:
                 _ids[wiring.settings.line_api_base, menu.name] = menu.rich_menu_id
         return _ids.get(key)
+
+
+def _remember(wiring, ours: dict[str, str]) -> None:
+    """The menus just made sure of (name → id) are the ones `menu_id_for` gives for this
+    LINE API base; what it remembered before is forgotten (menus since replaced, or another
+    platform's that answered at the same address, as a test's linesim on a reused port)."""
+    base = wiring.settings.line_api_base
+    with _ids_lock:
+        for key in [key for key in _ids if key[0] == base]:
+            del _ids[key]
+        _ids.update({(base, name): menu_id for name, menu_id in ours.items()})
 
 
 def show_menu_in(wiring, line_user_id: str, lang: str) -> None:

@@ -43,6 +43,23 @@ def test_menu_is_created_once_and_made_the_default(live_bot, linesim_server):
     assert not [r for r in linesim_server.sim.state.requests if r["problems"]]
 
 
+def test_a_start_forgets_menu_ids_remembered_for_the_same_address(live_bot):
+    """Menu ids a process remembered for this LINE address before a start (menus since
+    replaced, or another platform that answered there) are not used after it: each
+    language's menu is the one LINE has now. (A test's linesim on a reused port got the
+    last one's English menu id, and the welcome linked a menu the test did not expect.)"""
+    from bot.line import richmenu
+
+    wiring = live_bot.wiring
+    base = wiring.settings.line_api_base
+    for lang in LANGUAGES:
+        richmenu._ids[base, menu_name(menu_image(lang), lang)] = f"richmenu-gone-{lang}"
+    ensure_rich_menu(wiring)
+    menus = {m.name: m.rich_menu_id for m in wiring.line.api.get_rich_menu_list().richmenus}
+    for lang in LANGUAGES:
+        assert menu_id_for(wiring, lang) == menus[menu_name(menu_image(lang), lang)]
+
+
 def test_a_changed_menu_replaces_our_older_one(live_bot):
     """A menu of ours with another version is replaced and deleted; others are left alone."""
     line = live_bot.wiring.line
